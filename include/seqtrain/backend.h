@@ -1,0 +1,189 @@
+// Backend: one method per op. Three backends implement the same set:
+//   serial  plain loops on one thread, written for obviousness: the test oracle
+//   cpu     oneDNN GEMMs, OpenMP, vectorised fused element-wise work
+//   cuda    cuBLAS and the kernels in kernels/ (see the CUDA backend issue)
+// All tensors are contiguous and row-major; outputs are overwritten unless the
+// method says it accumulates. Shapes were checked when the graph was built.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "seqtrain/graph.h"
+#include "seqtrain/tensor.h"
+
+namespace seqtrain {
+
+// What one run of a graph needs besides tensors.
+struct RunContext {
+  std::uint64_t seed = 0;  // the run's seed
+  std::uint64_t step = 0;  // the optimizer step: dropout masks differ per step
+  bool training = true;    // dropout is the identity when false
+};
+
+// Tensors of one recurrent layer in one direction, time-major.
+//   x [T, B, I], weight_ih [G*H, I], weight_hh [G*H, H], bias_ih/bias_hh [G*H],
+//   h0, c0 [B, H] (c0 read by LSTM only), lengths [B] int32 (1 <= len <= T).
+// Rows past a sequence's length leave the state unchanged and output zeros; a
+// reverse layer starts at each sequence's last valid step (PyTorch's packed
+// sequences). workspace [T, B, W*H] holds what backward needs (rnn_workspace_width):
+//   lstm: activated gates i, f, g, o then the cell state c_t          (W = 5)
+//   gru:  activated gates r, z, n then W_hn h_{t-1} + b_hn            (W = 4)
+//   rnn_tanh: nothing beyond the outputs                               (W = 0)
+// input_projection [T, B, G*H] is scratch for x W_ih^T + b_ih.
+struct RnnForwardArgs {
+  RnnCell cell;
+  bool reverse;
+  const Tensor* x;
+  const Tensor* weight_ih;
+  const Tensor* weight_hh;
+  const Tensor* bias_ih;
+  const Tensor* bias_hh;
+  const Tensor* h0;
+  const Tensor* c0;
+  const Tensor* lengths;
+  Tensor* y;
+  Tensor* h_n;
+  Tensor* c_n;
+  Tensor* workspace;
+  Tensor* input_projection;
+};
+
+// Gradients of one recurrent layer. dy [T, B, H], dh_n and dc_n [B, H] flow in;
+// every gradient output is overwritten. gate_grads [T, B, G*H] is scratch that
+// lets the weight gradients be one GEMM each over all time steps.
+struct RnnBackwardArgs {
+  RnnCell cell;
+  bool reverse;
+  const Tensor* x;
+  const Tensor* weight_ih;
+  const Tensor* weight_hh;
+  const Tensor* h0;
+  const Tensor* c0;
+  const Tensor* lengths;
+  const Tensor* y;
+  const Tensor* workspace;
+  const Tensor* dy;
+  const Tensor* dh_n;
+  const Tensor* dc_n;
+  Tensor* dx;
+  Tensor* dweight_ih;
+  Tensor* dweight_hh;
+  Tensor* dbias_ih;
+  Tensor* dbias_hh;
+  Tensor* dh0;
+  Tensor* dc0;
+  Tensor* gate_grads;
+};
+
+struct AdamWOptions {
+  float learning_rate;
+  float beta1;
+  float beta2;
+  float epsilon;
+  float weight_decay;  // decoupled (Loshchilov & Hutter)
+  std::int64_t step;   // 1-based, for bias correction
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual Device device() const = 0;
+  virtual Tensor allocate(const Shape& shape, DType dtype) = 0;
+  // Copies between a host tensor and a tensor of this backend (same shape).
+  virtual void copy_from_host(const Tensor& host, Tensor& target) = 0;
+  virtual void copy_to_host(const Tensor& source, Tensor& host) = 0;
+  virtual void fill_zero(Tensor& x) = 0;
+
+  // c = alpha * op(a) op(b) + beta * c, where op transposes the last two axes
+  // when asked. Rank 2, or rank 3 with a shared batch (b may be rank 2: the same
+  // matrix for every batch entry).
+  virtual void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool transpose_a,
+                      bool transpose_b, float alpha, float beta) = 0;
+  // out[r, :] = x[r, :] + bias for every row r of x viewed as [rows, bias.numel()].
+  virtual void bias_add(const Tensor& x, const Tensor& bias, Tensor& out) = 0;
+  // bias_grad = sum over rows of dy.
+  virtual void bias_grad(const Tensor& dy, Tensor& bias_grad) = 0;
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  virtual void mul(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  virtual void scale(const Tensor& x, float factor, Tensor& out) = 0;
+  // target += x
+  virtual void accumulate(const Tensor& x, Tensor& target) = 0;
+
+  virtual void activation_forward(Activation activation, const Tensor& x, Tensor& y) = 0;
+  // dx = dy * activation'(x); y is the forward output (sigmoid and tanh use it).
+  virtual void activation_backward(Activation activation, const Tensor& x, const Tensor& y,
+                                   const Tensor& dy, Tensor& dx) = 0;
+
+  // Softmax over the last axis.
+  virtual void softmax_forward(const Tensor& x, Tensor& y) = 0;
+  virtual void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
+
+  // logits [N, C], targets [N] int32. loss [1] = mean over rows whose target is
+  // not ignore_index of -log softmax(logits)[target] (0 when every row is
+  // ignored); log_sum_exp [N] is saved for backward.
+  virtual void cross_entropy_forward(const Tensor& logits, const Tensor& targets,
+                                     std::int64_t ignore_index, Tensor& loss,
+                                     Tensor& log_sum_exp) = 0;
+  virtual void cross_entropy_backward(const Tensor& logits, const Tensor& targets,
+                                      const Tensor& log_sum_exp, const Tensor& dloss,
+                                      std::int64_t ignore_index, Tensor& dlogits) = 0;
+
+  // loss [1] = mean((prediction - target)^2)
+  virtual void mse_forward(const Tensor& prediction, const Tensor& target, Tensor& loss) = 0;
+  virtual void mse_backward(const Tensor& prediction, const Tensor& target, const Tensor& dloss,
+                            Tensor& dprediction) = 0;
+
+  // Over the last axis of x [N, D]: y = (x - mean) * rstd * gamma + beta.
+  // mean and rstd [N] are saved for backward.
+  virtual void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                 float epsilon, Tensor& y, Tensor& mean, Tensor& rstd) = 0;
+  virtual void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                                  const Tensor& rstd, const Tensor& dy, Tensor& dx,
+                                  Tensor& dgamma, Tensor& dbeta) = 0;
+
+  // y = x * mask, mask = keep / (1 - p) with keep ~ Bernoulli(1 - p) drawn from
+  // philox(seed, stream, step, element): the same on every backend and thread count.
+  virtual void dropout_forward(const Tensor& x, float probability, std::uint64_t seed,
+                               std::uint64_t stream, std::uint64_t step, Tensor& y,
+                               Tensor& mask) = 0;
+
+  // table [V, D], ids [...] int32 -> out [..., D]. Ids outside [0, V) are a
+  // DataError naming the id.
+  virtual void embedding_forward(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
+  virtual void embedding_backward(const Tensor& ids, const Tensor& dout, Tensor& dtable) = 0;
+
+  // [A, B, C] -> [B, A, C]
+  virtual void transpose01(const Tensor& x, Tensor& out) = 0;
+  // Along the last axis: out = [a | b]; split is its inverse.
+  virtual void concat_last(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  virtual void split_last(const Tensor& x, Tensor& a, Tensor& b) = 0;
+  // x [T, B, H] -> out [B, H]: row b at time lengths[b] - 1, or at time 0 when
+  // reverse (the last step a reverse-direction layer computes).
+  virtual void sequence_last(const Tensor& x, const Tensor& lengths, bool reverse,
+                             Tensor& out) = 0;
+  virtual void sequence_last_backward(const Tensor& dout, const Tensor& lengths, bool reverse,
+                                      Tensor& dx) = 0;
+
+  virtual void rnn_forward(const RnnForwardArgs& args) = 0;
+  virtual void rnn_backward(const RnnBackwardArgs& args) = 0;
+
+  // Optimizer support.
+  // Sum of squares of all elements (for the global gradient norm).
+  virtual double sum_of_squares(const Tensor& x) = 0;
+  // AdamW on one parameter; m and v are its moment estimates.
+  virtual void adamw_update(Tensor& parameter, const Tensor& grad, Tensor& m, Tensor& v,
+                            const AdamWOptions& options) = 0;
+  // SGD with (heavy-ball) momentum: velocity = momentum * velocity + grad + wd * p;
+  // p -= lr * velocity.
+  virtual void sgd_update(Tensor& parameter, const Tensor& grad, Tensor& velocity,
+                          float learning_rate, float momentum, float weight_decay) = 0;
+};
+
+// The backends built into this binary. "serial" and "cpu" always exist.
+std::unique_ptr<Backend> make_serial_backend();
+std::unique_ptr<Backend> make_cpu_backend(int threads);
+
+}  // namespace seqtrain

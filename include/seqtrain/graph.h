@@ -1,0 +1,153 @@
+// Graph: plain data. An array of nodes in topological order, each with its op,
+// input values and output values. Models build one graph per input shape; the
+// executor appends the backward nodes (autodiff), plans memory and replays it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "seqtrain/tensor.h"
+
+namespace seqtrain {
+
+using ValueId = std::int32_t;
+inline constexpr ValueId kNoValue = -1;
+
+enum class ValueKind : std::uint8_t {
+  input,           // set by the caller before each run (token ids, targets, lengths)
+  parameter,       // a trainable weight, owned by the ParameterStore
+  parameter_grad,  // the gradient of a parameter, owned by the ParameterStore
+  activation,      // produced by a node; lives in the executor's planned arena
+};
+
+enum class Activation : std::uint8_t { sigmoid, tanh, relu, gelu };
+const char* activation_name(Activation activation);
+
+// The recurrent cells, with PyTorch's gate order in the weight rows:
+// rnn_tanh: h' = tanh(W_ih x + b_ih + W_hh h + b_hh)               (1 gate)
+// lstm:     i, f, g, o                                              (4 gates)
+// gru:      r, z, n                                                 (3 gates)
+enum class RnnCell : std::uint8_t { rnn_tanh, lstm, gru };
+const char* rnn_cell_name(RnnCell cell);
+int rnn_gate_count(RnnCell cell);
+// Floats of saved activations per (time step, batch row) / hidden size.
+int rnn_workspace_width(RnnCell cell);
+
+enum class OpKind : std::uint8_t {
+  embedding,
+  embedding_backward,
+  matmul,
+  bias_add,
+  bias_grad,
+  add,
+  mul,
+  scale,
+  activation,
+  activation_backward,
+  softmax,
+  softmax_backward,
+  cross_entropy,
+  cross_entropy_backward,
+  mse,
+  mse_backward,
+  layernorm,
+  layernorm_backward,
+  dropout,
+  reshape,
+  transpose01,
+  concat_last,
+  split_last,
+  sequence_last,
+  sequence_last_backward,
+  rnn,
+  rnn_backward,
+  accumulate,
+};
+const char* op_name(OpKind op);
+
+// Attributes of a node. One flat struct keeps nodes printable and copyable; each
+// op reads only its own fields.
+struct Attributes {
+  bool transpose_a = false;  // matmul
+  bool transpose_b = false;  // matmul
+  float alpha = 1.0f;        // matmul, scale
+  Activation activation = Activation::tanh;
+  float probability = 0.0f;           // dropout
+  std::int64_t ignore_index = -100;   // cross_entropy
+  float epsilon = 1e-5f;              // layernorm
+  RnnCell cell = RnnCell::lstm;       // rnn
+  bool reverse = false;               // rnn, sequence_last
+  Shape shape;                        // reshape target, sequence_last_backward time steps
+  std::int64_t split = 0;             // split_last: width of the first part
+  std::uint64_t stream = 0;           // dropout: random stream of this node
+};
+
+struct Value {
+  std::string name;
+  Shape shape;
+  DType dtype = DType::f32;
+  ValueKind kind = ValueKind::activation;
+  int producer = -1;            // node index, -1 for inputs and parameters
+  ValueId alias_of = kNoValue;  // reshape: shares the storage of this value
+  ValueId grad_of = kNoValue;   // parameter_grad: the parameter it belongs to
+};
+
+struct Node {
+  OpKind op;
+  std::vector<ValueId> inputs;
+  std::vector<ValueId> outputs;
+  Attributes attributes;
+  std::string name;
+};
+
+class Graph {
+ public:
+  ValueId add_input(std::string name, Shape shape, DType dtype = DType::f32);
+  // A parameter named as in checkpoints ("rnn.weight_ih_l0"); its storage and
+  // gradient live in the ParameterStore under that name.
+  ValueId add_parameter(std::string name, Shape shape);
+  ValueId add_parameter_grad(ValueId parameter);
+  // target (a parameter gradient) += x.
+  void add_accumulate(ValueId x, ValueId target);
+
+  // Appends a node; output shapes are inferred from the op's definition.
+  std::vector<ValueId> add_node(OpKind op, std::vector<ValueId> inputs, Attributes attributes = {},
+                                std::string name = {});
+  // The same, for ops with one output that matters.
+  ValueId add(OpKind op, std::vector<ValueId> inputs, Attributes attributes = {},
+              std::string name = {}) {
+    return add_node(op, std::move(inputs), std::move(attributes), std::move(name)).front();
+  }
+
+  // The scalar that training minimises.
+  void set_loss(ValueId loss);
+  ValueId loss() const { return loss_; }
+  // Values the caller reads after a run (logits, predictions): kept alive to the end.
+  void mark_output(ValueId value);
+  const std::vector<ValueId>& outputs() const { return outputs_; }
+
+  const Value& value(ValueId id) const;
+  Value& value(ValueId id);
+  const std::vector<Value>& values() const { return values_; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  ValueId find_value(const std::string& name) const;  // kNoValue when absent
+
+  std::string to_string() const;  // one line per node
+
+ private:
+  ValueId new_value(Value value);
+
+  std::vector<Value> values_;
+  std::vector<Node> nodes_;
+  std::vector<ValueId> outputs_;
+  ValueId loss_ = kNoValue;
+};
+
+// Appends the backward nodes for graph.loss(): for every parameter reachable
+// from the loss, a parameter_grad value that receives d loss / d parameter
+// (added to what it holds, so micro-batches accumulate). Returns the index of the
+// first backward node.
+int append_backward(Graph& graph);
+
+}  // namespace seqtrain

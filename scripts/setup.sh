@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package seqtrain builds, tests and trains with, and the
+# default corpus. Idempotent: a second run installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libdnnl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
+  nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libsentencepiece-dev libopenmpi-dev openmpi-bin
+  fortunes fortunes-min
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+# The default char-LM corpus: the English fortune databases as one UTF-8 text
+# file, fortunes separated by blank lines instead of '%' lines.
+scripts/make_corpus.sh data/fortunes.txt
