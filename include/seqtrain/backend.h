@@ -24,14 +24,16 @@ struct RunContext {
 
 // Tensors of one recurrent layer in one direction, time-major.
 //   x [T, B, I], weight_ih [G*H, I], weight_hh [G*H, H], bias_ih/bias_hh [G*H],
-//   h0, c0 [B, H] (c0 read by LSTM only), lengths [B] int32 (1 <= len <= T).
+//   h0, c0 [B, H] (c0 read by LSTM only; either may be null: a zero state),
+//   lengths [B] int32 (1 <= len <= T). c_n is written as zeros by GRU and rnn_tanh.
 // Rows past a sequence's length leave the state unchanged and output zeros; a
 // reverse layer starts at each sequence's last valid step (PyTorch's packed
 // sequences). workspace [T, B, W*H] holds what backward needs (rnn_workspace_width):
 //   lstm: activated gates i, f, g, o then the cell state c_t          (W = 5)
 //   gru:  activated gates r, z, n then W_hn h_{t-1} + b_hn            (W = 4)
 //   rnn_tanh: nothing beyond the outputs                               (W = 0)
-// input_projection [T, B, G*H] is scratch for x W_ih^T + b_ih.
+// input_projection [T, B, G*H] is scratch for the input projection x W_ih^T
+// (a backend may add b_ih there or later, in its fused cell update).
 struct RnnForwardArgs {
   RnnCell cell;
   bool reverse;
@@ -50,9 +52,11 @@ struct RnnForwardArgs {
   Tensor* input_projection;
 };
 
-// Gradients of one recurrent layer. dy [T, B, H], dh_n and dc_n [B, H] flow in;
-// every gradient output is overwritten. gate_grads [T, B, G*H] is scratch that
-// lets the weight gradients be one GEMM each over all time steps.
+// Gradients of one recurrent layer. dy [T, B, H], dh_n and dc_n [B, H] flow in
+// (null: zero); h0 and c0 may be null as in the forward pass. Every gradient
+// output is overwritten (dc0 with zeros for GRU and rnn_tanh). gate_grads
+// [T, B, G*H] is scratch that lets the weight gradients be one GEMM each over
+// all time steps.
 struct RnnBackwardArgs {
   RnnCell cell;
   bool reverse;

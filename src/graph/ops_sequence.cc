@@ -36,7 +36,8 @@ void run_embedding_backward(Backend& backend, const Node&, const NodeTensors& t,
 }
 
 // Inputs: x [T,B,I], weight_ih [G*H,I], weight_hh [G*H,H], bias_ih [G*H],
-// bias_hh [G*H], h0 [B,H], c0 [B,H], lengths [B] int32.
+// bias_hh [G*H], h0 [B,H], c0 [B,H], lengths [B] int32. h0 and c0 may be
+// missing (kNoValue): the initial state is then zero.
 // Outputs: y [T,B,H], h_n [B,H], c_n [B,H], workspace [T,B,W*H],
 // input_projection [T,B,G*H] (scratch).
 std::vector<ValueSpec> infer_rnn(const Graph& graph, const Node& node) {
@@ -50,8 +51,8 @@ std::vector<ValueSpec> infer_rnn(const Graph& graph, const Node& node) {
   expect_shape(graph, node, 2, {gates, hidden});
   expect_shape(graph, node, 3, {gates});
   expect_shape(graph, node, 4, {gates});
-  expect_shape(graph, node, 5, {batch, hidden});
-  expect_shape(graph, node, 6, {batch, hidden});
+  if (node.inputs[5] != kNoValue) expect_shape(graph, node, 5, {batch, hidden});
+  if (node.inputs[6] != kNoValue) expect_shape(graph, node, 6, {batch, hidden});
   expect_shape(graph, node, 7, {batch});
   expect_dtype(graph, node, 7, DType::i32);
   const std::int64_t workspace = rnn_workspace_width(node.attributes.cell) * hidden;
@@ -62,11 +63,17 @@ std::vector<ValueSpec> infer_rnn(const Graph& graph, const Node& node) {
           {{steps, batch, gates}}};
 }
 
+const Tensor* if_defined(const Tensor* tensor) { return tensor->defined() ? tensor : nullptr; }
+
 void run_rnn(Backend& backend, const Node& node, const NodeTensors& t, const RunContext&) {
-  RnnForwardArgs args{node.attributes.cell, node.attributes.reverse,
-                      t.inputs[0],  t.inputs[1],  t.inputs[2],  t.inputs[3], t.inputs[4],
-                      t.inputs[5],  t.inputs[6],  t.inputs[7],  t.outputs[0], t.outputs[1],
-                      t.outputs[2], t.outputs[3], t.outputs[4]};
+  RnnForwardArgs args{node.attributes.cell,   node.attributes.reverse,
+                      t.inputs[0],            t.inputs[1],
+                      t.inputs[2],            t.inputs[3],
+                      t.inputs[4],            if_defined(t.inputs[5]),
+                      if_defined(t.inputs[6]), t.inputs[7],
+                      t.outputs[0],           t.outputs[1],
+                      t.outputs[2],           t.outputs[3],
+                      t.outputs[4]};
   backend.rnn_forward(args);
 }
 
@@ -84,13 +91,13 @@ std::vector<ValueId> gradient_rnn(Graph& graph, const GradientRequest& request) 
 }
 
 // Inputs: x, weight_ih, weight_hh, h0, c0, lengths, y, workspace, dy, dh_n, dc_n
-// (the last three may be missing). Outputs: dx, dweight_ih, dweight_hh, dbias_ih,
+// (h0, c0 and the last three may be missing). Outputs: dx, dweight_ih, dweight_hh, dbias_ih,
 // dbias_hh, dh0, dc0, gate_grads (scratch).
 std::vector<ValueSpec> infer_rnn_backward(const Graph& graph, const Node& node) {
   const Shape& x = input_shape(graph, node, 0);
   const Shape& weight_ih = input_shape(graph, node, 1);
   const Shape& weight_hh = input_shape(graph, node, 2);
-  const Shape& h0 = input_shape(graph, node, 3);
+  const Shape h0{x[1], weight_hh[1]};
   return {{x},         {weight_ih}, {weight_hh}, {{weight_ih[0]}},
           {{weight_ih[0]}}, {h0},   {h0},        {{x[0], x[1], weight_ih[0]}}};
 }
@@ -101,10 +108,8 @@ void run_rnn_backward(Backend& backend, const Node& node, const NodeTensors& t,
   const auto& out = t.outputs;
   RnnBackwardArgs args{node.attributes.cell,
                        node.attributes.reverse,
-                       in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7],
-                       in[8]->defined() ? in[8] : nullptr,
-                       in[9]->defined() ? in[9] : nullptr,
-                       in[10]->defined() ? in[10] : nullptr,
+                       in[0], in[1], in[2], if_defined(in[3]), if_defined(in[4]), in[5],
+                       in[6], in[7], if_defined(in[8]), if_defined(in[9]), if_defined(in[10]),
                        out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7]};
   backend.rnn_backward(args);
 }
