@@ -1,0 +1,410 @@
+#include "config/run_config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "config/config_yaml.h"
+#include "config/schema.h"
+#include "seqtrain/error.h"
+
+namespace seqtrain {
+namespace {
+
+constexpr std::array<std::string_view, 3> kTaskNames{"charlm", "adding", "classification"};
+constexpr std::array<std::string_view, 3> kCellNames{"lstm", "gru", "rnn"};
+constexpr std::array<std::string_view, 2> kVocabularyNames{"byte", "char"};
+constexpr std::array<std::string_view, 2> kOptimizerNames{"adamw", "sgd"};
+constexpr std::array<std::string_view, 3> kDecayNames{"constant", "linear", "cosine"};
+
+// How one key's value moves between ConfigValues and its RunConfig member.
+struct FieldBinding {
+  std::string path;
+  std::function<void(const ConfigValues&, RunConfig&)> read;
+  std::function<std::optional<ConfigValue>(const RunConfig&)> write;
+};
+
+// The YAML path of every key is the path of its RunConfig member, so one macro
+// names both: RUN_CONFIG_KEY(training.steps) is "training.steps" and an accessor
+// returning config.training.steps.
+#define RUN_CONFIG_KEY(member)         \
+#member, [](auto& config) -> auto& { \
+    return config.member;              \
+  }
+
+// The schema plus the bindings, declared together key by key.
+class RunConfigTable {
+ public:
+  template <class Field>
+  ConfigKey& integer(std::string path, Field field, std::string doc) {
+    bind(
+        path,
+        [field, path](const ConfigValues& values, RunConfig& config) {
+          field(config) = values.integer(path);
+        },
+        [field](const RunConfig& config) -> std::optional<ConfigValue> { return field(config); });
+    return schema_.add_integer(std::move(path), std::move(doc));
+  }
+
+  template <class Field>
+  ConfigKey& number(std::string path, Field field, std::string doc) {
+    bind(
+        path,
+        [field, path](const ConfigValues& values, RunConfig& config) {
+          field(config) = values.number(path);
+        },
+        [field](const RunConfig& config) -> std::optional<ConfigValue> { return field(config); });
+    return schema_.add_number(std::move(path), std::move(doc));
+  }
+
+  template <class Field>
+  ConfigKey& boolean(std::string path, Field field, std::string doc) {
+    bind(
+        path,
+        [field, path](const ConfigValues& values, RunConfig& config) {
+          field(config) = values.boolean(path);
+        },
+        [field](const RunConfig& config) -> std::optional<ConfigValue> { return field(config); });
+    return schema_.add_boolean(std::move(path), std::move(doc));
+  }
+
+  // A std::optional<std::string> member stays empty when the key is not set; a
+  // std::string member keeps what the caller derives for it.
+  template <class Field>
+  ConfigKey& string(std::string path, Field field, std::string doc) {
+    bind(
+        path,
+        [field, path](const ConfigValues& values, RunConfig& config) {
+          if (values.is_set(path)) field(config) = values.string(path);
+        },
+        [field](const RunConfig& config) -> std::optional<ConfigValue> {
+          const auto& member = field(config);
+          if constexpr (std::is_same_v<std::decay_t<decltype(member)>, std::string>) {
+            return member;
+          } else {
+            if (!member) return std::nullopt;
+            return *member;
+          }
+        });
+    return schema_.add_string(std::move(path), std::move(doc));
+  }
+
+  // An enum member whose values are named by names (in enum order).
+  template <class Field, std::size_t count>
+  ConfigKey& choice(std::string path, Field field, const std::array<std::string_view, count>& names,
+                    std::string doc) {
+    bind(
+        path,
+        [field, path, names](const ConfigValues& values, RunConfig& config) {
+          const std::string& name = values.string(path);
+          auto& member = field(config);
+          for (std::size_t i = 0; i < count; ++i)
+            if (names[i] == name) member = static_cast<std::decay_t<decltype(member)>>(i);
+        },
+        [field, names](const RunConfig& config) -> std::optional<ConfigValue> {
+          return std::string(names[static_cast<std::size_t>(field(config))]);
+        });
+    return schema_.add_choice(std::move(path), std::vector<std::string>(names.begin(), names.end()),
+                              std::move(doc));
+  }
+
+  // A std::array<double, N> member.
+  template <class Field>
+  ConfigKey& number_list(std::string path, Field field, std::string doc) {
+    constexpr std::size_t length =
+        std::tuple_size_v<std::decay_t<decltype(field(std::declval<RunConfig&>()))>>;
+    bind(
+        path,
+        [field, path](const ConfigValues& values, RunConfig& config) {
+          const std::vector<double>& list = values.number_list(path);
+          std::copy(list.begin(), list.end(), field(config).begin());
+        },
+        [field](const RunConfig& config) -> std::optional<ConfigValue> {
+          const auto& member = field(config);
+          return std::vector<double>(member.begin(), member.end());
+        });
+    return schema_.add_number_list(std::move(path), length, std::move(doc));
+  }
+
+  const ConfigSchema& schema() const { return schema_; }
+  const std::vector<FieldBinding>& bindings() const { return bindings_; }
+
+ private:
+  template <class Read, class Write>
+  void bind(const std::string& path, Read read, Write write) {
+    bindings_.push_back(FieldBinding{path, std::move(read), std::move(write)});
+  }
+
+  ConfigSchema schema_;
+  std::vector<FieldBinding> bindings_;
+};
+
+// Every key seqtrain reads. To add one: add the member to run_config.h (its path
+// there is its YAML path), declare it here, document it in the doc string, and
+// regenerate docs/configuration.md (see tests/config_test.cc).
+RunConfigTable build_table() {
+  RunConfigTable table;
+  table
+      .choice(RUN_CONFIG_KEY(task), kTaskNames,
+              "What to train: a character language model on a text file, the adding problem "
+              "(synthetic), or sequence classification.")
+      .required();
+  table
+      .integer(RUN_CONFIG_KEY(seed),
+               "Seed of every random stream (initialisation, data order, dropout).")
+      .with_default(std::int64_t{1234})
+      .at_least(0);
+  table.integer(RUN_CONFIG_KEY(threads), "CPU threads to use; 0 uses all cores.")
+      .with_default(std::int64_t{0})
+      .at_least(0);
+  table
+      .string(RUN_CONFIG_KEY(run_dir),
+              "Directory for the resolved config, logs and checkpoints; a fresh run needs it "
+              "empty or absent.")
+      .with_derived_default("runs/<task>");
+
+  table.choice(RUN_CONFIG_KEY(model.cell), kCellNames, "Recurrent cell.")
+      .with_default(std::string("lstm"));
+  table.integer(RUN_CONFIG_KEY(model.hidden_size), "Width of the recurrent state.")
+      .with_default(std::int64_t{256})
+      .at_least(1);
+  table.integer(RUN_CONFIG_KEY(model.layers), "Stacked recurrent layers.")
+      .with_default(std::int64_t{1})
+      .at_least(1);
+  table
+      .boolean(RUN_CONFIG_KEY(model.bidirectional),
+               "Also read each sequence backwards and concatenate both states; not for charlm.")
+      .with_default(false);
+  table
+      .integer(RUN_CONFIG_KEY(model.embedding_size),
+               "Width of the token embedding (charlm and classification).")
+      .with_default(std::int64_t{64})
+      .at_least(1);
+  table
+      .number(RUN_CONFIG_KEY(model.dropout),
+              "Probability of zeroing an activation between layers during training.")
+      .with_default(0.0)
+      .at_least(0)
+      .less_than(1);
+
+  table.string(RUN_CONFIG_KEY(data.path), "charlm: the text file to train on (required there).");
+  table
+      .choice(RUN_CONFIG_KEY(data.vocabulary), kVocabularyNames,
+              "charlm: tokens are bytes (256 symbols) or the Unicode characters of the training "
+              "text, which must then be UTF-8.")
+      .with_default(std::string("byte"));
+  table
+      .number(RUN_CONFIG_KEY(data.validation_fraction),
+              "Share of the data held out for validation when no separate validation file is "
+              "given.")
+      .with_default(0.05)
+      .greater_than(0)
+      .at_most(0.5);
+  table.string(RUN_CONFIG_KEY(data.train_path),
+               "classification: the training examples (required there).");
+  table.string(RUN_CONFIG_KEY(data.validation_path),
+               "classification: the validation examples; if unset, validation_fraction of "
+               "train_path is held out.");
+  table
+      .integer(RUN_CONFIG_KEY(data.sequence_length),
+               "charlm: truncated-BPTT length; adding: sequence length T; classification: "
+               "longest sequence kept.")
+      .with_default(std::int64_t{128})
+      .at_least(1);
+  table.integer(RUN_CONFIG_KEY(data.batch_size), "Sequences per batch.")
+      .with_default(std::int64_t{32})
+      .at_least(1);
+  table
+      .integer(RUN_CONFIG_KEY(data.validation_size),
+               "adding: number of validation sequences generated.")
+      .with_default(std::int64_t{1000})
+      .at_least(1);
+
+  table.integer(RUN_CONFIG_KEY(training.steps), "Optimizer steps to train for.")
+      .with_default(std::int64_t{1000})
+      .at_least(1);
+  table
+      .integer(RUN_CONFIG_KEY(training.gradient_accumulation),
+               "Batches whose gradients are summed before each optimizer step.")
+      .with_default(std::int64_t{1})
+      .at_least(1);
+  table
+      .choice(RUN_CONFIG_KEY(training.optimizer.name), kOptimizerNames,
+              "AdamW (decoupled weight decay) or SGD with momentum.")
+      .with_default(std::string("adamw"));
+  table
+      .number(RUN_CONFIG_KEY(training.optimizer.learning_rate),
+              "Peak learning rate, reached at the end of warmup.")
+      .with_default(1e-3)
+      .greater_than(0);
+  table
+      .number_list(RUN_CONFIG_KEY(training.optimizer.betas),
+                   "adamw: decay rates of the first and second moment estimates.")
+      .with_default(std::vector<double>{0.9, 0.999})
+      .at_least(0)
+      .less_than(1);
+  table
+      .number(RUN_CONFIG_KEY(training.optimizer.epsilon),
+              "adamw: added to the root of the second moment to avoid division by zero.")
+      .with_default(1e-8)
+      .greater_than(0);
+  table
+      .number(RUN_CONFIG_KEY(training.optimizer.weight_decay),
+              "Weight decay coefficient (decoupled for adamw); biases and normalisation gains "
+              "are not decayed.")
+      .with_default(0.0)
+      .at_least(0);
+  table.number(RUN_CONFIG_KEY(training.optimizer.momentum), "sgd: momentum.")
+      .with_default(0.9)
+      .at_least(0)
+      .less_than(1);
+  table
+      .integer(RUN_CONFIG_KEY(training.schedule.warmup_steps),
+               "Steps of linear warmup from 0 to the learning rate; at most training.steps.")
+      .with_default(std::int64_t{0})
+      .at_least(0);
+  table
+      .choice(RUN_CONFIG_KEY(training.schedule.decay), kDecayNames,
+              "Shape of the decay from the learning rate to final_learning_rate after warmup.")
+      .with_default(std::string("cosine"));
+  table
+      .number(RUN_CONFIG_KEY(training.schedule.final_learning_rate),
+              "Learning rate at the last step (linear and cosine decay); at most the learning "
+              "rate.")
+      .with_default(0.0)
+      .at_least(0);
+  table
+      .number(RUN_CONFIG_KEY(training.clip_norm),
+              "Clip the global gradient norm to this value; 0 turns clipping off.")
+      .with_default(1.0)
+      .at_least(0);
+  table
+      .integer(RUN_CONFIG_KEY(training.eval_every),
+               "Validate every this many steps; 0 validates only at the end.")
+      .with_default(std::int64_t{200})
+      .at_least(0);
+  table.integer(RUN_CONFIG_KEY(training.eval_batches), "Validation batches per evaluation.")
+      .with_default(std::int64_t{50})
+      .at_least(1);
+  table
+      .integer(RUN_CONFIG_KEY(training.checkpoint_every),
+               "Checkpoint every this many steps; 0 checkpoints only at the end.")
+      .with_default(std::int64_t{500})
+      .at_least(0);
+  table.integer(RUN_CONFIG_KEY(training.log_every), "Log training metrics every this many steps.")
+      .with_default(std::int64_t{10})
+      .at_least(1);
+  table
+      .boolean(RUN_CONFIG_KEY(training.carry_state),
+               "charlm: carry the recurrent state from one batch to the next (truncated BPTT) "
+               "instead of starting each from zero.")
+      .with_default(true);
+  table.schema().check_consistency();
+  return table;
+}
+
+#undef RUN_CONFIG_KEY
+
+const RunConfigTable& run_config_table() {
+  static const RunConfigTable table = build_table();
+  return table;
+}
+
+// Checks that involve more than one key, or depend on the task.
+void check_across_keys(const ConfigValues& values, const RunConfig& config) {
+  const std::string_view task = to_string(config.task);
+  if (config.task == Task::charlm) {
+    if (!config.data.path)
+      values.fail(
+          fmt::format("missing key 'data.path': required when task is {} (the text file "
+                      "to train on)",
+                      task));
+    if (config.model.bidirectional)
+      values.fail_at("model.bidirectional",
+                     "must be false when task is charlm (a language model must not see the "
+                     "characters it predicts)");
+    for (const char* path : {"data.train_path", "data.validation_path"})
+      if (values.is_set(path))
+        values.fail_at(path, "is for classification; charlm reads its text from data.path");
+  }
+  if (config.task == Task::classification) {
+    if (!config.data.train_path)
+      values.fail(fmt::format("missing key 'data.train_path': required when task is {}", task));
+    if (config.data.path)
+      values.fail_at("data.path",
+                     "is for charlm; classification reads data.train_path (and "
+                     "data.validation_path)");
+  }
+  const TrainingConfig& training = config.training;
+  if (training.schedule.warmup_steps > training.steps)
+    values.fail_at("training.schedule.warmup_steps",
+                   fmt::format("must be <= training.steps ({})", training.steps));
+  if (training.schedule.decay != LearningRateDecay::constant &&
+      training.schedule.final_learning_rate > training.optimizer.learning_rate)
+    values.fail_at("training.schedule.final_learning_rate",
+                   fmt::format("must be <= training.optimizer.learning_rate ({}) when decay is {}",
+                               format_config_value(training.optimizer.learning_rate),
+                               to_string(training.schedule.decay)));
+}
+
+RunConfig run_config_from_values(const ConfigValues& values) {
+  RunConfig config;
+  for (const FieldBinding& binding : run_config_table().bindings()) binding.read(values, config);
+  if (config.run_dir.empty()) config.run_dir = fmt::format("runs/{}", to_string(config.task));
+  check_across_keys(values, config);
+  return config;
+}
+
+}  // namespace
+
+std::string_view to_string(Task task) {
+  return kTaskNames[static_cast<std::size_t>(task)];
+}
+std::string_view to_string(RecurrentCell cell) {
+  return kCellNames[static_cast<std::size_t>(cell)];
+}
+std::string_view to_string(Vocabulary vocabulary) {
+  return kVocabularyNames[static_cast<std::size_t>(vocabulary)];
+}
+std::string_view to_string(OptimizerName name) {
+  return kOptimizerNames[static_cast<std::size_t>(name)];
+}
+std::string_view to_string(LearningRateDecay decay) {
+  return kDecayNames[static_cast<std::size_t>(decay)];
+}
+
+const ConfigSchema& run_config_schema() {
+  return run_config_table().schema();
+}
+
+RunConfig run_config_from_yaml_text(std::string_view text, const std::string& source_name,
+                                    const std::vector<std::string>& overrides) {
+  return run_config_from_values(
+      read_config_yaml(run_config_schema(), text, source_name, overrides));
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return run_config_from_yaml_text(read_config_file(path), path, overrides);
+}
+
+std::string resolved_yaml(const RunConfig& config) {
+  std::map<std::string, ConfigValue, std::less<>> values;
+  for (const FieldBinding& binding : run_config_table().bindings())
+    if (auto value = binding.write(config)) values.emplace(binding.path, std::move(*value));
+  return write_config_yaml(
+      run_config_schema(), values,
+      fmt::format("The complete configuration of this run (every key, defaults filled in),\n"
+                  "written by seqtrain {}. Loading this file again gives the same run config.",
+                  SEQTRAIN_VERSION));
+}
+
+std::string run_config_reference_markdown() {
+  return schema_reference_markdown(run_config_schema());
+}
+
+}  // namespace seqtrain

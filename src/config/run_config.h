@@ -1,0 +1,120 @@
+// The run configuration: what one YAML file (plus --set overrides) tells
+// seqtrain to do, fully validated before any work starts. The keys, their
+// defaults, ranges and docs are declared once in run_config.cc; see
+// docs/configuration.md for the table generated from them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seqtrain {
+
+class ConfigSchema;
+
+enum class Task { charlm, adding, classification };
+enum class RecurrentCell { lstm, gru, rnn };
+enum class Vocabulary { byte, character };  // "byte" | "char"
+enum class OptimizerName { adamw, sgd };
+enum class LearningRateDecay { constant, linear, cosine };
+
+// The names the YAML uses ("charlm", "char", "cosine", ...).
+std::string_view to_string(Task task);
+std::string_view to_string(RecurrentCell cell);
+std::string_view to_string(Vocabulary vocabulary);
+std::string_view to_string(OptimizerName name);
+std::string_view to_string(LearningRateDecay decay);
+
+struct ModelConfig {
+  RecurrentCell cell = RecurrentCell::lstm;
+  std::int64_t hidden_size = 0;
+  std::int64_t layers = 0;
+  bool bidirectional = false;
+  std::int64_t embedding_size = 0;
+  double dropout = 0;
+
+  bool operator==(const ModelConfig&) const = default;
+};
+
+struct DataConfig {
+  std::optional<std::string> path;  // charlm: the text file (always set for charlm)
+  Vocabulary vocabulary = Vocabulary::byte;
+  double validation_fraction = 0;
+  std::optional<std::string> train_path;       // classification (always set there)
+  std::optional<std::string> validation_path;  // classification; else split off train_path
+  std::int64_t sequence_length = 0;
+  std::int64_t batch_size = 0;
+  std::int64_t validation_size = 0;
+
+  bool operator==(const DataConfig&) const = default;
+};
+
+struct OptimizerConfig {
+  OptimizerName name = OptimizerName::adamw;
+  double learning_rate = 0;
+  std::array<double, 2> betas{};
+  double epsilon = 0;
+  double weight_decay = 0;
+  double momentum = 0;
+
+  bool operator==(const OptimizerConfig&) const = default;
+};
+
+struct ScheduleConfig {
+  std::int64_t warmup_steps = 0;
+  LearningRateDecay decay = LearningRateDecay::cosine;
+  double final_learning_rate = 0;
+
+  bool operator==(const ScheduleConfig&) const = default;
+};
+
+struct TrainingConfig {
+  std::int64_t steps = 0;
+  std::int64_t gradient_accumulation = 0;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  double clip_norm = 0;         // 0: no clipping
+  std::int64_t eval_every = 0;  // 0: only at the end
+  std::int64_t eval_batches = 0;
+  std::int64_t checkpoint_every = 0;  // 0: only at the end
+  std::int64_t log_every = 0;
+  bool carry_state = true;
+
+  bool operator==(const TrainingConfig&) const = default;
+};
+
+struct RunConfig {
+  Task task = Task::charlm;
+  std::int64_t seed = 0;
+  std::int64_t threads = 0;  // 0: all cores
+  std::string run_dir;       // "runs/<task>" unless given
+  ModelConfig model;
+  DataConfig data;
+  TrainingConfig training;
+
+  bool operator==(const RunConfig&) const = default;
+};
+
+// Reads the YAML file at path, applies overrides ("training.steps=500",
+// "training.optimizer.betas=[0.9,0.98]") and validates everything. Every user
+// mistake is a ConfigError of one line naming the key, the value and what is accepted.
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides);
+// The same from YAML text; source_name stands for the file name in errors.
+RunConfig run_config_from_yaml_text(std::string_view text, const std::string& source_name,
+                                    const std::vector<std::string>& overrides);
+
+// The complete effective config as YAML (every key, defaults filled in), for the
+// run directory. Loading it again gives an equal RunConfig.
+std::string resolved_yaml(const RunConfig& config);
+
+// The key reference tables of docs/configuration.md, generated from the schema
+// (tests/config_test.cc keeps the document in step with it).
+std::string run_config_reference_markdown();
+
+// The schema behind all of the above, for tools and tests.
+const ConfigSchema& run_config_schema();
+
+}  // namespace seqtrain
