@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <tuple>
+#include <vector>
 
 #include "seqtrain/backend.h"
 
@@ -82,8 +83,13 @@ class CpuBackend final : public Backend {
 
  private:
   struct OneDnn;  // engine, stream and the primitive cache (cpu_gemm.cc)
+  // At least `count` doubles of scratch for block partial sums (parallel.h),
+  // kept between calls so reductions do not allocate once warmed up.
+  double* reduction_scratch(std::int64_t count);
+
   int threads_;
   std::unique_ptr<OneDnn> onednn_;
+  std::vector<double> reduction_scratch_;
 };
 
 }  // namespace seqtrain

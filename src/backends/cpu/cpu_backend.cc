@@ -1,0 +1,80 @@
+// The cpu backend's pool, memory and copies. The op families live beside it:
+// cpu_gemm.cc, cpu_elementwise.cc, cpu_softmax_losses.cc, cpu_layernorm.cc,
+// cpu_dropout.cc, cpu_embedding_reshape.cc, cpu_optimizer.cc (rnn.cc: the
+// recurrent layer).
+#include "backends/cpu/cpu_backend.h"
+
+#include <omp.h>
+
+#include <cstring>
+
+#include "backends/cpu/onednn_gemm.h"
+#include "backends/cpu/parallel.h"
+
+namespace seqtrain {
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) {
+  return std::make_unique<CpuBackend>(threads);
+}
+
+CpuBackend::CpuBackend(int threads) {
+  if (threads < 0)
+    throw ConfigError(fmt::format(
+        "cpu backend: threads must be 0 (one per core) or a positive count, got {}", threads));
+  threads_ = threads == 0 ? omp_get_num_procs() : threads;
+  // One pool for the process: our loops and oneDNN's kernels both run in it.
+  omp_set_num_threads(threads_);
+  onednn_ = std::make_unique<OneDnn>(threads_);
+}
+
+CpuBackend::~CpuBackend() = default;
+
+double* CpuBackend::reduction_scratch(std::int64_t count) {
+  if (reduction_scratch_.size() < static_cast<std::size_t>(count))
+    reduction_scratch_.resize(static_cast<std::size_t>(count));
+  return reduction_scratch_.data();
+}
+
+Tensor CpuBackend::allocate(const Shape& shape, DType dtype) {
+  return Tensor::empty(shape, dtype);
+}
+
+namespace {
+
+// Copies or zeroes big buffers a piece per thread (one thread rarely saturates
+// memory bandwidth); pieces are whole cache lines.
+void parallel_copy(int threads, const void* source, void* target, std::size_t bytes) {
+  cpu::parallel_for(
+      threads, static_cast<std::int64_t>(bytes), 4 * cpu::kElementGrain,
+      [&](std::int64_t begin, std::int64_t end) {
+        std::memcpy(static_cast<std::byte*>(target) + begin,
+                    static_cast<const std::byte*>(source) + begin,
+                    static_cast<std::size_t>(end - begin));
+      },
+      64);
+}
+
+}  // namespace
+
+void CpuBackend::copy_from_host(const Tensor& host, Tensor& target) {
+  SEQTRAIN_CHECK(host.bytes() == target.bytes(), "copy of {} bytes into {}", host.bytes(),
+                 target.bytes());
+  if (host.bytes() > 0 && host.raw() != target.raw())
+    parallel_copy(threads_, host.raw(), target.raw(), host.bytes());
+}
+
+void CpuBackend::copy_to_host(const Tensor& source, Tensor& host) {
+  copy_from_host(source, host);
+}
+
+void CpuBackend::fill_zero(Tensor& x) {
+  auto* data = static_cast<std::byte*>(x.raw());
+  cpu::parallel_for(
+      threads_, static_cast<std::int64_t>(x.bytes()), 4 * cpu::kElementGrain,
+      [&](std::int64_t begin, std::int64_t end) {
+        std::memset(data + begin, 0, static_cast<std::size_t>(end - begin));
+      },
+      64);
+}
+
+}  // namespace seqtrain

@@ -1,0 +1,163 @@
+// GEMMs of the cpu backend through oneDNN matmul primitives.
+//
+// C = alpha * op(A) op(B) + beta * C, row-major. Transposes and leading
+// dimensions are expressed as strides in the memory descriptors, so oneDNN
+// reads the operands where they lie: no copies, no reorders. alpha is an
+// output scale and beta a sum post-op (dst = alpha * acc + beta * dst), both
+// applied inside the kernel while C is in registers; beta = 0 has no post-op,
+// so C is written without being read (NaN in C does not leak through).
+//
+// Primitives are cached per GemmShape (onednn_gemm.h) with user-managed
+// scratchpad, and executed through the C API with a fixed argument array, so a
+// replayed GEMM allocates nothing on our side.
+#include <omp.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include "backends/cpu/onednn_gemm.h"
+
+namespace seqtrain {
+namespace {
+
+using dnnl::memory;
+
+// Descriptor of a [rows, cols] matrix (or [batch, rows, cols] when rank3) with
+// the given element strides.
+memory::desc matrix_desc(bool rank3, std::int64_t batch, std::int64_t batch_stride,
+                         std::int64_t rows, std::int64_t cols, std::int64_t row_stride,
+                         std::int64_t col_stride) {
+  if (!rank3)
+    return memory::desc({rows, cols}, memory::data_type::f32, memory::dims{row_stride, col_stride});
+  return memory::desc({batch, rows, cols}, memory::data_type::f32,
+                      memory::dims{batch_stride, row_stride, col_stride});
+}
+
+std::string describe(const GemmShape& s) {
+  return fmt::format(
+      "batch {} m {} n {} k {} transpose_a {} transpose_b {} lda {} ldb {} ldc {} strides {} {} "
+      "{} alpha {} beta {}",
+      s.batch, s.m, s.n, s.k, s.transpose_a, s.transpose_b, s.lda, s.ldb, s.ldc, s.stride_a,
+      s.stride_b, s.stride_c, s.alpha, s.beta);
+}
+
+}  // namespace
+
+CpuBackend::OneDnn::OneDnn(int pool_threads)
+    : engine(dnnl::engine::kind::cpu, 0), stream(engine), threads(pool_threads) {}
+
+CachedGemm& CpuBackend::OneDnn::find_or_create(const GemmShape& s) {
+  auto found = cache.find(s);
+  if (found != cache.end()) return found->second;
+
+  const bool rank3 = s.batch > 1;
+  // op(A) is [m, k]: stored [m, k] with row stride lda, or [k, m] read transposed.
+  const memory::desc a_desc = matrix_desc(rank3, s.batch, s.stride_a, s.m, s.k,
+                                          s.transpose_a ? 1 : s.lda, s.transpose_a ? s.lda : 1);
+  // op(B) is [k, n]; a shared B is a batch of one that oneDNN broadcasts.
+  const std::int64_t b_span = s.ldb * (s.transpose_b ? s.n : s.k);
+  const memory::desc b_desc =
+      matrix_desc(rank3, s.stride_b == 0 ? 1 : s.batch, s.stride_b == 0 ? b_span : s.stride_b, s.k,
+                  s.n, s.transpose_b ? 1 : s.ldb, s.transpose_b ? s.ldb : 1);
+  const memory::desc c_desc = matrix_desc(rank3, s.batch, s.stride_c, s.m, s.n, s.ldc, 1);
+
+  CachedGemm entry;
+  try {
+    dnnl::primitive_attr attributes;
+    attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (s.alpha != 1.0f) attributes.set_output_scales(0, {s.alpha});
+    if (s.beta != 0.0f) {
+      dnnl::post_ops post_ops;
+      post_ops.append_sum(s.beta);
+      attributes.set_post_ops(post_ops);
+    }
+    const dnnl::matmul::primitive_desc descriptor(dnnl::matmul::desc(a_desc, b_desc, c_desc),
+                                                  attributes, engine);
+    entry.primitive = dnnl::matmul(descriptor);
+    entry.a = memory(a_desc, engine, DNNL_MEMORY_NONE);
+    entry.b = memory(b_desc, engine, DNNL_MEMORY_NONE);
+    entry.c = memory(c_desc, engine, DNNL_MEMORY_NONE);
+    const memory::desc scratchpad_desc = descriptor.scratchpad_desc();
+    entry.scratchpad_bytes = scratchpad_desc.get_size();
+    if (entry.scratchpad_bytes > 0)
+      entry.scratchpad = memory(scratchpad_desc, engine, DNNL_MEMORY_NONE);
+  } catch (const dnnl::error& error) {
+    throw_internal_error(
+        __FILE__, __LINE__, "oneDNN matmul primitive creation",
+        fmt::format("{} ({}) for {}", error.what(), dnnl_status2str(error.status), describe(s)));
+  }
+  if (entry.scratchpad_bytes > scratchpad.bytes())
+    scratchpad = Tensor::empty({static_cast<std::int64_t>(entry.scratchpad_bytes)}, DType::i32);
+  return cache.emplace(s, std::move(entry)).first->second;
+}
+
+void CpuBackend::OneDnn::run(const GemmShape& s, const float* a, const float* b, float* c) {
+  if (s.batch == 0 || s.m == 0 || s.n == 0) return;
+  if (s.k == 0) {  // op(A) op(B) is all zeros: C = beta * C
+    for (std::int64_t batch_index = 0; batch_index < s.batch; ++batch_index)
+      for (std::int64_t i = 0; i < s.m; ++i) {
+        float* row = c + batch_index * s.stride_c + i * s.ldc;
+        for (std::int64_t j = 0; j < s.n; ++j) row[j] = s.beta == 0.0f ? 0.0f : s.beta * row[j];
+      }
+    return;
+  }
+  CachedGemm& entry = find_or_create(s);
+  // oneDNN sizes its OpenMP team from the calling thread's ICV; another
+  // backend instance (or a caller's thread) may have set it differently.
+  if (!omp_in_parallel() && omp_get_max_threads() != threads) omp_set_num_threads(threads);
+  entry.a.set_data_handle(const_cast<float*>(a));
+  entry.b.set_data_handle(const_cast<float*>(b));
+  entry.c.set_data_handle(c);
+  dnnl_exec_arg_t arguments[4] = {{DNNL_ARG_SRC, entry.a.get()},
+                                  {DNNL_ARG_WEIGHTS, entry.b.get()},
+                                  {DNNL_ARG_DST, entry.c.get()},
+                                  {DNNL_ARG_SCRATCHPAD, nullptr}};
+  int argument_count = 3;
+  if (entry.scratchpad_bytes > 0) {
+    entry.scratchpad.set_data_handle(scratchpad.raw());
+    arguments[3].memory = entry.scratchpad.get();
+    argument_count = 4;
+  }
+  const dnnl_status_t status =
+      dnnl_primitive_execute(entry.primitive.get(), stream.get(), argument_count, arguments);
+  SEQTRAIN_CHECK(status == dnnl_success, "oneDNN matmul execution failed ({}) for {}",
+                 dnnl_status2str(status), describe(s));
+}
+
+void CpuBackend::gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n,
+                      std::int64_t k, float alpha, const float* a, std::int64_t lda, const float* b,
+                      std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+  SEQTRAIN_CHECK(lda >= (transpose_a ? m : k) && ldb >= (transpose_b ? k : n) && ldc >= n,
+                 "gemm leading dimensions lda {} ldb {} ldc {} too small for m {} n {} k {} "
+                 "(transpose {} {})",
+                 lda, ldb, ldc, m, n, k, transpose_a, transpose_b);
+  onednn_->run({1, m, n, k, transpose_a, transpose_b, lda, ldb, ldc, 0, 0, 0, alpha, beta}, a, b,
+               c);
+}
+
+void CpuBackend::matmul(const Tensor& a, const Tensor& b, Tensor& c, bool transpose_a,
+                        bool transpose_b, float alpha, float beta) {
+  const std::int64_t a_rows = a.dim(-2), a_cols = a.dim(-1);
+  const std::int64_t b_rows = b.dim(-2), b_cols = b.dim(-1);
+  const std::int64_t m = transpose_a ? a_cols : a_rows;
+  const std::int64_t k = transpose_a ? a_rows : a_cols;
+  const std::int64_t n = transpose_b ? b_rows : b_cols;
+  const std::int64_t batch = a.rank() == 3 ? a.dim(0) : 1;
+  SEQTRAIN_CHECK((transpose_b ? b_cols : b_rows) == k && c.numel() == batch * m * n &&
+                     (b.rank() == 2 || b.dim(0) == batch),
+                 "matmul shapes {} x {} -> {} (transpose {} {})", shape_string(a.shape()),
+                 shape_string(b.shape()), shape_string(c.shape()), transpose_a, transpose_b);
+  const float* a_data = a.data<float>();
+  const float* b_data = b.data<float>();
+  float* c_data = c.data<float>();
+  if (batch > 1 && b.rank() == 2 && !transpose_a) {
+    // A shared right operand under an untransposed left: the batch folds into
+    // the rows of one [batch * m, k] x [k, n] GEMM, which oneDNN blocks better.
+    onednn_->run({1, batch * m, n, k, false, transpose_b, a_cols, b_cols, n, 0, 0, 0, alpha, beta},
+                 a_data, b_data, c_data);
+    return;
+  }
+  onednn_->run({batch, m, n, k, transpose_a, transpose_b, a_cols, b_cols, n, a_rows * a_cols,
+                b.rank() == 3 ? b_rows * b_cols : 0, m * n, alpha, beta},
+               a_data, b_data, c_data);
+}
+
+}  // namespace seqtrain
