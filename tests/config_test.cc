@@ -328,11 +328,16 @@ TEST(RunConfig, ResolvedYamlWritesEveryKeyOfTheSchema) {
 }
 
 TEST(RunConfig, ShippedConfigsLoad) {
+  std::vector<std::string> missing;
   for (const char* name : {"lstm_adding.yaml", "lstm_charlm.yaml"}) {
     const std::string path = std::string(SEQTRAIN_SOURCE_DIR) + "/configs/" + name;
-    if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " does not exist yet";
+    if (!std::filesystem::exists(path)) {
+      missing.push_back(path);
+      continue;
+    }
     EXPECT_NO_THROW(load_run_config(path, {})) << path;
   }
+  if (!missing.empty()) GTEST_SKIP() << missing.front() << " does not exist yet";
 }
 
 // docs/configuration.md holds the generated key reference between two markers.
