@@ -1,0 +1,91 @@
+#include "train/metrics.h"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "seqtrain/error.h"
+
+namespace seqtrain {
+
+MetricsLog::MetricsLog(const std::filesystem::path& run_dir) : path_(run_dir / "metrics.jsonl") {
+  std::error_code error;
+  std::filesystem::create_directories(run_dir, error);
+  if (error)
+    throw Error(
+        fmt::format("cannot create run directory '{}': {}", run_dir.string(), error.message()));
+  file_ = std::fopen(path_.c_str(), "a");
+  if (file_ == nullptr)
+    throw Error(fmt::format("cannot open metrics file '{}' for appending: {}", path_.string(),
+                            std::strerror(errno)));
+}
+
+MetricsLog::~MetricsLog() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void MetricsLog::write(const nlohmann::json& record) {
+  SEQTRAIN_CHECK(record.is_object(), "metrics record is {}, not a JSON object", record.type_name());
+  // dump() escapes newlines inside strings, so the record stays on one line;
+  // invalid UTF-8 is replaced rather than thrown over.
+  const std::string line =
+      record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
+    throw Error(
+        fmt::format("cannot write metrics file '{}': {}", path_.string(), std::strerror(errno)));
+}
+
+ProgressLine ProgressLine::for_stderr() {
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  std::size_t width = 0;
+  struct winsize size {};
+  if (terminal && ::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1)
+    width = size.ws_col - 1;  // writing the last column makes some terminals wrap
+  return ProgressLine(stderr, terminal, width);
+}
+
+ProgressLine::ProgressLine(std::FILE* stream, bool enabled, std::size_t width)
+    : stream_(stream), enabled_(enabled), width_(width) {}
+
+ProgressLine::ProgressLine(ProgressLine&& other) noexcept
+    : stream_(other.stream_),
+      enabled_(other.enabled_),
+      width_(other.width_),
+      shown_length_(other.shown_length_) {
+  other.enabled_ = false;
+  other.shown_length_ = 0;
+}
+
+ProgressLine::~ProgressLine() {
+  finish();
+}
+
+void ProgressLine::update(std::string_view text) {
+  if (!enabled_) return;
+  if (width_ > 0 && text.size() > width_) text = text.substr(0, width_);
+  // Spaces cover what is left of a longer previous line.
+  const std::size_t padding = shown_length_ > text.size() ? shown_length_ - text.size() : 0;
+  std::fprintf(stream_, "\r%.*s%*s", static_cast<int>(text.size()), text.data(),
+               static_cast<int>(padding), "");
+  std::fflush(stream_);
+  shown_length_ = text.size();
+}
+
+void ProgressLine::clear() {
+  if (!enabled_ || shown_length_ == 0) return;
+  std::fprintf(stream_, "\r%*s\r", static_cast<int>(shown_length_), "");
+  std::fflush(stream_);
+  shown_length_ = 0;
+}
+
+void ProgressLine::finish() {
+  if (!enabled_ || shown_length_ == 0) return;
+  std::fputc('\n', stream_);
+  std::fflush(stream_);
+  shown_length_ = 0;
+}
+
+}  // namespace seqtrain

@@ -1,0 +1,66 @@
+// What a run reports while it trains: a JSON Lines file for tools and plots,
+// and a one-line progress display for a person watching the terminal.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+namespace seqtrain {
+
+// <run_dir>/metrics.jsonl: one JSON object per line, each line flushed as it is
+// written so a crash loses nothing already reported. Opening appends, so a
+// resumed run continues the same file (records of steps after the checkpoint it
+// resumed from appear twice: readers keep the last record per step).
+// Non-finite numbers are written as null (JSON has no NaN).
+class MetricsLog {
+ public:
+  // Creates run_dir when needed; failures are seqtrain::Error naming the file.
+  explicit MetricsLog(const std::filesystem::path& run_dir);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+  // record must be a JSON object.
+  void write(const nlohmann::json& record);
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+};
+
+// A status line rewritten in place with carriage returns ("step 120/1000
+// loss 2.31 ..."), shown only when the stream is a terminal: in a log file or a
+// pipe every update would be a line of its own.
+class ProgressLine {
+ public:
+  // On stderr, enabled when stderr is a TTY; long lines are cut to its width.
+  static ProgressLine for_stderr();
+  // width 0: no cutting.
+  ProgressLine(std::FILE* stream, bool enabled, std::size_t width = 0);
+  ~ProgressLine();
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+  ProgressLine(ProgressLine&& other) noexcept;
+  ProgressLine& operator=(ProgressLine&&) = delete;
+
+  bool enabled() const { return enabled_; }
+  // Replaces the shown line with text (one line, no newline in it).
+  void update(std::string_view text);
+  // Blanks the line and returns the cursor to its start, so that a log message
+  // can be printed; the next update() shows the status again.
+  void clear();
+  // Leaves the last status on screen and moves to the next line.
+  void finish();
+
+ private:
+  std::FILE* stream_;
+  bool enabled_;
+  std::size_t width_;
+  std::size_t shown_length_ = 0;  // characters currently on the line
+};
+
+}  // namespace seqtrain
