@@ -83,7 +83,7 @@ TEST(CharVocabulary, JsonRoundTripKeepsEveryId) {
   CharVocabulary character = CharVocabulary::from_training_text(VocabularyKind::character,
                                                                 "hello, w\xc3\xb6rld\n", "text");
   nlohmann::json json = nlohmann::json::parse(character.to_json().dump());
-  EXPECT_EQ(json["kind"], "character");
+  EXPECT_EQ(json["kind"], "char");
   EXPECT_EQ(json["size"], character.size());
   CharVocabulary reloaded = CharVocabulary::from_json(json, "vocabulary.json");
   EXPECT_EQ(reloaded, character);
@@ -129,6 +129,7 @@ TEST(CharVocabulary, JsonWithUnsortedCodePointsIsRejected) {
 TEST(CharVocabulary, KindNamesRoundTrip) {
   for (VocabularyKind kind : {VocabularyKind::byte, VocabularyKind::character})
     EXPECT_EQ(vocabulary_kind_from_name(vocabulary_kind_name(kind)), kind);
+  EXPECT_EQ(vocabulary_kind_from_name("character"), VocabularyKind::character);
   EXPECT_FALSE(vocabulary_kind_from_name("word").has_value());
 }
 

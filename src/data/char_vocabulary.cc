@@ -55,12 +55,12 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 }  // namespace
 
 const char* vocabulary_kind_name(VocabularyKind kind) {
-  return kind == VocabularyKind::byte ? "byte" : "character";
+  return kind == VocabularyKind::byte ? "byte" : "char";
 }
 
 std::optional<VocabularyKind> vocabulary_kind_from_name(std::string_view name) {
   if (name == "byte") return VocabularyKind::byte;
-  if (name == "character") return VocabularyKind::character;
+  if (name == "char" || name == "character") return VocabularyKind::character;
   return std::nullopt;
 }
 
@@ -185,7 +185,7 @@ CharVocabulary CharVocabulary::from_json(const nlohmann::json& json, std::string
   std::optional<VocabularyKind> kind;
   if (json.contains("kind") && json["kind"].is_string())
     kind = vocabulary_kind_from_name(json["kind"].get<std::string>());
-  if (!kind) throw fail("\"kind\" must be \"byte\" or \"character\"");
+  if (!kind) throw fail("\"kind\" must be \"byte\" or \"char\"");
   CharVocabulary vocabulary = byte_level();
   if (*kind == VocabularyKind::character) {
     if (!json.contains("code_points") || !json["code_points"].is_array())

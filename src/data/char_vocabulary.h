@@ -24,7 +24,8 @@ namespace seqtrain {
 
 enum class VocabularyKind : std::uint8_t { byte, character };
 
-const char* vocabulary_kind_name(VocabularyKind kind);  // "byte", "character"
+// "byte" and "char", the names the run config uses; "character" is read as "char".
+const char* vocabulary_kind_name(VocabularyKind kind);
 std::optional<VocabularyKind> vocabulary_kind_from_name(std::string_view name);
 
 class CharVocabulary {

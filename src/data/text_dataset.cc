@@ -68,7 +68,7 @@ TextDataset::TextDataset(const TextDatasetOptions& options,
   if (options_.validation_batch_size == 0) options_.validation_batch_size = options_.batch_size;
 
   const std::string path_name = options_.path.string();
-  const std::string text = read_text_file(options_.path, "training text");
+  const std::string text = read_text_file(options_.path, "text file");
   const VocabularyKind kind = vocabulary ? vocabulary->kind() : options_.vocabulary_kind;
   const std::vector<char32_t> symbols = CharVocabulary::split_symbols(kind, text, path_name);
 

@@ -34,7 +34,7 @@ namespace seqtrain {
 
 struct TextDatasetOptions {
   std::filesystem::path path;
-  VocabularyKind vocabulary_kind = VocabularyKind::character;
+  VocabularyKind vocabulary_kind = VocabularyKind::byte;
   double validation_fraction = 0.05;       // in [0, 1); 0 means no validation
   std::int64_t batch_size = 32;            // B: parallel training streams
   std::int64_t sequence_length = 128;      // T: steps per TBPTT window
