@@ -178,6 +178,38 @@ TEST_P(RnnLayer, PackedRowsMatchEachSequenceRunAlone) {
   }
 }
 
+// The cpu backend (all-steps GEMMs, fused per-step passes) against serial on
+// the same small cases: full loss, final state only, outputs with zero state.
+TEST_P(RnnLayer, CpuMatchesSerial) {
+  auto cpu = make_cpu_backend(2);
+  RnnCaseOptions o = options();
+  expect_backends_agree(rnn_case(o), *cpu);
+  o.loss_on_outputs = false;
+  expect_backends_agree(rnn_case(o), *cpu);
+  o.loss_on_outputs = true;
+  o.loss_on_state = false;
+  o.initial_state = false;
+  expect_backends_agree(rnn_case(o), *cpu);
+}
+
+// Hidden size 70 spans a full and a partial 64-unit tile; lengths include 1 and T.
+// Two cpu runs are bit-identical (fixed thread count).
+TEST_P(RnnLayer, CpuMatchesSerialOnMediumShapeAndRepeatsExactly) {
+  RnnCaseOptions o = options();
+  o.steps = 13;
+  o.batch = 9;
+  o.input = 37;
+  o.hidden = 70;
+  o.lengths = {13, 1, 7, 13, 4, 12, 9, 2, 10};
+  auto cpu = make_cpu_backend(2);
+  expect_backends_agree(rnn_case(o), *cpu);
+  GraphResult first = run_graph_case(rnn_case(o), *cpu);
+  GraphResult second = run_graph_case(rnn_case(o), *cpu);
+  EXPECT_TRUE(tensors_close(first.output, second.output, 0.0, 0.0));
+  for (const auto& [name, grad] : first.grads)
+    EXPECT_TRUE(tensors_close(second.grads.at(name), grad, 0.0, 0.0)) << name;
+}
+
 INSTANTIATE_TEST_SUITE_P(Cells, RnnLayer, ::testing::ValuesIn(all_cells_and_directions()),
                          [](const auto& info) {
                            return case_name(info.param.cell, info.param.reverse);
