@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Times PyTorch's CPU LSTM layer on the shapes of bench/lstm_layer_bench.cc.
+
+One nn.LSTM layer, fp32, time-major: batch 32, T 128, input 256, hidden 512,
+forward + backward (gradients of the input and every weight), the same
+tokens/s and GFLOP/s counters as the C++ benchmark.
+
+Run it with the same threads and environment as the C++ side, e.g.
+    OMP_NUM_THREADS=1 python3 scripts/bench_pytorch.py --threads 1
+OPENBLAS_CORETYPE is left as the machine sets it (PyTorch's CPU GEMMs use
+MKL or oneDNN here, not OpenBLAS; the script prints what it runs on).
+PyTorch is a reference peer only: nothing in the engine or its tests needs it.
+"""
+import argparse
+import json
+import os
+import time
+
+import torch
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=128)
+    parser.add_argument("--input", type=int, default=256)
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--seconds", type=float, default=5.0, help="minimum timed seconds")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(17)
+    lstm = torch.nn.LSTM(args.input, args.hidden)
+    x = torch.randn(args.steps, args.batch, args.input, requires_grad=True)
+    dy = torch.randn(args.steps, args.batch, args.hidden)
+
+    def iteration():
+        lstm.zero_grad(set_to_none=False)
+        x.grad = None
+        y, _ = lstm(x)
+        y.backward(dy)
+
+    for _ in range(2):  # warm-up: allocator, oneDNN primitive creation
+        iteration()
+    count, start = 0, time.perf_counter()
+    while True:
+        iteration()
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= args.seconds and count >= 3:
+            break
+    seconds_per_iteration = elapsed / count
+    tokens = args.steps * args.batch
+    flops = 6.0 * tokens * 4 * args.hidden * (args.input + args.hidden)
+    print(json.dumps({
+        "benchmark": "pytorch_lstm_layer_forward_backward",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "iterations": count,
+        "ms_per_iteration": round(seconds_per_iteration * 1e3, 2),
+        "tokens_per_s": round(tokens / seconds_per_iteration, 1),
+        "gflop_per_s": round(flops / seconds_per_iteration / 1e9, 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()
