@@ -86,10 +86,14 @@ class CpuBackend final : public Backend {
   // At least `count` doubles of scratch for block partial sums (parallel.h),
   // kept between calls so reductions do not allocate once warmed up.
   double* reduction_scratch(std::int64_t count);
+  // At least `count` floats of scratch for the recurrent layer's backward
+  // (rnn.cc), kept between calls so replayed steps do not allocate.
+  float* rnn_scratch(std::int64_t count);
 
   int threads_;
   std::unique_ptr<OneDnn> onednn_;
   std::vector<double> reduction_scratch_;
+  Tensor rnn_scratch_;
 };
 
 }  // namespace seqtrain

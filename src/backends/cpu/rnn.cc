@@ -21,24 +21,25 @@
 //        GRU's direct term G * z into dh), then
 //        dh += gate_grads[t] W_hh            one GEMM [B, G*H] x [G*H, H]
 //   after the loop, over all steps at once:
-//        dW_ih = gate_grads^T x              one GEMM [G*H, T*B] x [T*B, I]
+//        [dW_ih | dW_hh] = gate_grads^T [x | H_prev]
+//                                            one GEMM [G*H, T*B] x [T*B, I + H]
 //        dx    = gate_grads W_ih             one GEMM [T*B, G*H] x [G*H, I]
-//        dW_hh = gate_grads^T H_prev         one GEMM (plus B rows from h0)
 //        db_ih, db_hh = column sums of gate_grads (bias_grad)
-//   H_prev[t] is h_{t-1}: y shifted by one step in processing order. A row's
-//   first step reads h0 instead; there the shifted y is a padded step, which is
-//   zero, so the GEMM over y adds nothing and h0's rows are added separately.
+//   H_prev[t] is h_{t-1}: y at the previous step in processing order, h0 at a
+//   row's first step. [x | H_prev] is gathered into backend scratch.
 //   Padded steps have zero gate gradients, so they add nothing anywhere.
 //   GRU: W_hh's n rows see r * da_n where W_ih's see da_n. During the loop the
 //   step's gate_grads hold the hidden-side version for the recurrent GEMM (da_n
 //   waits in dc0, free for GRU) and get da_n back after it; the hidden-side
-//   version is rebuilt in place (times r) before the dW_hh GEMM.
+//   version is rebuilt in place (times r) for b_hh and one more GEMM that
+//   replaces dW_hh's n rows.
 //
 // Element-wise loops are tiles of (row, 64 units) spread over the pool; each
 // tile writes only its own elements, so results do not depend on the thread
 // count (oneDNN's GEMMs are repeatable for a fixed thread count). Nothing is
-// allocated per step or per call: scratch is the workspace, input_projection,
-// gate_grads and the state outputs.
+// allocated per step: scratch is the workspace, input_projection, gate_grads,
+// the state outputs and, for the weight-gradient GEMM, a buffer the backend
+// keeps between calls.
 #include <algorithm>
 #include <cstring>
 
@@ -365,55 +366,75 @@ void CpuBackend::rnn_backward(const RnnBackwardArgs& a) {
                       static_cast<std::size_t>(H) * sizeof(float));
   }
 
-  // Input side, all steps at once.
-  gemm(true, false, GH, n.input, T * B, 1.0f, gate_grads, GH, x, n.input, 0.0f,
-       a.dweight_ih->data<float>(), n.input);
+  // Weight gradients over all steps in one GEMM:
+  //   [dW_ih | dW_hh] = gate_grads^T [x | H_prev]       [G*H, T*B] x [T*B, I + H]
+  // where row (t, b) of H_prev is h_{t-1}: y at the previous step in processing
+  // order, h0 (or zeros) at the row's first step, zeros on padded steps (whose
+  // gate gradients are zero). One wide GEMM instead of two: oneDNN's
+  // transposed-A GEMM runs at about half speed when N is as narrow as I = 256.
+  const std::int64_t width = n.input + H;
+  float* operands = rnn_scratch((T * B + GH) * width);
+  float* products = operands + T * B * width;
+  cpu::parallel_for(
+      threads_, T * B, std::max<std::int64_t>(1, cpu::kElementGrain / width),
+      [&](std::int64_t first_row, std::int64_t last_row) {
+        for (std::int64_t row = first_row; row < last_row; ++row) {
+          const std::int64_t t = row / B, b = row % B;
+          float* target = operands + row * width;
+          std::memcpy(target, x + row * n.input, static_cast<std::size_t>(n.input) * sizeof(float));
+          float* previous = target + n.input;
+          const bool first = a.reverse ? t == lengths[b] - 1 : t == 0;
+          const float* source = t >= lengths[b] ? nullptr
+                                : first         ? (h0 != nullptr ? h0 + b * H : nullptr)
+                                                : y + ((a.reverse ? t + 1 : t - 1) * B + b) * H;
+          if (source != nullptr)
+            std::memcpy(previous, source, static_cast<std::size_t>(H) * sizeof(float));
+          else
+            std::fill(previous, previous + H, 0.0f);
+        }
+      });
+  gemm(true, false, GH, width, T * B, 1.0f, gate_grads, GH, operands, width, 0.0f, products,
+       width);
+  float* dweight_ih = a.dweight_ih->data<float>();
+  float* dweight_hh = a.dweight_hh->data<float>();
+  cpu::parallel_for(threads_, GH, std::max<std::int64_t>(1, cpu::kElementGrain / width),
+                    [&](std::int64_t first_gate, std::int64_t last_gate) {
+                      for (std::int64_t gate = first_gate; gate < last_gate; ++gate) {
+                        const float* product = products + gate * width;
+                        std::copy(product, product + n.input, dweight_ih + gate * n.input);
+                        std::copy(product + n.input, product + width, dweight_hh + gate * H);
+                      }
+                    });
+
   gemm(false, false, T * B, n.input, GH, 1.0f, gate_grads, GH, weight_ih, n.input, 0.0f,
        a.dx->data<float>(), n.input);
   Tensor all_gates = Tensor::view(gate_grads, {T * B, GH}, DType::f32);
   bias_grad(all_gates, *a.dbias_ih);
 
-  // Hidden side: GRU's n gate sees r * da_n.
-  if (a.cell == RnnCell::gru) {
-    cpu::parallel_for(threads_, T * B, std::max<std::int64_t>(1, cpu::kElementGrain / H),
-                      [&](std::int64_t first, std::int64_t last) {
-                        for (std::int64_t row = first; row < last; ++row) {
-                          float* candidate = gate_grads + row * GH + 2 * H;
-                          const float* r = workspace + row * n.workspace_width;
-                          for (std::int64_t j = 0; j < H; ++j) candidate[j] *= r[j];
-                        }
-                      });
-    bias_grad(all_gates, *a.dbias_hh);
-    std::fill(dc, dc + B * H, 0.0f);
-  } else {
+  if (a.cell != RnnCell::gru) {
     std::memcpy(a.dbias_hh->data<float>(), a.dbias_ih->data<float>(),
                 static_cast<std::size_t>(GH) * sizeof(float));
     if (a.cell == RnnCell::rnn_tanh) std::fill(dc, dc + B * H, 0.0f);
-  }
-
-  // dW_hh = sum over steps of gate_grads[t]^T h_{t-1}. In processing order the
-  // previous step of t is t - 1 (forward) or t + 1 (reverse).
-  float* dweight_hh = a.dweight_hh->data<float>();
-  const float* later_gates = a.reverse ? gate_grads : gate_grads + B * GH;
-  const float* earlier_y = a.reverse ? y + B * H : y;
-  gemm(true, false, GH, H, (T - 1) * B, 1.0f, later_gates, GH, earlier_y, H, 0.0f, dweight_hh, H);
-  if (h0 == nullptr) return;
-  if (!a.reverse) {  // every row starts at t = 0
-    gemm(true, false, GH, H, B, 1.0f, gate_grads, GH, h0, H, 1.0f, dweight_hh, H);
     return;
   }
-  // Reverse: row b starts at t = len_b - 1.
-  cpu::parallel_for(threads_, GH, std::max<std::int64_t>(1, cpu::kElementGrain / (B * H)),
-                    [&](std::int64_t first, std::int64_t last) {
-                      for (std::int64_t gate = first; gate < last; ++gate) {
-                        float* target = dweight_hh + gate * H;
-                        for (std::int64_t b = 0; b < B; ++b) {
-                          const float grad = gate_grads[((lengths[b] - 1) * B + b) * GH + gate];
-                          const float* state = h0 + b * H;
-                          for (std::int64_t k = 0; k < H; ++k) target[k] += grad * state[k];
-                        }
+  // GRU: W_hh's and b_hh's n rows see r * da_n (the GEMM above gave them da_n).
+  cpu::parallel_for(threads_, T * B, std::max<std::int64_t>(1, cpu::kElementGrain / H),
+                    [&](std::int64_t first_row, std::int64_t last_row) {
+                      for (std::int64_t row = first_row; row < last_row; ++row) {
+                        float* candidate = gate_grads + row * GH + 2 * H;
+                        const float* r = workspace + row * n.workspace_width;
+                        for (std::int64_t j = 0; j < H; ++j) candidate[j] *= r[j];
                       }
                     });
+  bias_grad(all_gates, *a.dbias_hh);
+  gemm(true, false, H, H, T * B, 1.0f, gate_grads + 2 * H, GH, operands + n.input, width, 0.0f,
+       dweight_hh + 2 * H * H, H);
+  std::fill(dc, dc + B * H, 0.0f);
+}
+
+float* CpuBackend::rnn_scratch(std::int64_t count) {
+  if (rnn_scratch_.numel() < count) rnn_scratch_ = Tensor::empty({count}, DType::f32);
+  return rnn_scratch_.data<float>();
 }
 
 }  // namespace seqtrain
