@@ -1,0 +1,49 @@
+// seqtrain generate RUN_DIR: sample text from a character language model.
+#include <cmath>
+#include <iostream>
+
+#include "backends/device_selection.h"
+#include "cli/commands.h"
+#include "train/checkpoint.h"
+#include "train/run_directory.h"
+#include "train/sampling.h"
+#include "train/sequence_task.h"
+
+namespace seqtrain {
+
+void register_generate_command(CLI::App& app, CommandRegistry& commands) {
+  auto options = std::make_shared<SamplingOptions>();
+  auto run_dir = std::make_shared<std::string>();
+  auto checkpoint = std::make_shared<std::string>();
+  auto device = std::make_shared<std::string>("auto");
+  CLI::App* generate = app.add_subcommand("generate", "Sample text from a trained charlm run");
+  generate->add_option("run_dir", *run_dir, "The run directory")->required();
+  generate->add_option("--checkpoint", *checkpoint, "A checkpoint directory (default: the latest)");
+  generate->add_option("--prompt", options->prompt, "Text the sample continues");
+  generate->add_option("--length", options->length, "Symbols to generate")->check(CLI::PositiveNumber);
+  generate->add_option("--temperature", options->temperature, "Softmax temperature (> 0)")
+      ->check(CLI::PositiveNumber);
+  generate->add_option("--top-k", options->top_k, "Sample among the k likeliest symbols (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  generate->add_option("--seed", options->seed, "Sampling seed");
+  generate->add_option("--device", *device, "auto, serial, cpu or cuda")
+      ->check(CLI::IsMember({"auto", "serial", "cpu", "cuda"}));
+  commands.add(generate, [=] {
+    RunConfig config = resolve_run_config("", {}, *run_dir);
+    if (config.task != Task::charlm)
+      throw ConfigError(fmt::format("generate: {} is a {} run; only charlm runs generate text",
+                                    *run_dir, to_string(config.task)));
+    auto backend = select_backend(*device, static_cast<int>(config.threads));
+    ParameterStore parameters(*backend);
+    SequenceModel model(sequence_model_spec(config, *run_dir), parameters,
+                        static_cast<std::uint64_t>(config.seed));
+    const std::filesystem::path from =
+        checkpoint->empty() ? require_latest_checkpoint(*run_dir) : std::filesystem::path(*checkpoint);
+    load_checkpoint(from, parameters, nullptr);
+    CharVocabulary vocabulary = CharVocabulary::load(vocabulary_path(*run_dir));
+    std::cout << sample_text(model, *backend, parameters, vocabulary, *options) << std::endl;
+    return 0;
+  });
+}
+
+}  // namespace seqtrain

@@ -1,0 +1,28 @@
+// seqtrain info: version, build features, devices, BLAS and threads.
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <fmt/format.h>
+
+#include "backends/device_selection.h"
+#include "cli/commands.h"
+
+namespace seqtrain {
+
+void register_info_command(CLI::App& app, CommandRegistry& commands) {
+  CLI::App* info = app.add_subcommand("info", "Print the version, build features, devices and threads");
+  commands.add(info, [] {
+    const dnnl_version_t* onednn = dnnl_version();
+    fmt::print("seqtrain {}\n", SEQTRAIN_VERSION);
+    fmt::print("build:     {} {}, C++{}\n", __VERSION__, SEQTRAIN_BUILD_TYPE, __cplusplus / 100 % 100);
+    fmt::print("backends:  serial, cpu{}\n", cuda_backend_built() ? ", cuda" : "");
+    fmt::print("cpu GEMM:  oneDNN {}.{}.{} ({} threading)\n", onednn->major, onednn->minor,
+               onednn->patch, onednn->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+    fmt::print("threads:   {} (OpenMP, one pool; OMP_NUM_THREADS or the config's threads key)\n",
+               omp_get_max_threads());
+    fmt::print("devices:   {}\n", describe_devices());
+    return 0;
+  });
+}
+
+}  // namespace seqtrain

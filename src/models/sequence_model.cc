@@ -1,0 +1,121 @@
+#include "models/sequence_model.h"
+
+#include <cmath>
+
+#include "seqtrain/rng.h"
+
+namespace seqtrain {
+namespace {
+
+// Streams of the initialisation draws, apart from data and dropout streams.
+constexpr std::uint64_t kEmbeddingInitStream = 0x494e495400000001ull;
+constexpr std::uint64_t kStackInitStream = 0x494e495400000002ull;
+constexpr std::uint64_t kHeadInitStream = 0x494e495400000003ull;
+// Dropout nodes draw from streams kDropoutStreamBase + i.
+constexpr std::uint64_t kDropoutStreamBase = 0x44524f5000000000ull;
+
+int head_input_size(const SequenceModelSpec& spec) {
+  const int directions = spec.bidirectional ? 2 : 1;
+  return spec.hidden_size * directions;
+}
+
+bool uses_tokens(SequenceTask task) { return task != SequenceTask::adding; }
+
+}  // namespace
+
+SequenceModel::SequenceModel(const SequenceModelSpec& spec, ParameterStore& parameters,
+                             std::uint64_t seed)
+    : spec_(spec) {
+  SEQTRAIN_CHECK(spec.output_size > 0, "model output size {}", spec.output_size);
+  stack_.cell = spec.cell;
+  stack_.input_size = uses_tokens(spec.task) ? spec.embedding_size : spec.feature_size;
+  stack_.hidden_size = spec.hidden_size;
+  stack_.layers = spec.layers;
+  stack_.bidirectional = spec.bidirectional;
+  stack_.dropout = spec.dropout;
+  check_recurrent_stack_spec(stack_);
+  if (uses_tokens(spec.task)) {
+    Rng rng(seed, kEmbeddingInitStream);
+    Parameter& embedding =
+        parameters.add("embedding.weight", {spec.vocabulary_size, spec.embedding_size}, true);
+    parameters.set_value(embedding, normal_tensor(embedding.value.shape(), 1.0f, rng));
+  }
+  Rng stack_rng(seed, kStackInitStream);
+  add_recurrent_stack_parameters(parameters, stack_, "rnn.", stack_rng);
+  // nn.Linear: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias.
+  Rng head_rng(seed, kHeadInitStream);
+  const float bound = 1.0f / std::sqrt(static_cast<float>(head_input_size(spec)));
+  Parameter& weight = parameters.add("head.weight", {spec.output_size, head_input_size(spec)}, true);
+  parameters.set_value(weight, uniform_tensor(weight.value.shape(), bound, head_rng));
+  Parameter& bias = parameters.add("head.bias", {spec.output_size}, false);
+  parameters.set_value(bias, uniform_tensor(bias.value.shape(), bound, head_rng));
+}
+
+SequenceGraph SequenceModel::build_graph(int steps, int batch, bool with_state,
+                                         bool with_targets) const {
+  SequenceGraph result;
+  Graph& g = result.graph;
+  ValueId x;
+  if (uses_tokens(spec_.task)) {
+    ValueId tokens = g.add_input(model_io::kTokens, {steps, batch}, DType::i32);
+    ValueId table = g.add_parameter("embedding.weight", {spec_.vocabulary_size, spec_.embedding_size});
+    x = g.add(OpKind::embedding, {table, tokens}, {}, "embedding");
+  } else {
+    x = g.add_input(model_io::kFeatures, {steps, batch, spec_.feature_size});
+  }
+  ValueId lengths = g.add_input(model_io::kLengths, {batch}, DType::i32);
+
+  RecurrentState initial;
+  if (with_state) {
+    initial = add_recurrent_state_inputs(g, stack_, "rnn.", batch);
+    result.initial_states = initial.h;
+    result.initial_states.insert(result.initial_states.end(), initial.c.begin(), initial.c.end());
+  }
+  RecurrentStackOutput stack = add_recurrent_stack(g, stack_, "rnn.", x, lengths,
+                                                   with_state ? &initial : nullptr,
+                                                   kDropoutStreamBase);
+  if (with_state) {
+    result.final_states = stack.final_state.h;
+    result.final_states.insert(result.final_states.end(), stack.final_state.c.begin(),
+                               stack.final_state.c.end());
+    for (ValueId final_state : result.final_states) g.mark_output(final_state);
+  }
+
+  ValueId weight = g.add_parameter("head.weight", {spec_.output_size, head_input_size(spec_)});
+  ValueId bias = g.add_parameter("head.bias", {spec_.output_size});
+  Attributes transpose_weight;
+  transpose_weight.transpose_b = true;
+  ValueId features;
+  if (spec_.task == SequenceTask::charlm) {
+    // Every step predicts the next token: [T, B, H] -> [T*B, H].
+    Attributes flatten;
+    flatten.shape = {static_cast<std::int64_t>(steps) * batch, head_input_size(spec_)};
+    features = g.add(OpKind::reshape, {stack.output}, flatten, "head.input");
+  } else {
+    // The top layer's state after each sequence's last step; both directions'
+    // when bidirectional (the reverse direction ends at step 0).
+    const int directions = recurrent_directions(stack_);
+    const std::size_t top = static_cast<std::size_t>((spec_.layers - 1) * directions);
+    features = stack.final_state.h[top];
+    if (directions == 2)
+      features = g.add(OpKind::concat_last, {features, stack.final_state.h[top + 1]}, {}, "head.input");
+  }
+  ValueId projected = g.add(OpKind::matmul, {features, weight}, transpose_weight, "head.matmul");
+  result.output = g.add(OpKind::bias_add, {projected, bias}, {}, "head");
+  g.mark_output(result.output);
+
+  if (with_targets) {
+    if (spec_.task == SequenceTask::adding) {
+      ValueId targets = g.add_input(model_io::kTargets, {batch, 1});
+      result.loss = g.add(OpKind::mse, {result.output, targets}, {}, "loss");
+    } else {
+      const std::int64_t rows = g.value(result.output).shape[0];
+      ValueId targets = g.add_input(model_io::kTargets, {rows}, DType::i32);
+      result.loss = g.add_node(OpKind::cross_entropy, {result.output, targets}, {}, "loss")[0];
+    }
+    g.set_loss(result.loss);
+  }
+  return result;
+}
+
+}  // namespace seqtrain

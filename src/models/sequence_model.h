@@ -1,0 +1,72 @@
+// The recurrent models of the sequence tasks: an input layer (an embedding of
+// token ids, or the raw per-step features), a recurrent stack (LSTM, GRU or
+// tanh RNN; layers; optionally bidirectional) and a task head:
+//   charlm          a linear decoder on every step's output -> next-token logits
+//   adding          a linear layer on the final state -> one number (MSE)
+//   classification  a linear layer on the final states (both directions) -> class logits
+// Parameter names follow PyTorch (nn.Embedding, nn.LSTM, nn.Linear):
+// "embedding.weight", "rnn.weight_ih_l0", "head.weight", "head.bias".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "models/recurrent_stack.h"
+#include "seqtrain/graph.h"
+#include "seqtrain/parameters.h"
+
+namespace seqtrain {
+
+enum class SequenceTask { charlm, adding, classification };
+
+struct SequenceModelSpec {
+  SequenceTask task = SequenceTask::charlm;
+  RnnCell cell = RnnCell::lstm;
+  int layers = 1;
+  int hidden_size = 128;
+  bool bidirectional = false;
+  float dropout = 0.0f;
+  int vocabulary_size = 0;  // charlm, classification
+  int embedding_size = 0;   // charlm, classification
+  int feature_size = 0;     // adding: values per step
+  int output_size = 0;      // charlm: vocabulary; adding: 1; classification: classes
+};
+
+// Names of the graph's inputs and outputs, shared by the trainer and the CLI.
+namespace model_io {
+inline constexpr const char* kTokens = "tokens";      // [T, B] int32
+inline constexpr const char* kFeatures = "features";  // [T, B, F] float
+inline constexpr const char* kLengths = "lengths";    // [B] int32
+inline constexpr const char* kTargets = "targets";    // see SequenceBatch
+}  // namespace model_io
+
+// One graph of the model for one input shape.
+struct SequenceGraph {
+  Graph graph;
+  ValueId loss = kNoValue;    // absent when built without targets
+  ValueId output = kNoValue;  // logits [rows, classes] or predictions [B, 1]
+  // The recurrent state carried between truncated-BPTT batches: graph inputs
+  // for the initial state and outputs for the final state, by layer/direction.
+  std::vector<ValueId> initial_states;
+  std::vector<ValueId> final_states;
+};
+
+class SequenceModel {
+ public:
+  // Adds the parameters to the store with PyTorch's default initialisation
+  // (normal(0, 1) for the embedding, uniform +-1/sqrt(fan) for the stack and
+  // the head), drawn from the run's seed.
+  SequenceModel(const SequenceModelSpec& spec, ParameterStore& parameters, std::uint64_t seed);
+
+  // steps x batch; with_state adds initial-state inputs (carried state),
+  // with_targets adds the targets input and the loss.
+  SequenceGraph build_graph(int steps, int batch, bool with_state, bool with_targets) const;
+
+  const SequenceModelSpec& spec() const { return spec_; }
+
+ private:
+  SequenceModelSpec spec_;
+  RecurrentStackSpec stack_;
+};
+
+}  // namespace seqtrain

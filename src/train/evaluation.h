@@ -1,0 +1,18 @@
+// Validation metrics of a sequence task, as metrics.jsonl and `seqtrain eval`
+// report them: charlm loss (nats), bits per character and next-symbol accuracy;
+// adding-problem MSE; classification loss and accuracy.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "config/run_config.h"
+#include "data/sequence_dataset.h"
+#include "train/sequence_runner.h"
+
+namespace seqtrain {
+
+// Over the first config.training.eval_batches validation batches.
+nlohmann::json evaluate_sequence_task(SequenceRunner& runner, const SequenceDataset& dataset,
+                                      const RunConfig& config);
+
+}  // namespace seqtrain

@@ -1,0 +1,34 @@
+// The run directory: where a run's resolved config, logs, metrics and
+// checkpoints live, and how a config is found again when a run is resumed.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config/run_config.h"
+
+namespace seqtrain {
+
+// The config of a run: config_path with overrides for a fresh run. When
+// resuming, config_path may be empty (the run's own config.yaml is used), and
+// run_dir is always resume_dir.
+RunConfig resolve_run_config(const std::string& config_path,
+                             const std::vector<std::string>& overrides,
+                             const std::string& resume_dir);
+
+// A fresh run needs a missing or empty directory (ConfigError otherwise, naming
+// --resume as the way to continue); it is created and config.yaml written. A
+// resumed run needs the directory and its config.yaml; the config's model and
+// data sections must match what the run was started with (a CheckpointError
+// names the first key that differs). The resolved config is then rewritten, so
+// a run extended with --set training.steps=N records it.
+void prepare_run_directory(const std::filesystem::path& run_dir, const RunConfig& config,
+                           bool resuming);
+
+std::filesystem::path config_path_of(const std::filesystem::path& run_dir);
+
+// The newest complete checkpoint of a run; a CheckpointError when it has none.
+std::filesystem::path require_latest_checkpoint(const std::filesystem::path& run_dir);
+
+}  // namespace seqtrain

@@ -1,0 +1,117 @@
+#include "train/sequence_runner.h"
+
+#include <cmath>
+
+namespace seqtrain {
+
+void SequenceMetrics::add(const SequenceMetrics& other) {
+  loss_sum += other.loss_sum;
+  rows += other.rows;
+  correct += other.correct;
+}
+
+SequenceRunner::SequenceRunner(const SequenceModel& model, Backend& backend,
+                               ParameterStore& parameters, bool carry_state)
+    : model_(&model), backend_(&backend), parameters_(&parameters), carry_state_(carry_state) {}
+
+SequenceRunner::CachedGraph& SequenceRunner::graph_for(int steps, int batch, bool training) {
+  auto key = std::make_tuple(steps, batch, training);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  SequenceGraph built = model_->build_graph(steps, batch, carry_state_, true);
+  CachedGraph cached;
+  cached.executor =
+      std::make_unique<Executor>(std::move(built.graph), *backend_, *parameters_, training);
+  cached.ids = std::move(built);
+  return cache_.emplace(key, std::move(cached)).first->second;
+}
+
+namespace {
+
+// Rows that count towards the loss, and how many of them the argmax gets right.
+SequenceMetrics score(SequenceTask task, const Tensor& output, const SequenceBatch& batch,
+                      float loss) {
+  SequenceMetrics metrics;
+  if (task == SequenceTask::adding) {
+    metrics.rows = batch.batch_size();
+    metrics.loss_sum = static_cast<double>(loss) * static_cast<double>(metrics.rows);
+    return metrics;
+  }
+  const std::int64_t classes = output.dim(1);
+  const float* logits = output.data<float>();
+  const std::int32_t* targets = batch.targets.data<std::int32_t>();
+  for (std::int64_t r = 0; r < output.dim(0); ++r) {
+    if (targets[r] == kIgnoreTarget) continue;
+    ++metrics.rows;
+    const float* row = logits + r * classes;
+    std::int64_t best = 0;
+    for (std::int64_t c = 1; c < classes; ++c)
+      if (row[c] > row[best]) best = c;
+    metrics.correct += best == targets[r];
+  }
+  metrics.loss_sum = static_cast<double>(loss) * static_cast<double>(metrics.rows);
+  return metrics;
+}
+
+}  // namespace
+
+SequenceMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
+                                    const RunContext& context, std::vector<Tensor>& state) {
+  const int steps = static_cast<int>(batch.steps());
+  const int rows = static_cast<int>(batch.batch_size());
+  CachedGraph& cached = graph_for(steps, rows, training);
+  Executor& executor = *cached.executor;
+  if (batch.tokens.defined() && batch.tokens.numel() > 0)
+    executor.set_input(model_io::kTokens, batch.tokens);
+  if (batch.features.defined() && batch.features.numel() > 0)
+    executor.set_input(model_io::kFeatures, batch.features);
+  executor.set_input(model_io::kLengths, batch.lengths);
+  const Tensor& target_input = executor.input(model_io::kTargets);
+  executor.set_input(model_io::kTargets, batch.targets.reshaped(target_input.shape()));
+
+  const auto& initial = cached.ids.initial_states;
+  const bool carry = batch.continues_previous && state.size() == initial.size();
+  for (std::size_t i = 0; i < initial.size(); ++i) {
+    Tensor& input = executor.input(initial[i]);
+    if (carry)
+      backend_->copy_from_host(state[i], input);
+    else
+      backend_->fill_zero(input);
+  }
+
+  if (training)
+    executor.forward_backward(context);
+  else
+    executor.forward(context);
+
+  state.clear();
+  for (ValueId final_state : cached.ids.final_states)
+    state.push_back(executor.value_to_host(final_state));
+  const float loss = executor.loss_value();
+  if (!std::isfinite(loss)) return {static_cast<double>(loss), 1, 0};
+  Tensor output = model_->spec().task == SequenceTask::adding
+                      ? Tensor()
+                      : executor.value_to_host(cached.ids.output);
+  return score(model_->spec().task, output, batch, loss);
+}
+
+SequenceMetrics SequenceRunner::train_batch(const SequenceBatch& batch, const RunContext& context) {
+  return run(batch, true, context, training_state_);
+}
+
+SequenceMetrics SequenceRunner::evaluate_batch(const SequenceBatch& batch) {
+  RunContext context;
+  context.training = false;
+  return run(batch, false, context, evaluation_state_);
+}
+
+std::pair<std::int64_t, std::int64_t> SequenceRunner::planned_bytes() const {
+  std::int64_t planned = 0, unshared = 0;
+  for (const auto& [key, cached] : cache_) {
+    planned += cached.executor->memory_plan().arena_bytes;
+    unshared += cached.executor->memory_plan().unshared_bytes;
+  }
+  return {planned, unshared};
+}
+
+}  // namespace seqtrain

@@ -1,0 +1,66 @@
+// SequenceRunner: feeds SequenceBatches to a SequenceModel's graphs. It keeps
+// one Executor per (steps, batch, training) shape, built on first use and then
+// replayed, and the recurrent state that truncated BPTT carries from one
+// batch to the next (detached: gradients stop at the batch boundary).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include "data/sequence_batch.h"
+#include "models/sequence_model.h"
+#include "seqtrain/executor.h"
+
+namespace seqtrain {
+
+// Sums over the rows (tokens or sequences) of one or more batches.
+struct SequenceMetrics {
+  double loss_sum = 0.0;     // loss times rows
+  std::int64_t rows = 0;     // tokens (charlm) or sequences
+  std::int64_t correct = 0;  // argmax == target (charlm, classification)
+
+  void add(const SequenceMetrics& other);
+  double mean_loss() const { return rows == 0 ? 0.0 : loss_sum / static_cast<double>(rows); }
+  double accuracy() const { return rows == 0 ? 0.0 : static_cast<double>(correct) / rows; }
+};
+
+class SequenceRunner {
+ public:
+  SequenceRunner(const SequenceModel& model, Backend& backend, ParameterStore& parameters,
+                 bool carry_state);
+
+  // Forward and backward on one batch: parameter gradients accumulate.
+  SequenceMetrics train_batch(const SequenceBatch& batch, const RunContext& context);
+  // Forward only, with the evaluation state stream (reset by reset_evaluation_state).
+  SequenceMetrics evaluate_batch(const SequenceBatch& batch);
+  void reset_evaluation_state() { evaluation_state_.clear(); }
+
+  // The carried training state (host tensors), for checkpoints.
+  const std::vector<Tensor>& training_state() const { return training_state_; }
+  void set_training_state(std::vector<Tensor> state) { training_state_ = std::move(state); }
+
+  // Bytes planned for activations across the cached graphs, and what one
+  // buffer per tensor would take.
+  std::pair<std::int64_t, std::int64_t> planned_bytes() const;
+
+ private:
+  struct CachedGraph {
+    std::unique_ptr<Executor> executor;
+    SequenceGraph ids;  // value ids (the graph itself moved into the executor)
+  };
+  CachedGraph& graph_for(int steps, int batch, bool training);
+  SequenceMetrics run(const SequenceBatch& batch, bool training, const RunContext& context,
+                      std::vector<Tensor>& state);
+
+  const SequenceModel* model_;
+  Backend* backend_;
+  ParameterStore* parameters_;
+  bool carry_state_;
+  std::map<std::tuple<int, int, bool>, CachedGraph> cache_;
+  std::vector<Tensor> training_state_;
+  std::vector<Tensor> evaluation_state_;
+};
+
+}  // namespace seqtrain

@@ -1,0 +1,215 @@
+// The seqtrain binary end to end: bad input of every kind is one line on stderr
+// and exit code 2; a short run writes its run directory; N steps + resume + N
+// steps equals 2N steps bit for bit.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "train/safetensors.h"
+
+namespace seqtrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+// stdout and stderr together, or stdout alone.
+CommandResult run_seqtrain(const std::string& arguments, bool with_stderr = true) {
+  const std::string command =
+      std::string(SEQTRAIN_BINARY) + " " + arguments + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    directory_ = fs::temp_directory_path() / (std::string("seqtrain_cli_") + info->name() + "_" +
+                                              std::to_string(::getpid()));
+    fs::remove_all(directory_);
+    fs::create_directories(directory_);
+  }
+  void TearDown() override { fs::remove_all(directory_); }
+
+  fs::path write(const std::string& name, const std::string& text) {
+    const fs::path path = directory_ / name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  // A tiny adding-problem config that trains in well under a second.
+  std::string adding_config(const std::string& run_dir, int steps) {
+    return "task: adding\nseed: 5\nthreads: 1\nrun_dir: " + run_dir +
+           "\nmodel: {cell: lstm, hidden_size: 8}\n"
+           "data: {sequence_length: 6, batch_size: 4, validation_size: 8}\n"
+           "training:\n  steps: " + std::to_string(steps) +
+           "\n  eval_every: 0\n  checkpoint_every: 0\n  log_every: 1\n"
+           "  optimizer: {learning_rate: 0.01}\n  schedule: {warmup_steps: 1}\n";
+  }
+
+  void expect_user_error(const CommandResult& result, const std::string& fragment) {
+    EXPECT_EQ(result.exit_code, 2) << result.output;
+    EXPECT_NE(result.output.find(fragment), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("internal error"), std::string::npos) << result.output;
+  }
+
+  fs::path directory_;
+};
+
+TEST_F(Cli, UnknownConfigKeySuggestsTheNearestKey) {
+  fs::path config = write("bad.yaml", "task: adding\ntraining: {stepz: 3}\n");
+  expect_user_error(run_seqtrain("train " + config.string()), "did you mean 'training.steps'");
+}
+
+TEST_F(Cli, WrongTypeAndRangeAreOneLineErrors) {
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
+  expect_user_error(run_seqtrain("train " + config.string() + " --set training.steps=abc"),
+                    "training.steps");
+  expect_user_error(run_seqtrain("train " + config.string() +
+                                 " --set training.optimizer.learning_rate=-1"),
+                    "learning_rate");
+}
+
+TEST_F(Cli, BadSetSyntaxIsAnError) {
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
+  expect_user_error(run_seqtrain("train " + config.string() + " --set training.steps"), "key=value");
+}
+
+TEST_F(Cli, MissingAndEmptyDataFilesAreErrors) {
+  const std::string base = "task: charlm\nrun_dir: " + (directory_ / "run").string() + "\ndata: {path: ";
+  fs::path missing = write("missing.yaml", base + (directory_ / "nope.txt").string() + "}\n");
+  expect_user_error(run_seqtrain("train " + missing.string()), "nope.txt");
+  write("empty.txt", "");
+  fs::path empty = write("empty.yaml", base + (directory_ / "empty.txt").string() + "}\n");
+  fs::remove_all(directory_ / "run");
+  expect_user_error(run_seqtrain("train " + empty.string()), "empty.txt");
+}
+
+TEST_F(Cli, UnknownDeviceAndMissingCudaAreErrors) {
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
+  EXPECT_EQ(run_seqtrain("train " + config.string() + " --device tpu").exit_code, 2);
+  expect_user_error(run_seqtrain("train " + config.string() + " --device cuda"), "cuda");
+}
+
+TEST_F(Cli, FreshRunIntoAnExistingRunIsAnError) {
+  const fs::path run = directory_ / "run";
+  fs::path config = write("c.yaml", adding_config(run.string(), 2));
+  ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  expect_user_error(run_seqtrain("train " + config.string()), "--resume");
+}
+
+TEST_F(Cli, ShortRunWritesConfigMetricsAndCheckpoint) {
+  const fs::path run = directory_ / "run";
+  fs::path config = write("c.yaml", adding_config(run.string(), 3));
+  CommandResult result = run_seqtrain("train " + config.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(fs::exists(run / "config.yaml"));
+  EXPECT_TRUE(fs::exists(run / "metrics.jsonl"));
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "step_3" / "model.safetensors"));
+  CommandResult eval = run_seqtrain("eval " + run.string());
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("\"mse\""), std::string::npos) << eval.output;
+}
+
+TEST_F(Cli, CorruptedCheckpointIsAnError) {
+  const fs::path run = directory_ / "run";
+  fs::path config = write("c.yaml", adding_config(run.string(), 2));
+  ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  const fs::path model = run / "checkpoints" / "step_2" / "model.safetensors";
+  fs::resize_file(model, fs::file_size(model) / 2);
+  expect_user_error(run_seqtrain("eval " + run.string()), "model.safetensors");
+}
+
+TEST_F(Cli, MismatchedCheckpointIsAnError) {
+  const fs::path run = directory_ / "run";
+  fs::path config = write("c.yaml", adding_config(run.string(), 2));
+  ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  // Resuming with a different model shape must be refused, not silently reinitialised.
+  expect_user_error(run_seqtrain("train " + config.string() + " --resume " + run.string() +
+                                 " --set model.hidden_size=16"),
+                    "differs");
+}
+
+void expect_same_weights(const fs::path& a_file, const fs::path& b_file) {
+  auto a = read_safetensors(a_file);
+  auto b = read_safetensors(b_file);
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (const auto& [name, tensor] : a.tensors) {
+    const Tensor& other = b.tensors.at(name);
+    ASSERT_EQ(tensor.bytes(), other.bytes()) << name;
+    EXPECT_EQ(std::memcmp(tensor.raw(), other.raw(), tensor.bytes()), 0) << name << " differs";
+  }
+}
+
+// Each resume test runs 2N steps straight (checkpointing at N), then resumes a
+// copy of the run from its step-N checkpoint in a new process: step 2N must
+// match bit for bit.
+TEST_F(Cli, ResumeContinuesBitForBitOnTheAddingProblem) {
+  const fs::path straight = directory_ / "straight", resumed = directory_ / "resumed";
+  std::string text = adding_config(straight.string(), 8);
+  text.replace(text.find("checkpoint_every: 0"), 19, "checkpoint_every: 4");
+  fs::path config = write("a.yaml", text);
+  ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  fs::copy(straight, resumed, fs::copy_options::recursive);
+  fs::remove_all(resumed / "checkpoints" / "step_8");
+  CommandResult second = run_seqtrain("train --resume " + resumed.string());
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  expect_same_weights(straight / "checkpoints" / "step_8" / "model.safetensors",
+                      resumed / "checkpoints" / "step_8" / "model.safetensors");
+}
+
+TEST_F(Cli, ResumeContinuesBitForBitWithCarriedCharLmState) {
+  std::string corpus;
+  for (int i = 0; i < 200; ++i) corpus += "the quick brown fox " + std::to_string(i % 7) + " jumps\n";
+  write("corpus.txt", corpus);
+  const fs::path straight = directory_ / "straight", resumed = directory_ / "resumed";
+  fs::path config = write(
+      "charlm.yaml",
+      "task: charlm\nseed: 9\nthreads: 1\nrun_dir: " + straight.string() +
+          "\nmodel: {cell: lstm, hidden_size: 12, embedding_size: 6, layers: 2, dropout: 0.1}\n"
+          "data: {path: " + (directory_ / "corpus.txt").string() +
+          ", sequence_length: 7, batch_size: 3}\n"
+          "training: {steps: 10, checkpoint_every: 5, eval_every: 5, eval_batches: 2, log_every: 1, "
+          "gradient_accumulation: 2}\n");
+  ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  fs::copy(straight, resumed, fs::copy_options::recursive);
+  fs::remove_all(resumed / "checkpoints" / "step_10");
+  CommandResult second = run_seqtrain("train --resume " + resumed.string());
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  expect_same_weights(straight / "checkpoints" / "step_10" / "model.safetensors",
+                      resumed / "checkpoints" / "step_10" / "model.safetensors");
+  CommandResult sample =
+      run_seqtrain("generate " + resumed.string() + " --prompt the --length 20 --seed 3", false);
+  EXPECT_EQ(sample.exit_code, 0) << sample.output;
+  EXPECT_EQ(sample.output.rfind("the", 0), 0u) << sample.output;
+}
+
+TEST_F(Cli, InterruptSavesACheckpointAndExits130) {
+  const fs::path run = directory_ / "run";
+  fs::path config = write("c.yaml", adding_config(run.string(), 1000000));
+  const std::string command = std::string(SEQTRAIN_BINARY) + " train " + config.string() +
+                              " > /dev/null 2>&1 & pid=$!; sleep 2; kill -INT $pid; wait $pid";
+  const int status = std::system(command.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "latest"));
+}
+
+}  // namespace
+}  // namespace seqtrain
