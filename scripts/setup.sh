@@ -26,3 +26,5 @@ fi
 # The default char-LM corpus: the English fortune databases as one UTF-8 text
 # file, fortunes separated by blank lines instead of '%' lines.
 scripts/make_corpus.sh data/fortunes.txt
+# The default sequence-classification data: the topic of a fortune.
+scripts/make_classification_data.sh data/fortune_topics.tsv
