@@ -3,12 +3,13 @@
 // differences, cpu against serial, distinct dropout streams, and state carried
 // across truncated-BPTT windows. (Values against PyTorch itself:
 // rnn_reference_test.cc.)
+#include "models/recurrent_stack.h"
+
 #include <cmath>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "models/recurrent_stack.h"
 #include "test_support.h"
 
 namespace seqtrain::testing {
@@ -194,7 +195,8 @@ TEST(RecurrentStack, FinalStateCarriedIntoStateInputsContinuesTheSequence) {
       const ValueId lengths = graph.add_input("lengths", {batch}, DType::i32);
       RecurrentState state;
       if (with_state) state = add_recurrent_state_inputs(graph, spec, "rnn.", batch);
-      stack = add_recurrent_stack(graph, spec, "rnn.", input, lengths, with_state ? &state : nullptr, 0);
+      stack = add_recurrent_stack(graph, spec, "rnn.", input, lengths,
+                                  with_state ? &state : nullptr, 0);
       graph.mark_output(stack.output);
       for (ValueId h : stack.final_state.h) graph.mark_output(h);
       for (ValueId c : stack.final_state.c) graph.mark_output(c);

@@ -6,10 +6,9 @@
 // and cpu backends, and every output and gradient is compared.
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "models/recurrent_stack.h"
 #include "test_support.h"
@@ -37,11 +36,13 @@ struct Fixture {
 
 Fixture load_fixture(const std::string& cell_name) {
   Fixture fixture;
-  fixture.contents =
-      read_safetensors(std::string(SEQTRAIN_FIXTURES) + "/rnn_reference_" + cell_name + ".safetensors");
+  fixture.contents = read_safetensors(std::string(SEQTRAIN_FIXTURES) + "/rnn_reference_" +
+                                      cell_name + ".safetensors");
   const auto& metadata = fixture.contents.metadata;
   const std::string cell = metadata.at("cell");
-  fixture.spec.cell = cell == "lstm" ? RnnCell::lstm : cell == "gru" ? RnnCell::gru : RnnCell::rnn_tanh;
+  fixture.spec.cell = cell == "lstm"  ? RnnCell::lstm
+                      : cell == "gru" ? RnnCell::gru
+                                      : RnnCell::rnn_tanh;
   fixture.spec.input_size = std::stoi(metadata.at("input_size"));
   fixture.spec.hidden_size = std::stoi(metadata.at("hidden_size"));
   fixture.spec.layers = std::stoi(metadata.at("layers"));
@@ -67,8 +68,8 @@ Tensor stack_states(const std::vector<Tensor>& parts) {
     const std::vector<float> values = part.to_vector();
     all.insert(all.end(), values.begin(), values.end());
   }
-  return Tensor::from_vector(all, {static_cast<std::int64_t>(parts.size()), parts.front().dim(0),
-                                   parts.front().dim(1)});
+  return Tensor::from_vector(
+      all, {static_cast<std::int64_t>(parts.size()), parts.front().dim(0), parts.front().dim(1)});
 }
 
 std::string state_suffix(const RecurrentStackSpec& spec, std::int64_t index) {
@@ -136,7 +137,8 @@ void expect_stack_matches_pytorch(const std::string& cell_name, Backend& backend
   for (std::int64_t index = 0; index < states; ++index) {
     const std::string suffix = state_suffix(spec, index);
     initial.h.push_back(graph.add_parameter("h0" + suffix, {fixture.batch, spec.hidden_size}));
-    if (lstm) initial.c.push_back(graph.add_parameter("c0" + suffix, {fixture.batch, spec.hidden_size}));
+    if (lstm)
+      initial.c.push_back(graph.add_parameter("c0" + suffix, {fixture.batch, spec.hidden_size}));
   }
   const RecurrentStackOutput stack =
       add_recurrent_stack(graph, spec, "", x, lengths, &initial, /*first_dropout_stream=*/0);

@@ -48,11 +48,11 @@ GraphCase rnn_case(const RnnCaseOptions& o) {
     attributes.reverse = o.reverse;
     const ValueId h0 = o.initial_state ? g.find_value("h0") : kNoValue;
     const ValueId c0 = o.initial_state && lstm ? g.find_value("c0") : kNoValue;
-    auto outputs = g.add_node(OpKind::rnn,
-                              {g.find_value("x"), g.find_value("weight_ih"),
-                               g.find_value("weight_hh"), g.find_value("bias_ih"),
-                               g.find_value("bias_hh"), h0, c0, g.find_value("lengths")},
-                              attributes, "layer");
+    auto outputs = g.add_node(
+        OpKind::rnn,
+        {g.find_value("x"), g.find_value("weight_ih"), g.find_value("weight_hh"),
+         g.find_value("bias_ih"), g.find_value("bias_hh"), h0, c0, g.find_value("lengths")},
+        attributes, "layer");
     std::vector<ValueId> parts;
     if (o.loss_on_outputs) parts.push_back(flattened(g, outputs[0]));
     if (o.loss_on_state) {
@@ -151,7 +151,8 @@ TEST_P(RnnLayer, PackedRowsMatchEachSequenceRunAlone) {
     const std::vector<float> x = packed_case.parameters.at("x").to_vector();
     std::vector<float> x_row;
     for (std::int64_t t = 0; t < length; ++t)
-      for (std::int64_t k = 0; k < o.input; ++k) x_row.push_back(x[(t * o.batch + b) * o.input + k]);
+      for (std::int64_t k = 0; k < o.input; ++k)
+        x_row.push_back(x[(t * o.batch + b) * o.input + k]);
     single.parameters["x"] = Tensor::from_vector(x_row, {length, 1, o.input});
     for (const char* name : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"})
       single.parameters[name] = packed_case.parameters.at(name);

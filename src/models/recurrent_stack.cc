@@ -1,13 +1,15 @@
 #include "models/recurrent_stack.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 namespace seqtrain {
 namespace {
 
-std::string direction_suffix(bool reverse) { return reverse ? "_reverse" : ""; }
+std::string direction_suffix(bool reverse) {
+  return reverse ? "_reverse" : "";
+}
 
 std::int64_t layer_input_size(const RecurrentStackSpec& spec, int layer) {
   return layer == 0 ? spec.input_size
@@ -28,17 +30,20 @@ void check_recurrent_stack_spec(const RecurrentStackSpec& spec) {
     fail("dropout", fmt::format("{}", spec.dropout), "a probability in [0, 1)");
 }
 
-int recurrent_directions(const RecurrentStackSpec& spec) { return spec.bidirectional ? 2 : 1; }
+int recurrent_directions(const RecurrentStackSpec& spec) {
+  return spec.bidirectional ? 2 : 1;
+}
 
-std::string recurrent_parameter_name(const std::string& prefix, const std::string& kind,
-                                     int layer, bool reverse) {
+std::string recurrent_parameter_name(const std::string& prefix, const std::string& kind, int layer,
+                                     bool reverse) {
   return fmt::format("{}{}_l{}{}", prefix, kind, layer, direction_suffix(reverse));
 }
 
 void add_recurrent_stack_parameters(ParameterStore& store, const RecurrentStackSpec& spec,
                                     const std::string& prefix, Rng& rng) {
   check_recurrent_stack_spec(spec);
-  const std::int64_t gates = static_cast<std::int64_t>(rnn_gate_count(spec.cell)) * spec.hidden_size;
+  const std::int64_t gates =
+      static_cast<std::int64_t>(rnn_gate_count(spec.cell)) * spec.hidden_size;
   const float bound = 1.0f / std::sqrt(static_cast<float>(spec.hidden_size));
   for (int layer = 0; layer < spec.layers; ++layer)
     for (int direction = 0; direction < recurrent_directions(spec); ++direction) {
@@ -64,7 +69,8 @@ RecurrentState add_recurrent_state_inputs(Graph& graph, const RecurrentStackSpec
     for (int direction = 0; direction < recurrent_directions(spec); ++direction) {
       const std::string suffix = fmt::format("_l{}{}", layer, direction_suffix(direction == 1));
       state.h.push_back(graph.add_input(prefix + "h0" + suffix, shape));
-      if (spec.cell == RnnCell::lstm) state.c.push_back(graph.add_input(prefix + "c0" + suffix, shape));
+      if (spec.cell == RnnCell::lstm)
+        state.c.push_back(graph.add_input(prefix + "c0" + suffix, shape));
     }
   return state;
 }
@@ -85,15 +91,14 @@ RecurrentStackOutput add_recurrent_stack(Graph& graph, const RecurrentStackSpec&
   SEQTRAIN_CHECK(x_shape.size() == 3 && x_shape[2] == spec.input_size,
                  "recurrent stack '{}': input '{}' is {}, expected [T, B, {}]", prefix,
                  graph.value(x).name, shape_string(x_shape), spec.input_size);
-  SEQTRAIN_CHECK(initial_state == nullptr ||
-                     (initial_state->h.size() == states &&
-                      initial_state->c.size() == (lstm ? states : 0)),
+  SEQTRAIN_CHECK(initial_state == nullptr || (initial_state->h.size() == states &&
+                                              initial_state->c.size() == (lstm ? states : 0)),
                  "recurrent stack '{}': initial state has {} h and {} c values for {} layers "
                  "and {} directions",
-                 prefix, initial_state->h.size(), initial_state->c.size(), spec.layers,
-                 directions);
+                 prefix, initial_state->h.size(), initial_state->c.size(), spec.layers, directions);
 
-  const std::int64_t gates = static_cast<std::int64_t>(rnn_gate_count(spec.cell)) * spec.hidden_size;
+  const std::int64_t gates =
+      static_cast<std::int64_t>(rnn_gate_count(spec.cell)) * spec.hidden_size;
   RecurrentStackOutput result;
   ValueId layer_input = x;
   for (int layer = 0; layer < spec.layers; ++layer) {
@@ -119,10 +124,9 @@ RecurrentStackOutput add_recurrent_stack(Graph& graph, const RecurrentStackSpec&
       result.final_state.h.push_back(outputs[1]);
       if (lstm) result.final_state.c.push_back(outputs[2]);
     }
-    ValueId layer_output =
-        directions == 2 ? graph.add(OpKind::concat_last, direction_outputs, {},
-                                    fmt::format("{}l{}_concat", prefix, layer))
-                        : direction_outputs.front();
+    ValueId layer_output = directions == 2 ? graph.add(OpKind::concat_last, direction_outputs, {},
+                                                       fmt::format("{}l{}_concat", prefix, layer))
+                                           : direction_outputs.front();
     if (spec.dropout > 0.0f && layer + 1 < spec.layers) {
       Attributes attributes;
       attributes.probability = spec.dropout;

@@ -36,8 +36,8 @@ int recurrent_directions(const RecurrentStackSpec& spec);  // 1 or 2
 
 // PyTorch's parameter name: prefix + "weight_ih_l0", "bias_hh_l1_reverse", ...
 // kind is one of weight_ih, weight_hh, bias_ih, bias_hh.
-std::string recurrent_parameter_name(const std::string& prefix, const std::string& kind,
-                                     int layer, bool reverse);
+std::string recurrent_parameter_name(const std::string& prefix, const std::string& kind, int layer,
+                                     bool reverse);
 
 // Adds the stack's parameters to the store in PyTorch's order (per layer, per
 // direction: weight_ih [G*H, in], weight_hh [G*H, H], bias_ih [G*H], bias_hh
@@ -61,8 +61,8 @@ RecurrentState add_recurrent_state_inputs(Graph& graph, const RecurrentStackSpec
                                           const std::string& prefix, std::int64_t batch);
 
 struct RecurrentStackOutput {
-  ValueId output;               // [T, B, H * directions], zero past each length
-  RecurrentState final_state;   // h_n (and c_n): the state after each row's last step
+  ValueId output;              // [T, B, H * directions], zero past each length
+  RecurrentState final_state;  // h_n (and c_n): the state after each row's last step
 };
 
 // Dropout nodes draw from streams first_dropout_stream + k for the output of

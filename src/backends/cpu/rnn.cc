@@ -61,8 +61,8 @@ struct RnnShape {
 
 RnnShape rnn_shape(RnnCell cell, const Tensor& x, const Tensor& weight_hh) {
   const std::int64_t hidden = weight_hh.dim(1);
-  return {x.dim(0),         x.dim(1), x.dim(2), hidden,
-          weight_hh.dim(0), rnn_workspace_width(cell) * hidden};
+  return {x.dim(0), x.dim(1),         x.dim(2),
+          hidden,   weight_hh.dim(0), rnn_workspace_width(cell) * hidden};
 }
 
 // Checks every length (before any parallel loop: they must not throw) and
@@ -72,8 +72,8 @@ std::int64_t longest_sequence(const Tensor& lengths, std::int64_t steps) {
   for (std::int64_t b = 0; b < lengths.numel(); ++b) {
     const std::int32_t length = lengths.data<std::int32_t>()[b];
     if (length < 1 || length > steps)
-      throw DataError(fmt::format("recurrent layer: sequence {} has length {}, outside [1, {}]",
-                                  b, length, steps));
+      throw DataError(fmt::format("recurrent layer: sequence {} has length {}, outside [1, {}]", b,
+                                  length, steps));
     longest = std::max<std::int64_t>(longest, length);
   }
   return longest;
@@ -113,8 +113,7 @@ void lstm_forward_units(const float* __restrict projected, float* __restrict sav
 #pragma omp simd
   for (std::int64_t j = begin; j < end; ++j) {
     const float i = fast_sigmoid(projected[j] + saved[j] + bias_ih[j] + bias_hh[j]);
-    const float f =
-        fast_sigmoid(projected[H + j] + saved[H + j] + bias_ih[H + j] + bias_hh[H + j]);
+    const float f = fast_sigmoid(projected[H + j] + saved[H + j] + bias_ih[H + j] + bias_hh[H + j]);
     const float g = fast_tanh(projected[2 * H + j] + saved[2 * H + j] + bias_ih[2 * H + j] +
                               bias_hh[2 * H + j]);
     const float o = fast_sigmoid(projected[3 * H + j] + saved[3 * H + j] + bias_ih[3 * H + j] +
@@ -135,13 +134,12 @@ void lstm_forward_units(const float* __restrict projected, float* __restrict sav
 // saved holds h W_hh^T for gates r, z, n on entry; r, z, n, hn on exit.
 void gru_forward_units(const float* __restrict projected, float* __restrict saved,
                        const float* __restrict bias_ih, const float* __restrict bias_hh,
-                       float* __restrict h, float* __restrict y, std::int64_t H,
-                       std::int64_t begin, std::int64_t end) {
+                       float* __restrict h, float* __restrict y, std::int64_t H, std::int64_t begin,
+                       std::int64_t end) {
 #pragma omp simd
   for (std::int64_t j = begin; j < end; ++j) {
     const float r = fast_sigmoid(projected[j] + saved[j] + bias_ih[j] + bias_hh[j]);
-    const float z =
-        fast_sigmoid(projected[H + j] + saved[H + j] + bias_ih[H + j] + bias_hh[H + j]);
+    const float z = fast_sigmoid(projected[H + j] + saved[H + j] + bias_ih[H + j] + bias_hh[H + j]);
     const float hidden_n = saved[2 * H + j] + bias_hh[2 * H + j];
     const float candidate = fast_tanh(projected[2 * H + j] + bias_ih[2 * H + j] + r * hidden_n);
     const float state = (1.0f - z) * candidate + z * h[j];
@@ -156,8 +154,8 @@ void gru_forward_units(const float* __restrict projected, float* __restrict save
 
 // y holds h W_hh^T on entry and h_t on exit.
 void tanh_forward_units(const float* __restrict projected, const float* __restrict bias_ih,
-                        const float* __restrict bias_hh, float* __restrict h,
-                        float* __restrict y, std::int64_t begin, std::int64_t end) {
+                        const float* __restrict bias_hh, float* __restrict h, float* __restrict y,
+                        std::int64_t begin, std::int64_t end) {
 #pragma omp simd
   for (std::int64_t j = begin; j < end; ++j) {
     const float state = fast_tanh(projected[j] + y[j] + bias_ih[j] + bias_hh[j]);
@@ -201,8 +199,8 @@ void lstm_backward_units(const float* __restrict saved, const float* __restrict 
 template <bool kZeroPrevious>
 void gru_backward_units(const float* __restrict saved, const float* __restrict previous_h,
                         const float* __restrict dy, float* __restrict dh,
-                        float* __restrict candidate_grad, float* __restrict gates,
-                        std::int64_t H, std::int64_t begin, std::int64_t end) {
+                        float* __restrict candidate_grad, float* __restrict gates, std::int64_t H,
+                        std::int64_t begin, std::int64_t end) {
 #pragma omp simd
   for (std::int64_t j = begin; j < end; ++j) {
     const float r = saved[j], z = saved[H + j], candidate = saved[2 * H + j];
@@ -334,8 +332,8 @@ void CpuBackend::rnn_backward(const RnnBackwardArgs& a) {
           const float* previous_c = first ? (c0 != nullptr ? c0 + b * H : nullptr)
                                           : workspace + previous_row * n.workspace_width + 4 * H;
           if (previous_c != nullptr)
-            lstm_backward_units<false>(saved, previous_c, dy_row, dh + b * H, dc + b * H, gates,
-                                       H, begin, end);
+            lstm_backward_units<false>(saved, previous_c, dy_row, dh + b * H, dc + b * H, gates, H,
+                                       begin, end);
           else
             lstm_backward_units<true>(saved, nullptr, dy_row, dh + b * H, dc + b * H, gates, H,
                                       begin, end);
@@ -345,8 +343,8 @@ void CpuBackend::rnn_backward(const RnnBackwardArgs& a) {
           const float* previous_h =
               first ? (h0 != nullptr ? h0 + b * H : nullptr) : y + previous_row * H;
           if (previous_h != nullptr)
-            gru_backward_units<false>(saved, previous_h, dy_row, dh + b * H, dc + b * H, gates,
-                                      H, begin, end);
+            gru_backward_units<false>(saved, previous_h, dy_row, dh + b * H, dc + b * H, gates, H,
+                                      begin, end);
           else
             gru_backward_units<true>(saved, nullptr, dy_row, dh + b * H, dc + b * H, gates, H,
                                      begin, end);
@@ -393,8 +391,7 @@ void CpuBackend::rnn_backward(const RnnBackwardArgs& a) {
             std::fill(previous, previous + H, 0.0f);
         }
       });
-  gemm(true, false, GH, width, T * B, 1.0f, gate_grads, GH, operands, width, 0.0f, products,
-       width);
+  gemm(true, false, GH, width, T * B, 1.0f, gate_grads, GH, operands, width, 0.0f, products, width);
   float* dweight_ih = a.dweight_ih->data<float>();
   float* dweight_hh = a.dweight_hh->data<float>();
   cpu::parallel_for(threads_, GH, std::max<std::int64_t>(1, cpu::kElementGrain / width),

@@ -33,9 +33,8 @@ struct RnnSizes {
 
 RnnSizes rnn_sizes(RnnCell cell, const Tensor& x, const Tensor& weight_hh) {
   const std::int64_t hidden = weight_hh.dim(1);
-  return {x.dim(0),        x.dim(1),
-          x.dim(2),        hidden,
-          weight_hh.dim(0), rnn_workspace_width(cell) * hidden};
+  return {x.dim(0), x.dim(1),         x.dim(2),
+          hidden,   weight_hh.dim(0), rnn_workspace_width(cell) * hidden};
 }
 
 // len_b, checked: packed sequences hold at least one step.
@@ -51,7 +50,9 @@ std::int64_t sequence_length(const Tensor& lengths, std::int64_t row, std::int64
 bool is_first_step(bool reverse, std::int64_t t, std::int64_t length) {
   return reverse ? t == length - 1 : t == 0;
 }
-std::int64_t previous_step(bool reverse, std::int64_t t) { return reverse ? t + 1 : t - 1; }
+std::int64_t previous_step(bool reverse, std::int64_t t) {
+  return reverse ? t + 1 : t - 1;
+}
 
 float value_or_zero(const Tensor* tensor, std::int64_t index) {
   return tensor != nullptr ? tensor->data<float>()[index] : 0.0f;
@@ -220,16 +221,17 @@ void SerialBackend::rnn_backward(const RnnBackwardArgs& a) {
           case RnnCell::lstm: {
             const float i = saved[j], f = saved[H + j], g = saved[2 * H + j];
             const float o = saved[3 * H + j], cell = saved[4 * H + j];
-            const float previous_c =
-                first ? value_or_zero(a.c0, b * H + j)
-                      : workspace[previous_row * n.workspace_width + 4 * H + j];
+            const float previous_c = first
+                                         ? value_or_zero(a.c0, b * H + j)
+                                         : workspace[previous_row * n.workspace_width + 4 * H + j];
             const float tanh_c = std::tanh(cell);
             const float dcell = dc[b * H + j] + grad * o * (1.0f - tanh_c * tanh_c);
             gate_input[j] = dcell * g * i * (1.0f - i);
             gate_input[H + j] = dcell * previous_c * f * (1.0f - f);
             gate_input[2 * H + j] = dcell * i * (1.0f - g * g);
             gate_input[3 * H + j] = grad * tanh_c * o * (1.0f - o);
-            for (int gate = 0; gate < 4; ++gate) gate_hidden[gate * H + j] = gate_input[gate * H + j];
+            for (int gate = 0; gate < 4; ++gate)
+              gate_hidden[gate * H + j] = gate_input[gate * H + j];
             dc[b * H + j] = dcell * f;
             break;
           }
