@@ -162,6 +162,7 @@ int run_training(const TrainOptions& options) {
   MetricsLog metrics(run_dir);
   ProgressLine progress = ProgressLine::for_stderr();
   StopSignals signals;
+  std::int64_t last_saved_step = -1;
   auto save = [&](std::int64_t at_step) {
     nlohmann::json trainer_state;
     trainer_state["step"] = at_step;
@@ -171,6 +172,7 @@ int run_training(const TrainOptions& options) {
     trainer_state["data_position"] = task.dataset->position_json();
     trainer_state["carried_state"] = carried_state_to_json(runner.training_state());
     fs::path saved = save_checkpoint(run_dir, at_step, parameters, *optimizer, trainer_state);
+    last_saved_step = at_step;
     spdlog::info("checkpoint: {}", saved.string());
   };
 
@@ -178,6 +180,7 @@ int run_training(const TrainOptions& options) {
   auto window_start = std::chrono::steady_clock::now();
   std::int64_t window_tokens = 0;
   SequenceMetrics window;
+  bool memory_logged = false;
   while (step < config.training.steps) {
     ++step;
     parameters.zero_grads();
@@ -206,6 +209,12 @@ int run_training(const TrainOptions& options) {
     const float learning_rate = schedule.learning_rate(step);
     optimizer->step(learning_rate);
     window.add(step_metrics);
+    if (!memory_logged) {
+      const auto [planned, unshared] = runner.planned_bytes();
+      spdlog::info("activation memory: {:.1f} MiB planned by liveness ({:.1f} MiB with one buffer "
+                   "per tensor)", planned / 1048576.0, unshared / 1048576.0);
+      memory_logged = true;
+    }
 
     if (step % config.training.log_every == 0 || step == config.training.steps) {
       const double seconds =
@@ -242,8 +251,8 @@ int run_training(const TrainOptions& options) {
     }
     if (signals.received() != 0 && !last) {
       progress.clear();
-      spdlog::info("stopped by signal {} at step {}; saving a checkpoint", signals.received(), step);
-      save(step);
+      spdlog::info("stopped by signal {} at step {}", signals.received(), step);
+      if (last_saved_step != step) save(step);
       spdlog::info("resume with: seqtrain train --resume {}", run_dir.string());
       return 130;
     }
