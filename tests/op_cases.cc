@@ -39,6 +39,23 @@ Attributes with_activation(Activation activation) {
   return attributes;
 }
 
+OpCase attention_case(const std::string& name, std::int64_t steps, std::int64_t head_dim,
+                      std::vector<std::int32_t> key_lengths, float dropout) {
+  const std::int64_t batch = static_cast<std::int64_t>(key_lengths.size()), heads = 2;
+  GraphCase c;
+  c.parameters = {{"qkv", random_tensor({batch, steps, 3, heads, head_dim}, 22, 1.5f)}};
+  c.inputs = {{"key_lengths", Tensor::from_vector(key_lengths, {batch})}};
+  c.build = [dropout, heads](Graph& g) {
+    Attributes attributes;
+    attributes.heads = heads;
+    attributes.probability = dropout;
+    attributes.stream = 11;
+    return g.add(OpKind::attention, {parameter(g, "qkv"), g.find_value("key_lengths")},
+                 attributes);
+  };
+  return {name, c};
+}
+
 }  // namespace
 
 std::vector<OpCase> all_op_cases() {
@@ -143,6 +160,10 @@ std::vector<OpCase> all_op_cases() {
     };
     cases.push_back({reverse ? "sequence_first_reverse" : "sequence_last", c});
   }
+  // Odd T and d, uneven key lengths (one sequence with no keys at all).
+  cases.push_back(attention_case("attention_t7_d5", 7, 5, {7, 4}, 0.0f));
+  cases.push_back(attention_case("attention_t13_d4", 13, 4, {13, 9, 0}, 0.0f));
+  cases.push_back(attention_case("attention_t13_d4_dropout", 13, 4, {13, 9, 0}, 0.25f));
   {
     // One value read by two consumers: autodiff must sum both gradients.
     GraphCase c;

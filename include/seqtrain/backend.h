@@ -81,6 +81,19 @@ struct RnnBackwardArgs {
   Tensor* gate_grads;
 };
 
+// Dropout on the attention probabilities. Element (b, h, i, j) of the
+// [B, heads, T, T] probabilities is kept when
+//   philox_uniform(seed, stream, step, ((b * heads + h) * T + i) * T + j) >= probability
+// and then scaled by 1 / (1 - probability): a pure function of its position, so
+// backward recomputes the forward's mask instead of storing it, on every backend
+// and thread count. probability 0 (evaluation) keeps everything.
+struct AttentionDropout {
+  float probability = 0.0f;
+  std::uint64_t seed = 0;
+  std::uint64_t stream = 0;
+  std::uint64_t step = 0;
+};
+
 struct AdamWOptions {
   float learning_rate;
   float beta1;
@@ -173,6 +186,36 @@ class Backend {
 
   virtual void rnn_forward(const RnnForwardArgs& args) = 0;
   virtual void rnn_backward(const RnnBackwardArgs& args) = 0;
+
+  // Multi-head self-attention over the output of one fused QKV projection.
+  //   qkv [B, T, 3, heads, d]: row (b, t) of the GEMM [B*T, hidden] x W_qkv^T,
+  //     hidden = heads * d, viewed as (q | k | v) x heads x d, so
+  //     q_bh[i] = qkv[b, i, 0, h, :], k_bh[j] = qkv[b, j, 1, h, :], v_bh[j] = qkv[b, j, 2, h, :]
+  //   key_lengths [B] int32 in [0, T]: keys j >= key_lengths[b] are masked out
+  //     (a DataError names the first length outside the range). Queries at
+  //     padded positions still attend to the valid keys; a length of 0 gives
+  //     zero context and log_sum_exp -inf.
+  // With scale = 1 / sqrt(d), for every (b, h) and query i, over keys j < L_b:
+  //   s_ij = scale * q_i . k_j
+  //   log_sum_exp[b, h, i] = lse_i = log sum_j exp(s_ij)
+  //   p_ij = exp(s_ij - lse_i),  z_ij = dropout factor (0 or 1 / (1 - probability))
+  //   context[b, i, h*d : (h+1)*d] = o_i = sum_j p_ij z_ij v_j
+  // context [B, T, heads * d] has the heads concatenated, ready for the output
+  // projection. The T x T probabilities are never stored: backward recomputes
+  // them from q, k and lse (FlashAttention-2):
+  //   D_i = dO_i . o_i                         (= sum_j p_ij z_ij dO_i . v_j)
+  //   dp_ij = z_ij dO_i . v_j,  ds_ij = p_ij (dp_ij - D_i)
+  //   dq_i = scale sum_j ds_ij k_j,  dk_j = scale sum_i ds_ij q_i,
+  //   dv_j = sum_i p_ij z_ij dO_i
+  // dqkv [B, T, 3, heads, d] (same layout as qkv) is overwritten; masked keys
+  // get zero dk and dv.
+  virtual void attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+                                 const AttentionDropout& dropout, Tensor& context,
+                                 Tensor& log_sum_exp) = 0;
+  virtual void attention_backward(const Tensor& qkv, const Tensor& key_lengths,
+                                  const Tensor& context, const Tensor& log_sum_exp,
+                                  const Tensor& dcontext, const AttentionDropout& dropout,
+                                  Tensor& dqkv) = 0;
 
   // Optimizer support.
   // Sum of squares of all elements (for the global gradient norm).

@@ -63,6 +63,8 @@ enum class OpKind : std::uint8_t {
   rnn,
   rnn_backward,
   accumulate,
+  attention,
+  attention_backward,
 };
 const char* op_name(OpKind op);
 
@@ -73,14 +75,15 @@ struct Attributes {
   bool transpose_b = false;  // matmul
   float alpha = 1.0f;        // matmul, scale
   Activation activation = Activation::tanh;
-  float probability = 0.0f;           // dropout
+  float probability = 0.0f;           // dropout, attention (dropout on the probabilities)
   std::int64_t ignore_index = -100;   // cross_entropy
   float epsilon = 1e-5f;              // layernorm
   RnnCell cell = RnnCell::lstm;       // rnn
   bool reverse = false;               // rnn, sequence_last
   Shape shape;                        // reshape target, sequence_last_backward time steps
   std::int64_t split = 0;             // split_last: width of the first part
-  std::uint64_t stream = 0;           // dropout: random stream of this node
+  std::uint64_t stream = 0;           // dropout, attention: random stream of this node
+  std::int64_t heads = 0;             // attention: number of heads
 };
 
 struct Value {

@@ -49,7 +49,7 @@ extern const OpDefinition kEmbeddingOp, kEmbeddingBackwardOp, kMatmulOp, kBiasAd
     kSoftmaxBackwardOp, kCrossEntropyOp, kCrossEntropyBackwardOp, kMseOp, kMseBackwardOp,
     kLayernormOp, kLayernormBackwardOp, kDropoutOp, kReshapeOp, kTranspose01Op, kConcatLastOp,
     kSplitLastOp, kSequenceLastOp, kSequenceLastBackwardOp, kRnnOp, kRnnBackwardOp,
-    kAccumulateOp;
+    kAccumulateOp, kAttentionOp, kAttentionBackwardOp;
 
 // Shape checks shared by the definitions: a failed check is a bug in the model
 // builder, reported with the node's name and the shapes involved.

@@ -32,6 +32,8 @@ const OpDefinition& op_definition(OpKind op) {
     case OpKind::rnn: return kRnnOp;
     case OpKind::rnn_backward: return kRnnBackwardOp;
     case OpKind::accumulate: return kAccumulateOp;
+    case OpKind::attention: return kAttentionOp;
+    case OpKind::attention_backward: return kAttentionBackwardOp;
   }
   SEQTRAIN_CHECK(false, "unknown op kind {}", static_cast<int>(op));
 }

@@ -68,6 +68,13 @@ class CpuBackend final : public Backend {
   // Defined in rnn.cc.
   void rnn_forward(const RnnForwardArgs& args) override;
   void rnn_backward(const RnnBackwardArgs& args) override;
+  // Defined in attention.cc.
+  void attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+                         const AttentionDropout& dropout, Tensor& context,
+                         Tensor& log_sum_exp) override;
+  void attention_backward(const Tensor& qkv, const Tensor& key_lengths, const Tensor& context,
+                          const Tensor& log_sum_exp, const Tensor& dcontext,
+                          const AttentionDropout& dropout, Tensor& dqkv) override;
   double sum_of_squares(const Tensor& x) override;
   void adamw_update(Tensor& parameter, const Tensor& grad, Tensor& m, Tensor& v,
                     const AdamWOptions& options) override;
@@ -90,10 +97,16 @@ class CpuBackend final : public Backend {
   // (rnn.cc), kept between calls so replayed steps do not allocate.
   float* rnn_scratch(std::int64_t count);
 
+  // At least `count` floats of scratch for attention (attention.cc): one slice
+  // per pool thread holding a head's packed K, V and gradients and one query
+  // tile's scores. Grown before the parallel loop, kept between calls.
+  float* attention_scratch(std::int64_t count);
+
   int threads_;
   std::unique_ptr<OneDnn> onednn_;
   std::vector<double> reduction_scratch_;
   Tensor rnn_scratch_;
+  Tensor attention_scratch_;
 };
 
 }  // namespace seqtrain

@@ -56,6 +56,13 @@ class SerialBackend final : public Backend {
                               Tensor& dx) override;
   void rnn_forward(const RnnForwardArgs& args) override;
   void rnn_backward(const RnnBackwardArgs& args) override;
+  // Defined in attention.cc.
+  void attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+                         const AttentionDropout& dropout, Tensor& context,
+                         Tensor& log_sum_exp) override;
+  void attention_backward(const Tensor& qkv, const Tensor& key_lengths, const Tensor& context,
+                          const Tensor& log_sum_exp, const Tensor& dcontext,
+                          const AttentionDropout& dropout, Tensor& dqkv) override;
   double sum_of_squares(const Tensor& x) override;
   void adamw_update(Tensor& parameter, const Tensor& grad, Tensor& m, Tensor& v,
                     const AdamWOptions& options) override;

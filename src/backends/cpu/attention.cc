@@ -1,0 +1,588 @@
+// Multi-head self-attention on the cpu backend: FlashAttention-2's tiling on
+// the CPU. Formulas and layouts are those of Backend::attention_forward
+// (seqtrain/backend.h); backends/serial/attention.cc is the plain version.
+//
+// Work: one (batch, head) per task, spread over the pool with a dynamic
+// schedule (sequences of different length cost different amounts). A task
+// packs its head once into per-thread scratch the backend keeps: K^T [d, L']
+// for the score products, V (and for backward K and V^T) as [L', d'] rows,
+// d' = d rounded up to the kernel's column block, L' = L rounded up likewise,
+// zero padded. Then, per tile of 64 queries:
+//
+// Forward, online softmax over tiles of 64 keys (j < L only):
+//   S = (scale Q) K^T                          64 x 64 scores, the only T x T part
+//   m' = max(m, rowmax S), P = exp(S - m'), l = l exp(m - m') + rowsum P,
+//   O = O exp(m - m') + (P * Z) V              (Z: dropout factors)
+//   then o_i = O_i / l_i, lse_i = m_i + log l_i.
+// Backward (FlashAttention-2), tile of queries outer, tiles of keys inner:
+//   D_i = dO_i . o_i;   P = exp(S - lse), recomputed from the saved lse
+//   dPz = dO V^T,  dS = P * (Z dPz - D)
+//   dV += (P Z)^T dO,  dK += dS^T (scale Q),  dQ += dS K   (dQ scaled at the end)
+// dK and dV of the head accumulate in scratch over the query tiles; dQ of a
+// query tile is complete after its key loop. Nothing is T x T.
+//
+// The products are register-blocked micro-kernels (4 rows x 2 vectors of
+// accumulators, operand A broadcast element by element with any strides, so
+// P^T and dS^T need no transposed copies). Tails: rows of a query tile are
+// padded to the kernel's 4 (zero queries, ignored), key columns to the column
+// block (zero keys, their probabilities forced to 0), depths are exact.
+//
+// When there are fewer (batch, head) pairs than threads, forward splits the
+// query tiles of a head over tasks, and backward runs in two passes: dK and dV
+// per (head, key tile), then dQ per (head, query tile), with the same tile
+// arithmetic in the same order. Every output element is computed by one task
+// in a fixed order, so results do not depend on the thread count.
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/float_vector.h"
+#include "backends/cpu/vector_math.h"
+#include "seqtrain/rng.h"
+
+namespace seqtrain {
+namespace {
+
+using cpu::FloatVector;
+using cpu::kFloatLanes;
+
+constexpr std::int64_t kKernelRows = 4;
+constexpr std::int64_t kKernelColumns = 2 * kFloatLanes;
+constexpr std::int64_t kQueryTile = 64;
+constexpr std::int64_t kKeyTile = 64;
+static_assert(kQueryTile % kKernelRows == 0 && kKeyTile % kKernelColumns == 0 &&
+              kKernelColumns % kKernelRows == 0);
+
+std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
+  return (x + multiple - 1) / multiple * multiple;
+}
+
+std::int64_t ceil_div(std::int64_t x, std::int64_t y) {
+  return (x + y - 1) / y;
+}
+
+// ---- tile products ----------------------------------------------------------
+
+// C[r, 0 : kKernelColumns] (+)= sum_k A(r, k) B[k, 0 : kKernelColumns] for
+// r < Rows, with A(r, k) = a[r * a_row + k * a_depth] and B's rows ldb apart.
+template <int Rows, bool Accumulate>
+void kernel_block(std::int64_t depth, const float* a, std::int64_t a_row, std::int64_t a_depth,
+                  const float* b, std::int64_t ldb, float* c, std::int64_t ldc) {
+  FloatVector acc[Rows][2];
+  for (int r = 0; r < Rows; ++r)
+    for (int v = 0; v < 2; ++v)
+      acc[r][v] = Accumulate ? cpu::load_floats(c + r * ldc + v * kFloatLanes) : FloatVector{};
+  for (std::int64_t k = 0; k < depth; ++k) {
+    const FloatVector b0 = cpu::load_floats(b + k * ldb);
+    const FloatVector b1 = cpu::load_floats(b + k * ldb + kFloatLanes);
+    for (int r = 0; r < Rows; ++r) {
+      const FloatVector x = cpu::broadcast_float(a[r * a_row + k * a_depth]);
+      acc[r][0] = cpu::fused_multiply_add(x, b0, acc[r][0]);
+      acc[r][1] = cpu::fused_multiply_add(x, b1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < Rows; ++r)
+    for (int v = 0; v < 2; ++v) cpu::store_floats(c + r * ldc + v * kFloatLanes, acc[r][v]);
+}
+
+// C[rows, columns] (+)= A B, A(r, k) as in kernel_block, B [depth, columns]
+// with rows ldb apart, C with rows ldc apart. rows is a multiple of
+// kKernelRows and columns of kKernelColumns (callers pad). Column blocks are
+// outer so a block of B (depth x kKernelColumns) stays in L1 across the rows.
+void multiply_tiles(std::int64_t rows, std::int64_t columns, std::int64_t depth, const float* a,
+                    std::int64_t a_row, std::int64_t a_depth, const float* b, std::int64_t ldb,
+                    float* c, std::int64_t ldc, bool accumulate) {
+  for (std::int64_t column = 0; column < columns; column += kKernelColumns)
+    for (std::int64_t row = 0; row < rows; row += kKernelRows) {
+      const float* a_block = a + row * a_row;
+      if (accumulate)
+        kernel_block<kKernelRows, true>(depth, a_block, a_row, a_depth, b + column, ldb,
+                                        c + row * ldc + column, ldc);
+      else
+        kernel_block<kKernelRows, false>(depth, a_block, a_row, a_depth, b + column, ldb,
+                                         c + row * ldc + column, ldc);
+    }
+}
+
+// ---- dropout ----------------------------------------------------------------
+
+// factors[j] = dropout factor of probability element first + j, j < count
+// (the element's uniform is word index & 3 of Philox block index >> 2).
+void dropout_factors(const AttentionDropout& dropout, std::uint64_t first, std::int64_t count,
+                     float* factors) {
+  const float keep_scale = 1.0f / (1.0f - dropout.probability);
+  std::uint64_t index = first;
+  const std::uint64_t end = first + static_cast<std::uint64_t>(count);
+  while (index < end) {
+    const std::uint64_t block = index >> 2;
+    const std::array<std::uint32_t, 4> bits =
+        philox4x32(dropout.seed, dropout.stream, (dropout.step << 40) | block);
+    for (std::uint64_t lane = index & 3; lane < 4 && index < end; ++lane, ++index)
+      factors[index - first] =
+          bits_to_uniform(bits[lane]) >= dropout.probability ? keep_scale : 0.0f;
+  }
+}
+
+// ---- problem geometry and scratch -------------------------------------------
+
+struct Geometry {
+  std::int64_t batch, steps, heads, head_dim;
+  std::int64_t padded_dim;    // d' (columns of packed rows)
+  std::int64_t padded_steps;  // L' for L = T: the most packed keys
+  std::int64_t row_stride;    // floats between tokens in qkv
+  std::int64_t hidden;        // heads * d: floats between tokens in context
+  float scale;                // 1 / sqrt(d)
+
+  std::int64_t query_tiles() const { return ceil_div(steps, kQueryTile); }
+  std::int64_t key_tiles() const { return ceil_div(steps, kKeyTile); }
+  // Flat index of probability (b, h, i, 0), for the dropout draws.
+  std::uint64_t probability_row(std::int64_t b, std::int64_t h, std::int64_t i) const {
+    return static_cast<std::uint64_t>(((b * heads + h) * steps + i) * steps);
+  }
+};
+
+Geometry attention_geometry(const Tensor& qkv) {
+  Geometry g{qkv.dim(0), qkv.dim(1), qkv.dim(3), qkv.dim(4), 0, 0, 0, 0, 0.0f};
+  g.padded_dim = round_up(g.head_dim, kKernelColumns);
+  g.padded_steps = round_up(g.steps, kKernelColumns);
+  g.row_stride = 3 * g.heads * g.head_dim;
+  g.hidden = g.heads * g.head_dim;
+  g.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(g.head_dim)));
+  return g;
+}
+
+// Checked before any parallel loop (an exception cannot leave one).
+void check_key_lengths(const Tensor& key_lengths, std::int64_t steps) {
+  for (std::int64_t b = 0; b < key_lengths.numel(); ++b) {
+    const std::int32_t length = key_lengths.data<std::int32_t>()[b];
+    if (length < 0 || length > steps)
+      throw DataError(fmt::format("attention: key length {} of sequence {} is outside [0, {}]",
+                                  length, b, steps));
+  }
+}
+
+// One thread's slice of the backend's scratch, carved into named buffers.
+struct HeadScratch {
+  float* key_t;           // [d, L'] K^T
+  float* key;             // [L', d'] K (backward)
+  float* value;           // [L', d'] V
+  float* value_t;         // [d, L'] V^T (backward)
+  float* dkey;            // [L', d'] dK of the head (backward)
+  float* dvalue;          // [L', d'] dV of the head (backward)
+  float* query;           // [64, d'] scale * Q of one query tile
+  float* dout;            // [64, d'] dO of the tile (backward)
+  float* accumulator;     // [64, d'] O (forward) or dQ / scale (backward)
+  float* probabilities;   // [64, 64] S, then P
+  float* dprobabilities;  // [64, 64] dO V^T, then dS (backward)
+  float* dropped;         // [64, 64] P * Z (backward with dropout)
+  float* factors;         // [64] dropout factors of one row of a tile
+  float* row_first;       // [64] running max (forward) or lse (backward)
+  float* row_second;      // [64] running sum (forward) or D (backward)
+};
+
+std::int64_t head_scratch_floats(const Geometry& g) {
+  const std::int64_t head = g.padded_steps * g.padded_dim;
+  const std::int64_t tile = kQueryTile * g.padded_dim;
+  return 6 * head + 3 * tile + 3 * kQueryTile * kKeyTile + 3 * kQueryTile + 16;
+}
+
+HeadScratch carve_head_scratch(float* slice, const Geometry& g) {
+  const std::int64_t head = g.padded_steps * g.padded_dim;
+  const std::int64_t tile = kQueryTile * g.padded_dim;
+  HeadScratch s;
+  float* next = slice;
+  auto take = [&](std::int64_t count) {
+    float* buffer = next;
+    next += count;
+    return buffer;
+  };
+  s.key_t = take(head);
+  s.key = take(head);
+  s.value = take(head);
+  s.value_t = take(head);
+  s.dkey = take(head);
+  s.dvalue = take(head);
+  s.query = take(tile);
+  s.dout = take(tile);
+  s.accumulator = take(tile);
+  s.probabilities = take(kQueryTile * kKeyTile);
+  s.dprobabilities = take(kQueryTile * kKeyTile);
+  s.dropped = take(kQueryTile * kKeyTile);
+  s.factors = take(kQueryTile);
+  s.row_first = take(kQueryTile);
+  s.row_second = take(kQueryTile);
+  return s;
+}
+
+// ---- packing ----------------------------------------------------------------
+
+// Which third of a qkv row: 0 queries, 1 keys, 2 values.
+const float* qkv_slot(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t t, int slot,
+                      std::int64_t h) {
+  return qkv + (b * g.steps + t) * g.row_stride + slot * g.hidden + h * g.head_dim;
+}
+
+// rows [count, padded) x d' of x as t -> x[t] scaled, zero beyond d and count.
+void pack_rows(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t h, int slot,
+               std::int64_t first, std::int64_t count, std::int64_t padded_count, float scale,
+               float* target) {
+  const std::int64_t d = g.head_dim, dp = g.padded_dim;
+  for (std::int64_t r = 0; r < padded_count; ++r) {
+    float* row = target + r * dp;
+    std::int64_t c = 0;
+    if (r < count) {
+      const float* source = qkv_slot(qkv, g, b, first + r, slot, h);
+      for (; c < d; ++c) row[c] = source[c] * scale;
+    }
+    for (; c < dp; ++c) row[c] = 0.0f;
+  }
+}
+
+// [d, padded] transposed: target[c * padded + j] = x_j[c], zero for j >= count.
+void pack_transposed(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t h, int slot,
+                     std::int64_t count, std::int64_t padded, float* target) {
+  const std::int64_t d = g.head_dim;
+  for (std::int64_t j = 0; j < count; ++j) {
+    const float* source = qkv_slot(qkv, g, b, j, slot, h);
+    for (std::int64_t c = 0; c < d; ++c) target[c * padded + j] = source[c];
+  }
+  for (std::int64_t c = 0; c < d; ++c)
+    for (std::int64_t j = count; j < padded; ++j) target[c * padded + j] = 0.0f;
+}
+
+// rows [first, first + count) x d' of a token-major tensor with rows `stride`
+// apart ([B, T, hidden] context or dcontext), zero padded to padded_count rows.
+void pack_tile(const float* x, const Geometry& g, std::int64_t b, std::int64_t h,
+               std::int64_t first, std::int64_t count, std::int64_t padded_count, float* target) {
+  const std::int64_t d = g.head_dim, dp = g.padded_dim;
+  for (std::int64_t r = 0; r < padded_count; ++r) {
+    float* row = target + r * dp;
+    std::int64_t c = 0;
+    if (r < count) {
+      const float* source = x + (b * g.steps + first + r) * g.hidden + h * d;
+      for (; c < d; ++c) row[c] = source[c];
+    }
+    for (; c < dp; ++c) row[c] = 0.0f;
+  }
+}
+
+// ---- forward ----------------------------------------------------------------
+
+struct ForwardTask {
+  std::int64_t b, h, first_tile, last_tile;  // query tiles [first_tile, last_tile)
+};
+
+void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
+                  const std::int32_t* key_lengths, const AttentionDropout& dropout, HeadScratch& s,
+                  float* context, float* log_sum_exp) {
+  const std::int64_t b = task.b, h = task.h, d = g.head_dim, dp = g.padded_dim;
+  const std::int64_t length = key_lengths[b];
+  const std::int64_t padded_length = round_up(length, kKernelColumns);
+  const bool drop = dropout.probability > 0.0f;
+  if (length > 0) {
+    pack_transposed(qkv, g, b, h, 1, length, padded_length, s.key_t);
+    pack_rows(qkv, g, b, h, 2, 0, length, length, 1.0f, s.value);
+  }
+  for (std::int64_t tile = task.first_tile; tile < task.last_tile; ++tile) {
+    const std::int64_t first = tile * kQueryTile;
+    const std::int64_t rows = std::min(kQueryTile, g.steps - first);
+    float* lse_out = log_sum_exp + (b * g.heads + h) * g.steps + first;
+    if (length == 0) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        std::memset(context + (b * g.steps + first + r) * g.hidden + h * d, 0,
+                    static_cast<std::size_t>(d) * sizeof(float));
+        lse_out[r] = -std::numeric_limits<float>::infinity();
+      }
+      continue;
+    }
+    const std::int64_t padded_rows = round_up(rows, kKernelRows);
+    pack_rows(qkv, g, b, h, 0, first, rows, padded_rows, g.scale, s.query);
+    std::memset(s.accumulator, 0, static_cast<std::size_t>(padded_rows * dp) * sizeof(float));
+    float* row_max = s.row_first;
+    float* row_sum = s.row_second;
+    for (std::int64_t r = 0; r < padded_rows; ++r) {
+      row_max[r] = -std::numeric_limits<float>::infinity();
+      row_sum[r] = 0.0f;
+    }
+    for (std::int64_t key = 0; key < length; key += kKeyTile) {
+      const std::int64_t keys = std::min(kKeyTile, length - key);
+      const std::int64_t padded_keys = round_up(keys, kKernelColumns);
+      float* scores = s.probabilities;
+      multiply_tiles(padded_rows, padded_keys, d, s.query, dp, 1, s.key_t + key, padded_length,
+                     scores, kKeyTile, false);
+      for (std::int64_t r = 0; r < padded_rows; ++r) {
+        float* row = scores + r * kKeyTile;
+        float tile_max = row[0];
+#pragma omp simd reduction(max : tile_max)
+        for (std::int64_t j = 1; j < keys; ++j) tile_max = std::max(tile_max, row[j]);
+        const float new_max = std::max(row_max[r], tile_max);
+        // exp(-inf) on the first tile: fast_exp clamps and returns 0.
+        const float correction = cpu::fast_exp(row_max[r] - new_max);
+        float tile_sum = 0.0f;
+#pragma omp simd reduction(+ : tile_sum)
+        for (std::int64_t j = 0; j < keys; ++j) {
+          row[j] = cpu::fast_exp(row[j] - new_max);
+          tile_sum += row[j];
+        }
+        row_sum[r] = row_sum[r] * correction + tile_sum;
+        row_max[r] = new_max;
+        if (correction != 1.0f) {
+          float* out = s.accumulator + r * dp;
+#pragma omp simd
+          for (std::int64_t c = 0; c < dp; ++c) out[c] *= correction;
+        }
+        if (drop && r < rows) {
+          dropout_factors(dropout, g.probability_row(b, h, first + r) + key, keys, s.factors);
+#pragma omp simd
+          for (std::int64_t j = 0; j < keys; ++j) row[j] *= s.factors[j];
+        }
+      }
+      multiply_tiles(padded_rows, dp, keys, scores, kKeyTile, 1, s.value + key * dp, dp,
+                     s.accumulator, dp, true);
+    }
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float inverse = 1.0f / row_sum[r];
+      const float* out = s.accumulator + r * dp;
+      float* target = context + (b * g.steps + first + r) * g.hidden + h * d;
+#pragma omp simd
+      for (std::int64_t c = 0; c < d; ++c) target[c] = out[c] * inverse;
+      lse_out[r] = row_max[r] + std::log(row_sum[r]);
+    }
+  }
+}
+
+// ---- backward ---------------------------------------------------------------
+
+struct BackwardTask {
+  std::int64_t b, h;
+  std::int64_t first_query_tile, last_query_tile;
+  std::int64_t first_key_tile, last_key_tile;
+  bool key_grads;    // write dK, dV of the keys in the key tiles
+  bool query_grads;  // write dQ of the queries in the query tiles
+};
+
+struct BackwardTensors {
+  const float* qkv;
+  const std::int32_t* key_lengths;
+  const float* context;
+  const float* log_sum_exp;
+  const float* dcontext;
+  float* dqkv;
+};
+
+void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTensors& t,
+                   const AttentionDropout& dropout, HeadScratch& s) {
+  const std::int64_t b = task.b, h = task.h, d = g.head_dim, dp = g.padded_dim;
+  const std::int64_t length = t.key_lengths[b];
+  const std::int64_t padded_length = round_up(length, kKernelColumns);
+  const bool drop = dropout.probability > 0.0f;
+  const std::int64_t first_key = task.first_key_tile * kKeyTile;
+  const std::int64_t end_key = std::min(task.last_key_tile * kKeyTile, g.steps);
+  // Keys of this task that exist (j < L), rounded to whole packed columns.
+  const std::int64_t end_valid_key = std::min(end_key, length);
+  if (length > 0) {
+    pack_transposed(t.qkv, g, b, h, 1, length, padded_length, s.key_t);
+    pack_transposed(t.qkv, g, b, h, 2, length, padded_length, s.value_t);
+    if (task.query_grads) pack_rows(t.qkv, g, b, h, 1, 0, length, length, 1.0f, s.key);
+  }
+  if (task.key_grads && first_key < end_valid_key) {
+    const std::int64_t rows = round_up(end_valid_key, kKernelColumns) - first_key;
+    std::memset(s.dkey + first_key * dp, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
+    std::memset(s.dvalue + first_key * dp, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
+  }
+  for (std::int64_t tile = task.first_query_tile; tile < task.last_query_tile; ++tile) {
+    const std::int64_t first = tile * kQueryTile;
+    const std::int64_t rows = std::min(kQueryTile, g.steps - first);
+    const std::int64_t padded_rows = round_up(rows, kKernelRows);
+    if (task.query_grads)
+      std::memset(s.accumulator, 0, static_cast<std::size_t>(padded_rows * dp) * sizeof(float));
+    if (length > 0) {
+      pack_rows(t.qkv, g, b, h, 0, first, rows, padded_rows, g.scale, s.query);
+      pack_tile(t.dcontext, g, b, h, first, rows, padded_rows, s.dout);
+      const float* lse = t.log_sum_exp + (b * g.heads + h) * g.steps + first;
+      for (std::int64_t r = 0; r < padded_rows; ++r) {
+        float delta = 0.0f;
+        if (r < rows) {
+          const float* o = t.context + (b * g.steps + first + r) * g.hidden + h * d;
+          const float* dout = s.dout + r * dp;
+#pragma omp simd reduction(+ : delta)
+          for (std::int64_t c = 0; c < d; ++c) delta += dout[c] * o[c];
+        }
+        s.row_first[r] = r < rows ? lse[r] : 0.0f;
+        s.row_second[r] = delta;
+      }
+    }
+    for (std::int64_t tile_key = task.first_key_tile; tile_key < task.last_key_tile; ++tile_key) {
+      const std::int64_t key = tile_key * kKeyTile;
+      if (key >= length) break;
+      const std::int64_t keys = std::min(kKeyTile, length - key);
+      const std::int64_t padded_keys = round_up(keys, kKernelColumns);
+      float* p = s.probabilities;
+      float* ds = s.dprobabilities;
+      float* p_dropped = drop ? s.dropped : p;
+      multiply_tiles(padded_rows, padded_keys, d, s.query, dp, 1, s.key_t + key, padded_length, p,
+                     kKeyTile, false);
+      multiply_tiles(padded_rows, padded_keys, d, s.dout, dp, 1, s.value_t + key, padded_length, ds,
+                     kKeyTile, false);
+      for (std::int64_t r = 0; r < padded_rows; ++r) {
+        float* p_row = p + r * kKeyTile;
+        float* ds_row = ds + r * kKeyTile;
+        const float lse = s.row_first[r], delta = s.row_second[r];
+        if (drop) {
+          float* dropped_row = p_dropped + r * kKeyTile;
+          if (r < rows)
+            dropout_factors(dropout, g.probability_row(b, h, first + r) + key, keys, s.factors);
+          else
+            std::fill(s.factors, s.factors + keys, 0.0f);
+#pragma omp simd
+          for (std::int64_t j = 0; j < keys; ++j) {
+            const float probability = cpu::fast_exp(p_row[j] - lse);
+            dropped_row[j] = probability * s.factors[j];
+            ds_row[j] = probability * (ds_row[j] * s.factors[j] - delta);
+          }
+          for (std::int64_t j = keys; j < padded_keys; ++j) dropped_row[j] = 0.0f;
+        } else {
+#pragma omp simd
+          for (std::int64_t j = 0; j < keys; ++j) {
+            const float probability = cpu::fast_exp(p_row[j] - lse);
+            p_row[j] = probability;
+            ds_row[j] = probability * (ds_row[j] - delta);
+          }
+        }
+        for (std::int64_t j = keys; j < padded_keys; ++j) {
+          p_row[j] = 0.0f;
+          ds_row[j] = 0.0f;
+        }
+      }
+      if (task.key_grads) {
+        // dV[key + j] += sum_r (P Z)[r, j] dO[r];  dK[key + j] += sum_r dS[r, j] (scale q_r)
+        multiply_tiles(padded_keys, dp, rows, p_dropped, 1, kKeyTile, s.dout, dp,
+                       s.dvalue + key * dp, dp, true);
+        multiply_tiles(padded_keys, dp, rows, ds, 1, kKeyTile, s.query, dp, s.dkey + key * dp, dp,
+                       true);
+      }
+      if (task.query_grads)  // dQ / scale += dS K
+        multiply_tiles(padded_rows, dp, keys, ds, kKeyTile, 1, s.key + key * dp, dp, s.accumulator,
+                       dp, true);
+    }
+    if (task.query_grads) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const float* dq = s.accumulator + r * dp;
+        float* target = t.dqkv + (b * g.steps + first + r) * g.row_stride + h * d;
+#pragma omp simd
+        for (std::int64_t c = 0; c < d; ++c) target[c] = dq[c] * g.scale;
+      }
+    }
+  }
+  if (task.key_grads) {
+    for (std::int64_t j = first_key; j < end_key; ++j) {
+      float* dk = t.dqkv + (b * g.steps + j) * g.row_stride + g.hidden + h * d;
+      float* dv = dk + g.hidden;
+      if (j < length) {
+        std::memcpy(dk, s.dkey + j * dp, static_cast<std::size_t>(d) * sizeof(float));
+        std::memcpy(dv, s.dvalue + j * dp, static_cast<std::size_t>(d) * sizeof(float));
+      } else {
+        std::memset(dk, 0, static_cast<std::size_t>(d) * sizeof(float));
+        std::memset(dv, 0, static_cast<std::size_t>(d) * sizeof(float));
+      }
+    }
+  }
+}
+
+// Runs run(task, the thread's scratch) for every task over the pool. A dynamic
+// schedule, one task at a time, balances heads whose key lengths differ.
+template <class Task, class Run>
+void run_tasks(int threads, const std::vector<Task>& tasks, float* scratch,
+               std::int64_t slice_floats, const Geometry& g, const Run& run) {
+  const std::int64_t count = static_cast<std::int64_t>(tasks.size());
+  const int team = static_cast<int>(std::min<std::int64_t>(threads, count));
+  if (team <= 1) {
+    HeadScratch s = carve_head_scratch(scratch, g);
+    for (const Task& task : tasks) run(task, s);
+    return;
+  }
+#pragma omp parallel num_threads(team)
+  {
+    HeadScratch s = carve_head_scratch(scratch + omp_get_thread_num() * slice_floats, g);
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t i = 0; i < count; ++i) run(tasks[static_cast<std::size_t>(i)], s);
+  }
+}
+
+}  // namespace
+
+float* CpuBackend::attention_scratch(std::int64_t count) {
+  if (attention_scratch_.numel() < count) attention_scratch_ = Tensor::empty({count}, DType::f32);
+  return attention_scratch_.data<float>();
+}
+
+void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+                                   const AttentionDropout& dropout, Tensor& context,
+                                   Tensor& log_sum_exp) {
+  const Geometry g = attention_geometry(qkv);
+  check_key_lengths(key_lengths, g.steps);
+  // Split a head's query tiles when there are too few heads to keep the pool busy.
+  const std::int64_t pairs = g.batch * g.heads;
+  const std::int64_t chunks =
+      std::clamp<std::int64_t>(ceil_div(2 * threads_, std::max<std::int64_t>(pairs, 1)), 1,
+                               std::max<std::int64_t>(g.query_tiles(), 1));
+  const std::int64_t tiles_per_chunk = ceil_div(g.query_tiles(), chunks);
+  std::vector<ForwardTask> tasks;
+  for (std::int64_t b = 0; b < g.batch; ++b)
+    for (std::int64_t h = 0; h < g.heads; ++h)
+      for (std::int64_t tile = 0; tile < g.query_tiles(); tile += tiles_per_chunk)
+        tasks.push_back({b, h, tile, std::min(tile + tiles_per_chunk, g.query_tiles())});
+  const std::int64_t slice = round_up(head_scratch_floats(g), 16);
+  float* scratch = attention_scratch(slice * threads_);
+  const float* qkv_data = qkv.data<float>();
+  const std::int32_t* lengths = key_lengths.data<std::int32_t>();
+  float* context_data = context.data<float>();
+  float* lse_data = log_sum_exp.data<float>();
+  run_tasks(threads_, tasks, scratch, slice, g, [&](const ForwardTask& task, HeadScratch& s) {
+    forward_task(task, g, qkv_data, lengths, dropout, s, context_data, lse_data);
+  });
+}
+
+void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths,
+                                    const Tensor& context, const Tensor& log_sum_exp,
+                                    const Tensor& dcontext, const AttentionDropout& dropout,
+                                    Tensor& dqkv) {
+  const Geometry g = attention_geometry(qkv);
+  check_key_lengths(key_lengths, g.steps);
+  const BackwardTensors tensors{qkv.data<float>(),      key_lengths.data<std::int32_t>(),
+                                context.data<float>(),  log_sum_exp.data<float>(),
+                                dcontext.data<float>(), dqkv.data<float>()};
+  const std::int64_t slice = round_up(head_scratch_floats(g), 16);
+  float* scratch = attention_scratch(slice * threads_);
+  auto run = [&](const BackwardTask& task, HeadScratch& s) {
+    backward_task(task, g, tensors, dropout, s);
+  };
+  const std::int64_t query_tiles = g.query_tiles(), key_tiles = g.key_tiles();
+  std::vector<BackwardTask> tasks;
+  if (g.batch * g.heads >= threads_) {
+    for (std::int64_t b = 0; b < g.batch; ++b)
+      for (std::int64_t h = 0; h < g.heads; ++h)
+        tasks.push_back({b, h, 0, query_tiles, 0, key_tiles, true, true});
+    run_tasks(threads_, tasks, scratch, slice, g, run);
+    return;
+  }
+  // Few heads: dK, dV per key tile, then dQ per query tile.
+  for (std::int64_t b = 0; b < g.batch; ++b)
+    for (std::int64_t h = 0; h < g.heads; ++h)
+      for (std::int64_t tile = 0; tile < key_tiles; ++tile)
+        tasks.push_back({b, h, 0, query_tiles, tile, tile + 1, true, false});
+  run_tasks(threads_, tasks, scratch, slice, g, run);
+  tasks.clear();
+  for (std::int64_t b = 0; b < g.batch; ++b)
+    for (std::int64_t h = 0; h < g.heads; ++h)
+      for (std::int64_t tile = 0; tile < query_tiles; ++tile)
+        tasks.push_back({b, h, tile, tile + 1, 0, key_tiles, false, true});
+  run_tasks(threads_, tasks, scratch, slice, g, run);
+}
+
+}  // namespace seqtrain
