@@ -21,11 +21,11 @@
 // dK and dV of the head accumulate in scratch over the query tiles; dQ of a
 // query tile is complete after its key loop. Nothing is T x T.
 //
-// The products are register-blocked micro-kernels (4 rows x 2 vectors of
+// The products are register-blocked micro-kernels (6 rows x 2 vectors of
 // accumulators, operand A broadcast element by element with any strides, so
-// P^T and dS^T need no transposed copies). Tails: rows of a query tile are
-// padded to the kernel's 4 (zero queries, ignored), key columns to the column
-// block (zero keys, their probabilities forced to 0), depths are exact.
+// P^T and dS^T need no transposed copies). Tails: any number of rows (kernels
+// for 1 to 6), key columns padded to the 2-vector block with zero keys whose
+// scores are never read, depths exact.
 //
 // When there are fewer (batch, head) pairs than threads, forward splits the
 // query tiles of a head over tasks, and backward runs in two passes: dK and dV
@@ -51,12 +51,11 @@ namespace {
 using cpu::FloatVector;
 using cpu::kFloatLanes;
 
-constexpr std::int64_t kKernelRows = 4;
+constexpr std::int64_t kKernelRows = 6;
 constexpr std::int64_t kKernelColumns = 2 * kFloatLanes;
 constexpr std::int64_t kQueryTile = 64;
 constexpr std::int64_t kKeyTile = 64;
-static_assert(kQueryTile % kKernelRows == 0 && kKeyTile % kKernelColumns == 0 &&
-              kKernelColumns % kKernelRows == 0);
+static_assert(kKeyTile % kKernelColumns == 0);
 
 std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
   return (x + multiple - 1) / multiple * multiple;
@@ -70,42 +69,66 @@ std::int64_t ceil_div(std::int64_t x, std::int64_t y) {
 
 // C[r, 0 : kKernelColumns] (+)= sum_k A(r, k) B[k, 0 : kKernelColumns] for
 // r < Rows, with A(r, k) = a[r * a_row + k * a_depth] and B's rows ldb apart.
+// 6 x 2 vectors of accumulators: with AVX2's 16 registers, 12 accumulators,
+// 2 rows of B and one broadcast; 8 loads per 12 multiply-adds.
 template <int Rows, bool Accumulate>
 void kernel_block(std::int64_t depth, const float* a, std::int64_t a_row, std::int64_t a_depth,
                   const float* b, std::int64_t ldb, float* c, std::int64_t ldc) {
+  // The unroll pragmas let g++ keep acc in registers (without them it spills
+  // the array to the stack on every iteration).
   FloatVector acc[Rows][2];
-  for (int r = 0; r < Rows; ++r)
-    for (int v = 0; v < 2; ++v)
-      acc[r][v] = Accumulate ? cpu::load_floats(c + r * ldc + v * kFloatLanes) : FloatVector{};
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    acc[r][0] = Accumulate ? cpu::load_floats(c + r * ldc) : FloatVector{};
+    acc[r][1] = Accumulate ? cpu::load_floats(c + r * ldc + kFloatLanes) : FloatVector{};
+  }
   for (std::int64_t k = 0; k < depth; ++k) {
     const FloatVector b0 = cpu::load_floats(b + k * ldb);
     const FloatVector b1 = cpu::load_floats(b + k * ldb + kFloatLanes);
+#pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
-      const FloatVector x = cpu::broadcast_float(a[r * a_row + k * a_depth]);
+      const FloatVector x = cpu::broadcast_float(a + r * a_row + k * a_depth);
       acc[r][0] = cpu::fused_multiply_add(x, b0, acc[r][0]);
       acc[r][1] = cpu::fused_multiply_add(x, b1, acc[r][1]);
     }
   }
-  for (int r = 0; r < Rows; ++r)
-    for (int v = 0; v < 2; ++v) cpu::store_floats(c + r * ldc + v * kFloatLanes, acc[r][v]);
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    cpu::store_floats(c + r * ldc, acc[r][0]);
+    cpu::store_floats(c + r * ldc + kFloatLanes, acc[r][1]);
+  }
+}
+
+template <bool Accumulate>
+void kernel_rows(std::int64_t rows, std::int64_t depth, const float* a, std::int64_t a_row,
+                 std::int64_t a_depth, const float* b, std::int64_t ldb, float* c,
+                 std::int64_t ldc) {
+  switch (rows) {
+    case 6: return kernel_block<6, Accumulate>(depth, a, a_row, a_depth, b, ldb, c, ldc);
+    case 5: return kernel_block<5, Accumulate>(depth, a, a_row, a_depth, b, ldb, c, ldc);
+    case 4: return kernel_block<4, Accumulate>(depth, a, a_row, a_depth, b, ldb, c, ldc);
+    case 3: return kernel_block<3, Accumulate>(depth, a, a_row, a_depth, b, ldb, c, ldc);
+    case 2: return kernel_block<2, Accumulate>(depth, a, a_row, a_depth, b, ldb, c, ldc);
+    default: return kernel_block<1, Accumulate>(depth, a, a_row, a_depth, b, ldb, c, ldc);
+  }
 }
 
 // C[rows, columns] (+)= A B, A(r, k) as in kernel_block, B [depth, columns]
-// with rows ldb apart, C with rows ldc apart. rows is a multiple of
-// kKernelRows and columns of kKernelColumns (callers pad). Column blocks are
-// outer so a block of B (depth x kKernelColumns) stays in L1 across the rows.
+// with rows ldb apart, C with rows ldc apart. columns is a multiple of
+// kKernelColumns (callers pad); any rows. Column blocks are outer so a block
+// of B (depth x kKernelColumns) stays in L1 across the rows.
 void multiply_tiles(std::int64_t rows, std::int64_t columns, std::int64_t depth, const float* a,
                     std::int64_t a_row, std::int64_t a_depth, const float* b, std::int64_t ldb,
                     float* c, std::int64_t ldc, bool accumulate) {
   for (std::int64_t column = 0; column < columns; column += kKernelColumns)
     for (std::int64_t row = 0; row < rows; row += kKernelRows) {
-      const float* a_block = a + row * a_row;
+      const std::int64_t block = std::min(kKernelRows, rows - row);
       if (accumulate)
-        kernel_block<kKernelRows, true>(depth, a_block, a_row, a_depth, b + column, ldb,
-                                        c + row * ldc + column, ldc);
+        kernel_rows<true>(block, depth, a + row * a_row, a_row, a_depth, b + column, ldb,
+                          c + row * ldc + column, ldc);
       else
-        kernel_block<kKernelRows, false>(depth, a_block, a_row, a_depth, b + column, ldb,
-                                         c + row * ldc + column, ldc);
+        kernel_rows<false>(block, depth, a + row * a_row, a_row, a_depth, b + column, ldb,
+                           c + row * ldc + column, ldc);
     }
 }
 
@@ -227,47 +250,49 @@ const float* qkv_slot(const float* qkv, const Geometry& g, std::int64_t b, std::
   return qkv + (b * g.steps + t) * g.row_stride + slot * g.hidden + h * g.head_dim;
 }
 
-// rows [count, padded) x d' of x as t -> x[t] scaled, zero beyond d and count.
+// count rows x d' from x_{first + r} * scale, zero beyond d.
 void pack_rows(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t h, int slot,
-               std::int64_t first, std::int64_t count, std::int64_t padded_count, float scale,
-               float* target) {
+               std::int64_t first, std::int64_t count, float scale, float* target) {
   const std::int64_t d = g.head_dim, dp = g.padded_dim;
-  for (std::int64_t r = 0; r < padded_count; ++r) {
+  for (std::int64_t r = 0; r < count; ++r) {
     float* row = target + r * dp;
-    std::int64_t c = 0;
-    if (r < count) {
-      const float* source = qkv_slot(qkv, g, b, first + r, slot, h);
-      for (; c < d; ++c) row[c] = source[c] * scale;
-    }
-    for (; c < dp; ++c) row[c] = 0.0f;
+    const float* source = qkv_slot(qkv, g, b, first + r, slot, h);
+    for (std::int64_t c = 0; c < d; ++c) row[c] = source[c] * scale;
+    for (std::int64_t c = d; c < dp; ++c) row[c] = 0.0f;
   }
 }
 
 // [d, padded] transposed: target[c * padded + j] = x_j[c], zero for j >= count.
+// Eight tokens at a time, so each store writes eight consecutive floats.
 void pack_transposed(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t h, int slot,
                      std::int64_t count, std::int64_t padded, float* target) {
+  constexpr std::int64_t kBlock = 8;
   const std::int64_t d = g.head_dim;
-  for (std::int64_t j = 0; j < count; ++j) {
+  std::int64_t j = 0;
+  for (; j + kBlock <= count; j += kBlock) {
+    const float* source[kBlock];
+    for (std::int64_t u = 0; u < kBlock; ++u) source[u] = qkv_slot(qkv, g, b, j + u, slot, h);
+    for (std::int64_t c = 0; c < d; ++c)
+      for (std::int64_t u = 0; u < kBlock; ++u) target[c * padded + j + u] = source[u][c];
+  }
+  for (; j < count; ++j) {
     const float* source = qkv_slot(qkv, g, b, j, slot, h);
     for (std::int64_t c = 0; c < d; ++c) target[c * padded + j] = source[c];
   }
   for (std::int64_t c = 0; c < d; ++c)
-    for (std::int64_t j = count; j < padded; ++j) target[c * padded + j] = 0.0f;
+    for (std::int64_t k = count; k < padded; ++k) target[c * padded + k] = 0.0f;
 }
 
-// rows [first, first + count) x d' of a token-major tensor with rows `stride`
-// apart ([B, T, hidden] context or dcontext), zero padded to padded_count rows.
+// count rows x d' of head h of a [B, T, heads * d] tensor (dcontext) from
+// token first on, zero beyond d.
 void pack_tile(const float* x, const Geometry& g, std::int64_t b, std::int64_t h,
-               std::int64_t first, std::int64_t count, std::int64_t padded_count, float* target) {
+               std::int64_t first, std::int64_t count, float* target) {
   const std::int64_t d = g.head_dim, dp = g.padded_dim;
-  for (std::int64_t r = 0; r < padded_count; ++r) {
+  for (std::int64_t r = 0; r < count; ++r) {
     float* row = target + r * dp;
-    std::int64_t c = 0;
-    if (r < count) {
-      const float* source = x + (b * g.steps + first + r) * g.hidden + h * d;
-      for (; c < d; ++c) row[c] = source[c];
-    }
-    for (; c < dp; ++c) row[c] = 0.0f;
+    const float* source = x + (b * g.steps + first + r) * g.hidden + h * d;
+    for (std::int64_t c = 0; c < d; ++c) row[c] = source[c];
+    for (std::int64_t c = d; c < dp; ++c) row[c] = 0.0f;
   }
 }
 
@@ -286,7 +311,7 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
   const bool drop = dropout.probability > 0.0f;
   if (length > 0) {
     pack_transposed(qkv, g, b, h, 1, length, padded_length, s.key_t);
-    pack_rows(qkv, g, b, h, 2, 0, length, length, 1.0f, s.value);
+    pack_rows(qkv, g, b, h, 2, 0, length, 1.0f, s.value);
   }
   for (std::int64_t tile = task.first_tile; tile < task.last_tile; ++tile) {
     const std::int64_t first = tile * kQueryTile;
@@ -300,12 +325,11 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
       }
       continue;
     }
-    const std::int64_t padded_rows = round_up(rows, kKernelRows);
-    pack_rows(qkv, g, b, h, 0, first, rows, padded_rows, g.scale, s.query);
-    std::memset(s.accumulator, 0, static_cast<std::size_t>(padded_rows * dp) * sizeof(float));
+    pack_rows(qkv, g, b, h, 0, first, rows, g.scale, s.query);
+    std::memset(s.accumulator, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
     float* row_max = s.row_first;
     float* row_sum = s.row_second;
-    for (std::int64_t r = 0; r < padded_rows; ++r) {
+    for (std::int64_t r = 0; r < rows; ++r) {
       row_max[r] = -std::numeric_limits<float>::infinity();
       row_sum[r] = 0.0f;
     }
@@ -313,14 +337,11 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
       const std::int64_t keys = std::min(kKeyTile, length - key);
       const std::int64_t padded_keys = round_up(keys, kKernelColumns);
       float* scores = s.probabilities;
-      multiply_tiles(padded_rows, padded_keys, d, s.query, dp, 1, s.key_t + key, padded_length,
-                     scores, kKeyTile, false);
-      for (std::int64_t r = 0; r < padded_rows; ++r) {
+      multiply_tiles(rows, padded_keys, d, s.query, dp, 1, s.key_t + key, padded_length, scores,
+                     kKeyTile, false);
+      for (std::int64_t r = 0; r < rows; ++r) {
         float* row = scores + r * kKeyTile;
-        float tile_max = row[0];
-#pragma omp simd reduction(max : tile_max)
-        for (std::int64_t j = 1; j < keys; ++j) tile_max = std::max(tile_max, row[j]);
-        const float new_max = std::max(row_max[r], tile_max);
+        const float new_max = std::max(row_max[r], cpu::maximum_of(row, keys));
         // exp(-inf) on the first tile: fast_exp clamps and returns 0.
         const float correction = cpu::fast_exp(row_max[r] - new_max);
         float tile_sum = 0.0f;
@@ -336,14 +357,14 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
 #pragma omp simd
           for (std::int64_t c = 0; c < dp; ++c) out[c] *= correction;
         }
-        if (drop && r < rows) {
+        if (drop) {
           dropout_factors(dropout, g.probability_row(b, h, first + r) + key, keys, s.factors);
 #pragma omp simd
           for (std::int64_t j = 0; j < keys; ++j) row[j] *= s.factors[j];
         }
       }
-      multiply_tiles(padded_rows, dp, keys, scores, kKeyTile, 1, s.value + key * dp, dp,
-                     s.accumulator, dp, true);
+      multiply_tiles(rows, dp, keys, scores, kKeyTile, 1, s.value + key * dp, dp, s.accumulator, dp,
+                     true);
     }
     for (std::int64_t r = 0; r < rows; ++r) {
       const float inverse = 1.0f / row_sum[r];
@@ -388,32 +409,29 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
   if (length > 0) {
     pack_transposed(t.qkv, g, b, h, 1, length, padded_length, s.key_t);
     pack_transposed(t.qkv, g, b, h, 2, length, padded_length, s.value_t);
-    if (task.query_grads) pack_rows(t.qkv, g, b, h, 1, 0, length, length, 1.0f, s.key);
+    if (task.query_grads) pack_rows(t.qkv, g, b, h, 1, 0, length, 1.0f, s.key);
   }
   if (task.key_grads && first_key < end_valid_key) {
-    const std::int64_t rows = round_up(end_valid_key, kKernelColumns) - first_key;
+    const std::int64_t rows = end_valid_key - first_key;
     std::memset(s.dkey + first_key * dp, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
     std::memset(s.dvalue + first_key * dp, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
   }
   for (std::int64_t tile = task.first_query_tile; tile < task.last_query_tile; ++tile) {
     const std::int64_t first = tile * kQueryTile;
     const std::int64_t rows = std::min(kQueryTile, g.steps - first);
-    const std::int64_t padded_rows = round_up(rows, kKernelRows);
     if (task.query_grads)
-      std::memset(s.accumulator, 0, static_cast<std::size_t>(padded_rows * dp) * sizeof(float));
+      std::memset(s.accumulator, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
     if (length > 0) {
-      pack_rows(t.qkv, g, b, h, 0, first, rows, padded_rows, g.scale, s.query);
-      pack_tile(t.dcontext, g, b, h, first, rows, padded_rows, s.dout);
+      pack_rows(t.qkv, g, b, h, 0, first, rows, g.scale, s.query);
+      pack_tile(t.dcontext, g, b, h, first, rows, s.dout);
       const float* lse = t.log_sum_exp + (b * g.heads + h) * g.steps + first;
-      for (std::int64_t r = 0; r < padded_rows; ++r) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const float* o = t.context + (b * g.steps + first + r) * g.hidden + h * d;
+        const float* dout = s.dout + r * dp;
         float delta = 0.0f;
-        if (r < rows) {
-          const float* o = t.context + (b * g.steps + first + r) * g.hidden + h * d;
-          const float* dout = s.dout + r * dp;
 #pragma omp simd reduction(+ : delta)
-          for (std::int64_t c = 0; c < d; ++c) delta += dout[c] * o[c];
-        }
-        s.row_first[r] = r < rows ? lse[r] : 0.0f;
+        for (std::int64_t c = 0; c < d; ++c) delta += dout[c] * o[c];
+        s.row_first[r] = lse[r];
         s.row_second[r] = delta;
       }
     }
@@ -425,27 +443,23 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
       float* p = s.probabilities;
       float* ds = s.dprobabilities;
       float* p_dropped = drop ? s.dropped : p;
-      multiply_tiles(padded_rows, padded_keys, d, s.query, dp, 1, s.key_t + key, padded_length, p,
+      multiply_tiles(rows, padded_keys, d, s.query, dp, 1, s.key_t + key, padded_length, p,
                      kKeyTile, false);
-      multiply_tiles(padded_rows, padded_keys, d, s.dout, dp, 1, s.value_t + key, padded_length, ds,
+      multiply_tiles(rows, padded_keys, d, s.dout, dp, 1, s.value_t + key, padded_length, ds,
                      kKeyTile, false);
-      for (std::int64_t r = 0; r < padded_rows; ++r) {
+      for (std::int64_t r = 0; r < rows; ++r) {
         float* p_row = p + r * kKeyTile;
         float* ds_row = ds + r * kKeyTile;
         const float lse = s.row_first[r], delta = s.row_second[r];
         if (drop) {
           float* dropped_row = p_dropped + r * kKeyTile;
-          if (r < rows)
-            dropout_factors(dropout, g.probability_row(b, h, first + r) + key, keys, s.factors);
-          else
-            std::fill(s.factors, s.factors + keys, 0.0f);
+          dropout_factors(dropout, g.probability_row(b, h, first + r) + key, keys, s.factors);
 #pragma omp simd
           for (std::int64_t j = 0; j < keys; ++j) {
             const float probability = cpu::fast_exp(p_row[j] - lse);
             dropped_row[j] = probability * s.factors[j];
             ds_row[j] = probability * (ds_row[j] * s.factors[j] - delta);
           }
-          for (std::int64_t j = keys; j < padded_keys; ++j) dropped_row[j] = 0.0f;
         } else {
 #pragma omp simd
           for (std::int64_t j = 0; j < keys; ++j) {
@@ -454,21 +468,16 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
             ds_row[j] = probability * (ds_row[j] - delta);
           }
         }
-        for (std::int64_t j = keys; j < padded_keys; ++j) {
-          p_row[j] = 0.0f;
-          ds_row[j] = 0.0f;
-        }
       }
       if (task.key_grads) {
         // dV[key + j] += sum_r (P Z)[r, j] dO[r];  dK[key + j] += sum_r dS[r, j] (scale q_r)
-        multiply_tiles(padded_keys, dp, rows, p_dropped, 1, kKeyTile, s.dout, dp,
-                       s.dvalue + key * dp, dp, true);
-        multiply_tiles(padded_keys, dp, rows, ds, 1, kKeyTile, s.query, dp, s.dkey + key * dp, dp,
+        multiply_tiles(keys, dp, rows, p_dropped, 1, kKeyTile, s.dout, dp, s.dvalue + key * dp, dp,
                        true);
+        multiply_tiles(keys, dp, rows, ds, 1, kKeyTile, s.query, dp, s.dkey + key * dp, dp, true);
       }
       if (task.query_grads)  // dQ / scale += dS K
-        multiply_tiles(padded_rows, dp, keys, ds, kKeyTile, 1, s.key + key * dp, dp, s.accumulator,
-                       dp, true);
+        multiply_tiles(rows, dp, keys, ds, kKeyTile, 1, s.key + key * dp, dp, s.accumulator, dp,
+                       true);
     }
     if (task.query_grads) {
       for (std::int64_t r = 0; r < rows; ++r) {

@@ -1,13 +1,15 @@
 // The widest float vector the build targets, for register-blocked kernels whose
 // accumulators must stay in registers (attention's tile products). Loops that
 // the compiler vectorises on its own do not need this; these kernels keep a
-// 4 x 2 block of accumulators live across the whole depth loop, which g++ only
-// does reliably when the vectors are spelled out.
+// 6 x 2 block of accumulators live across the whole depth loop, which g++ only
+// does when the vectors are spelled out and the loops over the block are
+// unrolled before its scalar replacement (#pragma GCC unroll).
 //   AVX-512F     16 lanes, fused multiply-add
 //   AVX2 + FMA    8 lanes, fused multiply-add (-march=x86-64-v3 and newer)
 //   otherwise     4 lanes (g++'s generic vectors: SSE2), multiply then add
 #pragma once
 
+#include <cstdint>
 #include <cstring>
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -37,17 +39,65 @@ inline FloatVector fused_multiply_add(FloatVector a, FloatVector b, FloatVector 
 #endif
 
 inline FloatVector load_floats(const float* source) {
+#if defined(__AVX512F__)
+  return _mm512_loadu_ps(source);
+#elif defined(__AVX2__) && defined(__FMA__)
+  return _mm256_loadu_ps(source);
+#else
   FloatVector v;
   std::memcpy(&v, source, sizeof(v));
   return v;
+#endif
 }
 
 inline void store_floats(float* target, FloatVector v) {
+#if defined(__AVX512F__)
+  _mm512_storeu_ps(target, v);
+#elif defined(__AVX2__) && defined(__FMA__)
+  _mm256_storeu_ps(target, v);
+#else
   std::memcpy(target, &v, sizeof(v));
+#endif
 }
 
-inline FloatVector broadcast_float(float x) {
-  return FloatVector{} + x;
+// Every lane = *source. (Not FloatVector{} + x: adding +0 is not the identity
+// for -0, so the compiler keeps a scalar add in front of the broadcast.)
+inline FloatVector broadcast_float(const float* source) {
+#if defined(__AVX512F__)
+  return _mm512_set1_ps(*source);
+#elif defined(__AVX2__) && defined(__FMA__)
+  return _mm256_broadcast_ss(source);
+#else
+  const float x = *source;
+  return FloatVector{x, x, x, x};
+#endif
+}
+
+inline FloatVector maximum_floats(FloatVector a, FloatVector b) {
+#if defined(__AVX512F__)
+  return _mm512_max_ps(a, b);
+#elif defined(__AVX2__) && defined(__FMA__)
+  return _mm256_max_ps(a, b);
+#else
+  return a > b ? a : b;
+#endif
+}
+
+// max over x[0 .. count), count >= 1. (A plain max loop stays scalar: g++
+// does not reorder float max reductions without -ffast-math.)
+inline float maximum_of(const float* x, std::int64_t count) {
+  float result = x[0];
+  std::int64_t i = 0;
+  if (count >= kFloatLanes) {
+    FloatVector block = load_floats(x);
+    for (i = kFloatLanes; i + kFloatLanes <= count; i += kFloatLanes)
+      block = maximum_floats(block, load_floats(x + i));
+    alignas(64) float lanes[kFloatLanes];
+    store_floats(lanes, block);
+    for (float lane : lanes) result = lane > result ? lane : result;
+  }
+  for (; i < count; ++i) result = x[i] > result ? x[i] : result;
+  return result;
 }
 
 }  // namespace seqtrain::cpu
