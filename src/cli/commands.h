@@ -32,5 +32,7 @@ void register_train_command(CLI::App& app, CommandRegistry& commands);
 void register_eval_command(CLI::App& app, CommandRegistry& commands);
 void register_generate_command(CLI::App& app, CommandRegistry& commands);
 void register_info_command(CLI::App& app, CommandRegistry& commands);
+void register_tokenizer_command(CLI::App& app, CommandRegistry& commands);
+void register_data_command(CLI::App& app, CommandRegistry& commands);
 
 }  // namespace seqtrain

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   register_eval_command(app, commands);
   register_generate_command(app, commands);
   register_info_command(app, commands);
+  register_tokenizer_command(app, commands);
+  register_data_command(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,33 @@
+// MappedFile: a whole file mapped read-only into memory (mmap), for prepared
+// token shards: the kernel pages them in as batches read them, and several
+// datasets over the same shards share the pages. Copies share one mapping,
+// which is unmapped when the last copy goes away.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace seqtrain {
+
+class MappedFile {
+ public:
+  MappedFile() = default;
+
+  // Maps `path`. Throws DataError naming the path (and `what` it is, e.g.
+  // "token shard") when it is missing, not a regular file, or cannot be
+  // mapped. An empty file maps to an empty span.
+  static MappedFile open(const std::filesystem::path& path, std::string_view what);
+
+  std::span<const std::byte> bytes() const;
+  std::size_t size() const { return bytes().size(); }
+  const std::filesystem::path& path() const;
+
+ private:
+  struct Mapping;
+  std::shared_ptr<const Mapping> mapping_;
+};
+
+}  // namespace seqtrain

@@ -1,0 +1,123 @@
+// TokenShards: a text corpus tokenised once into binary shard files of token
+// ids, read back memory-mapped at training time. docs/data_formats.md
+// ("Prepared token shards") gives the format in full.
+//
+// Documents are the corpus's blank-line-separated blocks of lines (a fortune,
+// a paragraph, an article); each is encoded whole, its newlines as spaces, and
+// one that encodes to no tokens is dropped. A fraction of the documents,
+// chosen by a seeded permutation and kept in corpus order, is the validation
+// split. Each split is stored as shards of whole documents:
+//   <split>-NNNNN.tokens     the token ids, little-endian uint16 when the
+//                            vocabulary has at most 65536 ids, else int32
+//   <split>-NNNNN.documents  int64 little-endian offsets into the shard's
+//                            tokens: document i is [offset[i], offset[i+1]);
+//                            offset[0] = 0, the last = the shard's token count
+//   manifest.json            format, version, vocabulary size, token dtype,
+//                            tokenizer checksum, split seed and fraction, and
+//                            per shard its file names and counts
+// Every file is written atomically (temp file, fsync, rename), the manifest
+// last, after the old one is removed: a directory with a manifest is complete,
+// and files are replaced, never rewritten in place, so a reader's mapping stays
+// valid while a new prepare runs.
+//
+// Opening maps every shard and checks it against the manifest before anything
+// is read: file sizes, document offsets (from 0, increasing, ending at the
+// token count) and every token id below the vocabulary size. Any mismatch,
+// truncation or corruption is a DataError naming the file, so reading
+// afterwards never leaves the mapped bytes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "data/mapped_file.h"
+#include "data/sentencepiece_tokenizer.h"
+
+namespace seqtrain {
+
+enum class TokenDType { uint16, int32 };
+const char* token_dtype_name(TokenDType dtype);
+// uint16 for vocabularies of at most 65536 ids, int32 beyond.
+TokenDType token_dtype_for_vocab_size(std::int64_t vocab_size);
+
+struct TokenShardsOptions {
+  // Share of the documents held out for validation, in [0, 1). With a
+  // positive fraction at least one document is held out and at least one kept.
+  double validation_fraction = 0.05;
+  // Seeds the permutation that picks the validation documents.
+  std::uint64_t split_seed = 0;
+  // A shard closes at the first document boundary at or past this many tokens
+  // (a longer document makes a shard of its own).
+  std::int64_t max_tokens_per_shard = std::int64_t{1} << 26;
+};
+
+// The blank-line-separated documents of a corpus: each a run of lines with
+// non-whitespace text, joined by "\n" ("\r" before a newline dropped).
+std::vector<std::string> split_corpus_documents(std::string_view text);
+
+// One split (training or validation) of the prepared corpus: its documents in
+// corpus order, over all its shards.
+class TokenSplit {
+ public:
+  std::int64_t document_count() const { return static_cast<std::int64_t>(documents_.size()); }
+  std::int64_t token_count() const { return token_count_; }
+  std::int64_t document_length(std::int64_t document) const;
+  // Copies tokens [offset, offset + count) of a document into out as int32.
+  // Indices outside the document are an InternalError.
+  void copy_tokens(std::int64_t document, std::int64_t offset, std::int64_t count,
+                   std::int32_t* out) const;
+  std::vector<std::int32_t> document_tokens(std::int64_t document) const;
+
+ private:
+  friend class TokenShards;
+  struct Document {
+    std::int32_t shard;
+    std::int64_t begin;  // token offset inside the shard
+    std::int64_t length;
+  };
+  TokenDType dtype_ = TokenDType::uint16;
+  std::vector<MappedFile> shard_tokens_;
+  std::vector<Document> documents_;
+  std::int64_t token_count_ = 0;
+};
+
+class TokenShards {
+ public:
+  static constexpr const char* kManifestFileName = "manifest.json";
+  static constexpr int kFormatVersion = 1;
+
+  // Tokenises the corpus with `tokenizer` and writes the shards and manifest
+  // into output_directory (created). Throws DataError for a missing, empty or
+  // blank corpus and for a corpus with too few documents to hold out a
+  // validation split; ConfigError for options out of range.
+  static TokenShards prepare(const std::filesystem::path& corpus,
+                             const SentencePieceTokenizer& tokenizer,
+                             const std::filesystem::path& output_directory,
+                             const TokenShardsOptions& options);
+
+  // Maps and checks a prepared directory (see above). DataError naming the
+  // file on any problem.
+  static TokenShards open(const std::filesystem::path& directory);
+
+  // DataError when the shards were prepared with another tokenizer model.
+  void require_tokenizer(const SentencePieceTokenizer& tokenizer) const;
+
+  const TokenSplit& training() const { return training_; }
+  const TokenSplit& validation() const { return validation_; }
+  std::int64_t vocab_size() const { return vocab_size_; }
+  TokenDType token_dtype() const { return training_.dtype_; }
+  const std::string& tokenizer_checksum() const { return tokenizer_checksum_; }
+  const std::filesystem::path& directory() const { return directory_; }
+
+ private:
+  std::filesystem::path directory_;
+  std::int64_t vocab_size_ = 0;
+  std::string tokenizer_checksum_;
+  TokenSplit training_;
+  TokenSplit validation_;
+};
+
+}  // namespace seqtrain
