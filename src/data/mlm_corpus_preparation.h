@@ -1,0 +1,41 @@
+// prepare_mlm_corpus: a raw text corpus made ready for masked-LM pretraining in
+// one call, so a run can name only its corpus: the tokenizer is trained and
+// the corpus tokenised into shards under a cache directory the first time, and
+// reused afterwards while the corpus bytes and options stay the same.
+//
+// Layout of the cache directory:
+//   tokenizer/         SentencePieceTokenizer::train's output
+//   shards/            TokenShards::prepare's output
+//   preparation.json   what they were made from: the corpus path and checksum
+//                      (fnv1a64 of its bytes), every tokenizer and shard
+//                      option, and the tokenizer checksum; written last
+// A cache whose preparation.json differs from the current request, or whose
+// tokenizer or shards no longer load, is rebuilt rather than used.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "data/sentencepiece_tokenizer.h"
+#include "data/token_shards.h"
+
+namespace seqtrain {
+
+struct MlmCorpusOptions {
+  std::filesystem::path corpus;
+  std::filesystem::path cache_directory;
+  TokenizerTrainingOptions tokenizer = {};
+  TokenShardsOptions shards = {};
+};
+
+struct PreparedMlmCorpus {
+  SentencePieceTokenizer tokenizer;
+  std::shared_ptr<const TokenShards> shards;
+  bool reused = false;  // true when the cache was current and nothing was rebuilt
+};
+
+// Throws what SentencePieceTokenizer::train and TokenShards::prepare throw
+// (DataError naming the corpus, ConfigError for options out of range).
+PreparedMlmCorpus prepare_mlm_corpus(const MlmCorpusOptions& options);
+
+}  // namespace seqtrain
