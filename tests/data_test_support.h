@@ -3,7 +3,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -12,39 +11,11 @@
 
 #include "data/sequence_batch.h"
 
+#include "test_directory.h"
+
 namespace seqtrain::testing {
 
-// <gtest temp dir>/seqtrain_data_<suite>_<test>_<pid>, removed with its contents
-// when the object goes away.
-class DataTestDirectory {
- public:
-  DataTestDirectory() {
-    const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = std::filesystem::path(::testing::TempDir()) /
-            ("seqtrain_data_" + std::string(test->test_suite_name()) + "_" + test->name() + "_" +
-             std::to_string(::getpid()));
-    std::filesystem::remove_all(root_);
-    std::filesystem::create_directories(root_);
-  }
-  ~DataTestDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(root_, ignored);
-  }
-  DataTestDirectory(const DataTestDirectory&) = delete;
-  DataTestDirectory& operator=(const DataTestDirectory&) = delete;
-
-  const std::filesystem::path& root() const { return root_; }
-
-  std::filesystem::path write(const std::string& name, const std::string& contents) const {
-    std::filesystem::path path = root_ / name;
-    std::ofstream file(path, std::ios::binary);
-    file << contents;
-    return path;
-  }
-
- private:
-  std::filesystem::path root_;
-};
+using DataTestDirectory = TestDirectory;
 
 inline ::testing::AssertionResult tensors_identical(const Tensor& actual, const Tensor& expected) {
   if (actual.defined() != expected.defined() || actual.shape() != expected.shape() ||

@@ -1,6 +1,7 @@
 #include "config/config_yaml.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -36,12 +37,7 @@ std::vector<std::string> split_path(std::string_view path) {
 }
 
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
-  std::string joined;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) joined += separator;
-    joined += items[i];
-  }
-  return joined;
+  return fmt::format("{}", fmt::join(items, separator));
 }
 
 std::string_view trim(std::string_view text) {

@@ -1,6 +1,7 @@
 #include "config/schema.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <set>
@@ -26,12 +27,7 @@ std::string format_bound(double value) {
 }
 
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
-  std::string joined;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) joined += separator;
-    joined += items[i];
-  }
-  return joined;
+  return fmt::format("{}", fmt::join(items, separator));
 }
 
 // "[0, 1)", ">= 1", "> 0"; empty when unbounded.

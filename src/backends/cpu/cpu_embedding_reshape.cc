@@ -15,11 +15,6 @@ std::int64_t rows_of(const Tensor& x) {
   return x.numel() / x.dim(-1);
 }
 
-// Rows per parallel piece so a piece copies about kElementGrain elements.
-std::int64_t row_grain(std::int64_t width) {
-  return std::max<std::int64_t>(1, cpu::kElementGrain / std::max<std::int64_t>(width, 1));
-}
-
 void check_ids(const Tensor& ids, std::int64_t vocabulary) {
   const std::int32_t* id_data = ids.data<std::int32_t>();
   for (std::int64_t i = 0; i < ids.numel(); ++i)
@@ -46,7 +41,7 @@ void CpuBackend::embedding_forward(const Tensor& table, const Tensor& ids, Tenso
   const std::int32_t* id_data = ids.data<std::int32_t>();
   const float* table_data = table.data<float>();
   float* out_data = out.data<float>();
-  cpu::parallel_for(threads_, ids.numel(), row_grain(width),
+  cpu::parallel_for(threads_, ids.numel(), cpu::row_grain(width),
                     [&](std::int64_t begin, std::int64_t end) {
                       for (std::int64_t i = begin; i < end; ++i)
                         std::memcpy(out_data + i * width, table_data + id_data[i] * width,
@@ -84,7 +79,7 @@ void CpuBackend::transpose01(const Tensor& x, Tensor& out) {
   const std::size_t row_bytes = static_cast<std::size_t>(d2) * dtype_size(x.dtype());
   const auto* in = static_cast<const std::byte*>(x.raw());
   auto* result = static_cast<std::byte*>(out.raw());
-  cpu::parallel_for(threads_, d0 * d1, row_grain(d2), [&](std::int64_t begin, std::int64_t end) {
+  cpu::parallel_for(threads_, d0 * d1, cpu::row_grain(d2), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t index = begin; index < end; ++index) {
       const std::int64_t i = index / d1, j = index % d1;
       std::memcpy(result + (j * d0 + i) * row_bytes, in + index * row_bytes, row_bytes);
@@ -98,7 +93,7 @@ void CpuBackend::concat_last(const Tensor& a, const Tensor& b, Tensor& out) {
   const float* b_data = b.data<float>();
   float* out_data = out.data<float>();
   cpu::parallel_for(
-      threads_, rows_of(a), row_grain(wa + wb), [&](std::int64_t begin, std::int64_t end) {
+      threads_, rows_of(a), cpu::row_grain(wa + wb), [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t r = begin; r < end; ++r) {
           float* row = out_data + r * (wa + wb);
           std::memcpy(row, a_data + r * wa, static_cast<std::size_t>(wa) * sizeof(float));
@@ -113,7 +108,7 @@ void CpuBackend::split_last(const Tensor& x, Tensor& a, Tensor& b) {
   float* a_data = a.data<float>();
   float* b_data = b.data<float>();
   cpu::parallel_for(
-      threads_, rows_of(x), row_grain(wa + wb), [&](std::int64_t begin, std::int64_t end) {
+      threads_, rows_of(x), cpu::row_grain(wa + wb), [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t r = begin; r < end; ++r) {
           const float* row = x_data + r * (wa + wb);
           std::memcpy(a_data + r * wa, row, static_cast<std::size_t>(wa) * sizeof(float));

@@ -16,11 +16,6 @@ std::int64_t rows_of(const Tensor& x) {
   return x.numel() / x.dim(-1);
 }
 
-// Rows per parallel piece so a piece streams about kElementGrain elements.
-std::int64_t row_grain(std::int64_t width) {
-  return std::max<std::int64_t>(1, cpu::kElementGrain / std::max<std::int64_t>(width, 1));
-}
-
 float row_max(const float* row, std::int64_t width) {
   float max_value = row[0];
 #pragma omp simd reduction(max : max_value)
@@ -44,7 +39,7 @@ void CpuBackend::softmax_forward(const Tensor& x, Tensor& y) {
   const std::int64_t width = x.dim(-1);
   const float* x_data = x.data<float>();
   float* y_data = y.data<float>();
-  cpu::parallel_for(threads_, rows_of(x), row_grain(width),
+  cpu::parallel_for(threads_, rows_of(x), cpu::row_grain(width),
                     [&](std::int64_t begin, std::int64_t end) {
                       for (std::int64_t r = begin; r < end; ++r) {
                         const float* in = x_data + r * width;
@@ -68,7 +63,7 @@ void CpuBackend::softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx)
   const float* y_data = y.data<float>();
   const float* dy_data = dy.data<float>();
   float* dx_data = dx.data<float>();
-  cpu::parallel_for(threads_, rows_of(y), row_grain(width),
+  cpu::parallel_for(threads_, rows_of(y), cpu::row_grain(width),
                     [&](std::int64_t begin, std::int64_t end) {
                       for (std::int64_t r = begin; r < end; ++r) {
                         const float* y_row = y_data + r * width;
@@ -102,7 +97,7 @@ void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& targe
   const float* logit_data = logits.data<float>();
   float* lse_data = log_sum_exp.data<float>();
   double* row_losses = reduction_scratch(rows);
-  cpu::parallel_for(threads_, rows, row_grain(classes), [&](std::int64_t begin, std::int64_t end) {
+  cpu::parallel_for(threads_, rows, cpu::row_grain(classes), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r) {
       const float* row = logit_data + r * classes;
       const float max_value = row_max(row, classes);
@@ -136,7 +131,7 @@ void CpuBackend::cross_entropy_backward(const Tensor& logits, const Tensor& targ
   const float* logit_data = logits.data<float>();
   const float* lse_data = log_sum_exp.data<float>();
   float* out_data = dlogits.data<float>();
-  cpu::parallel_for(threads_, rows, row_grain(classes), [&](std::int64_t begin, std::int64_t end) {
+  cpu::parallel_for(threads_, rows, cpu::row_grain(classes), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r) {
       const std::int32_t target = target_data[r];
       const float* row = logit_data + r * classes;

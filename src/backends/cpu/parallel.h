@@ -23,6 +23,11 @@ namespace seqtrain::cpu {
 // pay for waking the pool (~1-2 us), so it stays on the calling thread.
 inline constexpr std::int64_t kElementGrain = 16384;
 
+// Rows per parallel piece so a piece streams about kElementGrain elements.
+inline std::int64_t row_grain(std::int64_t width) {
+  return std::max<std::int64_t>(1, kElementGrain / std::max<std::int64_t>(width, 1));
+}
+
 // Elements per block of a deterministic sum over a flat tensor.
 inline constexpr std::int64_t kSumBlock = 16384;
 
