@@ -217,6 +217,23 @@ TEST_F(TokenShardsTest, ManifestMismatchesAreDataErrorsNamingTheManifest) {
                                    {(directory_.root() / "nowhere").string(), "data prepare"});
 }
 
+TEST_F(TokenShardsTest, PreparingAgainLeavesOnlyTheNewShards) {
+  const TokenShards many = prepare();
+  ASSERT_TRUE(std::filesystem::exists(shards_directory() / "train-00002.tokens"));
+  directory_.write("shards/notes.txt", "kept");
+  const TokenShards one =
+      TokenShards::prepare(corpus_, *tokenizer_, shards_directory(),
+                           {.validation_fraction = 0.25, .max_tokens_per_shard = 1000000});
+  EXPECT_EQ(one.training().token_count(), many.training().token_count());
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(shards_directory()))
+    names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"manifest.json", "notes.txt", "train-00000.documents",
+                                             "train-00000.tokens", "validation-00000.documents",
+                                             "validation-00000.tokens"}));
+}
+
 TEST_F(TokenShardsTest, ShardsRefuseAnotherTokenizer) {
   const TokenShards shards = prepare();
   EXPECT_NO_THROW(shards.require_tokenizer(*tokenizer_));

@@ -20,6 +20,8 @@
 // Position: {"epoch", "batch", "batches_per_epoch", "seed", "batch_size",
 // "sequence_length"}; restoring one taken with another seed or layout is a
 // CheckpointError.
+//
+// One thread at a time: training_batch() keeps the current epoch's order.
 #pragma once
 
 #include <cstdint>

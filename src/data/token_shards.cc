@@ -20,9 +20,23 @@ constexpr std::string_view kFormatName = "seqtrain.token_shards";
 // Philox stream of the permutation that picks the validation documents.
 constexpr std::uint64_t kValidationSplitStream = 0x544B530000000000ull;
 constexpr std::int64_t kMaxVocabSize = std::int64_t{1} << 30;
+// Bounds a manifest's counts so that byte sizes computed from them cannot overflow.
+constexpr std::int64_t kMaxShardCount = std::int64_t{1} << 40;
 
 std::size_t token_width(TokenDType dtype) {
   return dtype == TokenDType::uint16 ? sizeof(std::uint16_t) : sizeof(std::int32_t);
+}
+
+// "<train|validation>-NNNNN.<tokens|documents>": the files prepare writes.
+bool is_shard_file_name(std::string_view name) {
+  for (std::string_view split : {"train-", "validation-"}) {
+    if (!name.starts_with(split)) continue;
+    std::string_view rest = name.substr(split.size());
+    if (rest.size() < 6 || rest.find_first_not_of("0123456789") != 5) return false;
+    rest.remove_prefix(5);
+    return rest == ".tokens" || rest == ".documents";
+  }
+  return false;
 }
 
 bool is_blank(std::string_view line) {
@@ -276,10 +290,16 @@ TokenShards TokenShards::prepare(const std::filesystem::path& corpus,
     throw DataError(fmt::format("cannot create the prepared data directory '{}': {}",
                                 output_directory.string(), directory_error.message()));
   // No manifest while shards change: a half-written directory never opens.
+  // Shards of an earlier prepare go too, so none outlives its manifest.
   std::filesystem::remove(output_directory / kManifestFileName, directory_error);
   if (directory_error)
     throw DataError(fmt::format("cannot remove the old manifest in '{}': {}",
                                 output_directory.string(), directory_error.message()));
+  for (const std::filesystem::directory_entry& entry :
+       std::filesystem::directory_iterator(output_directory)) {
+    if (is_shard_file_name(entry.path().filename().string()))
+      std::filesystem::remove(entry.path(), directory_error);
+  }
   const TokenDType dtype = token_dtype_for_vocab_size(tokenizer.vocab_size());
   nlohmann::json manifest = {
       {"format", kFormatName},
@@ -348,8 +368,10 @@ TokenShards TokenShards::open(const std::filesystem::path& directory) {
     for (std::size_t s = 0; s < shard_list.size(); ++s) {
       const std::string shard_where = fmt::format(" in shard {} of split \"{}\"", s, name);
       const nlohmann::json& shard = shard_list[s];
-      const std::int64_t token_count = reader.count(shard, "token_count", shard_where);
-      const std::int64_t document_count = reader.count(shard, "document_count", shard_where, 1);
+      const std::int64_t token_count =
+          reader.count(shard, "token_count", shard_where, 1, kMaxShardCount);
+      const std::int64_t document_count =
+          reader.count(shard, "document_count", shard_where, 1, kMaxShardCount);
       const MappedFile tokens = MappedFile::open(
           directory / reader.file_name(shard, "tokens_file", shard_where), "token shard");
       const MappedFile offsets_file =
