@@ -217,6 +217,38 @@ TEST_F(TokenShardsTest, ManifestMismatchesAreDataErrorsNamingTheManifest) {
                                    {(directory_.root() / "nowhere").string(), "data prepare"});
 }
 
+// Vocabularies above 65536 ids store int32 tokens: the same shards widened
+// read back the same documents.
+TEST_F(TokenShardsTest, Int32ShardsReadBackTheSameDocuments) {
+  std::vector<std::vector<std::int32_t>> documents;
+  {
+    const TokenShards narrow = prepare();
+    for (std::int64_t d = 0; d < narrow.training().document_count(); ++d)
+      documents.push_back(narrow.training().document_tokens(d));
+  }  // unmapped before its files are rewritten in place below
+  nlohmann::json manifest = read_manifest(shards_directory());
+  manifest["vocab_size"] = 70000;
+  manifest["token_dtype"] = "int32";
+  for (const char* split : {"train", "validation"}) {
+    for (const nlohmann::json& shard : manifest["splits"][split]["shards"]) {
+      const std::filesystem::path path =
+          shards_directory() / shard["tokens_file"].get<std::string>();
+      const std::string bytes = file_bytes(path);
+      std::vector<std::int32_t> wide(bytes.size() / 2);
+      for (std::size_t i = 0; i < wide.size(); ++i)
+        wide[i] = static_cast<unsigned char>(bytes[2 * i]) |
+                  (static_cast<unsigned char>(bytes[2 * i + 1]) << 8);
+      write_bytes(path, std::string(reinterpret_cast<const char*>(wide.data()), wide.size() * 4));
+    }
+  }
+  write_manifest(shards_directory(), manifest);
+  const TokenShards wide = TokenShards::open(shards_directory());
+  EXPECT_EQ(wide.token_dtype(), TokenDType::int32);
+  ASSERT_EQ(wide.training().document_count(), static_cast<std::int64_t>(documents.size()));
+  for (std::int64_t d = 0; d < wide.training().document_count(); ++d)
+    EXPECT_EQ(wide.training().document_tokens(d), documents[static_cast<std::size_t>(d)]);
+}
+
 TEST_F(TokenShardsTest, PreparingAgainLeavesOnlyTheNewShards) {
   const TokenShards many = prepare();
   ASSERT_TRUE(std::filesystem::exists(shards_directory() / "train-00002.tokens"));
