@@ -282,7 +282,7 @@ void pack_rows(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t
 }
 
 // [d, padded] transposed: target[c * padded + j] = x_j[c], zero for j >= count.
-// Eight tokens at a time, so each store writes eight consecutive floats.
+// Blocks of 8 tokens x 8 dimensions go through registers (transpose_8x8).
 void pack_transposed(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t h, int slot,
                      std::int64_t count, std::int64_t padded, float* target) {
   constexpr std::int64_t kBlock = 8;
@@ -295,7 +295,10 @@ void pack_transposed(const float* qkv, const Geometry& g, std::int64_t b, std::i
       if (j + u + 2 * kBlock < count)
         prefetch_for_read(qkv_slot(qkv, g, b, j + u + 2 * kBlock, slot, h), d);
     }
-    for (std::int64_t c = 0; c < d; ++c)
+    std::int64_t c = 0;
+    for (; c + kBlock <= d; c += kBlock)
+      cpu::transpose_8x8(source, c, target + c * padded + j, padded);
+    for (; c < d; ++c)
       for (std::int64_t u = 0; u < kBlock; ++u) target[c * padded + j + u] = source[u][c];
   }
   for (; j < count; ++j) {
@@ -351,7 +354,6 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
       continue;
     }
     pack_rows(qkv, g, b, h, 0, first, rows, g.scale, s.query);
-    std::memset(s.accumulator, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
     float* row_max = s.row_first;
     float* row_sum = s.row_second;
     for (std::int64_t r = 0; r < rows; ++r) {
@@ -377,7 +379,7 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
         }
         row_sum[r] = row_sum[r] * correction + tile_sum;
         row_max[r] = new_max;
-        if (correction != 1.0f) {
+        if (key > 0 && correction != 1.0f) {  // the first tile writes O, below
           float* out = s.accumulator + r * dp;
 #pragma omp simd
           for (std::int64_t c = 0; c < dp; ++c) out[c] *= correction;
@@ -389,7 +391,7 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
         }
       }
       multiply_tiles(rows, dp, keys, scores, kKeyTile, 1, s.value + key * dp, dp, s.accumulator, dp,
-                     true);
+                     key > 0);
     }
     for (std::int64_t r = 0; r < rows; ++r) {
       if (first + r + kPrefetchAhead < g.steps)
@@ -432,23 +434,19 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
   const bool drop = dropout.probability > 0.0f;
   const std::int64_t first_key = task.first_key_tile * kKeyTile;
   const std::int64_t end_key = std::min(task.last_key_tile * kKeyTile, g.steps);
-  // Keys of this task that exist (j < L), rounded to whole packed columns.
-  const std::int64_t end_valid_key = std::min(end_key, length);
   if (length > 0) {
     pack_transposed(t.qkv, g, b, h, 1, length, padded_length, s.key_t);
     pack_transposed(t.qkv, g, b, h, 2, length, padded_length, s.value_t);
     if (task.query_grads) pack_rows(t.qkv, g, b, h, 1, 0, length, 1.0f, s.key);
   }
-  if (task.key_grads && first_key < end_valid_key) {
-    const std::int64_t rows = end_valid_key - first_key;
-    std::memset(s.dkey + first_key * dp, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
-    std::memset(s.dvalue + first_key * dp, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
-  }
   for (std::int64_t tile = task.first_query_tile; tile < task.last_query_tile; ++tile) {
     const std::int64_t first = tile * kQueryTile;
     const std::int64_t rows = std::min(kQueryTile, g.steps - first);
-    if (task.query_grads)
+    // The first key tile writes dQ and the first query tile dK, dV, so they
+    // start without zeroing; a sequence without keys has zero gradients.
+    if (task.query_grads && length == 0)
       std::memset(s.accumulator, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
+    const bool first_query_tile = tile == task.first_query_tile;
     if (length > 0) {
       pack_rows(t.qkv, g, b, h, 0, first, rows, g.scale, s.query);
       pack_tile(t.dcontext, g, b, h, first, rows, s.dout);
@@ -503,12 +501,13 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
       if (task.key_grads) {
         // dV[key + j] += sum_r (P Z)[r, j] dO[r];  dK[key + j] += sum_r dS[r, j] (scale q_r)
         multiply_tiles(keys, dp, rows, p_dropped, 1, kKeyTile, s.dout, dp, s.dvalue + key * dp, dp,
-                       true);
-        multiply_tiles(keys, dp, rows, ds, 1, kKeyTile, s.query, dp, s.dkey + key * dp, dp, true);
+                       !first_query_tile);
+        multiply_tiles(keys, dp, rows, ds, 1, kKeyTile, s.query, dp, s.dkey + key * dp, dp,
+                       !first_query_tile);
       }
       if (task.query_grads)  // dQ / scale += dS K
         multiply_tiles(rows, dp, keys, ds, kKeyTile, 1, s.key + key * dp, dp, s.accumulator, dp,
-                       true);
+                       tile_key != task.first_key_tile);
     }
     if (task.query_grads) {
       for (std::int64_t r = 0; r < rows; ++r) {

@@ -100,4 +100,31 @@ inline float maximum_of(const float* x, std::int64_t count) {
   return result;
 }
 
+// target[c * stride + u] = rows[u][column + c] for u, c < 8: an 8 x 8 block
+// transposed in registers (AVX2: unpack, shuffle, swap 128-bit halves).
+inline void transpose_8x8(const float* const rows[8], std::int64_t column, float* target,
+                          std::int64_t stride) {
+#if defined(__AVX2__)
+  __m256 r[8], t[8];
+  for (int u = 0; u < 8; ++u) r[u] = _mm256_loadu_ps(rows[u] + column);
+  for (int u = 0; u < 8; u += 2) {
+    t[u] = _mm256_unpacklo_ps(r[u], r[u + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
+    t[u + 1] = _mm256_unpackhi_ps(r[u], r[u + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
+  }
+  for (int u = 0; u < 8; u += 4) {
+    r[u] = _mm256_shuffle_ps(t[u], t[u + 2], 0x44);      // a0 b0 c0 d0 | a4 b4 c4 d4
+    r[u + 1] = _mm256_shuffle_ps(t[u], t[u + 2], 0xEE);  // a1 b1 c1 d1 | a5 b5 c5 d5
+    r[u + 2] = _mm256_shuffle_ps(t[u + 1], t[u + 3], 0x44);
+    r[u + 3] = _mm256_shuffle_ps(t[u + 1], t[u + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {
+    _mm256_storeu_ps(target + c * stride, _mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
+    _mm256_storeu_ps(target + (c + 4) * stride, _mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
+  }
+#else
+  for (int c = 0; c < 8; ++c)
+    for (int u = 0; u < 8; ++u) target[c * stride + u] = rows[u][column + c];
+#endif
+}
+
 }  // namespace seqtrain::cpu
