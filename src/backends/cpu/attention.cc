@@ -42,6 +42,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/float_vector.h"
+#include "backends/cpu/philox_batch.h"
 #include "backends/cpu/vector_math.h"
 #include "seqtrain/rng.h"
 
@@ -138,20 +139,36 @@ void multiply_tiles(std::int64_t rows, std::int64_t columns, std::int64_t depth,
 // ---- dropout ----------------------------------------------------------------
 
 // factors[j] = dropout factor of probability element first + j, j < count
-// (the element's uniform is word index & 3 of Philox block index >> 2).
+// (the element's uniform is word index & 3 of Philox block index >> 2). Whole
+// groups of 8 blocks (32 elements) go through philox4x32_batch; the ragged
+// ends of the range through philox4x32.
 void dropout_factors(const AttentionDropout& dropout, std::uint64_t first, std::int64_t count,
                      float* factors) {
+  constexpr std::uint64_t kGroup = 4 * cpu::kPhiloxLanes;
   const float keep_scale = 1.0f / (1.0f - dropout.probability);
+  const float probability = dropout.probability;
+  const std::uint64_t counter_base = dropout.step << 40;
   std::uint64_t index = first;
   const std::uint64_t end = first + static_cast<std::uint64_t>(count);
-  while (index < end) {
-    const std::uint64_t block = index >> 2;
-    const std::array<std::uint32_t, 4> bits =
-        philox4x32(dropout.seed, dropout.stream, (dropout.step << 40) | block);
-    for (std::uint64_t lane = index & 3; lane < 4 && index < end; ++lane, ++index)
-      factors[index - first] =
-          bits_to_uniform(bits[lane]) >= dropout.probability ? keep_scale : 0.0f;
+  auto scalar_until = [&](std::uint64_t stop) {
+    while (index < stop) {
+      const std::array<std::uint32_t, 4> bits =
+          philox4x32(dropout.seed, dropout.stream, counter_base | (index >> 2));
+      for (std::uint64_t lane = index & 3; lane < 4 && index < stop; ++lane, ++index)
+        factors[index - first] = bits_to_uniform(bits[lane]) >= probability ? keep_scale : 0.0f;
+    }
+  };
+  scalar_until(std::min(end, (index + 3) / 4 * 4));
+  std::uint32_t words[4][cpu::kPhiloxLanes];
+  for (; index + kGroup <= end; index += kGroup) {
+    cpu::philox4x32_batch(dropout.seed, dropout.stream, counter_base | (index >> 2), words);
+    float* out = factors + (index - first);
+    for (int block = 0; block < cpu::kPhiloxLanes; ++block)
+      for (int word = 0; word < 4; ++word)
+        out[4 * block + word] =
+            bits_to_uniform(words[word][block]) >= probability ? keep_scale : 0.0f;
   }
+  scalar_until(end);
 }
 
 // ---- problem geometry and scratch -------------------------------------------
