@@ -75,7 +75,9 @@ inline FloatVector broadcast_float(const float* source) {
 
 inline FloatVector maximum_floats(FloatVector a, FloatVector b) {
 #if defined(__AVX512F__)
-  return _mm512_max_ps(a, b);
+  // The masked form: g++ 12's _mm512_max_ps reads an undefined register and
+  // trips -Wmaybe-uninitialized (GCC bug 105593).
+  return _mm512_mask_max_ps(a, static_cast<__mmask16>(0xFFFF), a, b);
 #elif defined(__AVX2__) && defined(__FMA__)
   return _mm256_max_ps(a, b);
 #else
