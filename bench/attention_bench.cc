@@ -1,0 +1,113 @@
+// Multi-head self-attention, forward + backward, fp32: batch 16, 8 heads,
+// d 64, T 128 and 512, from one fused qkv buffer [B, T, 3, heads, d] with a
+// key padding mask. scripts/bench_pytorch_attention.py times PyTorch's
+// scaled_dot_product_attention on the same shapes, masks and threads.
+//   seqtrain/cpu      the tiled, online-softmax kernels (backends/cpu/attention.cc)
+//   seqtrain/serial   the scalar oracle, at batch 2 (the affinity baseline)
+// Arguments: T, padded (1: key lengths fall evenly from T to about T/2 over
+// the batch, b -> T - b T / (2 B); 0: every key valid), dropout in percent.
+// Counters: tokens/s (B * T per iteration, padding included) and GFLOP/s
+// counting 14 T L d per (sequence, head) for L valid keys (forward: QK^T and
+// PV, 4 T L d; backward: QK^T, dO V^T, dV, dK, dQ, 10 T L d), the same count
+// as the PyTorch script, so the ratio of either counter is the ratio of times.
+//
+// Run: OMP_NUM_THREADS=2 build/release/bench/attention_bench
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include "seqtrain/backend.h"
+#include "seqtrain/parameters.h"
+#include "seqtrain/rng.h"
+
+namespace seqtrain {
+namespace {
+
+constexpr std::int64_t kHeads = 8, kHeadDim = 64;
+
+std::vector<std::int32_t> key_lengths(std::int64_t batch, std::int64_t steps, bool padded) {
+  std::vector<std::int32_t> lengths(static_cast<std::size_t>(batch));
+  for (std::int64_t b = 0; b < batch; ++b)
+    lengths[static_cast<std::size_t>(b)] =
+        static_cast<std::int32_t>(padded ? steps - b * steps / (2 * batch) : steps);
+  return lengths;
+}
+
+void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch) {
+  const std::int64_t steps = state.range(0);
+  const bool padded = state.range(1) != 0;
+  const float dropout_probability = static_cast<float>(state.range(2)) / 100.0f;
+  const Shape qkv_shape{batch, steps, 3, kHeads, kHeadDim};
+  const Shape context_shape{batch, steps, kHeads * kHeadDim};
+  auto make = [&](const Shape& shape, std::uint64_t stream) {
+    Rng rng(17, stream);
+    Tensor host = uniform_tensor(shape, 1.0f, rng);
+    Tensor tensor = backend.allocate(shape, DType::f32);
+    backend.copy_from_host(host, tensor);
+    return tensor;
+  };
+  Tensor qkv = make(qkv_shape, 1), dcontext = make(context_shape, 2);
+  const std::vector<std::int32_t> lengths_vector = key_lengths(batch, steps, padded);
+  Tensor lengths = Tensor::from_vector(lengths_vector, {batch});
+  Tensor context = backend.allocate(context_shape, DType::f32);
+  Tensor lse = backend.allocate({batch, kHeads, steps}, DType::f32);
+  Tensor dqkv = backend.allocate(qkv_shape, DType::f32);
+  AttentionDropout dropout{dropout_probability, 5, 3, 0};
+  for (auto _ : state) {
+    backend.attention_forward(qkv, lengths, dropout, context, lse);
+    backend.attention_backward(qkv, lengths, context, lse, dcontext, dropout, dqkv);
+    benchmark::DoNotOptimize(dqkv.raw());
+    ++dropout.step;
+  }
+  double flops = 0.0;
+  for (std::int32_t length : lengths_vector)
+    flops += 14.0 * static_cast<double>(kHeads * steps * length * kHeadDim);
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["tokens_per_s"] = benchmark::Counter(
+      iterations * static_cast<double>(batch * steps), benchmark::Counter::kIsRate);
+  state.counters["GFLOP_per_s"] =
+      benchmark::Counter(iterations * flops / 1e9, benchmark::Counter::kIsRate);
+  state.counters["threads"] = omp_get_max_threads();
+}
+
+void BM_Attention_SeqtrainCpu(benchmark::State& state) {
+  auto backend = make_cpu_backend(omp_get_max_threads());
+  run_attention(state, *backend, 16);
+}
+
+void BM_Attention_SeqtrainCpuBatch2(benchmark::State& state) {
+  auto backend = make_cpu_backend(omp_get_max_threads());
+  run_attention(state, *backend, 2);
+}
+
+void BM_Attention_SeqtrainSerialBatch2(benchmark::State& state) {
+  auto backend = make_serial_backend();
+  run_attention(state, *backend, 2);
+}
+
+}  // namespace
+}  // namespace seqtrain
+
+BENCHMARK(seqtrain::BM_Attention_SeqtrainCpu)
+    ->ArgNames({"T", "padded", "dropout_pct"})
+    ->Args({128, 1, 0})
+    ->Args({512, 1, 0})
+    ->Args({128, 0, 0})
+    ->Args({512, 0, 0})
+    ->Args({128, 1, 10})
+    ->Args({512, 1, 10})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+BENCHMARK(seqtrain::BM_Attention_SeqtrainCpuBatch2)
+    ->ArgNames({"T", "padded", "dropout_pct"})
+    ->Args({128, 1, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1.0);
+BENCHMARK(seqtrain::BM_Attention_SeqtrainSerialBatch2)
+    ->ArgNames({"T", "padded", "dropout_pct"})
+    ->Args({128, 1, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+BENCHMARK_MAIN();
