@@ -27,6 +27,12 @@
 // for 1 to 6), key columns padded to the 2-vector block with zero keys whose
 // scores are never read, depths exact.
 //
+// Memory: token rows of a head are d floats kilobytes apart, so the packing
+// and write-out loops prefetch a dozen rows ahead. Dropout factors are drawn
+// per score tile row (philox4x32_batch), never stored. Scratch per thread:
+// 6 L' d' floats for the head plus three 128 x d' and three 128 x 64 tiles
+// (1 MB at T 512, d 64).
+//
 // When there are fewer (batch, head) pairs than threads, forward splits the
 // query tiles of a head over tasks, and backward runs in two passes: dK and dV
 // per (head, key tile), then dQ per (head, query tile), with the same tile
