@@ -4,12 +4,31 @@
 
 #include <spdlog/spdlog.h>
 
+#if SEQTRAIN_WITH_CUDA
+#include "backends/cuda/cuda_build_info.h"
+#endif
+
 namespace seqtrain {
 
 bool cuda_backend_built() { return false; }
 
+std::string describe_cuda_build() {
+#if SEQTRAIN_WITH_CUDA
+  const CudaBuildInfo info = cuda_build_info();
+  return fmt::format("kernels for {}; CUDA runtime {} (driver {}), cuBLAS {}, cuDNN {}, NCCL {}",
+                     info.architectures, info.runtime, info.driver, info.cublas, info.cudnn,
+                     info.nccl);
+#else
+  return "not built (configure with -DSEQTRAIN_CUDA=ON where the CUDA toolkit is installed)";
+#endif
+}
+
 std::string describe_devices() {
+#if SEQTRAIN_WITH_CUDA
+  return fmt::format("cpu ({} cores); CUDA: {}", omp_get_num_procs(), cuda_build_info().devices);
+#else
   return fmt::format("cpu ({} cores); no CUDA backend in this build", omp_get_num_procs());
+#endif
 }
 
 std::unique_ptr<Backend> select_backend(const std::string& device, int threads) {

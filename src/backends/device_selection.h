@@ -10,6 +10,9 @@ namespace seqtrain {
 
 // True when this binary was built with the CUDA backend.
 bool cuda_backend_built();
+// One line about the CUDA part of this build: kernel architectures and library
+// versions, or that it was not built.
+std::string describe_cuda_build();
 // One line about the devices this process can use.
 std::string describe_devices();
 // The backend for a --device value. auto picks CUDA when this build has it and a
