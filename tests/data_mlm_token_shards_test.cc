@@ -19,19 +19,13 @@ using testing::expect_error_mentions;
 using testing::generated_corpus;
 using testing::kSmallVocabSize;
 
-std::string file_bytes(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
 
 void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 nlohmann::json read_manifest(const std::filesystem::path& directory) {
-  return nlohmann::json::parse(file_bytes(directory / TokenShards::kManifestFileName));
+  return nlohmann::json::parse(testing::read_bytes(directory / TokenShards::kManifestFileName));
 }
 
 void write_manifest(const std::filesystem::path& directory, const nlohmann::json& manifest) {
@@ -72,7 +66,7 @@ TEST_F(TokenShardsTest, RoundTripKeepsEveryDocumentInOrder) {
   const TokenShards shards = prepare();
   // The documents, encoded independently of the shards.
   std::vector<std::vector<std::int32_t>> expected;
-  for (const std::string& document : split_corpus_documents(file_bytes(corpus_)))
+  for (const std::string& document : split_corpus_documents(testing::read_bytes(corpus_)))
     expected.push_back(tokenizer_->encode(document));
   ASSERT_EQ(expected.size(), 120u);
 
@@ -144,7 +138,7 @@ TEST_F(TokenShardsTest, ValidationSplitFollowsTheSeed) {
 TEST_F(TokenShardsTest, TruncatedShardIsADataErrorNamingTheFile) {
   prepare();
   const std::filesystem::path shard = shards_directory() / "train-00001.tokens";
-  const std::string bytes = file_bytes(shard);
+  const std::string bytes = testing::read_bytes(shard);
   write_bytes(shard, bytes.substr(0, bytes.size() - 2));
   expect_error_mentions<DataError>([&] { TokenShards::open(shards_directory()); },
                                    {shard.string(), "bytes"});
@@ -156,7 +150,7 @@ TEST_F(TokenShardsTest, TruncatedShardIsADataErrorNamingTheFile) {
 TEST_F(TokenShardsTest, DamagedDocumentIndexOrTokenIdsAreDataErrors) {
   prepare();
   const std::filesystem::path index = shards_directory() / "validation-00000.documents";
-  std::string offsets = file_bytes(index);
+  std::string offsets = testing::read_bytes(index);
   const std::string original_offsets = offsets;
   offsets[15] = 0x7f;  // document 1 starts far past the shard's end
   write_bytes(index, offsets);
@@ -165,7 +159,7 @@ TEST_F(TokenShardsTest, DamagedDocumentIndexOrTokenIdsAreDataErrors) {
   write_bytes(index, original_offsets);
 
   const std::filesystem::path tokens = shards_directory() / "train-00000.tokens";
-  std::string ids = file_bytes(tokens);
+  std::string ids = testing::read_bytes(tokens);
   ids[2] = static_cast<char>(0xff);  // token 1 becomes an id >= 65280
   ids[3] = static_cast<char>(0xff);
   write_bytes(tokens, ids);
@@ -233,7 +227,7 @@ TEST_F(TokenShardsTest, Int32ShardsReadBackTheSameDocuments) {
     for (const nlohmann::json& shard : manifest["splits"][split]["shards"]) {
       const std::filesystem::path path =
           shards_directory() / shard["tokens_file"].get<std::string>();
-      const std::string bytes = file_bytes(path);
+      const std::string bytes = testing::read_bytes(path);
       std::vector<std::int32_t> wide(bytes.size() / 2);
       for (std::size_t i = 0; i < wide.size(); ++i)
         wide[i] = static_cast<unsigned char>(bytes[2 * i]) |

@@ -17,12 +17,6 @@ using testing::expect_error_mentions;
 using testing::generated_corpus;
 using testing::kSmallVocabSize;
 
-std::string file_bytes(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
 
 TEST(SentencePieceTokenizer, TrainsWithSpecialTokensAtFixedIds) {
   DataTestDirectory directory;
@@ -38,7 +32,7 @@ TEST(SentencePieceTokenizer, TrainsWithSpecialTokensAtFixedIds) {
   EXPECT_EQ(tokenizer.model_path(), directory.root() / "tokenizer" / "tokenizer.model");
 
   // The listing: one "piece<TAB>score" line per id, in id order.
-  std::istringstream listing(file_bytes(directory.root() / "tokenizer" / "tokenizer.vocab"));
+  std::istringstream listing(testing::read_bytes(directory.root() / "tokenizer" / "tokenizer.vocab"));
   std::string line;
   std::int32_t id = 0;
   while (std::getline(listing, line)) {
@@ -91,7 +85,7 @@ TEST(SentencePieceTokenizer, LoadGivesTheSameModel) {
   EXPECT_EQ(loaded.checksum(), trained.checksum());
   EXPECT_EQ(by_file.checksum(), trained.checksum());
   EXPECT_EQ(loaded.checksum(),
-            fnv1a64_checksum(file_bytes(directory.root() / "tokenizer" / "tokenizer.model")));
+            fnv1a64_checksum(testing::read_bytes(directory.root() / "tokenizer" / "tokenizer.model")));
   const std::string text = "Old people read a new book under the green tree.";
   EXPECT_EQ(loaded.encode(text), trained.encode(text));
   for (std::int32_t id = 0; id < kSmallVocabSize; ++id)
@@ -105,10 +99,10 @@ TEST(SentencePieceTokenizer, TrainingIsDeterministic) {
       SentencePieceTokenizer::train(corpus, directory.root() / "first", {.vocab_size = 150});
   const SentencePieceTokenizer second =
       SentencePieceTokenizer::train(corpus, directory.root() / "second", {.vocab_size = 150});
-  EXPECT_EQ(file_bytes(directory.root() / "first" / "tokenizer.model"),
-            file_bytes(directory.root() / "second" / "tokenizer.model"));
-  EXPECT_EQ(file_bytes(directory.root() / "first" / "tokenizer.vocab"),
-            file_bytes(directory.root() / "second" / "tokenizer.vocab"));
+  EXPECT_EQ(testing::read_bytes(directory.root() / "first" / "tokenizer.model"),
+            testing::read_bytes(directory.root() / "second" / "tokenizer.model"));
+  EXPECT_EQ(testing::read_bytes(directory.root() / "first" / "tokenizer.vocab"),
+            testing::read_bytes(directory.root() / "second" / "tokenizer.vocab"));
   EXPECT_EQ(first.checksum(), second.checksum());
   // Another corpus gives another model.
   const SentencePieceTokenizer other =
@@ -157,7 +151,7 @@ TEST(SentencePieceTokenizer, ModelErrorsNameTheFile) {
   // A real model cut short is corrupt too.
   SentencePieceTokenizer::train(directory.write("corpus.txt", generated_corpus(200)),
                                 directory.root() / "tokenizer", {.vocab_size = kSmallVocabSize});
-  const std::string bytes = file_bytes(directory.root() / "tokenizer" / "tokenizer.model");
+  const std::string bytes = testing::read_bytes(directory.root() / "tokenizer" / "tokenizer.model");
   const std::filesystem::path cut = directory.write("cut.model", bytes.substr(0, bytes.size() / 2));
   expect_error_mentions<DataError>([&] { SentencePieceTokenizer::load(cut); }, {cut.string()});
 }

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace seqtrain::testing {
@@ -41,5 +42,11 @@ class TestDirectory {
  private:
   std::filesystem::path root_;
 };
+
+// The whole file as bytes.
+inline std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
 
 }  // namespace seqtrain::testing
