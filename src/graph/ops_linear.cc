@@ -72,7 +72,7 @@ std::vector<ValueId> gradient_matmul(Graph& graph, const GradientRequest& reques
     ValueId a2 = a, dc2 = dc;
     if (a_shape.size() == 3 && b_shape.size() == 2) {
       // b is shared by every batch entry: fold the batch into rows so one GEMM sums it.
-      const Shape& dc_shape = graph.value(dc).shape;
+      const Shape dc_shape = graph.value(dc).shape;  // a copy: adding nodes moves values
       a2 = reshape_node(graph, a, {a_shape[0] * a_shape[1], a_shape[2]}, name + "_fold_a");
       dc2 = reshape_node(graph, dc, {dc_shape[0] * dc_shape[1], dc_shape[2]}, name + "_fold_dc");
     }
