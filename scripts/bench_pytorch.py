@@ -14,9 +14,10 @@ PyTorch is a reference peer only: nothing in the engine or its tests needs it.
 import argparse
 import json
 import os
-import time
 
 import torch
+
+from bench_timing import seconds_per_iteration as measure
 
 
 def main():
@@ -41,16 +42,7 @@ def main():
         y, _ = lstm(x)
         y.backward(dy)
 
-    for _ in range(2):  # warm-up: allocator, oneDNN primitive creation
-        iteration()
-    count, start = 0, time.perf_counter()
-    while True:
-        iteration()
-        count += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= args.seconds and count >= 3:
-            break
-    seconds_per_iteration = elapsed / count
+    seconds_per_iteration, count = measure(iteration, args.seconds)
     tokens = args.steps * args.batch
     flops = 6.0 * tokens * 4 * args.hidden * (args.input + args.hidden)
     print(json.dumps({

@@ -18,10 +18,11 @@ PyTorch is a reference peer only: nothing in the engine or its tests needs it.
 import argparse
 import json
 import os
-import time
 
 import torch
 import torch.nn.functional as F
+
+from bench_timing import seconds_per_iteration as measure
 
 
 def key_lengths(batch, steps, padded):
@@ -46,16 +47,7 @@ def time_attention(args, steps):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=args.dropout)
         out.backward(dout)
 
-    for _ in range(2):  # warm-up: allocator, kernel selection
-        iteration()
-    count, start = 0, time.perf_counter()
-    while True:
-        iteration()
-        count += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= args.seconds and count >= 3:
-            break
-    seconds_per_iteration = elapsed / count
+    seconds_per_iteration, count = measure(iteration, args.seconds)
     flops = sum(14.0 * args.heads * steps * length * args.head_dim for length in lengths)
     return {
         "benchmark": "pytorch_sdpa_forward_backward",
