@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdint>
 
+#include "seqtrain/philox.h"
+
 namespace seqtrain {
 
 std::array<std::uint32_t, 4> philox4x32(std::uint64_t key, std::uint64_t counter_high,
@@ -37,18 +39,5 @@ class Rng {
   std::uint64_t stream_;
   std::uint64_t position_ = 0;
 };
-
-// Uniform [0, 1) from 32 random bits, using the top 24 bits so every value is
-// exactly representable in float.
-inline float bits_to_uniform(std::uint32_t bits) {
-  return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f);
-}
-
-// The index-th uniform of (stream, step): what dropout and masking draw per
-// element. Steps below 2^24 and indices below 2^42 do not collide.
-inline float philox_uniform(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
-                            std::uint64_t index) {
-  return bits_to_uniform(philox4x32(seed, stream, (step << 40) | (index >> 2))[index & 3]);
-}
 
 }  // namespace seqtrain
