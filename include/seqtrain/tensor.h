@@ -44,6 +44,9 @@ class Tensor {
   static Tensor zeros(Shape shape, DType dtype = DType::f32);
   // A non-owning view of memory that outlives the tensor (an arena slot).
   static Tensor view(void* data, Shape shape, DType dtype, Device device = Device::cpu);
+  // A tensor that owns storage a backend allocated (device memory from its
+  // caching allocator): the last copy of the tensor runs storage's deleter.
+  static Tensor adopt(std::shared_ptr<void> storage, Shape shape, DType dtype, Device device);
   static Tensor from_vector(const std::vector<float>& values, Shape shape);
   static Tensor from_vector(const std::vector<std::int32_t>& values, Shape shape);
 

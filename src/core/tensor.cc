@@ -68,6 +68,12 @@ Tensor Tensor::view(void* data, Shape shape, DType dtype, Device device) {
   return tensor;
 }
 
+Tensor Tensor::adopt(std::shared_ptr<void> storage, Shape shape, DType dtype, Device device) {
+  Tensor tensor = view(storage.get(), std::move(shape), dtype, device);
+  tensor.storage_ = std::move(storage);
+  return tensor;
+}
+
 Tensor Tensor::from_vector(const std::vector<float>& values, Shape shape) {
   SEQTRAIN_CHECK(static_cast<std::int64_t>(values.size()) == shape_numel(shape),
                  "{} values for shape {}", values.size(), shape_string(shape));
