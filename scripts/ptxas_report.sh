@@ -10,7 +10,7 @@
 #   --architectures  CMAKE_CUDA_ARCHITECTURES, ';' or ' ' separated (default "80 90");
 #                    PTX-only entries (NN-virtual) have no registers and are skipped
 #   --hot            extended regex over demangled kernel names that must not spill
-#                    (default: the LSTM cell kernels and attention)
+#                    (default: the LSTM, GRU and tanh-RNN cell kernels and attention)
 #   kernel.cu        default: every kernels/*.cu
 # The ctest test kernels.ptxas_report runs this with the build's compiler and
 # architectures.
@@ -21,7 +21,7 @@ nvcc="${CUDACXX:-}"
 if [[ -z "$nvcc" ]]; then nvcc="$(command -v nvcc || true)"; fi
 if [[ -z "$nvcc" && -x /usr/local/cuda/bin/nvcc ]]; then nvcc=/usr/local/cuda/bin/nvcc; fi
 architectures="80 90"
-hot='lstm_cell_(forward|backward)_kernel|attention'
+hot='(lstm|gru|rnn)_cell_(forward|backward)_kernel|attention'
 files=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
