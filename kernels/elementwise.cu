@@ -16,8 +16,10 @@
 // of 16 bytes (4 floats or 8 bf16) when every buffer of the call is 16-byte
 // aligned, otherwise over single elements. Thread g of the grid handles groups
 // g, g + G, g + 2G, ... (G = blocks * 256), so each warp's loads are 512
-// consecutive bytes. Blocks = ceil(groups / 256), capped at 1024 (about 8 per
-// SM of an H100, enough to fill it; larger buffers loop). The n mod 4 (or 8)
+// consecutive bytes. Blocks = ceil(groups / 256), capped at 512; larger
+// buffers loop. 512 x 256 threads with 2-3 loads of 16 bytes each in flight
+// are ~4 MB of outstanding reads, about twice what Little's law asks of an
+// H100 (3.35 TB/s x ~600 ns latency = ~2 MB). The n mod 4 (or 8)
 // elements after the last whole group are done one each by the first threads
 // of block 0. No shared memory, no barriers.
 #include "kernels/device_api.h"

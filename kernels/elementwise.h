@@ -53,7 +53,7 @@ struct ElementwiseFillZeroArgs {
 
 // Blocks of a launch are capped at this many; larger buffers are covered by
 // the grid-stride loop (each thread then handles several 16-byte groups).
-inline constexpr std::int64_t kElementwiseMaxBlocks = 1024;
+inline constexpr std::int64_t kElementwiseMaxBlocks = 512;
 inline constexpr int kElementwiseThreads = 256;
 
 void elementwise_add(const ElementwiseBinaryArgs<float>& args, cudaStream_t stream);
