@@ -232,5 +232,9 @@ class Backend {
 // The backends built into this binary. "serial" and "cpu" always exist.
 std::unique_ptr<Backend> make_serial_backend();
 std::unique_ptr<Backend> make_cpu_backend(int threads);
+// The CUDA backend on device device_index; a DeviceError when this build has
+// no CUDA backend or the device cannot be used (src/backends/device_selection.h
+// says which devices answer).
+std::unique_ptr<Backend> make_cuda_backend(int device_index);
 
 }  // namespace seqtrain

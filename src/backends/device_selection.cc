@@ -2,47 +2,68 @@
 
 #include <omp.h>
 
+#include <charconv>
+
 #include <spdlog/spdlog.h>
 
-#if SEQTRAIN_WITH_CUDA
-#include "backends/cuda/cuda_build_info.h"
-#endif
-
 namespace seqtrain {
+namespace {
 
-bool cuda_backend_built() { return false; }
-
-std::string describe_cuda_build() {
-#if SEQTRAIN_WITH_CUDA
-  const CudaBuildInfo info = cuda_build_info();
-  return fmt::format("kernels for {}; CUDA runtime {} (driver {}), cuBLAS {}, cuDNN {}, NCCL {}",
-                     info.architectures, info.runtime, info.driver, info.cublas, info.cudnn,
-                     info.nccl);
-#else
-  return "not built (configure with -DSEQTRAIN_CUDA=ON where the CUDA toolkit is installed)";
-#endif
+// "cuda" -> 0, "cuda:N" -> N, anything else -> -1.
+int cuda_ordinal(const std::string& device) {
+  if (device == "cuda") return 0;
+  const std::string prefix = "cuda:";
+  if (device.rfind(prefix, 0) != 0 || device.size() == prefix.size()) return -1;
+  int ordinal = -1;
+  const char* begin = device.data() + prefix.size();
+  const char* end = device.data() + device.size();
+  auto [stop, error] = std::from_chars(begin, end, ordinal);
+  return error == std::errc{} && stop == end && ordinal >= 0 ? ordinal : -1;
 }
 
+}  // namespace
+
 std::string describe_devices() {
-#if SEQTRAIN_WITH_CUDA
-  return fmt::format("cpu ({} cores); CUDA: {}", omp_get_num_procs(), cuda_build_info().devices);
-#else
-  return fmt::format("cpu ({} cores); no CUDA backend in this build", omp_get_num_procs());
-#endif
+  if (!cuda_backend_built())
+    return fmt::format("cpu ({} cores); no CUDA backend in this build", omp_get_num_procs());
+  return fmt::format("cpu ({} cores); CUDA: {}", omp_get_num_procs(),
+                     query_cuda_devices().description);
 }
 
 std::unique_ptr<Backend> select_backend(const std::string& device, int threads) {
   if (device == "serial") return make_serial_backend();
   if (device == "cpu") return make_cpu_backend(threads);
-  if (device == "cuda")
-    throw DeviceError(
-        "--device cuda: this build has no CUDA backend (rebuild on a machine with the CUDA "
-        "toolkit, or use --device cpu)");
-  if (device == "auto") {
-    spdlog::info("device auto: using the cpu backend (this build has no CUDA backend)");
-    return make_cpu_backend(threads);
+  if (const int ordinal = cuda_ordinal(device); ordinal >= 0) {
+    if (!cuda_backend_built())
+      throw DeviceError(fmt::format(
+          "--device {}: this build has no CUDA backend (rebuild on a machine with the CUDA "
+          "toolkit, or use --device cpu)",
+          device));
+    const CudaDeviceQuery devices = query_cuda_devices();
+    if (devices.count == 0)
+      throw DeviceError(fmt::format("--device {}: {}; use --device cpu or --device auto", device,
+                                    devices.description));
+    if (ordinal >= devices.count)
+      throw DeviceError(fmt::format("--device {}: there is no CUDA device {} ({}); use cuda:0 "
+                                    "to cuda:{}",
+                                    device, ordinal, devices.description, devices.count - 1));
+    return make_cuda_backend(ordinal);
   }
-  throw Error(fmt::format("--device '{}': expected one of auto, serial, cpu, cuda", device));
+  if (device == "auto") {
+    if (!cuda_backend_built()) {
+      spdlog::info("device auto: using the cpu backend (this build has no CUDA backend)");
+      return make_cpu_backend(threads);
+    }
+    const CudaDeviceQuery devices = query_cuda_devices();
+    if (devices.count == 0) {
+      spdlog::info("device auto: using the cpu backend (CUDA: {})", devices.description);
+      return make_cpu_backend(threads);
+    }
+    spdlog::info("device auto: using CUDA device 0 (CUDA: {})", devices.description);
+    return make_cuda_backend(0);
+  }
+  throw Error(
+      fmt::format("--device '{}': expected one of auto, serial, cpu, cuda, cuda:N", device));
 }
 
 }  // namespace seqtrain

@@ -1,4 +1,4 @@
-// Which backend a run uses: --device auto|serial|cpu|cuda.
+// Which backend a run uses: --device auto|serial|cpu|cuda|cuda:N.
 #pragma once
 
 #include <memory>
@@ -8,17 +8,36 @@
 
 namespace seqtrain {
 
+// One line about the devices this process can use.
+std::string describe_devices();
+// The backend for a --device value. auto picks CUDA device 0 when this build
+// has the CUDA backend and a device answers, the cpu backend otherwise, and
+// logs which and why. cuda (device 0) or cuda:N where there is no such device
+// is a DeviceError saying what is missing. threads: OpenMP pool size for the
+// CPU backends (0 = one per core).
+std::unique_ptr<Backend> select_backend(const std::string& device, int threads);
+
+// ---- provided by the CUDA backend linked into the binary --------------------
+// The core library does not link the CUDA runtime: these come from
+// src/backends/cuda/cuda_entry.cc in CUDA builds (seqtrain_cuda_backend on the
+// real runtime, or seqtrain_cuda_backend_emu on the emulated device in
+// seqtrain_kernel_tests), and from src/backends/cuda_not_built.cc in CPU-only
+// builds. make_cuda_backend is declared in seqtrain/backend.h.
+
 // True when this binary was built with the CUDA backend.
 bool cuda_backend_built();
 // One line about the CUDA part of this build: kernel architectures and library
 // versions, or that it was not built.
 std::string describe_cuda_build();
-// One line about the devices this process can use.
-std::string describe_devices();
-// The backend for a --device value. auto picks CUDA when this build has it and a
-// device answers, the cpu backend otherwise, and logs why. Asking for cuda where
-// there is none is a DeviceError saying what is missing. threads: OpenMP pool
-// size for the CPU backends (0 = one per core).
-std::unique_ptr<Backend> select_backend(const std::string& device, int threads);
+
+struct CudaDeviceQuery {
+  int count = 0;  // devices that answer; 0 when none does or CUDA is not built
+  // The devices ("1 device: NVIDIA H100 ... (sm_90, 79.1 GiB)"), or why there
+  // are none ("no device (cudaGetDeviceCount: cudaErrorInsufficientDriver: ...)").
+  std::string description;
+};
+// Asks the CUDA runtime which devices answer; clears the runtime's error when
+// none does.
+CudaDeviceQuery query_cuda_devices();
 
 }  // namespace seqtrain

@@ -19,7 +19,9 @@ std::string cuda_version_text(int version) {
   return fmt::format("{}.{}", version / 1000, version % 1000 / 10);
 }
 
-std::string list_devices(int& count) {
+}  // namespace
+
+std::string list_cuda_devices(int& count) {
   count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
@@ -45,8 +47,6 @@ std::string list_devices(int& count) {
   }
   return text;
 }
-
-}  // namespace
 
 CudaBuildInfo cuda_build_info() {
   CudaBuildInfo info;
@@ -74,7 +74,7 @@ CudaBuildInfo cuda_build_info() {
 #else
   info.nccl = "not built";
 #endif
-  info.devices = list_devices(info.device_count);
+  info.devices = list_cuda_devices(info.device_count);
   return info;
 }
 

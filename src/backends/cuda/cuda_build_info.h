@@ -24,5 +24,7 @@ struct CudaBuildInfo {
 
 // Asks the runtime once per call; cheap enough for `seqtrain info` and startup.
 CudaBuildInfo cuda_build_info();
+// The devices (CudaBuildInfo::devices) and their count, without the versions.
+std::string list_cuda_devices(int& count);
 
 }  // namespace seqtrain

@@ -1,0 +1,415 @@
+// The CUDA runtime functions the CUDA backend calls, answered on the CPU
+// (emulated_device.h says what is modelled). Signatures are the toolkit's
+// (cuda_runtime_api.h declares them extern "C"), so the backend's object code
+// links against these instead of libcudart unchanged.
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "kernels/emu/runtime/device_state.h"
+#include "kernels/emu/runtime/emulated_device.h"
+
+// The runtime's handle types are opaque; the emulation gives them a body.
+struct CUstream_st {
+  unsigned flags = 0;
+};
+
+namespace seqtrain::emu {
+namespace {
+
+constexpr std::size_t kAllocationAlignment = 256;  // what cudaMalloc guarantees
+
+struct Device {
+  std::mutex mutex;
+  std::map<std::uintptr_t, std::size_t> allocations;  // start -> bytes
+  std::size_t capacity = std::size_t{8} << 30;
+  std::size_t in_use = 0;
+  std::set<cudaStream_t> streams;
+  bool driver_missing = false;
+  int current_device = 0;
+};
+
+Device& device() {
+  static Device instance;
+  return instance;
+}
+
+thread_local cudaError_t last_error = cudaSuccess;
+
+// The live allocation containing address, or allocations.end(). Caller holds the mutex.
+std::map<std::uintptr_t, std::size_t>::const_iterator containing(const Device& state,
+                                                                 std::uintptr_t address) {
+  auto after = state.allocations.upper_bound(address);
+  if (after == state.allocations.begin()) return state.allocations.end();
+  auto candidate = std::prev(after);
+  return address < candidate->first + candidate->second ? candidate : state.allocations.end();
+}
+
+bool overlaps_device(const Device& state, std::uintptr_t begin, std::uintptr_t end) {
+  auto after = state.allocations.lower_bound(end);
+  if (after == state.allocations.begin()) return false;
+  auto candidate = std::prev(after);
+  return candidate->first + candidate->second > begin;
+}
+
+}  // namespace
+
+namespace runtime {
+
+void require_device_range(const void* pointer, std::size_t bytes, const std::string& what) {
+  if (bytes == 0) return;
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  const auto address = reinterpret_cast<std::uintptr_t>(pointer);
+  auto found = containing(state, address);
+  if (found == state.allocations.end())
+    throw DeviceFault(fmt::format("emulated CUDA device: {} at {} ({} bytes) is not device memory",
+                                  what, pointer, bytes));
+  const std::uintptr_t end = found->first + found->second;
+  if (address + bytes > end)
+    throw DeviceFault(fmt::format(
+        "emulated CUDA device: {} ({} bytes at offset {} of a {}-byte allocation) reaches {} "
+        "bytes past its end",
+        what, bytes, address - found->first, found->second, address + bytes - end));
+}
+
+void require_host_range(const void* pointer, std::size_t bytes, const std::string& what) {
+  if (bytes == 0) return;
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  const auto address = reinterpret_cast<std::uintptr_t>(pointer);
+  if (overlaps_device(state, address, address + bytes))
+    throw DeviceFault(fmt::format(
+        "emulated CUDA device: {} at {} ({} bytes) is device memory where host memory was "
+        "expected",
+        what, pointer, bytes));
+}
+
+bool driver_is_missing() {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  return state.driver_missing;
+}
+
+bool stream_is_valid(cudaStream_t stream) {
+  if (stream == nullptr) return true;  // the legacy default stream
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  return state.streams.contains(stream);
+}
+
+cudaError_t record(cudaError_t status) {
+  if (status != cudaSuccess) last_error = status;
+  return status;
+}
+
+}  // namespace runtime
+
+void set_device_memory_capacity(std::size_t bytes) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  state.capacity = bytes;
+}
+
+std::size_t device_memory_capacity() {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  return state.capacity;
+}
+
+std::size_t device_memory_in_use() {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  return state.in_use;
+}
+
+std::size_t device_allocation_count() {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  return state.allocations.size();
+}
+
+bool is_device_pointer(const void* pointer) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  return containing(state, reinterpret_cast<std::uintptr_t>(pointer)) != state.allocations.end();
+}
+
+void set_driver_missing(bool missing) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  state.driver_missing = missing;
+}
+
+}  // namespace seqtrain::emu
+
+using seqtrain::emu::runtime::record;
+namespace emu = seqtrain::emu;
+
+namespace {
+
+bool no_driver() { return emu::runtime::driver_is_missing(); }
+
+// The direction a copy really takes, from where its pointers lie; checks them.
+cudaError_t check_copy(void* dst, const void* src, std::size_t dst_bytes, std::size_t src_bytes,
+                       cudaMemcpyKind kind, const char* call) {
+  if (kind == cudaMemcpyDefault)
+    kind = emu::is_device_pointer(dst)
+               ? (emu::is_device_pointer(src) ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+               : (emu::is_device_pointer(src) ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  const bool device_dst = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+  const bool device_src = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+  if (kind != cudaMemcpyHostToHost && kind != cudaMemcpyHostToDevice &&
+      kind != cudaMemcpyDeviceToHost && kind != cudaMemcpyDeviceToDevice)
+    return cudaErrorInvalidMemcpyDirection;
+  const std::string destination = fmt::format("{} destination", call);
+  const std::string source = fmt::format("{} source", call);
+  if (device_dst)
+    emu::runtime::require_device_range(dst, dst_bytes, destination);
+  else
+    emu::runtime::require_host_range(dst, dst_bytes, destination);
+  if (device_src)
+    emu::runtime::require_device_range(src, src_bytes, source);
+  else
+    emu::runtime::require_host_range(src, src_bytes, source);
+  return cudaSuccess;
+}
+
+}  // namespace
+
+// ---- errors -------------------------------------------------------------------
+
+cudaError_t cudaGetLastError(void) {
+  const cudaError_t status = emu::last_error;
+  emu::last_error = cudaSuccess;
+  return status;
+}
+
+cudaError_t cudaPeekAtLastError(void) { return emu::last_error; }
+
+const char* cudaGetErrorName(cudaError_t error) {
+  switch (error) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    default: return "cudaErrorUnknown";
+  }
+}
+
+const char* cudaGetErrorString(cudaError_t error) {
+  switch (error) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
+    case cudaErrorInsufficientDriver:
+      return "CUDA driver version is insufficient for CUDA runtime version";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    default: return "unknown error";
+  }
+}
+
+// ---- versions and devices ------------------------------------------------------
+
+cudaError_t cudaRuntimeGetVersion(int* runtimeVersion) {
+  if (runtimeVersion == nullptr) return record(cudaErrorInvalidValue);
+  *runtimeVersion = CUDART_VERSION;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDriverGetVersion(int* driverVersion) {
+  if (driverVersion == nullptr) return record(cudaErrorInvalidValue);
+  *driverVersion = no_driver() ? 0 : CUDART_VERSION;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  if (count == nullptr) return record(cudaErrorInvalidValue);
+  if (no_driver()) {
+    *count = 0;
+    return record(cudaErrorInsufficientDriver);
+  }
+  *count = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (no_driver()) return record(cudaErrorInsufficientDriver);
+  if (prop == nullptr) return record(cudaErrorInvalidValue);
+  if (device != 0) return record(cudaErrorInvalidDevice);
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof(prop->name), "seqtrain emulated device");
+  prop->totalGlobalMem = emu::device_memory_capacity();
+  prop->sharedMemPerBlock = 48 << 10;
+  prop->sharedMemPerBlockOptin = 227 << 10;
+  prop->regsPerBlock = 65536;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024;
+  prop->maxThreadsDim[2] = 64;
+  prop->maxGridSize[0] = 2147483647;
+  prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
+  prop->major = 9;
+  prop->minor = 0;
+  prop->multiProcessorCount = 132;
+  return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) {
+  if (no_driver()) return record(cudaErrorInsufficientDriver);
+  if (device != 0) return record(cudaErrorInvalidDevice);
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDevice(int* device) {
+  if (no_driver()) return record(cudaErrorInsufficientDriver);
+  if (device == nullptr) return record(cudaErrorInvalidValue);
+  *device = 0;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceSynchronize(void) {
+  return no_driver() ? record(cudaErrorInsufficientDriver) : cudaSuccess;
+}
+
+// ---- memory ------------------------------------------------------------------
+
+cudaError_t cudaMalloc(void** devPtr, size_t size) {
+  if (devPtr == nullptr) return record(cudaErrorInvalidValue);
+  if (no_driver()) return record(cudaErrorInsufficientDriver);
+  *devPtr = nullptr;
+  if (size == 0) return cudaSuccess;
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  if (size > state.capacity || state.in_use > state.capacity - size)
+    return record(cudaErrorMemoryAllocation);
+  const std::size_t rounded =
+      (size + emu::kAllocationAlignment - 1) / emu::kAllocationAlignment * emu::kAllocationAlignment;
+  void* memory = std::aligned_alloc(emu::kAllocationAlignment, rounded);
+  if (memory == nullptr) return record(cudaErrorMemoryAllocation);
+  // Uninitialised device memory reads as NaN, so a kernel that uses it shows.
+  std::memset(memory, 0xFF, rounded);
+  state.allocations.emplace(reinterpret_cast<std::uintptr_t>(memory), size);
+  state.in_use += size;
+  *devPtr = memory;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* devPtr) {
+  if (devPtr == nullptr) return cudaSuccess;
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  auto found = state.allocations.find(reinterpret_cast<std::uintptr_t>(devPtr));
+  if (found == state.allocations.end()) return record(cudaErrorInvalidValue);
+  state.in_use -= found->second;
+  state.allocations.erase(found);
+  std::free(devPtr);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
+  if (no_driver()) return record(cudaErrorInsufficientDriver);
+  if (free == nullptr || total == nullptr) return record(cudaErrorInvalidValue);
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  *total = state.capacity;
+  *free = state.capacity > state.in_use ? state.capacity - state.in_use : 0;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
+  if (const cudaError_t status = check_copy(dst, src, count, count, kind, "cudaMemcpy");
+      status != cudaSuccess)
+    return record(status);
+  if (count > 0) std::memmove(dst, src, count);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind,
+                            cudaStream_t stream) {
+  if (!emu::runtime::stream_is_valid(stream)) return record(cudaErrorInvalidResourceHandle);
+  if (const cudaError_t status = check_copy(dst, src, count, count, kind, "cudaMemcpyAsync");
+      status != cudaSuccess)
+    return record(status);
+  if (count > 0) std::memmove(dst, src, count);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch,
+                              size_t width, size_t height, cudaMemcpyKind kind,
+                              cudaStream_t stream) {
+  if (!emu::runtime::stream_is_valid(stream)) return record(cudaErrorInvalidResourceHandle);
+  if (width > dpitch || width > spitch) return record(cudaErrorInvalidValue);
+  if (width == 0 || height == 0) return cudaSuccess;
+  const std::size_t dst_bytes = (height - 1) * dpitch + width;
+  const std::size_t src_bytes = (height - 1) * spitch + width;
+  if (const cudaError_t status =
+          check_copy(dst, src, dst_bytes, src_bytes, kind, "cudaMemcpy2DAsync");
+      status != cudaSuccess)
+    return record(status);
+  for (std::size_t row = 0; row < height; ++row)
+    std::memmove(static_cast<char*>(dst) + row * dpitch,
+                 static_cast<const char*>(src) + row * spitch, width);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemset(void* devPtr, int value, size_t count) {
+  emu::runtime::require_device_range(devPtr, count, "cudaMemset target");
+  if (count > 0) std::memset(devPtr, value, count);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void* devPtr, int value, size_t count, cudaStream_t stream) {
+  if (!emu::runtime::stream_is_valid(stream)) return record(cudaErrorInvalidResourceHandle);
+  emu::runtime::require_device_range(devPtr, count, "cudaMemsetAsync target");
+  if (count > 0) std::memset(devPtr, value, count);
+  return cudaSuccess;
+}
+
+// ---- streams -----------------------------------------------------------------
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* pStream, unsigned int flags) {
+  if (pStream == nullptr) return record(cudaErrorInvalidValue);
+  if (no_driver()) return record(cudaErrorInsufficientDriver);
+  auto* stream = new CUstream_st{flags};
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  state.streams.insert(stream);
+  *pStream = stream;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreate(cudaStream_t* pStream) {
+  return cudaStreamCreateWithFlags(pStream, cudaStreamDefault);
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  if (stream == nullptr || state.streams.erase(stream) == 0)
+    return record(cudaErrorInvalidResourceHandle);
+  delete stream;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  // Work ran when it was issued: nothing to wait for.
+  return emu::runtime::stream_is_valid(stream) ? cudaSuccess
+                                                : record(cudaErrorInvalidResourceHandle);
+}

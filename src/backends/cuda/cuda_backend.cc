@@ -1,0 +1,264 @@
+// The cuda backend's device, stream, memory, copies and GEMMs, and the ops that
+// are one kernel call each. The recurrent layer is in cuda_rnn.cc.
+#include "backends/cuda/cuda_backend.h"
+
+#include <cublas_v2.h>
+#include <fmt/format.h>
+
+#include "backends/cuda/cuda_errors.h"
+#include "backends/cuda/gemm.h"
+#include "kernels/bias_grad.h"
+
+namespace seqtrain {
+namespace {
+
+// An op whose kernel is not written yet: a clear failure, never a host fallback.
+[[noreturn]] void not_implemented(const char* op) {
+  throw DeviceError(fmt::format(
+      "not implemented on cuda yet: {} (run with --device cpu until its kernel lands)", op));
+}
+
+void expect_device(const Tensor& tensor, const char* what) {
+  SEQTRAIN_CHECK(tensor.device() == Device::cuda, "{} of shape {} is a {} tensor on the cuda backend",
+                 what, shape_string(tensor.shape()), device_name(tensor.device()));
+}
+
+std::string gib(std::size_t bytes) {
+  return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1u << 30));
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
+  int count = 0;
+  CUDA_CHECK(cudaGetDeviceCount(&count));
+  if (device_index < 0 || device_index >= count)
+    throw DeviceError(fmt::format("CUDA device {} does not exist: this machine has {} device{} "
+                                  "(ordinals 0 to {})",
+                                  device_index, count, count == 1 ? "" : "s", count - 1));
+  CUDA_CHECK(cudaSetDevice(device_index));
+  cudaDeviceProp properties{};
+  CUDA_CHECK(cudaGetDeviceProperties(&properties, device_index));
+  description_ = fmt::format("{} (device {}, sm_{}{}, {})", properties.name, device_index,
+                             properties.major, properties.minor, gib(properties.totalGlobalMem));
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  try {
+    CUBLAS_CHECK(cublasCreate(&cublas_));
+    CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  } catch (...) {
+    if (cublas_ != nullptr) static_cast<void>(cublasDestroy(cublas_));
+    static_cast<void>(cudaStreamDestroy(stream_));
+    throw;
+  }
+  allocator_ = cuda::DeviceAllocator::create(device_index);
+}
+
+CudaBackend::~CudaBackend() {
+  // Tensors may outlive the backend: the allocator stays alive with them.
+  static_cast<void>(cudaStreamSynchronize(stream_));
+  static_cast<void>(cublasDestroy(cublas_));
+  static_cast<void>(cudaStreamDestroy(stream_));
+  static_cast<void>(cudaGetLastError());
+}
+
+void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+std::shared_ptr<void> CudaBackend::scratch(std::size_t bytes) {
+  return allocator_->allocate(bytes, stream_);
+}
+
+Tensor CudaBackend::allocate(const Shape& shape, DType dtype) {
+  for (std::int64_t extent : shape)
+    SEQTRAIN_CHECK(extent >= 0, "negative extent in shape {}", shape_string(shape));
+  const std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
+  return Tensor::adopt(allocator_->allocate(bytes, stream_), shape, dtype, Device::cuda);
+}
+
+void CudaBackend::copy_from_host(const Tensor& host, Tensor& target) {
+  SEQTRAIN_CHECK(host.device() == Device::cpu && host.bytes() == target.bytes(),
+                 "copy of a {} tensor of {} bytes to the device into {} bytes",
+                 device_name(host.device()), host.bytes(), target.bytes());
+  expect_device(target, "copy target");
+  if (host.bytes() == 0) return;
+  // From pageable memory the call returns once the source has been staged, so
+  // the caller may free or reuse it right away.
+  CUDA_CHECK(cudaMemcpyAsync(target.raw(), host.raw(), host.bytes(), cudaMemcpyHostToDevice,
+                             stream_));
+}
+
+void CudaBackend::copy_to_host(const Tensor& source, Tensor& host) {
+  SEQTRAIN_CHECK(host.device() == Device::cpu && host.bytes() == source.bytes(),
+                 "copy of {} device bytes into a {} tensor of {} bytes", source.bytes(),
+                 device_name(host.device()), host.bytes());
+  expect_device(source, "copy source");
+  if (source.bytes() == 0) return;
+  CUDA_CHECK(cudaMemcpyAsync(host.raw(), source.raw(), source.bytes(), cudaMemcpyDeviceToHost,
+                             stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::fill_zero(Tensor& x) {
+  expect_device(x, "fill_zero target");
+  if (x.bytes() > 0) CUDA_CHECK(cudaMemsetAsync(x.raw(), 0, x.bytes(), stream_));
+}
+
+void CudaBackend::copy_or_zero(const Tensor* source, Tensor& target) {
+  expect_device(target, "copy target");
+  if (target.bytes() == 0) return;
+  if (source == nullptr) {
+    CUDA_CHECK(cudaMemsetAsync(target.raw(), 0, target.bytes(), stream_));
+    return;
+  }
+  expect_device(*source, "copy source");
+  SEQTRAIN_CHECK(source->bytes() == target.bytes(), "device copy of {} bytes into {}",
+                 source->bytes(), target.bytes());
+  if (source->raw() != target.raw())
+    CUDA_CHECK(cudaMemcpyAsync(target.raw(), source->raw(), source->bytes(),
+                               cudaMemcpyDeviceToDevice, stream_));
+}
+
+// ---- GEMM and bias ---------------------------------------------------------------
+
+void CudaBackend::matmul(const Tensor& a, const Tensor& b, Tensor& c, bool transpose_a,
+                         bool transpose_b, float alpha, float beta) {
+  expect_device(a, "matmul a");
+  expect_device(b, "matmul b");
+  expect_device(c, "matmul c");
+  SEQTRAIN_CHECK(a.dtype() == b.dtype(), "matmul of {} and {}", dtype_name(a.dtype()),
+                 dtype_name(b.dtype()));
+  // Batched over a's leading axis; b is shared when it has rank 2.
+  const std::int64_t batch = a.rank() == 3 ? a.dim(0) : 1;
+  const std::int64_t a_rows = a.dim(-2), a_cols = a.dim(-1);
+  const std::int64_t b_rows = b.dim(-2), b_cols = b.dim(-1);
+  cuda::GemmArgs g;
+  g.transpose_a = transpose_a;
+  g.transpose_b = transpose_b;
+  g.m = transpose_a ? a_cols : a_rows;
+  g.k = transpose_a ? a_rows : a_cols;
+  g.n = transpose_b ? b_rows : b_cols;
+  g.a = a.raw();
+  g.lda = a_cols;
+  g.b = b.raw();
+  g.ldb = b_cols;
+  g.c = c.raw();
+  g.ldc = g.n;
+  g.alpha = alpha;
+  g.beta = beta;
+  g.input_dtype = a.dtype();
+  g.output_dtype = c.dtype();
+  SEQTRAIN_CHECK(c.numel() == batch * g.m * g.n, "matmul output {} for {} x {}",
+                 shape_string(c.shape()), shape_string(a.shape()), shape_string(b.shape()));
+  if (batch > 1 && b.rank() == 2 && !transpose_a) {
+    // A shared B and row-major A: the batch is one tall GEMM.
+    g.m *= batch;
+  } else if (batch > 1) {
+    g.batch = batch;
+    g.stride_a = a_rows * a_cols;
+    g.stride_b = b.rank() == 3 ? b_rows * b_cols : 0;
+    g.stride_c = g.m * g.n;
+  }
+  cuda::gemm(cublas_, g);
+}
+
+void CudaBackend::bias_grad(const Tensor& dy, Tensor& bias_grad) {
+  expect_device(dy, "bias_grad dy");
+  expect_device(bias_grad, "bias_grad output");
+  SEQTRAIN_CHECK(bias_grad.dtype() == DType::f32, "bias gradient stored as {}",
+                 dtype_name(bias_grad.dtype()));
+  const std::int64_t columns = bias_grad.numel();
+  if (columns == 0) return;
+  const std::int64_t rows = dy.numel() / columns;
+  if (rows == 0) {
+    fill_zero(bias_grad);
+    return;
+  }
+  if (dy.dtype() == DType::bf16) {
+    kernels::bias_grad(kernels::BiasGradArgs<__nv_bfloat16>{
+                           rows, static_cast<std::int32_t>(columns),
+                           static_cast<const __nv_bfloat16*>(dy.raw()), bias_grad.data<float>()},
+                       stream_);
+    return;
+  }
+  kernels::bias_grad(kernels::BiasGradArgs<float>{rows, static_cast<std::int32_t>(columns),
+                                                  dy.data<float>(), bias_grad.data<float>()},
+                     stream_);
+}
+
+// ---- ops whose kernels have not landed yet ----------------------------------------
+
+void CudaBackend::bias_add(const Tensor&, const Tensor&, Tensor&) { not_implemented("bias_add"); }
+void CudaBackend::add(const Tensor&, const Tensor&, Tensor&) { not_implemented("add"); }
+void CudaBackend::mul(const Tensor&, const Tensor&, Tensor&) { not_implemented("mul"); }
+void CudaBackend::scale(const Tensor&, float, Tensor&) { not_implemented("scale"); }
+void CudaBackend::accumulate(const Tensor&, Tensor&) { not_implemented("accumulate"); }
+void CudaBackend::activation_forward(Activation, const Tensor&, Tensor&) {
+  not_implemented("activation_forward");
+}
+void CudaBackend::activation_backward(Activation, const Tensor&, const Tensor&, const Tensor&,
+                                      Tensor&) {
+  not_implemented("activation_backward");
+}
+void CudaBackend::softmax_forward(const Tensor&, Tensor&) { not_implemented("softmax_forward"); }
+void CudaBackend::softmax_backward(const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("softmax_backward");
+}
+void CudaBackend::cross_entropy_forward(const Tensor&, const Tensor&, std::int64_t, Tensor&,
+                                        Tensor&) {
+  not_implemented("cross_entropy_forward");
+}
+void CudaBackend::cross_entropy_backward(const Tensor&, const Tensor&, const Tensor&,
+                                         const Tensor&, std::int64_t, Tensor&) {
+  not_implemented("cross_entropy_backward");
+}
+void CudaBackend::mse_forward(const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("mse_forward");
+}
+void CudaBackend::mse_backward(const Tensor&, const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("mse_backward");
+}
+void CudaBackend::layernorm_forward(const Tensor&, const Tensor&, const Tensor&, float, Tensor&,
+                                    Tensor&, Tensor&) {
+  not_implemented("layernorm_forward");
+}
+void CudaBackend::layernorm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                     const Tensor&, Tensor&, Tensor&, Tensor&) {
+  not_implemented("layernorm_backward");
+}
+void CudaBackend::dropout_forward(const Tensor&, float, std::uint64_t, std::uint64_t,
+                                  std::uint64_t, Tensor&, Tensor&) {
+  not_implemented("dropout_forward");
+}
+void CudaBackend::embedding_forward(const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("embedding_forward");
+}
+void CudaBackend::embedding_backward(const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("embedding_backward");
+}
+void CudaBackend::transpose01(const Tensor&, Tensor&) { not_implemented("transpose01"); }
+void CudaBackend::concat_last(const Tensor&, const Tensor&, Tensor&) {
+  not_implemented("concat_last");
+}
+void CudaBackend::split_last(const Tensor&, Tensor&, Tensor&) { not_implemented("split_last"); }
+void CudaBackend::sequence_last(const Tensor&, const Tensor&, bool, Tensor&) {
+  not_implemented("sequence_last");
+}
+void CudaBackend::sequence_last_backward(const Tensor&, const Tensor&, bool, Tensor&) {
+  not_implemented("sequence_last_backward");
+}
+void CudaBackend::attention_forward(const Tensor&, const Tensor&, const AttentionDropout&, Tensor&,
+                                    Tensor&) {
+  not_implemented("attention_forward");
+}
+void CudaBackend::attention_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                     const Tensor&, const AttentionDropout&, Tensor&) {
+  not_implemented("attention_backward");
+}
+double CudaBackend::sum_of_squares(const Tensor&) { not_implemented("sum_of_squares"); }
+void CudaBackend::adamw_update(Tensor&, const Tensor&, Tensor&, Tensor&, const AdamWOptions&) {
+  not_implemented("adamw_update");
+}
+void CudaBackend::sgd_update(Tensor&, const Tensor&, Tensor&, float, float, float) {
+  not_implemented("sgd_update");
+}
+
+}  // namespace seqtrain

@@ -1,0 +1,122 @@
+// The cuda backend: the host side of the GPU path. One device, one stream on
+// which every copy, cuBLAS call and kernel of this backend runs in order, one
+// cuBLAS handle bound to it, and a caching allocator (device_allocator.h) for
+// tensors. GEMMs go through one helper (gemm.h); the element-wise, reduction
+// and cell work goes to the hand-written kernels in kernels/ through their
+// host entry points. The same object code runs on a GPU (linked with cudart,
+// cuBLAS and nvcc's kernels) and in tests on the emulated device
+// (kernels/emu/runtime, kernels/emu): only the link differs.
+//
+// Host <-> device traffic is copy_from_host / copy_to_host; a few ops also read
+// small control data back (the sequence lengths of a recurrent layer, to check
+// them and to skip steps no row reaches; a reduction's scalar result), which
+// synchronises the stream there.
+#pragma once
+
+#include <cublas_api.h>
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/device_allocator.h"
+#include "seqtrain/backend.h"
+
+namespace seqtrain {
+
+class CudaBackend final : public Backend {
+ public:
+  // device_index: a CUDA device ordinal. Throws DeviceError when the device or
+  // cuBLAS cannot be set up.
+  explicit CudaBackend(int device_index);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string name() const override { return "cuda"; }
+  Device device() const override { return Device::cuda; }
+  int device_index() const { return device_index_; }
+  // "NVIDIA H100 80GB HBM3 (device 0, sm_90, 79.1 GiB)"
+  const std::string& description() const { return description_; }
+  cuda::DeviceAllocatorStats allocator_stats() const { return allocator_->stats(); }
+  // Waits until every operation issued so far has finished.
+  void synchronize();
+
+  Tensor allocate(const Shape& shape, DType dtype) override;
+  void copy_from_host(const Tensor& host, Tensor& target) override;
+  void copy_to_host(const Tensor& source, Tensor& host) override;
+  void fill_zero(Tensor& x) override;
+
+  void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool transpose_a, bool transpose_b,
+              float alpha, float beta) override;
+  void bias_add(const Tensor& x, const Tensor& bias, Tensor& out) override;
+  void bias_grad(const Tensor& dy, Tensor& bias_grad) override;
+  void add(const Tensor& a, const Tensor& b, Tensor& out) override;
+  void mul(const Tensor& a, const Tensor& b, Tensor& out) override;
+  void scale(const Tensor& x, float factor, Tensor& out) override;
+  void accumulate(const Tensor& x, Tensor& target) override;
+  void activation_forward(Activation activation, const Tensor& x, Tensor& y) override;
+  void activation_backward(Activation activation, const Tensor& x, const Tensor& y,
+                           const Tensor& dy, Tensor& dx) override;
+  void softmax_forward(const Tensor& x, Tensor& y) override;
+  void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  void cross_entropy_forward(const Tensor& logits, const Tensor& targets,
+                             std::int64_t ignore_index, Tensor& loss,
+                             Tensor& log_sum_exp) override;
+  void cross_entropy_backward(const Tensor& logits, const Tensor& targets,
+                              const Tensor& log_sum_exp, const Tensor& dloss,
+                              std::int64_t ignore_index, Tensor& dlogits) override;
+  void mse_forward(const Tensor& prediction, const Tensor& target, Tensor& loss) override;
+  void mse_backward(const Tensor& prediction, const Tensor& target, const Tensor& dloss,
+                    Tensor& dprediction) override;
+  void layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, float epsilon,
+                         Tensor& y, Tensor& mean, Tensor& rstd) override;
+  void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
+                          const Tensor& rstd, const Tensor& dy, Tensor& dx, Tensor& dgamma,
+                          Tensor& dbeta) override;
+  void dropout_forward(const Tensor& x, float probability, std::uint64_t seed,
+                       std::uint64_t stream, std::uint64_t step, Tensor& y,
+                       Tensor& mask) override;
+  void embedding_forward(const Tensor& table, const Tensor& ids, Tensor& out) override;
+  void embedding_backward(const Tensor& ids, const Tensor& dout, Tensor& dtable) override;
+  void transpose01(const Tensor& x, Tensor& out) override;
+  void concat_last(const Tensor& a, const Tensor& b, Tensor& out) override;
+  void split_last(const Tensor& x, Tensor& a, Tensor& b) override;
+  void sequence_last(const Tensor& x, const Tensor& lengths, bool reverse, Tensor& out) override;
+  void sequence_last_backward(const Tensor& dout, const Tensor& lengths, bool reverse,
+                              Tensor& dx) override;
+  // Defined in cuda_rnn.cc.
+  void rnn_forward(const RnnForwardArgs& args) override;
+  void rnn_backward(const RnnBackwardArgs& args) override;
+  void attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+                         const AttentionDropout& dropout, Tensor& context,
+                         Tensor& log_sum_exp) override;
+  void attention_backward(const Tensor& qkv, const Tensor& key_lengths, const Tensor& context,
+                          const Tensor& log_sum_exp, const Tensor& dcontext,
+                          const AttentionDropout& dropout, Tensor& dqkv) override;
+  double sum_of_squares(const Tensor& x) override;
+  void adamw_update(Tensor& parameter, const Tensor& grad, Tensor& m, Tensor& v,
+                    const AdamWOptions& options) override;
+  void sgd_update(Tensor& parameter, const Tensor& grad, Tensor& velocity, float learning_rate,
+                  float momentum, float weight_decay) override;
+
+ private:
+  // Device scratch of at least bytes for the current op, back in the cache
+  // when the returned pointer is dropped.
+  std::shared_ptr<void> scratch(std::size_t bytes);
+  // A recurrent layer's lengths, read back to the host and checked (1 <= len <= T):
+  // a DataError names the first bad one. Returns the lengths; longest gets the maximum.
+  std::vector<std::int32_t> host_lengths(const Tensor& lengths, std::int64_t steps,
+                                         std::int64_t& longest);
+  // Device-to-device copy of source's bytes into target, or zeros when source is null.
+  void copy_or_zero(const Tensor* source, Tensor& target);
+
+  int device_index_;
+  std::string description_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  std::shared_ptr<cuda::DeviceAllocator> allocator_;
+};
+
+}  // namespace seqtrain

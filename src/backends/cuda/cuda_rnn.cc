@@ -1,0 +1,214 @@
+// The cuda recurrent layer: the same GEMM structure as the cpu backend
+// (backends/cpu/rnn.cc), with cuBLAS for the GEMMs and the fused cell kernels
+// (kernels/lstm_cell.cu) for the element-wise work of each step. All on the
+// backend's stream; the host only reads the sequence lengths (to check them
+// and to skip the GEMMs of steps no row reaches).
+//
+// Forward, T steps of batch B, input I, hidden H, G gates (LSTM: G = 4):
+//   input_projection = x W_ih^T                  one GEMM [T*B, I] x [I, G*H]
+//   per step t (in processing order):
+//     workspace[t][:, 0:G*H] = h_{t-1} W_hh^T    one GEMM [B, H] x [H, G*H] into
+//                                                the step's gate slots (ldc 5H)
+//     lstm_cell_forward: gates, c_t and h_t from the slots, the projection and
+//                        both biases; overwrites the slots with i, f, g, o, c_t
+//   h and c run in h_n / c_n.
+//
+// Backward, steps in the opposite order, dh and dc running in dh0 / dc0:
+//   per step t: lstm_cell_backward writes gate_grads[t] (and dc_{t-1}), then
+//               dh += gate_grads[t] W_hh          one GEMM [B, G*H] x [G*H, H]
+//   then over all steps:
+//     dW_ih = gate_grads^T x                      one GEMM [G*H, T*B] x [T*B, I]
+//     dW_hh = sum_t gate_grads[t]^T h_{t-1}: h_{t-1} is y at the previous step
+//             in processing order, so it is one GEMM over the T-1 steps that
+//             have one ([G*H, (T-1)*B] x [(T-1)*B, H], y shifted by a step),
+//             plus gate_grads at each row's first step times h0. Padded steps
+//             have zero gate gradients and y = 0 there, so a reverse layer's
+//             first step (t = len - 1) meets y[len] = 0 and adds nothing.
+//     dx    = gate_grads W_ih                     one GEMM [T*B, G*H] x [G*H, I]
+//     db_ih = db_hh = column sums of gate_grads   (kernels/bias_grad.cu)
+// No gather of [x | H_prev] as on the cpu: the shifted y is already in place.
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cuda_errors.h"
+#include "backends/cuda/gemm.h"
+#include "kernels/bias_grad.h"
+#include "kernels/lstm_cell.h"
+
+namespace seqtrain {
+namespace {
+
+struct RnnShape {
+  std::int64_t steps, batch, input, hidden;
+  std::int64_t gate_width;       // G * H
+  std::int64_t workspace_width;  // W * H
+};
+
+RnnShape rnn_shape(RnnCell cell, const Tensor& x, const Tensor& weight_hh) {
+  const std::int64_t hidden = weight_hh.dim(1);
+  return {x.dim(0), x.dim(1),         x.dim(2),
+          hidden,   weight_hh.dim(0), rnn_workspace_width(cell) * hidden};
+}
+
+const char* cell_name(RnnCell cell) {
+  switch (cell) {
+    case RnnCell::lstm: return "lstm";
+    case RnnCell::gru: return "gru";
+    case RnnCell::rnn_tanh: return "rnn_tanh";
+  }
+  return "?";
+}
+
+void expect_supported(RnnCell cell, const Tensor& x, const char* op) {
+  if (cell != RnnCell::lstm)
+    throw DeviceError(fmt::format("not implemented on cuda yet: {} for {} cells (run with "
+                                  "--device cpu until the {} cell kernel lands)",
+                                  op, cell_name(cell), cell_name(cell)));
+  SEQTRAIN_CHECK(x.dtype() == DType::f32 && x.device() == Device::cuda,
+                 "cuda recurrent layer on a {} {} input", device_name(x.device()),
+                 dtype_name(x.dtype()));
+}
+
+std::int32_t to_int32(std::int64_t value, const char* what) {
+  SEQTRAIN_CHECK(value >= 0 && value <= INT32_MAX, "recurrent layer {} = {} exceeds int32", what,
+                 value);
+  return static_cast<std::int32_t>(value);
+}
+
+const float* data_or_null(const Tensor* tensor) {
+  return tensor != nullptr ? tensor->data<float>() : nullptr;
+}
+
+}  // namespace
+
+std::vector<std::int32_t> CudaBackend::host_lengths(const Tensor& lengths, std::int64_t steps,
+                                                    std::int64_t& longest) {
+  std::vector<std::int32_t> values(static_cast<std::size_t>(lengths.numel()));
+  Tensor host = Tensor::view(values.data(), lengths.shape(), DType::i32);
+  copy_to_host(lengths, host);
+  longest = 0;
+  for (std::size_t b = 0; b < values.size(); ++b) {
+    if (values[b] < 1 || values[b] > steps)
+      throw DataError(fmt::format("recurrent layer: sequence {} has length {}, outside [1, {}]", b,
+                                  values[b], steps));
+    longest = std::max<std::int64_t>(longest, values[b]);
+  }
+  return values;
+}
+
+void CudaBackend::rnn_forward(const RnnForwardArgs& a) {
+  expect_supported(a.cell, *a.x, "rnn_forward");
+  const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
+  const std::int64_t T = n.steps, B = n.batch, H = n.hidden, GH = n.gate_width;
+  const std::int64_t W = n.workspace_width;
+  std::int64_t longest = 0;
+  host_lengths(*a.lengths, T, longest);
+
+  float* projection = a.input_projection->data<float>();
+  cuda::gemm_f32(cublas_, false, true, T * B, GH, n.input, 1.0f, a.x->data<float>(), n.input,
+                 a.weight_ih->data<float>(), n.input, 0.0f, projection, GH);
+  copy_or_zero(a.h0, *a.h_n);
+  copy_or_zero(a.c0, *a.c_n);
+
+  kernels::LstmCellForwardArgs<float> cell;
+  cell.batch = to_int32(B, "batch");
+  cell.hidden = to_int32(H, "hidden size");
+  cell.lengths = a.lengths->data<std::int32_t>();
+  cell.recurrent_stride = W;
+  cell.bias_ih = a.bias_ih->data<float>();
+  cell.bias_hh = a.bias_hh->data<float>();
+  cell.h = a.h_n->data<float>();
+  cell.c = a.c_n->data<float>();
+  const float* weight_hh = a.weight_hh->data<float>();
+  for (std::int64_t position = 0; position < T; ++position) {
+    const std::int64_t t = a.reverse ? T - 1 - position : position;
+    float* saved = a.workspace->data<float>() + t * B * W;
+    // The recurrent GEMM writes the step's gate slots, which the cell kernel
+    // reads and overwrites in place. A step no row reaches needs none.
+    if (t < longest)
+      cuda::gemm_f32(cublas_, false, true, B, GH, H, 1.0f, cell.h, H, weight_hh, H, 0.0f, saved,
+                     W);
+    cell.step = static_cast<std::int32_t>(t);
+    cell.input_projection = projection + t * B * GH;
+    cell.recurrent = saved;
+    cell.y = a.y->data<float>() + t * B * H;
+    cell.saved = saved;
+    kernels::lstm_cell_forward(cell, stream_);
+  }
+}
+
+void CudaBackend::rnn_backward(const RnnBackwardArgs& a) {
+  expect_supported(a.cell, *a.x, "rnn_backward");
+  const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
+  const std::int64_t T = n.steps, B = n.batch, H = n.hidden, GH = n.gate_width, I = n.input;
+  const std::int64_t W = n.workspace_width;
+  std::int64_t longest = 0;
+  const std::vector<std::int32_t> lengths = host_lengths(*a.lengths, T, longest);
+
+  copy_or_zero(a.dh_n, *a.dh0);
+  copy_or_zero(a.dc_n, *a.dc0);
+  float* gate_grads = a.gate_grads->data<float>();
+  const float* workspace = a.workspace->data<float>();
+  const float* weight_hh = a.weight_hh->data<float>();
+
+  kernels::LstmCellBackwardArgs<float> cell;
+  cell.batch = to_int32(B, "batch");
+  cell.hidden = to_int32(H, "hidden size");
+  cell.reverse = a.reverse;
+  cell.lengths = a.lengths->data<std::int32_t>();
+  cell.c0 = data_or_null(a.c0);
+  cell.dh = a.dh0->data<float>();
+  cell.dc = a.dc0->data<float>();
+  for (std::int64_t position = 0; position < T; ++position) {
+    const std::int64_t t = a.reverse ? position : T - 1 - position;
+    const std::int64_t previous_t = a.reverse ? t + 1 : t - 1;
+    cell.step = static_cast<std::int32_t>(t);
+    cell.saved = workspace + t * B * W;
+    cell.previous_saved =
+        previous_t >= 0 && previous_t < T ? workspace + previous_t * B * W : nullptr;
+    cell.dy = a.dy != nullptr ? a.dy->data<float>() + t * B * H : nullptr;
+    cell.gate_grads = gate_grads + t * B * GH;
+    kernels::lstm_cell_backward(cell, stream_);
+    if (t < longest)  // no row reaches a later step: its gate gradients are zero
+      cuda::gemm_f32(cublas_, false, false, B, H, GH, 1.0f, cell.gate_grads, GH, weight_hh, H,
+                     1.0f, cell.dh, H);
+  }
+
+  // dW_ih = gate_grads^T x over all steps.
+  cuda::gemm_f32(cublas_, true, false, GH, I, T * B, 1.0f, gate_grads, GH, a.x->data<float>(), I,
+                 0.0f, a.dweight_ih->data<float>(), I);
+  // dW_hh: the steps with a previous step in processing order against y there.
+  float* dweight_hh = a.dweight_hh->data<float>();
+  const float* y = a.y->data<float>();
+  const float* later_gates = a.reverse ? gate_grads : gate_grads + B * GH;
+  const float* previous_y = a.reverse ? y + B * H : y;
+  cuda::gemm_f32(cublas_, true, false, GH, H, (T - 1) * B, 1.0f, later_gates, GH, previous_y, H,
+                 0.0f, dweight_hh, H);
+  if (a.h0 != nullptr) {
+    // Each row's first step against h0: step 0 for every row going forward;
+    // going backward step len - 1, gathered row by row.
+    const float* first_gates = gate_grads;
+    std::shared_ptr<void> gathered;
+    if (a.reverse) {
+      gathered = scratch(static_cast<std::size_t>(B * GH) * sizeof(float));
+      auto* rows = static_cast<float*>(gathered.get());
+      for (std::int64_t b = 0; b < B; ++b)
+        CUDA_CHECK(cudaMemcpyAsync(rows + b * GH, gate_grads + ((lengths[b] - 1) * B + b) * GH,
+                                   static_cast<std::size_t>(GH) * sizeof(float),
+                                   cudaMemcpyDeviceToDevice, stream_));
+      first_gates = rows;
+    }
+    cuda::gemm_f32(cublas_, true, false, GH, H, B, 1.0f, first_gates, GH, a.h0->data<float>(), H,
+                   1.0f, dweight_hh, H);
+  }
+  cuda::gemm_f32(cublas_, false, false, T * B, I, GH, 1.0f, gate_grads, GH,
+                 a.weight_ih->data<float>(), I, 0.0f, a.dx->data<float>(), I);
+  const Tensor all_gates = Tensor::view(gate_grads, {T * B, GH}, DType::f32, Device::cuda);
+  bias_grad(all_gates, *a.dbias_ih);
+  copy_or_zero(a.dbias_ih, *a.dbias_hh);
+}
+
+}  // namespace seqtrain

@@ -1,0 +1,373 @@
+// The CUDA backend's host code (src/backends/cuda) on the emulated device
+// (kernels/emu/runtime + kernels/emu): the same object code that runs on a GPU,
+// held against the serial backend op by op, plus its allocator, its
+// out-of-memory error and device selection.
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstring>
+
+#include "backends/cuda/cuda_backend.h"
+#include "backends/device_selection.h"
+#include "backends/serial/serial_backend.h"
+#include "kernels/emu/runtime/emulated_device.h"
+#include "op_cases.h"
+#include "test_support.h"
+
+namespace seqtrain::testing {
+namespace {
+
+Tensor to_device(Backend& backend, const Tensor& host) {
+  Tensor device = backend.allocate(host.shape(), host.dtype());
+  backend.copy_from_host(host, device);
+  return device;
+}
+
+Tensor to_host(Backend& backend, const Tensor& device) {
+  Tensor host = Tensor::empty(device.shape(), device.dtype());
+  backend.copy_to_host(device, host);
+  return host;
+}
+
+// f32 values rounded to bf16, as a bf16 tensor and as the f32 tensor it equals.
+std::pair<Tensor, Tensor> bf16_and_exact_f32(const Tensor& values) {
+  Tensor bf16 = Tensor::empty(values.shape(), DType::bf16);
+  Tensor exact = Tensor::empty(values.shape(), DType::f32);
+  for (std::int64_t i = 0; i < values.numel(); ++i) {
+    const __nv_bfloat16 rounded = __float2bfloat16(values.data<float>()[i]);
+    std::memcpy(static_cast<char*>(bf16.raw()) + 2 * i, &rounded, 2);
+    exact.data<float>()[i] = __bfloat162float(rounded);
+  }
+  return {bf16, exact};
+}
+
+// ---- every op through the graph ------------------------------------------------
+
+class CudaBackendOpCases : public ::testing::TestWithParam<OpCase> {};
+
+// Outputs and parameter gradients of each op case (op_cases.h) against serial.
+// An op whose kernel has not landed fails with "not implemented on cuda yet",
+// which is reported as a skip naming it, so the sweep grows with the kernels.
+TEST_P(CudaBackendOpCases, MatchesSerial) {
+  CudaBackend cuda(0);
+  try {
+    expect_backends_agree(GetParam().graph_case, cuda, 1e-4, 1e-4);
+  } catch (const DeviceError& error) {
+    if (std::string(error.what()).find("not implemented on cuda yet") == std::string::npos) throw;
+    GTEST_SKIP() << error.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, CudaBackendOpCases, ::testing::ValuesIn(all_op_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+// ---- GEMM ------------------------------------------------------------------------
+
+struct MatmulCase {
+  Shape a, b;
+  bool transpose_a, transpose_b;
+  float alpha, beta;
+};
+
+std::string describe(const MatmulCase& c) {
+  return fmt::format("{} x {} transpose {}{} alpha {} beta {}", shape_string(c.a),
+                     shape_string(c.b), c.transpose_a, c.transpose_b, c.alpha, c.beta);
+}
+
+Shape output_shape(const MatmulCase& c) {
+  const std::int64_t m = c.transpose_a ? c.a.back() : c.a.end()[-2];
+  const std::int64_t n = c.transpose_b ? c.b.end()[-2] : c.b.back();
+  return c.a.size() == 3 ? Shape{c.a[0], m, n} : Shape{m, n};
+}
+
+// c starts as the same random values on both backends, so beta is checked.
+void expect_matmul_matches_serial(const MatmulCase& c, CudaBackend& cuda) {
+  SerialBackend serial;
+  const Tensor a = random_tensor(c.a, 31), b = random_tensor(c.b, 32);
+  Tensor expected = random_tensor(output_shape(c), 33);
+  Tensor actual = to_device(cuda, expected);
+  serial.matmul(a, b, expected, c.transpose_a, c.transpose_b, c.alpha, c.beta);
+  cuda.matmul(to_device(cuda, a), to_device(cuda, b), actual, c.transpose_a, c.transpose_b,
+              c.alpha, c.beta);
+  EXPECT_TRUE(tensors_close(to_host(cuda, actual), expected, 1e-5, 1e-5)) << describe(c);
+}
+
+Shape stored(std::int64_t rows, std::int64_t cols, bool transpose) {
+  return transpose ? Shape{cols, rows} : Shape{rows, cols};
+}
+
+TEST(CudaBackendGemm, OddShapesMatchSerialForEveryTransposeAndBeta) {
+  CudaBackend cuda(0);
+  const std::int64_t m = 13, n = 29, k = 11;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (float beta : {0.0f, 1.0f, -0.5f})
+        expect_matmul_matches_serial({stored(m, k, ta), stored(k, n, tb), ta, tb, 0.75f, beta},
+                                     cuda);
+}
+
+TEST(CudaBackendGemm, BatchedAndSharedRightOperandMatchSerial) {
+  CudaBackend cuda(0);
+  const std::int64_t batch = 3, m = 5, n = 7, k = 9;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Shape a = stored(m, k, ta), b = stored(k, n, tb);
+      a.insert(a.begin(), batch);
+      Shape batched_b = b;
+      batched_b.insert(batched_b.begin(), batch);
+      expect_matmul_matches_serial({a, batched_b, ta, tb, 1.0f, 0.0f}, cuda);
+      // b rank 2: one matrix for every batch entry (one tall GEMM when a is not transposed).
+      expect_matmul_matches_serial({a, b, ta, tb, -0.5f, 1.0f}, cuda);
+    }
+}
+
+TEST(CudaBackendGemm, Bf16InputsMatchSerialOnTheRoundedValues) {
+  CudaBackend cuda(0);
+  SerialBackend serial;
+  const std::int64_t m = 9, n = 17, k = 33;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      auto [a_bf16, a_exact] = bf16_and_exact_f32(random_tensor(stored(m, k, ta), 51));
+      auto [b_bf16, b_exact] = bf16_and_exact_f32(random_tensor(stored(k, n, tb), 52));
+      Tensor expected = Tensor::zeros({m, n});
+      serial.matmul(a_exact, b_exact, expected, ta, tb, 1.0f, 0.0f);
+      // fp32 output: only the accumulation order differs.
+      Tensor f32_out = cuda.allocate({m, n}, DType::f32);
+      cuda.matmul(to_device(cuda, a_bf16), to_device(cuda, b_bf16), f32_out, ta, tb, 1.0f, 0.0f);
+      EXPECT_TRUE(tensors_close(to_host(cuda, f32_out), expected, 1e-5, 1e-5));
+      // bf16 output: rounded once more.
+      Tensor bf16_out = cuda.allocate({m, n}, DType::bf16);
+      cuda.matmul(to_device(cuda, a_bf16), to_device(cuda, b_bf16), bf16_out, ta, tb, 1.0f, 0.0f);
+      EXPECT_TRUE(tensors_close(to_host(cuda, bf16_out), expected, 1e-2, 1e-2));
+    }
+}
+
+TEST(CudaBackendOps, BiasGradMatchesSerial) {
+  CudaBackend cuda(0);
+  SerialBackend serial;
+  const Tensor dy = random_tensor({37, 3, 19}, 61);
+  Tensor expected = Tensor::zeros({19});
+  serial.bias_grad(dy, expected);
+  Tensor actual = cuda.allocate({19}, DType::f32);
+  cuda.bias_grad(to_device(cuda, dy), actual);
+  EXPECT_TRUE(tensors_close(to_host(cuda, actual), expected, 1e-5, 1e-5));
+}
+
+// ---- the recurrent layer -------------------------------------------------------
+
+struct RnnCase {
+  RnnCell cell = RnnCell::lstm;
+  bool reverse = false;
+  std::int64_t steps = 6, batch = 5, input = 7, hidden = 9;
+  std::vector<std::int32_t> lengths = {6, 2, 5, 1, 4};
+  bool initial_state = true;  // h0 and c0 given (else null: zeros)
+  bool output_grad = true;    // dy given
+  bool state_grad = true;     // dh_n and dc_n given
+};
+
+std::string describe(const RnnCase& c) {
+  return fmt::format("{} {} T {} B {} I {} H {} initial state {} dy {} dh_n {}",
+                     rnn_cell_name(c.cell), c.reverse ? "reverse" : "forward", c.steps, c.batch,
+                     c.input, c.hidden, c.initial_state, c.output_grad, c.state_grad);
+}
+
+// Host tensors of one layer: inputs, and outputs/gradients to be written.
+struct RnnTensors {
+  std::map<std::string, Tensor> t;
+  Tensor* get(const std::string& name) { return t.contains(name) ? &t.at(name) : nullptr; }
+};
+
+RnnTensors make_rnn_inputs(const RnnCase& c) {
+  const std::int64_t G = rnn_gate_count(c.cell) * c.hidden, T = c.steps, B = c.batch;
+  const std::int64_t W = rnn_workspace_width(c.cell) * c.hidden;
+  RnnTensors r;
+  r.t["x"] = random_tensor({T, B, c.input}, 71);
+  r.t["weight_ih"] = random_tensor({G, c.input}, 72, 0.5f);
+  r.t["weight_hh"] = random_tensor({G, c.hidden}, 73, 0.5f);
+  r.t["bias_ih"] = random_tensor({G}, 74, 0.5f);
+  r.t["bias_hh"] = random_tensor({G}, 75, 0.5f);
+  if (c.initial_state) {
+    r.t["h0"] = random_tensor({B, c.hidden}, 76);
+    r.t["c0"] = random_tensor({B, c.hidden}, 77);
+  }
+  r.t["lengths"] = Tensor::from_vector(c.lengths, {B});
+  if (c.output_grad) r.t["dy"] = random_tensor({T, B, c.hidden}, 78);
+  if (c.state_grad) {
+    r.t["dh_n"] = random_tensor({B, c.hidden}, 79);
+    r.t["dc_n"] = random_tensor({B, c.hidden}, 80);
+  }
+  for (const char* name : {"y"}) r.t[name] = Tensor::zeros({T, B, c.hidden});
+  for (const char* name : {"h_n", "c_n", "dh0", "dc0"}) r.t[name] = Tensor::zeros({B, c.hidden});
+  r.t["workspace"] = Tensor::zeros({T, B, std::max<std::int64_t>(W, 1)});
+  r.t["input_projection"] = Tensor::zeros({T, B, G});
+  r.t["gate_grads"] = Tensor::zeros({T, B, G});
+  r.t["dx"] = Tensor::zeros({T, B, c.input});
+  r.t["dweight_ih"] = Tensor::zeros({G, c.input});
+  r.t["dweight_hh"] = Tensor::zeros({G, c.hidden});
+  r.t["dbias_ih"] = Tensor::zeros({G});
+  r.t["dbias_hh"] = Tensor::zeros({G});
+  return r;
+}
+
+void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r) {
+  RnnForwardArgs forward{c.cell,         c.reverse,         r.get("x"),        r.get("weight_ih"),
+                         r.get("weight_hh"), r.get("bias_ih"), r.get("bias_hh"), r.get("h0"),
+                         r.get("c0"),    r.get("lengths"),  r.get("y"),        r.get("h_n"),
+                         r.get("c_n"),   r.get("workspace"), r.get("input_projection")};
+  backend.rnn_forward(forward);
+  RnnBackwardArgs backward{c.cell,          c.reverse,          r.get("x"),
+                           r.get("weight_ih"), r.get("weight_hh"), r.get("h0"),
+                           r.get("c0"),     r.get("lengths"),   r.get("y"),
+                           r.get("workspace"), r.get("dy"),     r.get("dh_n"),
+                           r.get("dc_n"),   r.get("dx"),        r.get("dweight_ih"),
+                           r.get("dweight_hh"), r.get("dbias_ih"), r.get("dbias_hh"),
+                           r.get("dh0"),    r.get("dc0"),       r.get("gate_grads")};
+  backend.rnn_backward(backward);
+}
+
+void expect_rnn_matches_serial(const RnnCase& c) {
+  SCOPED_TRACE(describe(c));
+  SerialBackend serial;
+  CudaBackend cuda(0);
+  RnnTensors expected = make_rnn_inputs(c);
+  RnnTensors on_device;
+  for (const auto& [name, host] : expected.t) on_device.t[name] = to_device(cuda, host);
+  run_rnn(serial, c, expected);
+  run_rnn(cuda, c, on_device);
+  for (const char* name : {"y", "h_n", "c_n", "workspace", "dx", "dweight_ih", "dweight_hh",
+                           "dbias_ih", "dbias_hh", "dh0", "dc0"})
+    EXPECT_TRUE(tensors_close(to_host(cuda, on_device.t.at(name)), expected.t.at(name), 1e-5, 1e-4))
+        << name;
+}
+
+TEST(CudaBackendRnn, LstmMatchesSerialInBothDirections) {
+  for (bool reverse : {false, true}) {
+    RnnCase c;
+    c.reverse = reverse;
+    expect_rnn_matches_serial(c);
+  }
+}
+
+TEST(CudaBackendRnn, LstmWithZeroStateAndPartialGradientsMatchesSerial) {
+  for (bool reverse : {false, true}) {
+    RnnCase c;
+    c.reverse = reverse;
+    c.initial_state = false;
+    c.state_grad = false;
+    expect_rnn_matches_serial(c);
+    c.initial_state = true;
+    c.state_grad = true;
+    c.output_grad = false;
+    expect_rnn_matches_serial(c);
+  }
+}
+
+TEST(CudaBackendRnn, OneStepAndAllRowsShorterThanTheSequence) {
+  RnnCase one_step;
+  one_step.steps = 1;
+  one_step.lengths = {1, 1, 1, 1, 1};
+  expect_rnn_matches_serial(one_step);
+  RnnCase short_rows;
+  short_rows.reverse = true;
+  short_rows.lengths = {3, 2, 4, 1, 4};  // no row reaches steps 4 and 5
+  expect_rnn_matches_serial(short_rows);
+}
+
+TEST(CudaBackendRnn, BadLengthIsADataError) {
+  RnnCase c;
+  c.lengths = {6, 0, 5, 1, 4};
+  CudaBackend cuda(0);
+  RnnTensors host = make_rnn_inputs(c);
+  RnnTensors on_device;
+  for (const auto& [name, tensor] : host.t) on_device.t[name] = to_device(cuda, tensor);
+  try {
+    run_rnn(cuda, c, on_device);
+    FAIL() << "no error for a length of 0";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find("sequence 1 has length 0"), std::string::npos)
+        << error.what();
+  }
+}
+
+// ---- memory -------------------------------------------------------------------
+
+TEST(CudaBackendMemory, FreedTensorsAreReusedWithoutNewDeviceAllocations) {
+  CudaBackend cuda(0);
+  { Tensor first = cuda.allocate({1000}, DType::f32); }
+  const cuda::DeviceAllocatorStats after_first = cuda.allocator_stats();
+  EXPECT_EQ(after_first.in_use_blocks, 0u);
+  EXPECT_EQ(after_first.cached_blocks, 1u);
+  Tensor again = cuda.allocate({999}, DType::f32);  // the same size class
+  const cuda::DeviceAllocatorStats stats = cuda.allocator_stats();
+  EXPECT_EQ(stats.device_mallocs, after_first.device_mallocs);
+  EXPECT_EQ(stats.in_use_blocks, 1u);
+  EXPECT_EQ(stats.cached_blocks, 0u);
+}
+
+// Up to 1 MiB: multiples of 512 bytes; above: at most an eighth more than asked.
+TEST(CudaBackendMemory, SizeClassesWasteLittle) {
+  for (std::size_t bytes : {1ul, 511ul, 513ul, 1000001ul, 1ul << 20, (1ul << 20) + 1, 3ul << 20,
+                            (7ul << 30) + 12345}) {
+    const std::size_t rounded = cuda::DeviceAllocator::size_class(bytes);
+    EXPECT_GE(rounded, bytes);
+    if (bytes <= (1ul << 20))
+      EXPECT_EQ(rounded, (bytes + 511) / 512 * 512) << bytes;
+    else
+      EXPECT_LE(rounded, bytes + bytes / 8) << bytes;
+  }
+}
+
+TEST(CudaBackendMemory, OutOfMemoryNamesRequestedFreeAndCachedBytes) {
+  CudaBackend cuda(0);
+  emu::ScopedDeviceMemoryCapacity capacity(emu::device_memory_in_use() + (8 << 20));
+  Tensor held = cuda.allocate({1 << 20}, DType::f32);  // 4 MiB in use
+  { Tensor cached = cuda.allocate({1 << 19}, DType::f32); }  // 2 MiB cached
+  // 3 MiB fits only once the cache is released.
+  Tensor fits_after_release = cuda.allocate({3 << 18}, DType::f32);
+  EXPECT_EQ(cuda.allocator_stats().cached_blocks, 0u);
+  try {
+    Tensor too_big = cuda.allocate({1 << 20}, DType::f32);
+    FAIL() << "no error allocating past the device's capacity";
+  } catch (const DeviceError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("out of CUDA memory"), std::string::npos) << message;
+    EXPECT_NE(message.find("allocating 4194304 bytes"), std::string::npos) << message;
+    EXPECT_NE(message.find("the device has 1.0 MiB free of"), std::string::npos) << message;
+    EXPECT_NE(message.find("7.0 MiB in 2 blocks in use"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+  }
+}
+
+// ---- device selection ------------------------------------------------------------
+
+TEST(CudaDeviceSelection, AutoPicksTheEmulatedDevice) {
+  const CudaDeviceQuery devices = query_cuda_devices();
+  EXPECT_EQ(devices.count, 1);
+  EXPECT_NE(devices.description.find("seqtrain emulated device"), std::string::npos)
+      << devices.description;
+  EXPECT_EQ(select_backend("auto", 1)->name(), "cuda");
+  EXPECT_EQ(select_backend("cuda:0", 1)->device(), Device::cuda);
+  EXPECT_THROW(select_backend("cuda:1", 1), DeviceError);
+  EXPECT_THROW(select_backend("cuda:x", 1), Error);
+}
+
+TEST(CudaDeviceSelection, WithoutADriverCudaIsAOneLineErrorAndAutoFallsBack) {
+  emu::set_driver_missing(true);
+  struct Restore {
+    ~Restore() { emu::set_driver_missing(false); }
+  } restore;
+  try {
+    select_backend("cuda", 1);
+    FAIL() << "no error for --device cuda without a driver";
+  } catch (const DeviceError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("--device cuda: no device"), std::string::npos) << message;
+    EXPECT_NE(message.find("cudaErrorInsufficientDriver"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "the runtime's error was not cleared";
+  EXPECT_EQ(select_backend("auto", 1)->name(), "cpu");
+}
+
+}  // namespace
+}  // namespace seqtrain::testing
