@@ -26,12 +26,12 @@
 //   Both: a 1-D grid-stride loop, 256 threads per block, min(ceil(n / 256),
 //   1024) blocks, one element per thread per iteration (coalesced).
 // No shared memory, no barriers anywhere.
+#include <algorithm>
+
 #include "kernels/bias_activation.h"
 #include "kernels/device_api.h"
 #include "kernels/launch.h"
 #include "kernels/storage.h"
-
-#include <algorithm>
 
 namespace seqtrain::kernels {
 
@@ -86,8 +86,8 @@ __global__ void __launch_bounds__(kBiasActivationThreads)
   if (column >= args.columns) return;
   const float bias = args.bias != nullptr ? args.bias[column] : 0.0f;
   const std::int64_t row_stride = static_cast<std::int64_t>(gridDim.y) * kBiasActivationRowLanes;
-  for (std::int64_t row = static_cast<std::int64_t>(blockIdx.y) * kBiasActivationRowLanes +
-                          threadIdx.y;
+  for (std::int64_t row =
+           static_cast<std::int64_t>(blockIdx.y) * kBiasActivationRowLanes + threadIdx.y;
        row < args.rows; row += row_stride) {
     const std::int64_t index = row * args.columns + column;
     store_float(args.out + index, activate(args.activation, load_float(args.x + index) + bias));
@@ -112,7 +112,8 @@ __global__ void __launch_bounds__(kActivationThreads)
        i < args.count; i += stride) {
     const float x = uses_output ? 0.0f : load_float(args.x + i);
     const float y = uses_output ? load_float(args.y + i) : 0.0f;
-    store_float(args.dx + i, load_float(args.dy + i) * activation_derivative(args.activation, x, y));
+    store_float(args.dx + i,
+                load_float(args.dy + i) * activation_derivative(args.activation, x, y));
   }
 }
 
@@ -146,11 +147,10 @@ void launch_activation_forward(const ActivationForwardArgs<Storage>& args, cudaS
 }
 
 template <class Storage>
-void launch_activation_backward(const ActivationBackwardArgs<Storage>& args,
-                                cudaStream_t stream) {
+void launch_activation_backward(const ActivationBackwardArgs<Storage>& args, cudaStream_t stream) {
   if (args.count <= 0) return;
-  SEQTRAIN_LAUNCH(one_dimensional_geometry(args.count, stream),
-                  activation_backward_kernel<Storage>, args);
+  SEQTRAIN_LAUNCH(one_dimensional_geometry(args.count, stream), activation_backward_kernel<Storage>,
+                  args);
 }
 
 }  // namespace

@@ -22,13 +22,13 @@
 // be partial. A warp's accesses cover 128 consecutive elements, each thread 4
 // adjacent ones (4 loads of one element, merged in L1). p = 0 skips Philox and
 // writes mask 1, y = x. No shared memory, no barriers.
+#include <algorithm>
+
 #include "kernels/device_api.h"
 #include "kernels/dropout.h"
 #include "kernels/launch.h"
 #include "kernels/storage.h"
 #include "seqtrain/philox.h"
-
-#include <algorithm>
 
 namespace seqtrain::kernels {
 
@@ -69,8 +69,7 @@ void launch_dropout_forward(const DropoutForwardArgs<Storage>& args, cudaStream_
   const std::int64_t groups = (args.count + kPhiloxWords - 1) / kPhiloxWords;
   const std::int64_t blocks =
       std::min((groups + kDropoutThreads - 1) / kDropoutThreads, kDropoutMaxBlocks);
-  const LaunchConfig config{dim3(static_cast<unsigned>(blocks)), dim3(kDropoutThreads), 0,
-                            stream};
+  const LaunchConfig config{dim3(static_cast<unsigned>(blocks)), dim3(kDropoutThreads), 0, stream};
   SEQTRAIN_LAUNCH(config, dropout_forward_kernel<Storage>, args);
 }
 

@@ -22,13 +22,13 @@
 // H100 (3.35 TB/s x ~600 ns latency = ~2 MB). The n mod 4 (or 8)
 // elements after the last whole group are done one each by the first threads
 // of block 0. No shared memory, no barriers.
+#include <algorithm>
+#include <cstdint>
+
 #include "kernels/device_api.h"
 #include "kernels/elementwise.h"
 #include "kernels/launch.h"
 #include "kernels/storage.h"
-
-#include <algorithm>
-#include <cstdint>
 
 namespace seqtrain::kernels {
 
@@ -94,8 +94,8 @@ __device__ __forceinline__ void apply_element(const Op& op, const Storage* a, co
 
 template <class Storage, class Op, bool kVectorized>
 __global__ void __launch_bounds__(kElementwiseThreads)
-    elementwise_kernel(const std::int64_t count, const Storage* a, const Storage* b,
-                       Storage* out, const Op op) {
+    elementwise_kernel(const std::int64_t count, const Storage* a, const Storage* b, Storage* out,
+                       const Op op) {
   constexpr int kWidth = kVectorized ? Packed16<Storage>::kSize : 1;
   const std::int64_t groups = count / kWidth;
   const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -150,8 +150,7 @@ void launch_mul(const ElementwiseBinaryArgs<Storage>& args, cudaStream_t stream)
 }
 template <class Storage>
 void launch_scale(const ElementwiseScaleArgs<Storage>& args, cudaStream_t stream) {
-  launch_elementwise<Storage>(args.count, args.x, nullptr, args.out, ScaleOp{args.factor},
-                              stream);
+  launch_elementwise<Storage>(args.count, args.x, nullptr, args.out, ScaleOp{args.factor}, stream);
 }
 template <class Storage>
 void launch_accumulate(const ElementwiseAccumulateArgs<Storage>& args, cudaStream_t stream) {

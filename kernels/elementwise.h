@@ -66,7 +66,6 @@ void elementwise_accumulate(const ElementwiseAccumulateArgs<float>& args, cudaSt
 void elementwise_accumulate(const ElementwiseAccumulateArgs<__nv_bfloat16>& args,
                             cudaStream_t stream);
 void elementwise_fill_zero(const ElementwiseFillZeroArgs<float>& args, cudaStream_t stream);
-void elementwise_fill_zero(const ElementwiseFillZeroArgs<__nv_bfloat16>& args,
-                           cudaStream_t stream);
+void elementwise_fill_zero(const ElementwiseFillZeroArgs<__nv_bfloat16>& args, cudaStream_t stream);
 
 }  // namespace seqtrain::kernels

@@ -27,13 +27,13 @@
 // a radix sort (cub) plus a segmented reduction, which the emulation cannot run
 // and which costs more than the scatter for the batch sizes we train on. The
 // differences are a few ulps of a gradient row per step.
+#include <algorithm>
+#include <stdexcept>
+
 #include "kernels/device_api.h"
 #include "kernels/embedding.h"
 #include "kernels/launch.h"
 #include "kernels/storage.h"
-
-#include <algorithm>
-#include <stdexcept>
 
 namespace seqtrain::kernels {
 
@@ -79,8 +79,8 @@ __global__ void __launch_bounds__(kEmbeddingThreads)
 __global__ void __launch_bounds__(kEmbeddingZeroThreads)
     embedding_zero_kernel(float* values, const std::int64_t count) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-       i < count; i += stride)
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += stride)
     values[i] = 0.0f;
 }
 
@@ -89,8 +89,8 @@ namespace {
 LaunchConfig row_geometry(std::int64_t count, cudaStream_t stream) {
   if (count >= kMaxIndexedPositions)
     throw std::length_error("embedding: more ids than the bad-id flag can name");
-  const auto blocks = static_cast<unsigned>((count + kEmbeddingRowsPerBlock - 1) /
-                                            kEmbeddingRowsPerBlock);
+  const auto blocks =
+      static_cast<unsigned>((count + kEmbeddingRowsPerBlock - 1) / kEmbeddingRowsPerBlock);
   return {dim3(blocks), dim3(kEmbeddingThreads), 0, stream};
 }
 
@@ -106,10 +106,9 @@ void launch_embedding_backward(const EmbeddingBackwardArgs<Storage>& args, cudaS
   if (table_size <= 0) return;
   const std::int64_t zero_blocks = std::min(
       (table_size + kEmbeddingZeroThreads - 1) / kEmbeddingZeroThreads, kEmbeddingZeroMaxBlocks);
-  SEQTRAIN_LAUNCH(
-      (LaunchConfig{dim3(static_cast<unsigned>(zero_blocks)), dim3(kEmbeddingZeroThreads), 0,
-                    stream}),
-      embedding_zero_kernel, args.dtable, table_size);
+  SEQTRAIN_LAUNCH((LaunchConfig{dim3(static_cast<unsigned>(zero_blocks)),
+                                dim3(kEmbeddingZeroThreads), 0, stream}),
+                  embedding_zero_kernel, args.dtable, table_size);
   if (args.count <= 0) return;
   SEQTRAIN_LAUNCH(row_geometry(args.count, stream), embedding_backward_kernel<Storage>, args);
 }

@@ -28,12 +28,12 @@ namespace seqtrain::kernels {
 
 template <class Storage>
 struct EmbeddingForwardArgs {
-  std::int64_t count = 0;            // N ids, below kMaxIndexedPositions
-  std::int32_t vocabulary = 0;       // V
-  std::int32_t width = 0;            // D
-  const Storage* table = nullptr;    // [V, D]
-  const std::int32_t* ids = nullptr;  // [N]
-  Storage* out = nullptr;            // [N, D]
+  std::int64_t count = 0;                // N ids, below kMaxIndexedPositions
+  std::int32_t vocabulary = 0;           // V
+  std::int32_t width = 0;                // D
+  const Storage* table = nullptr;        // [V, D]
+  const std::int32_t* ids = nullptr;     // [N]
+  Storage* out = nullptr;                // [N, D]
   unsigned long long* bad_id = nullptr;  // device flag, zero before the first launch
 };
 

@@ -20,12 +20,12 @@
 // worth it for a loss computed once per step.
 // The backward is a 1-D grid-stride loop, 256 threads per block, min(ceil(n /
 // 256), 1024) blocks; every thread reads dloss (one cached load).
+#include <algorithm>
+
 #include "kernels/device_api.h"
 #include "kernels/launch.h"
 #include "kernels/mse.h"
 #include "kernels/storage.h"
-
-#include <algorithm>
 
 namespace seqtrain::kernels {
 
@@ -101,8 +101,8 @@ void launch_mse_forward(const MseForwardArgs<Storage>& args, cudaStream_t stream
   if (partials > 0)
     SEQTRAIN_LAUNCH((LaunchConfig{dim3(partials), dim3(kMseThreads), 0, stream}),
                     mse_partial_sums_kernel<Storage>, args);
-  SEQTRAIN_LAUNCH((LaunchConfig{dim3(1), dim3(kMseThreads), 0, stream}),
-                  mse_finish_kernel<Storage>, args, partials);
+  SEQTRAIN_LAUNCH((LaunchConfig{dim3(1), dim3(kMseThreads), 0, stream}), mse_finish_kernel<Storage>,
+                  args, partials);
 }
 
 template <class Storage>

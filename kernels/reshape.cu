@@ -30,8 +30,8 @@ constexpr int kReshapeRowsPerBlock = kReshapeThreads / 32;
 namespace {
 
 template <class Element>
-__device__ __forceinline__ void copy_row(Element* target, const Element* source,
-                                         std::int64_t width, unsigned lane) {
+__device__ __forceinline__ void copy_row(Element* target, const Element* source, std::int64_t width,
+                                         unsigned lane) {
   for (std::int64_t j = lane; j < width; j += 32) target[j] = source[j];
 }
 
@@ -48,8 +48,7 @@ __device__ __forceinline__ std::int64_t warp_row() {
 // any) when the length is outside [1, steps].
 __device__ __forceinline__ std::int64_t last_step(const std::int32_t* lengths, std::int64_t b,
                                                   std::int32_t steps, bool reverse,
-                                                  unsigned long long* bad_length,
-                                                  bool report) {
+                                                  unsigned long long* bad_length, bool report) {
   const std::int32_t length = lengths[b];
   if (length < 1 || length > steps) {
     if (report && bad_length != nullptr) atomicMax(bad_length, encode_bad_index(b, length));

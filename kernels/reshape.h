@@ -62,9 +62,9 @@ struct SequenceLastArgs {
   std::int32_t batch = 0;  // B
   std::int32_t width = 0;  // H
   bool reverse = false;
-  const std::int32_t* lengths = nullptr;      // [B]
-  const Storage* x = nullptr;                 // [T, B, H]
-  Storage* out = nullptr;                     // [B, H]
+  const std::int32_t* lengths = nullptr;     // [B]
+  const Storage* x = nullptr;                // [T, B, H]
+  Storage* out = nullptr;                    // [B, H]
   unsigned long long* bad_length = nullptr;  // device flag, zero before; may be null
 };
 
@@ -74,9 +74,9 @@ struct SequenceLastBackwardArgs {
   std::int32_t batch = 0;
   std::int32_t width = 0;
   bool reverse = false;
-  const std::int32_t* lengths = nullptr;      // [B]
-  const Storage* dout = nullptr;              // [B, H]
-  Storage* dx = nullptr;                      // [T, B, H], overwritten
+  const std::int32_t* lengths = nullptr;     // [B]
+  const Storage* dout = nullptr;             // [B, H]
+  Storage* dx = nullptr;                     // [T, B, H], overwritten
   unsigned long long* bad_length = nullptr;  // device flag, zero before; may be null
 };
 

@@ -19,8 +19,12 @@
 
 namespace seqtrain::testing {
 
-inline float storage_to_float(float value) { return value; }
-inline float storage_to_float(__nv_bfloat16 value) { return __bfloat162float(value); }
+inline float storage_to_float(float value) {
+  return value;
+}
+inline float storage_to_float(__nv_bfloat16 value) {
+  return __bfloat162float(value);
+}
 
 template <class Storage>
 Storage storage_from_float(float value) {

@@ -50,7 +50,9 @@ std::string storage_name() {
   return std::is_same_v<Storage, float> ? "fp32" : "bf16";
 }
 
-ActivationKind kind_of(Activation activation) { return static_cast<ActivationKind>(activation); }
+ActivationKind kind_of(Activation activation) {
+  return static_cast<ActivationKind>(activation);
+}
 
 // Serial reference of act(x + bias) (identity when activation is null).
 Tensor serial_bias_activation(const Tensor& x, const Tensor* bias, const Activation* activation) {
@@ -182,10 +184,10 @@ TEST(BiasActivationKernels, IdentityBackwardPassesTheGradientThrough) {
   const std::vector<float> x = random_tensor({count}, 8).to_vector();
   const std::vector<float> dy = random_tensor({count}, 9).to_vector();
   std::vector<float> dx(count, -7.0f);
-  kernels::activation_backward(ActivationBackwardArgs<float>{ActivationKind::identity, count,
-                                                             x.data(), nullptr, dy.data(),
-                                                             dx.data()},
-                               nullptr);
+  kernels::activation_backward(
+      ActivationBackwardArgs<float>{ActivationKind::identity, count, x.data(), nullptr, dy.data(),
+                                    dx.data()},
+      nullptr);
   EXPECT_EQ(dx, dy);
 }
 

@@ -33,10 +33,10 @@ DropoutResult run_kernel(const DropoutCase& c, const Tensor& x) {
   const std::vector<Storage> x_values = storage_values<Storage>(x);
   GuardedBuffer<Storage> y(c.count, 0, storage_from_float<Storage>(-7.0f));
   GuardedBuffer<Storage> mask(c.count, 0, storage_from_float<Storage>(-7.0f));
-  kernels::dropout_forward(DropoutForwardArgs<Storage>{c.count, c.probability, c.seed, c.stream,
-                                                       c.step, x_values.data(), y.data(),
-                                                       mask.data()},
-                           nullptr);
+  kernels::dropout_forward(
+      DropoutForwardArgs<Storage>{c.count, c.probability, c.seed, c.stream, c.step, x_values.data(),
+                                  y.data(), mask.data()},
+      nullptr);
   EXPECT_TRUE(y.guards_intact());
   EXPECT_TRUE(mask.guards_intact());
   return {storage_tensor(y.data(), {c.count}), storage_tensor(mask.data(), {c.count})};
@@ -77,8 +77,8 @@ TEST(DropoutKernel, KeptPatternAndValuesMatchSerialBitForBit) {
 }
 
 TEST(DropoutKernel, LargeStepsSeedsAndStreamsUseAllCounterBits) {
-  expect_dropout_matches_serial<float>({1003, 0.3f, 0x9E3779B97F4A7C15ull, 0xFFFFFFFF00000001ull,
-                                        (1ull << 23) + 5});
+  expect_dropout_matches_serial<float>(
+      {1003, 0.3f, 0x9E3779B97F4A7C15ull, 0xFFFFFFFF00000001ull, (1ull << 23) + 5});
 }
 
 TEST(DropoutKernel, ProbabilityZeroKeepsEverything) {

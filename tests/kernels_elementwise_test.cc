@@ -72,7 +72,8 @@ void expect_binary_matches_serial(
       kernel({count, a.data(), b.data(), out.data()}, nullptr);
       Tensor expected = Tensor::zeros({count});
       serial_op(*serial, inputs.a, inputs.b, expected);
-      EXPECT_TRUE(tensors_close(storage_tensor(out.data(), {count}), expected, 0.0, rtol<Storage>()));
+      EXPECT_TRUE(
+          tensors_close(storage_tensor(out.data(), {count}), expected, 0.0, rtol<Storage>()));
       EXPECT_TRUE(out.guards_intact());
     }
 }
@@ -109,7 +110,8 @@ void expect_scale_matches_serial() {
                                  nullptr);
       Tensor expected = Tensor::zeros({count});
       serial->scale(inputs.a, factor, expected);
-      EXPECT_TRUE(tensors_close(storage_tensor(out.data(), {count}), expected, 0.0, rtol<Storage>()));
+      EXPECT_TRUE(
+          tensors_close(storage_tensor(out.data(), {count}), expected, 0.0, rtol<Storage>()));
       EXPECT_TRUE(out.guards_intact());
     }
 }
@@ -130,8 +132,8 @@ void expect_accumulate_matches_serial() {
       GuardedBuffer<Storage> target(count, offset, storage_from_float<Storage>(-7.0f));
       x.assign(storage_values<Storage>(inputs.a));
       target.assign(storage_values<Storage>(inputs.b));
-      kernels::elementwise_accumulate(ElementwiseAccumulateArgs<Storage>{count, x.data(), target.data()},
-                                      nullptr);
+      kernels::elementwise_accumulate(
+          ElementwiseAccumulateArgs<Storage>{count, x.data(), target.data()}, nullptr);
       Tensor expected = inputs.b.clone();
       serial->accumulate(inputs.a, expected);
       EXPECT_TRUE(
@@ -187,11 +189,6 @@ TEST(ElementwiseKernels, GridStrideLoopCoversBuffersLargerThanTheCappedGrid) {
   Tensor expected = Tensor::zeros({count});
   make_serial_backend()->add(inputs.a, inputs.b, expected);
   EXPECT_TRUE(tensors_close(Tensor::from_vector(out, {count}), expected, 0.0, kFloatRtol));
-}
-
-TEST(ElementwiseKernels, ZeroCountLaunchesNothing) {
-  kernels::elementwise_add(ElementwiseBinaryArgs<float>{0, nullptr, nullptr, nullptr}, nullptr);
-  kernels::elementwise_fill_zero(ElementwiseFillZeroArgs<__nv_bfloat16>{0, nullptr}, nullptr);
 }
 
 }  // namespace

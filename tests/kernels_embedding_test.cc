@@ -44,10 +44,10 @@ ForwardResult run_forward(const Tensor& table, const std::vector<std::int32_t>& 
   table_values.assign(storage_values<Storage>(table));
   GuardedBuffer<Storage> out(count * width, 0, storage_from_float<Storage>(-7.0f));
   unsigned long long flag = 0;
-  kernels::embedding_forward(EmbeddingForwardArgs<Storage>{count, vocabulary, width,
-                                                           table_values.data(), ids.data(),
-                                                           out.data(), &flag},
-                             nullptr);
+  kernels::embedding_forward(
+      EmbeddingForwardArgs<Storage>{count, vocabulary, width, table_values.data(), ids.data(),
+                                    out.data(), &flag},
+      nullptr);
   EXPECT_TRUE(out.guards_intact());
   return {storage_tensor(out.data(), {count, width}), kernels::decode_bad_index(flag)};
 }
@@ -57,9 +57,9 @@ void expect_forward_matches_serial(std::int32_t width) {
   SCOPED_TRACE(describe<Storage>(width));
   const Tensor table = rounded_to_storage<Storage>(random_tensor({kVocabulary, width}, 3));
   const Tensor ids = random_ids({kIds}, kVocabulary, 4);
-  const ForwardResult kernel =
-      run_forward<Storage>(table, std::vector<std::int32_t>(ids.span<std::int32_t>().begin(),
-                                                            ids.span<std::int32_t>().end()));
+  const ForwardResult kernel = run_forward<Storage>(
+      table,
+      std::vector<std::int32_t>(ids.span<std::int32_t>().begin(), ids.span<std::int32_t>().end()));
   Tensor expected = Tensor::zeros({kIds, width});
   make_serial_backend()->embedding_forward(table, ids, expected);
   EXPECT_TRUE(tensors_close(kernel.out, expected, 0.0, 0.0));  // a copy: exact
@@ -96,8 +96,8 @@ TEST(EmbeddingKernels, BadIdsAreNotReadAndTheSmallestBadPositionIsReported) {
   std::vector<float> expected_values = expected.to_vector();
   for (std::int64_t i : {9, 30, 40})
     for (std::int32_t j = 0; j < width; ++j) expected_values[i * width + j] = 0.0f;
-  EXPECT_TRUE(tensors_close(kernel.out, Tensor::from_vector(expected_values, {kIds, width}), 0.0,
-                            0.0));
+  EXPECT_TRUE(
+      tensors_close(kernel.out, Tensor::from_vector(expected_values, {kIds, width}), 0.0, 0.0));
 
   // And the serial backend agrees that position 9 is bad.
   Tensor unused = Tensor::zeros({kIds, width});
@@ -136,8 +136,8 @@ void expect_backward_matches_serial(std::int32_t width, std::int64_t count) {
   Tensor expected = Tensor::zeros({kVocabulary, width});
   make_serial_backend()->embedding_backward(ids, dout, expected);
   // The inputs are identical; sums of up to ~10 terms in another order.
-  EXPECT_TRUE(tensors_close(storage_tensor(dtable.data(), {kVocabulary, width}), expected, 1e-6,
-                            1e-5));
+  EXPECT_TRUE(
+      tensors_close(storage_tensor(dtable.data(), {kVocabulary, width}), expected, 1e-6, 1e-5));
   EXPECT_TRUE(dtable.guards_intact());
 }
 
@@ -166,7 +166,8 @@ TEST(EmbeddingKernels, BackwardSkipsBadIdsAndLeavesTheirRowsZero) {
   Tensor expected = Tensor::zeros({kVocabulary, width});
   make_serial_backend()->embedding_backward(Tensor::from_vector(good, {3}),
                                             Tensor::from_vector(good_rows, {3, width}), expected);
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(dtable, {kVocabulary, width}), expected, 1e-6, 1e-5));
+  EXPECT_TRUE(
+      tensors_close(Tensor::from_vector(dtable, {kVocabulary, width}), expected, 1e-6, 1e-5));
 }
 
 }  // namespace

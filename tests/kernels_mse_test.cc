@@ -58,7 +58,8 @@ void expect_forward_matches_serial(std::int64_t count, bool check_repeat) {
   make_serial_backend()->mse_forward(inputs.prediction, inputs.target, expected);
   // The inputs are identical; only the fp32 summation order differs from
   // serial's double sum (relative error ~ log2(n) 2^-24 for positive terms).
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(std::vector<float>{loss}, {1}), expected, 0.0, 2e-6));
+  EXPECT_TRUE(
+      tensors_close(Tensor::from_vector(std::vector<float>{loss}, {1}), expected, 0.0, 2e-6));
   if (check_repeat) {
     EXPECT_EQ(kernel_loss<Storage>(inputs), loss) << "the reduction order must be fixed";
   }

@@ -73,8 +73,7 @@ void expect_concat_and_split_match_serial(std::int64_t rows, std::int32_t wa, st
   const std::vector<Storage> b_values = storage_values<Storage>(b);
   GuardedBuffer<Storage> out(rows * width, 0, storage_from_float<Storage>(-7.0f));
   kernels::concat_last(
-      ConcatLastArgs<Storage>{rows, wa, wb, a_values.data(), b_values.data(), out.data()},
-      nullptr);
+      ConcatLastArgs<Storage>{rows, wa, wb, a_values.data(), b_values.data(), out.data()}, nullptr);
   Tensor expected = Tensor::zeros({rows, width});
   serial->concat_last(a, b, expected);
   EXPECT_TRUE(tensors_close(storage_tensor(out.data(), {rows, width}), expected, 0.0, 0.0));
@@ -85,8 +84,7 @@ void expect_concat_and_split_match_serial(std::int64_t rows, std::int32_t wa, st
   GuardedBuffer<Storage> part_a(rows * wa, 0, storage_from_float<Storage>(-7.0f));
   GuardedBuffer<Storage> part_b(rows * wb, 0, storage_from_float<Storage>(-7.0f));
   kernels::split_last(
-      SplitLastArgs<Storage>{rows, wa, wb, x_values.data(), part_a.data(), part_b.data()},
-      nullptr);
+      SplitLastArgs<Storage>{rows, wa, wb, x_values.data(), part_a.data(), part_b.data()}, nullptr);
   Tensor expected_a = Tensor::zeros({rows, wa}), expected_b = Tensor::zeros({rows, wb});
   serial->split_last(x, expected_a, expected_b);
   EXPECT_TRUE(tensors_close(storage_tensor(part_a.data(), {rows, wa}), expected_a, 0.0, 0.0));
@@ -96,9 +94,8 @@ void expect_concat_and_split_match_serial(std::int64_t rows, std::int32_t wa, st
 }
 
 TEST(ReshapeKernels, ConcatLastAndSplitLastMatchSerial) {
-  for (auto [rows, wa, wb] : {std::tuple<std::int64_t, std::int32_t, std::int32_t>{45, 37, 64},
-                              {9, 129, 1},
-                              {1, 3, 5}}) {
+  for (auto [rows, wa, wb] :
+       {std::tuple<std::int64_t, std::int32_t, std::int32_t>{45, 37, 64}, {9, 129, 1}, {1, 3, 5}}) {
     expect_concat_and_split_match_serial<float>(rows, wa, wb);
     expect_concat_and_split_match_serial<__nv_bfloat16>(rows, wa, wb);
   }
@@ -118,9 +115,8 @@ void expect_sequence_last_matches_serial(std::int32_t width, bool reverse) {
   const Tensor x = rounded_to_storage<Storage>(random_tensor({kSteps, kBatch, width}, 6));
   const std::vector<Storage> x_values = storage_values<Storage>(x);
   GuardedBuffer<Storage> out(std::int64_t{kBatch} * width, 0, storage_from_float<Storage>(-7.0f));
-  kernels::sequence_last(SequenceLastArgs<Storage>{kSteps, kBatch, width, reverse,
-                                                   kLengths.data(), x_values.data(), out.data(),
-                                                   &flag},
+  kernels::sequence_last(SequenceLastArgs<Storage>{kSteps, kBatch, width, reverse, kLengths.data(),
+                                                   x_values.data(), out.data(), &flag},
                          nullptr);
   Tensor expected = Tensor::zeros({kBatch, width});
   serial->sequence_last(x, lengths, reverse, expected);
@@ -170,8 +166,8 @@ TEST(ReshapeKernels, BadLengthsAreReportedAndAddressNothing) {
   for (std::int64_t b : {4, 8})
     for (std::int32_t j = 0; j < width; ++j) EXPECT_EQ(out[b * width + j], 0.0f);
   Tensor unused = Tensor::zeros({kBatch, width});
-  EXPECT_THROW(make_serial_backend()->sequence_last(x, Tensor::from_vector(lengths, {kBatch}), false,
-                                                    unused),
+  EXPECT_THROW(make_serial_backend()->sequence_last(x, Tensor::from_vector(lengths, {kBatch}),
+                                                    false, unused),
                DataError);
 
   const Tensor dout = random_tensor({kBatch, width}, 9);
