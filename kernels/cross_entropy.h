@@ -21,8 +21,8 @@ namespace seqtrain::kernels {
 
 template <class Storage>
 struct CrossEntropyForwardArgs {
-  std::int64_t rows = 0;                  // N
-  std::int32_t columns = 0;               // C, the classes
+  std::int64_t rows = 0;     // N
+  std::int32_t columns = 0;  // C, the classes
   std::int64_t ignore_index = -100;
   const Storage* logits = nullptr;        // [N, C]
   const std::int32_t* targets = nullptr;  // [N]
@@ -54,8 +54,7 @@ std::size_t cross_entropy_forward_workspace_bytes(std::int64_t rows);
 std::size_t cross_entropy_backward_workspace_bytes();
 
 void cross_entropy_forward(const CrossEntropyForwardArgs<float>& args, cudaStream_t stream);
-void cross_entropy_forward(const CrossEntropyForwardArgs<__nv_bfloat16>& args,
-                           cudaStream_t stream);
+void cross_entropy_forward(const CrossEntropyForwardArgs<__nv_bfloat16>& args, cudaStream_t stream);
 void cross_entropy_backward(const CrossEntropyBackwardArgs<float>& args, cudaStream_t stream);
 void cross_entropy_backward(const CrossEntropyBackwardArgs<__nv_bfloat16>& args,
                             cudaStream_t stream);

@@ -60,9 +60,9 @@ std::size_t grad_norm_workspace_bytes(std::int64_t blocks) {
 
 void grad_sum_of_squares(const GradNormArgs& args, cudaStream_t stream) {
   if (args.blocks > 0)
-    SEQTRAIN_LAUNCH((LaunchConfig{dim3(static_cast<unsigned>(args.blocks)),
-                                  dim3(kGradNormThreads), 0, stream}),
-                    grad_norm_partials_kernel, args);
+    SEQTRAIN_LAUNCH(
+        (LaunchConfig{dim3(static_cast<unsigned>(args.blocks)), dim3(kGradNormThreads), 0, stream}),
+        grad_norm_partials_kernel, args);
   // With no elements the total is 0.
   SEQTRAIN_LAUNCH((LaunchConfig{dim3(1), dim3(kGradNormThreads), 0, stream}),
                   grad_norm_total_kernel, args);

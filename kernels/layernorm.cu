@@ -38,9 +38,9 @@ namespace seqtrain::kernels {
 
 constexpr int kLayernormRowsPerBlock = 4;  // one warp per row
 constexpr int kLayernormRowThreads = kLayernormRowsPerBlock * kWarpSize;
-constexpr int kLayernormColumnTile = 32;    // columns per column-sum block: one warp wide
-constexpr int kLayernormRowLanes = 8;       // rows summed side by side in a column-sum block
-constexpr int kLayernormChunkRows = 64;     // rows per partial column sum
+constexpr int kLayernormColumnTile = 32;  // columns per column-sum block: one warp wide
+constexpr int kLayernormRowLanes = 8;     // rows summed side by side in a column-sum block
+constexpr int kLayernormChunkRows = 64;   // rows per partial column sum
 constexpr int kLayernormColumnThreads = kLayernormColumnTile * kLayernormRowLanes;
 
 namespace {
@@ -145,8 +145,7 @@ __global__ void __launch_bounds__(kLayernormColumnThreads)
 
 template <class Storage>
 __global__ void __launch_bounds__(kLayernormColumnThreads)
-    layernorm_column_totals_kernel(const LayernormBackwardArgs<Storage> args,
-                                   std::int64_t chunks) {
+    layernorm_column_totals_kernel(const LayernormBackwardArgs<Storage> args, std::int64_t chunks) {
   __shared__ float gamma_partial[kLayernormRowLanes][kLayernormColumnTile];
   __shared__ float beta_partial[kLayernormRowLanes][kLayernormColumnTile];
   const std::int64_t D = args.columns;
@@ -203,12 +202,10 @@ void launch_backward(const LayernormBackwardArgs<Storage>& args, cudaStream_t st
   const std::int64_t chunks = chunk_count(args.rows);
   const dim3 column_block(kLayernormColumnTile, kLayernormRowLanes);
   if (args.rows > 0) {
-    SEQTRAIN_LAUNCH(row_geometry(args.rows, stream), layernorm_backward_dx_kernel<Storage>,
-                    args);
-    SEQTRAIN_LAUNCH(
-        (LaunchConfig{dim3(static_cast<unsigned>(chunks), column_tiles(args.columns)),
-                      column_block, 0, stream}),
-        layernorm_column_partials_kernel<Storage>, args);
+    SEQTRAIN_LAUNCH(row_geometry(args.rows, stream), layernorm_backward_dx_kernel<Storage>, args);
+    SEQTRAIN_LAUNCH((LaunchConfig{dim3(static_cast<unsigned>(chunks), column_tiles(args.columns)),
+                                  column_block, 0, stream}),
+                    layernorm_column_partials_kernel<Storage>, args);
   }
   // With no rows, chunks is 0 and the totals are zeros.
   SEQTRAIN_LAUNCH((LaunchConfig{dim3(column_tiles(args.columns)), column_block, 0, stream}),

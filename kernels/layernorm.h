@@ -16,15 +16,15 @@ namespace seqtrain::kernels {
 // y = (x - mean) * rstd * gamma + beta per row; mean and rstd saved for backward.
 template <class Storage>
 struct LayernormForwardArgs {
-  std::int64_t rows = 0;           // N
-  std::int32_t columns = 0;        // D
+  std::int64_t rows = 0;     // N
+  std::int32_t columns = 0;  // D
   float epsilon = 1e-5f;
-  const Storage* x = nullptr;      // [N, D]
-  const float* gamma = nullptr;    // [D]
-  const float* beta = nullptr;     // [D]
-  Storage* y = nullptr;            // [N, D]
-  float* mean = nullptr;           // [N]
-  float* rstd = nullptr;           // [N]: 1 / sqrt(variance + epsilon)
+  const Storage* x = nullptr;    // [N, D]
+  const float* gamma = nullptr;  // [D]
+  const float* beta = nullptr;   // [D]
+  Storage* y = nullptr;          // [N, D]
+  float* mean = nullptr;         // [N]
+  float* rstd = nullptr;         // [N]: 1 / sqrt(variance + epsilon)
 };
 
 // dx, dgamma and dbeta (all overwritten). dgamma and dbeta are column sums over
@@ -35,14 +35,14 @@ template <class Storage>
 struct LayernormBackwardArgs {
   std::int64_t rows = 0;
   std::int32_t columns = 0;
-  const Storage* x = nullptr;      // [N, D]
-  const float* gamma = nullptr;    // [D]
-  const float* mean = nullptr;     // [N]
-  const float* rstd = nullptr;     // [N]
-  const Storage* dy = nullptr;     // [N, D]
-  Storage* dx = nullptr;           // [N, D]
-  float* dgamma = nullptr;         // [D]
-  float* dbeta = nullptr;          // [D]
+  const Storage* x = nullptr;    // [N, D]
+  const float* gamma = nullptr;  // [D]
+  const float* mean = nullptr;   // [N]
+  const float* rstd = nullptr;   // [N]
+  const Storage* dy = nullptr;   // [N, D]
+  Storage* dx = nullptr;         // [N, D]
+  float* dgamma = nullptr;       // [D]
+  float* dbeta = nullptr;        // [D]
   void* workspace = nullptr;
 };
 

@@ -89,22 +89,22 @@ std::int64_t plan_optimizer_blocks(OptimizerTensor* tensors, std::int32_t count)
 void adamw_update(const AdamWArgs& args, cudaStream_t stream) {
   if (args.blocks == 0) return;
   // As the serial backend: the corrections in double, the division in fp32 after.
-  const double correction1 = 1.0 - std::pow(static_cast<double>(args.beta1),
-                                            static_cast<double>(args.step));
-  const double correction2 = 1.0 - std::pow(static_cast<double>(args.beta2),
-                                            static_cast<double>(args.step));
+  const double correction1 =
+      1.0 - std::pow(static_cast<double>(args.beta1), static_cast<double>(args.step));
+  const double correction2 =
+      1.0 - std::pow(static_cast<double>(args.beta2), static_cast<double>(args.step));
   const AdamWFactors factors{static_cast<float>(1.0 / correction1),
                              static_cast<float>(1.0 / correction2)};
-  SEQTRAIN_LAUNCH((LaunchConfig{dim3(static_cast<unsigned>(args.blocks)),
-                                dim3(kOptimizerThreads), 0, stream}),
-                  adamw_kernel, args, factors);
+  SEQTRAIN_LAUNCH(
+      (LaunchConfig{dim3(static_cast<unsigned>(args.blocks)), dim3(kOptimizerThreads), 0, stream}),
+      adamw_kernel, args, factors);
 }
 
 void sgd_update(const SgdArgs& args, cudaStream_t stream) {
   if (args.blocks == 0) return;
-  SEQTRAIN_LAUNCH((LaunchConfig{dim3(static_cast<unsigned>(args.blocks)),
-                                dim3(kOptimizerThreads), 0, stream}),
-                  sgd_kernel, args);
+  SEQTRAIN_LAUNCH(
+      (LaunchConfig{dim3(static_cast<unsigned>(args.blocks)), dim3(kOptimizerThreads), 0, stream}),
+      sgd_kernel, args);
 }
 
 }  // namespace seqtrain::kernels

@@ -43,9 +43,9 @@ __global__ void __launch_bounds__(kRnnCellThreads)
     return;
   }
   // recurrent may alias y: this (row, unit) is read before it is written.
-  const float state = tanhf(load_float(args.input_projection + index) + args.bias_ih[j] +
-                            load_float(args.recurrent + b * args.recurrent_stride + j) +
-                            args.bias_hh[j]);
+  const float state =
+      tanhf(load_float(args.input_projection + index) + args.bias_ih[j] +
+            load_float(args.recurrent + b * args.recurrent_stride + j) + args.bias_hh[j]);
   store_float(args.h + index, state);
   store_float(args.y + index, state);
 }

@@ -62,12 +62,12 @@ struct SerialRnnLayer {
 
     auto serial = make_serial_backend();
     const Tensor* h0_or_null = initial_state ? &h0 : nullptr;
-    serial->rnn_forward({cell, reverse, &x, &weight_ih, &weight_hh, &bias_ih, &bias_hh,
-                         h0_or_null, nullptr, &lengths, &y, &h_n, &c_n, &workspace,
-                         &input_projection});
-    serial->rnn_backward({cell, reverse, &x, &weight_ih, &weight_hh, h0_or_null, nullptr,
-                          &lengths, &y, &workspace, &dy, &dh_n, nullptr, &dx, &dweight_ih,
-                          &dweight_hh, &dbias_ih, &dbias_hh, &dh0, &dc0, &gate_grads});
+    serial->rnn_forward({cell, reverse, &x, &weight_ih, &weight_hh, &bias_ih, &bias_hh, h0_or_null,
+                         nullptr, &lengths, &y, &h_n, &c_n, &workspace, &input_projection});
+    serial->rnn_backward({cell,    reverse,  &x,          &weight_ih,  &weight_hh, h0_or_null,
+                          nullptr, &lengths, &y,          &workspace,  &dy,        &dh_n,
+                          nullptr, &dx,      &dweight_ih, &dweight_hh, &dbias_ih,  &dbias_hh,
+                          &dh0,    &dc0,     &gate_grads});
   }
 };
 

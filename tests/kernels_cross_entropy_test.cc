@@ -89,8 +89,8 @@ SerialResult run_serial(const Tensor& logits, const std::vector<std::int32_t>& t
 }
 
 template <class Storage>
-void expect_kernels_match_serial(const std::vector<std::int32_t>& targets, double atol,
-                                 double rtol, std::uint64_t seed) {
+void expect_kernels_match_serial(const std::vector<std::int32_t>& targets, double atol, double rtol,
+                                 std::uint64_t seed) {
   const std::int64_t rows = static_cast<std::int64_t>(targets.size()), columns = 1000;
   const Tensor logits = rounded_to_storage<Storage>(random_tensor({rows, columns}, seed, 6.0f));
   const float dloss = 0.7f;
@@ -99,8 +99,8 @@ void expect_kernels_match_serial(const std::vector<std::int32_t>& targets, doubl
   EXPECT_NEAR(actual.loss, expected.loss.data<float>()[0],
               1e-5 * std::abs(expected.loss.data<float>()[0]))
       << "loss";
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(actual.log_sum_exp, {rows}),
-                            expected.log_sum_exp, 1e-5, 1e-6))
+  EXPECT_TRUE(tensors_close(Tensor::from_vector(actual.log_sum_exp, {rows}), expected.log_sum_exp,
+                            1e-5, 1e-6))
       << "log_sum_exp";
   EXPECT_TRUE(tensors_close(actual.dlogits, expected.dlogits, atol, rtol)) << "dlogits";
   EXPECT_EQ(actual.bad_target, 0u);

@@ -32,8 +32,8 @@ struct GruKernelLayer {
   std::vector<float> dh, dbias_ih, dbias_hh, dweight_hh;
 
   explicit GruKernelLayer(const SerialRnnLayer& s) {
-    const std::int64_t T = s.shape.steps, B = s.shape.batch, I = s.shape.input,
-                       H = s.shape.hidden, G = 3 * H;
+    const std::int64_t T = s.shape.steps, B = s.shape.batch, I = s.shape.input, H = s.shape.hidden,
+                       G = 3 * H;
     const auto* lengths = s.lengths.data<std::int32_t>();
     const std::vector<Storage> h0 = storage_values<Storage>(s.h0);
     // Forward: one input-projection GEMM, then per step the recurrent GEMM into
@@ -93,8 +93,8 @@ struct GruKernelLayer {
 
     dbias_ih.assign(static_cast<std::size_t>(G), -7.0f);
     dbias_hh.assign(static_cast<std::size_t>(G), -7.0f);
-    kernels::bias_grad(BiasGradArgs<Storage>{T * B, static_cast<std::int32_t>(G),
-                                             gate_grads.data(), dbias_ih.data()},
+    kernels::bias_grad(BiasGradArgs<Storage>{T * B, static_cast<std::int32_t>(G), gate_grads.data(),
+                                             dbias_ih.data()},
                        nullptr);
     kernels::bias_grad(BiasGradArgs<Storage>{T * B, static_cast<std::int32_t>(G),
                                              hidden_gate_grads.data(), dbias_hh.data()},

@@ -79,13 +79,11 @@ void expect_layernorm_matches_serial(std::int64_t rows, std::int32_t columns, To
   forward.mean = kernel_mean.data();
   forward.rstd = kernel_rstd.data();
   kernels::layernorm_forward(forward, nullptr);
-  EXPECT_TRUE(tensors_close(storage_tensor(kernel_y, {rows, columns}), y, tolerance.atol,
-                            tolerance.rtol))
+  EXPECT_TRUE(
+      tensors_close(storage_tensor(kernel_y, {rows, columns}), y, tolerance.atol, tolerance.rtol))
       << "y";
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel_mean, {rows}), mean, 1e-5, 1e-5))
-      << "mean";
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel_rstd, {rows}), rstd, 1e-5, 1e-5))
-      << "rstd";
+  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel_mean, {rows}), mean, 1e-5, 1e-5)) << "mean";
+  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel_rstd, {rows}), rstd, 1e-5, 1e-5)) << "rstd";
 
   // Backward from the kernel's own saved statistics, as the CUDA backend runs it.
   const std::vector<Storage> dy = storage_values<Storage>(c.dy);
@@ -109,11 +107,11 @@ void expect_layernorm_matches_serial(std::int64_t rows, std::int32_t columns, To
   backward.dbeta = kernel_dbeta.data();
   backward.workspace = workspace.data();
   kernels::layernorm_backward(backward, nullptr);
-  EXPECT_TRUE(tensors_close(storage_tensor(kernel_dx, {rows, columns}), dx, tolerance.atol,
-                            tolerance.rtol))
+  EXPECT_TRUE(
+      tensors_close(storage_tensor(kernel_dx, {rows, columns}), dx, tolerance.atol, tolerance.rtol))
       << "dx";
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel_dgamma, {columns}), dgamma,
-                            tolerance.atol, tolerance.rtol))
+  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel_dgamma, {columns}), dgamma, tolerance.atol,
+                            tolerance.rtol))
       << "dgamma";
   EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel_dbeta, {columns}), dbeta, tolerance.atol,
                             tolerance.rtol))

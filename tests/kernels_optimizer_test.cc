@@ -49,8 +49,8 @@ struct TensorSet {
       d.numel = kSizes[t];
       tensors.push_back(d);
     }
-    *blocks = kernels::plan_optimizer_blocks(tensors.data(),
-                                             static_cast<std::int32_t>(tensors.size()));
+    *blocks =
+        kernels::plan_optimizer_blocks(tensors.data(), static_cast<std::int32_t>(tensors.size()));
     return tensors;
   }
 };
@@ -62,8 +62,7 @@ void expect_sets_close(const TensorSet& actual, const TensorSet& expected, bool 
     EXPECT_TRUE(tensors_close(actual.first_moments[t], expected.first_moments[t], 1e-7, 1e-5))
         << "first moment " << t;
     if (adamw) {
-      EXPECT_TRUE(
-          tensors_close(actual.second_moments[t], expected.second_moments[t], 1e-9, 1e-5))
+      EXPECT_TRUE(tensors_close(actual.second_moments[t], expected.second_moments[t], 1e-9, 1e-5))
           << "second moment " << t;
     }
   }
@@ -83,7 +82,8 @@ TEST(OptimizerKernels, FusedAdamWMatchesTheSerialBackendOverSeveralSteps) {
   for (int step = 0; step < kSteps; ++step) {
     const AdamWOptions options{1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, step + 1};
     for (std::size_t t = 0; t < kSizes.size(); ++t)
-      serial->adamw_update(expected.parameters[t], expected.grads[static_cast<std::size_t>(step)][t],
+      serial->adamw_update(expected.parameters[t],
+                           expected.grads[static_cast<std::size_t>(step)][t],
                            expected.first_moments[t], expected.second_moments[t], options);
     kernels::AdamWArgs args;
     const std::vector<OptimizerTensor> tensors = actual.descriptors(step, &args.blocks);

@@ -31,8 +31,7 @@ struct RnnKernelLayer {
   std::vector<float> dh, dbias;
 
   explicit RnnKernelLayer(const SerialRnnLayer& s) {
-    const std::int64_t T = s.shape.steps, B = s.shape.batch, I = s.shape.input,
-                       H = s.shape.hidden;
+    const std::int64_t T = s.shape.steps, B = s.shape.batch, I = s.shape.input, H = s.shape.hidden;
     const auto* lengths = s.lengths.data<std::int32_t>();
     const std::vector<Storage> x = storage_values<Storage>(s.x);
     std::vector<Storage> projection(static_cast<std::size_t>(T * B * H));
@@ -79,9 +78,9 @@ struct RnnKernelLayer {
     }
 
     dbias.assign(static_cast<std::size_t>(H), -7.0f);
-    kernels::bias_grad(BiasGradArgs<Storage>{T * B, static_cast<std::int32_t>(H),
-                                             gate_grads.data(), dbias.data()},
-                       nullptr);
+    kernels::bias_grad(
+        BiasGradArgs<Storage>{T * B, static_cast<std::int32_t>(H), gate_grads.data(), dbias.data()},
+        nullptr);
   }
 };
 
@@ -120,7 +119,8 @@ constexpr Tolerance kBf16Tolerance{1e-2, 2e-2};
 constexpr Tolerance kBf16BiasTolerance{4e-2, 2e-2};
 
 TEST(RnnCellKernels, ForwardAndBackwardStepsMatchTheSerialLayer) {
-  expect_kernels_match_serial<float>(false, true, kFloatTolerance, kFloatTolerance, kFloatTolerance);
+  expect_kernels_match_serial<float>(false, true, kFloatTolerance, kFloatTolerance,
+                                     kFloatTolerance);
 }
 
 TEST(RnnCellKernels, ReverseLayerStartsAtEachRowsLastStep) {
@@ -128,13 +128,17 @@ TEST(RnnCellKernels, ReverseLayerStartsAtEachRowsLastStep) {
 }
 
 TEST(RnnCellKernels, MissingInitialStateIsZero) {
-  expect_kernels_match_serial<float>(false, false, kFloatTolerance, kFloatTolerance, kFloatTolerance);
-  expect_kernels_match_serial<float>(true, false, kFloatTolerance, kFloatTolerance, kFloatTolerance);
+  expect_kernels_match_serial<float>(false, false, kFloatTolerance, kFloatTolerance,
+                                     kFloatTolerance);
+  expect_kernels_match_serial<float>(true, false, kFloatTolerance, kFloatTolerance,
+                                     kFloatTolerance);
 }
 
 TEST(RnnCellKernels, Bf16StorageWithFp32MathMatchesTheSerialLayer) {
-  expect_kernels_match_serial<__nv_bfloat16>(false, true, kBf16Tolerance, kBf16Tolerance, kBf16BiasTolerance);
-  expect_kernels_match_serial<__nv_bfloat16>(true, true, kBf16Tolerance, kBf16Tolerance, kBf16BiasTolerance);
+  expect_kernels_match_serial<__nv_bfloat16>(false, true, kBf16Tolerance, kBf16Tolerance,
+                                             kBf16BiasTolerance);
+  expect_kernels_match_serial<__nv_bfloat16>(true, true, kBf16Tolerance, kBf16Tolerance,
+                                             kBf16BiasTolerance);
 }
 
 }  // namespace
