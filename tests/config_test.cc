@@ -35,6 +35,7 @@ RunConfig load_text(const std::string& text, const std::vector<std::string>& ove
 }
 
 const std::string kCharlm = "task: charlm\ndata:\n  path: corpus.txt\n";
+const std::string kMlm = "task: mlm\ndata:\n  path: corpus.txt\n";
 
 TEST(EditDistance, CountsInsertionsDeletionsSubstitutionsAndTranspositions) {
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
@@ -77,7 +78,7 @@ TEST(RunConfigErrors, UnknownKeyInTheWrongSectionSuggestsWhereItBelongs) {
 TEST(RunConfigErrors, UnknownKeyWithNothingNearListsTheSectionsKeys) {
   EXPECT_EQ(config_error(kCharlm + "model:\n  size: 3\n"),
             "x.yaml: unknown key 'model.size' ('model' accepts cell, hidden_size, layers, "
-            "bidirectional, embedding_size, dropout)");
+            "bidirectional, embedding_size, dropout, bert)");
 }
 
 TEST(RunConfigErrors, OutOfRangeValuesNameKeyValueAndBound) {
@@ -98,8 +99,8 @@ TEST(RunConfigErrors, UnknownChoiceListsTheChoicesAndSuggestsTheNearest) {
   EXPECT_EQ(config_error(kCharlm + "training:\n  optimizer:\n    name: rmsprop\n"),
             "x.yaml: training.optimizer.name = 'rmsprop': expected one of adamw, sgd");
   EXPECT_EQ(config_error("task: charml\n"),
-            "x.yaml: task = 'charml': expected one of charlm, adding, classification (did you "
-            "mean 'charlm'?)");
+            "x.yaml: task = 'charml': expected one of charlm, adding, classification, mlm (did "
+            "you mean 'charlm'?)");
 }
 
 TEST(RunConfigErrors, WrongTypesSayWhatWasExpected) {
@@ -115,7 +116,7 @@ TEST(RunConfigErrors, WrongTypesSayWhatWasExpected) {
             "x.yaml: model.bidirectional = yes: expected true or false");
   EXPECT_EQ(config_error(kCharlm + "model: 3\n"),
             "x.yaml: model = 3: expected a section with keys cell, hidden_size, layers, "
-            "bidirectional, embedding_size, dropout");
+            "bidirectional, embedding_size, dropout, bert");
   EXPECT_EQ(config_error(kCharlm + "training:\n  steps:\n"),
             "x.yaml: training.steps = null: expected an integer >= 1 (leave the key out for the "
             "default, 1000)");
@@ -144,9 +145,11 @@ TEST(RunConfigErrors, ListsMustHaveTheRightLengthAndElements) {
 
 TEST(RunConfigErrors, MissingRequiredKeysAndDuplicateKeys) {
   EXPECT_EQ(config_error("seed: 3\n"),
-            "x.yaml: missing required key 'task': expected one of charlm, adding, classification");
+            "x.yaml: missing required key 'task': expected one of charlm, adding, classification, "
+            "mlm");
   EXPECT_EQ(config_error(""),
-            "x.yaml: missing required key 'task': expected one of charlm, adding, classification");
+            "x.yaml: missing required key 'task': expected one of charlm, adding, classification, "
+            "mlm");
   EXPECT_EQ(config_error(kCharlm + "seed: 1\nseed: 2\n"), "x.yaml: duplicate key 'seed'");
   // The same key spelt nested and dotted is still one key given twice.
   EXPECT_EQ(config_error(kCharlm + "training:\n  steps: 5\ntraining.steps: 6\n"),
@@ -311,25 +314,45 @@ TEST(RunConfig, ResolvedYamlLoadsBackToTheSameConfig) {
   }
 }
 
-TEST(RunConfig, ResolvedYamlWritesEveryKeyOfTheSchema) {
+// Whether the YAML tree holds the dotted path.
+bool yaml_has_path(const YAML::Node& root, const std::string& dotted) {
+  YAML::Node node = YAML::Clone(root);
+  std::stringstream path(dotted);
+  for (std::string name; std::getline(path, name, '.');) {
+    if (!node.IsMap() || !node[name]) return false;
+    node = node[name];
+  }
+  return true;
+}
+
+TEST(RunConfig, ResolvedYamlWritesEveryKeyOfItsTaskAndNoOther) {
   // Read with yaml-cpp directly, not with our reader, so a missing key cannot hide.
   const YAML::Node root = YAML::Load(resolved_yaml(load_text(kCharlm)));
+  const YAML::Node mlm = YAML::Load(resolved_yaml(load_text(kMlm)));
+  std::size_t charlm_keys = 0, mlm_keys = 0;
   for (const ConfigKey& key : run_config_schema().keys()) {
-    YAML::Node node = YAML::Clone(root);
-    std::stringstream path(key.path);
-    for (std::string name; std::getline(path, name, '.');) {
-      ASSERT_TRUE(node.IsMap() && node[name]) << key.path;
-      node = node[name];
-    }
+    const bool for_mlm = key.applies_when && key.applies_when->values == std::vector<std::string>{"mlm"};
+    const bool for_sequences = key.applies_when && !for_mlm;
+    EXPECT_EQ(yaml_has_path(root, key.path), !for_mlm) << key.path;
+    EXPECT_EQ(yaml_has_path(mlm, key.path), !for_sequences) << key.path;
+    charlm_keys += !for_mlm;
+    mlm_keys += !for_sequences;
   }
+  EXPECT_GT(charlm_keys, 20u);
+  EXPECT_GT(mlm_keys, 20u);
   EXPECT_EQ(root["training"]["optimizer"]["epsilon"].Scalar(), "1.0e-08");
   EXPECT_EQ(root["data"]["path"].Scalar(), "corpus.txt");
   EXPECT_TRUE(root["data"]["train_path"].IsNull());
+  EXPECT_FALSE(root["model"]["bert"]);
+  EXPECT_FALSE(mlm["model"]["cell"]);
+  EXPECT_EQ(mlm["model"]["bert"]["layers"].Scalar(), "2");
 }
 
 TEST(RunConfig, ShippedConfigsLoad) {
   std::vector<std::string> missing;
-  for (const char* name : {"lstm_adding.yaml", "lstm_charlm.yaml"}) {
+  for (const char* name : {"lstm_adding.yaml", "lstm_charlm.yaml", "lstm_classification.yaml",
+                           "bert_tiny.yaml", "bert_mini.yaml", "bert_small.yaml",
+                           "bert_base.yaml"}) {
     const std::string path = std::string(SEQTRAIN_SOURCE_DIR) + "/configs/" + name;
     if (!std::filesystem::exists(path)) {
       missing.push_back(path);
@@ -338,6 +361,177 @@ TEST(RunConfig, ShippedConfigsLoad) {
     EXPECT_NO_THROW(load_run_config(path, {})) << path;
   }
   if (!missing.empty()) GTEST_SKIP() << missing.front() << " does not exist yet";
+}
+
+TEST(MlmConfig, DefaultsAreBertsRecipe) {
+  const RunConfig config = load_text(kMlm);
+  EXPECT_EQ(config.task, Task::mlm);
+  EXPECT_EQ(config.run_dir, "runs/mlm");
+  const TrainingConfig& training = config.training;
+  EXPECT_EQ(training.optimizer.name, OptimizerName::adamw);
+  EXPECT_EQ(training.optimizer.learning_rate, 1e-4);
+  EXPECT_EQ(training.optimizer.betas, (std::array<double, 2>{0.9, 0.999}));
+  EXPECT_EQ(training.optimizer.epsilon, 1e-6);
+  EXPECT_EQ(training.optimizer.weight_decay, 0.01);
+  EXPECT_EQ(training.schedule.decay, LearningRateDecay::linear);
+  EXPECT_EQ(training.schedule.warmup_steps, 10);  // 1% of the default 1000 steps
+  EXPECT_EQ(training.clip_norm, 1.0);
+  EXPECT_EQ(training.init_from, std::nullopt);
+  const BertModelConfig& bert = config.model.bert;
+  EXPECT_EQ(bert.hidden_size, 128);
+  EXPECT_EQ(bert.layers, 2);
+  EXPECT_EQ(bert.heads, 2);
+  EXPECT_EQ(bert.intermediate_size, 512);
+  EXPECT_EQ(bert.max_positions, 512);
+  EXPECT_FALSE(bert.pre_layernorm);
+  EXPECT_EQ(bert.hidden_dropout, 0.1);
+  EXPECT_EQ(bert.attention_dropout, 0.1);
+  EXPECT_EQ(config.data.path, "corpus.txt");
+  EXPECT_EQ(config.data.cache_dir, std::nullopt);
+  EXPECT_EQ(config.data.tokenizer.path, std::nullopt);
+  EXPECT_EQ(config.data.tokenizer.vocab_size, 8000);
+  EXPECT_EQ(config.data.masking.mask_rate, 0.15);
+  EXPECT_EQ(config.data.masking.replace_with_mask, 0.8);
+  EXPECT_EQ(config.data.masking.replace_with_random, 0.1);
+  EXPECT_TRUE(config.data.phases.empty());
+  EXPECT_EQ(mlm_phases(config), (std::vector<MlmPhaseConfig>{{1, 128, 32}}));
+  // The mlm defaults leave the other tasks' defaults alone.
+  EXPECT_EQ(load_text(kCharlm).training.optimizer.learning_rate, 1e-3);
+  EXPECT_EQ(load_text(kCharlm).training.schedule.warmup_steps, 0);
+}
+
+TEST(MlmConfig, GivenValuesOverrideTheMlmDefaults) {
+  const RunConfig config = load_text(
+      kMlm + "training:\n  steps: 500\n  optimizer: {learning_rate: 3.0e-4, epsilon: 1.0e-8}\n"
+             "  schedule: {decay: cosine, warmup_steps: 0}\n",
+      {"training.optimizer.weight_decay=0", "model.bert={layers: 4, heads: 4, hidden_size: 256}"});
+  EXPECT_EQ(config.training.optimizer.learning_rate, 3e-4);
+  EXPECT_EQ(config.training.optimizer.epsilon, 1e-8);
+  EXPECT_EQ(config.training.optimizer.weight_decay, 0.0);
+  EXPECT_EQ(config.training.schedule.decay, LearningRateDecay::cosine);
+  EXPECT_EQ(config.training.schedule.warmup_steps, 0);
+  EXPECT_EQ(config.model.bert.layers, 4);
+  EXPECT_EQ(config.model.bert.hidden_size, 256);
+  EXPECT_EQ(load_text(kMlm, {"training.steps=250"}).training.schedule.warmup_steps, 2);
+}
+
+TEST(MlmConfig, PhasesReadFromTheFileAndFromOverrides) {
+  const RunConfig config =
+      load_text(kMlm + "  phases:\n    - {steps: 90, sequence_length: 128, batch_size: 32}\n"
+                       "    - {steps: 10, sequence_length: 512, batch_size: 8}\n"
+                       "training: {steps: 100}\n");
+  EXPECT_EQ(config.data.phases, (std::vector<MlmPhaseConfig>{{90, 128, 32}, {10, 512, 8}}));
+  EXPECT_EQ(mlm_phases(config), config.data.phases);
+  const RunConfig overridden =
+      load_text(kMlm, {"data.phases=[{steps: 5, sequence_length: 16, batch_size: 2}]"});
+  EXPECT_EQ(overridden.data.phases, (std::vector<MlmPhaseConfig>{{5, 16, 2}}));
+  // Without phases, data.sequence_length and data.batch_size make the one phase.
+  EXPECT_EQ(mlm_phases(load_text(kMlm + "  sequence_length: 64\n  batch_size: 4\n")),
+            (std::vector<MlmPhaseConfig>{{1, 64, 4}}));
+}
+
+TEST(MlmConfig, BadPhasesAreOneLineErrors) {
+  const std::string phases = kMlm + "  phases: ";
+  EXPECT_EQ(config_error(phases + "3\n"),
+            "x.yaml: data.phases = 3: expected a non-empty list of {steps: an integer >= 1, "
+            "sequence_length: an integer >= 3, batch_size: an integer >= 1}, not a single value");
+  EXPECT_EQ(config_error(phases + "[]\n").substr(0, 60),
+            "x.yaml: data.phases = []: expected a non-empty list of {step");
+  EXPECT_EQ(config_error(phases + "[{steps: 5, sequence_lenght: 16, batch_size: 2}]\n"),
+            "x.yaml: data.phases = [{steps: 5, sequence_lenght: 16, batch_size: 2}]: element 1 "
+            "has unknown field 'sequence_lenght' (did you mean 'sequence_length'?)");
+  EXPECT_EQ(config_error(phases + "[{steps: 5, sequence_length: 16}]\n"),
+            "x.yaml: data.phases = [{steps: 5, sequence_length: 16}]: element 1 has no field "
+            "'batch_size' (sequences per batch)");
+  EXPECT_EQ(config_error(phases + "[{steps: 5, sequence_length: 2, batch_size: 2}]\n"),
+            "x.yaml: data.phases = [{steps: 5, sequence_length: 2, batch_size: 2}]: element 1: "
+            "sequence_length must be >= 3");
+  EXPECT_EQ(config_error(phases + "[{steps: 5, sequence_length: 16, batch_size: x}]\n"),
+            "x.yaml: data.phases = [{steps: 5, sequence_length: 16, batch_size: x}]: element 1: "
+            "batch_size is x, expected an integer >= 1");
+  EXPECT_EQ(config_error(phases + "[7]\n").substr(0, 40), "x.yaml: data.phases = [7]: expected a no");
+  // A phase that starts after the last step is allowed (a trial run of a long config).
+  EXPECT_NO_THROW(load_text(kMlm + "  phases:\n    - {steps: 10, sequence_length: 16, batch_size: 2}\n"
+                                   "    - {steps: 5, sequence_length: 32, batch_size: 2}\n"
+                                   "training: {steps: 10}\n"));
+  EXPECT_EQ(config_error(kMlm + "  phases: [{steps: 5, sequence_length: 600, batch_size: 2}]\n"),
+            "x.yaml: data.phases = [{steps: 5, sequence_length: 600, batch_size: 2}]: sequence "
+            "length 600 of phase 1 exceeds model.bert.max_positions (512)");
+  EXPECT_EQ(config_error(kMlm + "  sequence_length: 600\n"),
+            "x.yaml: data.sequence_length = 600: sequence length 600 exceeds "
+            "model.bert.max_positions (512)");
+  EXPECT_EQ(config_error(kMlm + "  batch_size: 8\n  phases: [{steps: 5, sequence_length: 16, "
+                                "batch_size: 2}]\n"),
+            "x.yaml: data.batch_size = 8: is set by data.phases when task is mlm; give each "
+            "phase its sequence_length and batch_size there instead");
+}
+
+TEST(MlmConfig, KeysOfAnotherTaskAreErrors) {
+  EXPECT_EQ(config_error(kCharlm + "model:\n  bert: {layers: 4}\n"),
+            "x.yaml: model.bert.layers = 4: applies only when task is mlm (task is charlm here); "
+            "remove it");
+  EXPECT_EQ(config_error(kCharlm, {"training.init_from=runs/x"}),
+            "--set training.init_from=runs/x: applies only when task is mlm (task is charlm "
+            "here); remove it");
+  EXPECT_EQ(config_error(kMlm + "model:\n  hidden_size: 64\n"),
+            "x.yaml: model.hidden_size = 64: applies only when task is charlm, adding or "
+            "classification (task is mlm here); remove it");
+  EXPECT_EQ(config_error(kMlm + "  vocabulary: char\n"),
+            "x.yaml: data.vocabulary = 'char': applies only when task is charlm, adding or "
+            "classification (task is mlm here); remove it");
+  EXPECT_EQ(config_error(kMlm + "model:\n  bert: {layrs: 4}\n"),
+            "x.yaml: unknown key 'model.bert.layrs' (did you mean 'model.bert.layers'?)");
+}
+
+TEST(MlmConfig, CrossFieldChecksNameTheKey) {
+  EXPECT_EQ(config_error("task: mlm\n"),
+            "x.yaml: missing key 'data.path': required when task is mlm (the corpus to pretrain "
+            "on, e.g. data/fortunes.txt)");
+  EXPECT_EQ(config_error(kMlm + "model:\n  bert: {hidden_size: 100, heads: 3}\n"),
+            "x.yaml: model.bert.heads = 3: must divide model.bert.hidden_size (100) into equal "
+            "heads");
+  EXPECT_EQ(config_error(kMlm + "  tokenizer: {path: tok, vocab_size: 300}\n"),
+            "x.yaml: data.tokenizer.vocab_size = 300: trains a tokenizer, but "
+            "data.tokenizer.path names one to use; remove one of the two");
+  EXPECT_EQ(config_error(kMlm + "  masking: {replace_with_mask: 0.8, replace_with_random: 0.3}\n"),
+            "x.yaml: data.masking.replace_with_random = 0.3: plus data.masking.replace_with_mask "
+            "(0.8) must be <= 1");
+  EXPECT_EQ(config_error(kMlm + "model:\n  bert: {pre_layernorm: true}\ntraining:\n"
+                                "  init_from: runs/x/checkpoints/step_5\n"),
+            "x.yaml: training.init_from = 'runs/x/checkpoints/step_5': starts from Hugging Face "
+            "BERT weights, which are post-LN; set model.bert.pre_layernorm to false");
+  EXPECT_EQ(config_error(kMlm + "  masking: {mask_rate: 0}\n"),
+            "x.yaml: data.masking.mask_rate = 0: must be in (0, 1]");
+}
+
+TEST(MlmConfig, ResolvedYamlLoadsBackToTheSameConfig) {
+  const std::vector<RunConfig> configs{
+      load_text(kMlm),
+      load_text(kMlm + "  cache_dir: cache\n  tokenizer: {path: tok}\n"
+                       "  phases:\n    - {steps: 9, sequence_length: 128, batch_size: 32}\n"
+                       "    - {steps: 1, sequence_length: 512, batch_size: 8}\n"
+                       "model:\n  bert: {hidden_size: 96, heads: 3, pre_layernorm: true, "
+                       "attention_dropout: 0.0}\n",
+                {"training.steps=10", "data.masking={mask_rate: 0.2}"}),
+      load_text(kMlm + "training: {init_from: 'null'}\n"),
+  };
+  for (const RunConfig& config : configs) {
+    const std::string yaml = resolved_yaml(config);
+    EXPECT_EQ(load_text(yaml), config) << yaml;
+  }
+}
+
+TEST(ConfigSchema, ConditionsMustNameAnEarlierChoiceAndItsValues) {
+  ConfigSchema schema;
+  schema.add_choice("kind", {"a", "b"}, "doc").required();
+  schema.add_integer("x", "doc").with_default(std::int64_t{1}).only_when("kind", {"a"});
+  EXPECT_NO_THROW(schema.check_consistency());
+  schema.add_integer("y", "doc").with_default(std::int64_t{1}).only_when("kind", {"c"});
+  EXPECT_THROW(schema.check_consistency(), InternalError);
+  ConfigSchema later;
+  later.add_integer("x", "doc").with_default_when("kind", "a", std::int64_t{2});
+  later.add_choice("kind", {"a", "b"}, "doc").required();
+  EXPECT_THROW(later.check_consistency(), InternalError);
 }
 
 // docs/configuration.md holds the generated key reference between two markers.

@@ -6,11 +6,10 @@
 
 #include "backends/device_selection.h"
 #include "cli/commands.h"
+#include "data/sequence_dataset.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
-#include "train/sequence_runner.h"
-#include "train/evaluation.h"
-#include "train/sequence_task.h"
+#include "train/training_task.h"
 
 namespace seqtrain {
 
@@ -29,18 +28,23 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
       ->check(CLI::IsMember({"auto", "serial", "cpu", "cuda"}));
   commands.add(eval, [options] {
     RunConfig config = resolve_run_config("", {}, options->run_dir);
-    if (options->batches > 0) config.training.eval_batches = options->batches;
-    else config.training.eval_batches = kAllValidationBatches;
     auto backend = select_backend(options->device, static_cast<int>(config.threads));
     ParameterStore parameters(*backend);
-    SequenceTaskData task = load_sequence_task(config, options->run_dir);
-    SequenceModel model(task.model_spec, parameters, static_cast<std::uint64_t>(config.seed));
+    std::unique_ptr<TrainingTask> task =
+        make_training_task(config, options->run_dir, *backend, parameters);
     const std::filesystem::path checkpoint = options->checkpoint.empty()
                                                  ? require_latest_checkpoint(options->run_dir)
                                                  : std::filesystem::path(options->checkpoint);
-    load_checkpoint(checkpoint, parameters, nullptr);
-    SequenceRunner runner(model, *backend, parameters, config.training.carry_state);
-    nlohmann::json result = evaluate_sequence_task(runner, *task.dataset, config);
+    LoadedCheckpoint loaded = load_checkpoint(checkpoint, task->checkpoint_format(), nullptr);
+    // The data position: mlm validates with the layout of the checkpoint's phase.
+    try {
+      task->restore_state(loaded.trainer_state);
+    } catch (const nlohmann::json::exception& e) {
+      throw CheckpointError(fmt::format("{}: {} is malformed: {}", checkpoint.string(),
+                                        kTrainerStateFileName, e.what()));
+    }
+    nlohmann::json result =
+        task->evaluate(options->batches > 0 ? options->batches : kAllValidationBatches);
     result["checkpoint"] = checkpoint.string();
     std::cout << result.dump() << "\n";
     return 0;

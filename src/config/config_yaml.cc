@@ -167,16 +167,44 @@ class ConfigReader {
     const std::string& source = values_.source_name();
     for (const ConfigKey& key : schema_.keys()) {
       if (values_.contains(key.path)) continue;
-      if (key.default_value) {
+      const ConditionalDefault* conditional = nullptr;
+      for (const ConditionalDefault& candidate : key.conditional_defaults) {
+        if (condition_holds(candidate.condition, values_.set_values())) {
+          conditional = &candidate;
+          break;
+        }
+      }
+      if (conditional != nullptr) {
+        values_.set(key.path, conditional->value,
+                    fmt::format("{}: {} = {} (the default when {})", source, key.path,
+                                shown_value(conditional->value, key),
+                                describe_condition(conditional->condition)),
+                    /*given=*/false);
+      } else if (key.default_value) {
         values_.set(key.path, key.default_value,
                     fmt::format("{}: {} = {} (the default)", source, key.path,
-                                shown_value(*key.default_value, key)));
+                                shown_value(*key.default_value, key)),
+                    /*given=*/false);
       } else if (key.is_required) {
         throw ConfigError(fmt::format("{}: missing required key '{}': expected {}", source,
                                       key.path, describe_accepted(key)));
       } else {
-        values_.set(key.path, std::nullopt, fmt::format("{}: {} (not set)", source, key.path));
+        values_.set(key.path, std::nullopt, fmt::format("{}: {} (not set)", source, key.path),
+                    /*given=*/false);
       }
+    }
+    // Keys given for another task (model.bert.layers in a charlm config) are
+    // mistakes, not silently ignored settings.
+    const std::map<std::string, ConfigValue, std::less<>> set = values_.set_values();
+    for (const ConfigKey& key : schema_.keys()) {
+      if (!key.applies_when || !values_.is_given(key.path) || schema_.applies(key, set)) continue;
+      const auto condition_value = set.find(key.applies_when->path);
+      values_.fail_at(
+          key.path,
+          fmt::format("applies only when {} ({} is {} here); remove it",
+                      describe_condition(*key.applies_when), key.applies_when->path,
+                      condition_value == set.end() ? "not set"
+                                                   : format_config_value(condition_value->second)));
     }
     return std::move(values_);
   }
@@ -245,6 +273,10 @@ class ConfigReader {
       values_.set(key.path, read_number_list(node, key, reject), place);
       return;
     }
+    if (key.type == ConfigType::record_list) {
+      values_.set(key.path, read_record_list(node, key, reject), place);
+      return;
+    }
     if (!node.IsScalar()) reject(fmt::format("{}, not {}", expected, node_kind(node)));
     const std::string& text = node.Scalar();
     const bool typed_as_string = is_quoted(node);
@@ -288,8 +320,50 @@ class ConfigReader {
         values_.set(key.path, text, place);
         return;
       }
-      case ConfigType::number_list: break;  // handled above
+      case ConfigType::number_list:
+      case ConfigType::record_list: break;  // handled above
     }
+  }
+
+  // A list of maps, each with exactly the key's fields, each an integer in range.
+  template <class Reject>
+  static std::vector<ConfigRecord> read_record_list(const YAML::Node& node, const ConfigKey& key,
+                                                    const Reject& reject) {
+    const std::string expected = "expected " + describe_accepted(key);
+    if (!node.IsSequence()) reject(fmt::format("{}, not {}", expected, node_kind(node)));
+    if (node.size() == 0) reject(fmt::format("{}, not an empty list", expected));
+    std::vector<std::string> field_names;
+    for (const ConfigKey& field : key.record_fields) field_names.push_back(field.path);
+    std::vector<ConfigRecord> records;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node element = node[i];
+      const std::string place = fmt::format("element {}", i + 1);
+      if (!element.IsMap())
+        reject(fmt::format("{}; {} is {}, not a map", expected, place, node_kind(element)));
+      for (const auto& entry : element) {
+        const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "";
+        if (std::find(field_names.begin(), field_names.end(), name) != field_names.end()) continue;
+        auto suggestion = nearest_name(name, field_names);
+        reject(fmt::format("{} has unknown field '{}' ({})", place, name,
+                           suggestion ? fmt::format("did you mean '{}'?", *suggestion)
+                                      : "fields are " + join(field_names, ", ")));
+      }
+      ConfigRecord record;
+      for (const ConfigKey& field : key.record_fields) {
+        const YAML::Node value = element[field.path];
+        if (!value) reject(fmt::format("{} has no field '{}' ({})", place, field.path, field.doc));
+        std::optional<std::int64_t> parsed;
+        if (value.IsScalar() && !is_quoted(value)) parsed = parse_integer(value.Scalar());
+        if (!parsed)
+          reject(fmt::format("{}: {} is {}, expected {}", place, field.path,
+                             shown_node(value, nullptr), describe_accepted(field)));
+        if (auto problem = range_problem(field, static_cast<double>(*parsed)))
+          reject(fmt::format("{}: {} {}", place, field.path, *problem));
+        record.emplace_back(field.path, *parsed);
+      }
+      records.push_back(std::move(record));
+    }
+    return records;
   }
 
   template <class Reject>
@@ -359,17 +433,27 @@ void write_section(YAML::Emitter& out, const ConfigSchema& schema, const std::st
                    const std::map<std::string, ConfigValue, std::less<>>& values) {
   for (const std::string& name : schema.children(section)) {
     const std::string path = join_path(section, name);
-    out << YAML::Key << name << YAML::Value;
     const ConfigKey* key = schema.find(path);
     if (key == nullptr) {
-      out << YAML::BeginMap;
+      if (!schema.section_applies(path, values)) continue;
+      out << YAML::Key << name << YAML::Value << YAML::BeginMap;
       write_section(out, schema, path, values);
       out << YAML::EndMap;
       continue;
     }
+    if (!schema.applies(*key, values)) continue;  // another task's key
+    out << YAML::Key << name << YAML::Value;
     auto found = values.find(path);
     if (found == values.end()) {
       out << YAML::Null;
+    } else if (const auto* records = std::get_if<std::vector<ConfigRecord>>(&found->second)) {
+      out << YAML::BeginSeq;
+      for (const ConfigRecord& record : *records) {
+        out << YAML::Flow << YAML::BeginMap;
+        for (const auto& [field, value] : record) out << YAML::Key << field << YAML::Value << value;
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
     } else if (const auto* list = std::get_if<std::vector<double>>(&found->second)) {
       out << YAML::Flow << YAML::BeginSeq;
       for (double number : *list) out << format_config_value(number);

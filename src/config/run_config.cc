@@ -16,11 +16,25 @@
 namespace seqtrain {
 namespace {
 
-constexpr std::array<std::string_view, 3> kTaskNames{"charlm", "adding", "classification"};
+constexpr std::array<std::string_view, 4> kTaskNames{"charlm", "adding", "classification", "mlm"};
 constexpr std::array<std::string_view, 3> kCellNames{"lstm", "gru", "rnn"};
 constexpr std::array<std::string_view, 2> kVocabularyNames{"byte", "char"};
 constexpr std::array<std::string_view, 2> kOptimizerNames{"adamw", "sgd"};
 constexpr std::array<std::string_view, 3> kDecayNames{"constant", "linear", "cosine"};
+
+// Conditions of keys that only one family of tasks reads.
+const std::vector<std::string> kSequenceTasks{"charlm", "adding", "classification"};
+const std::vector<std::string> kMlmTask{"mlm"};
+
+// An integer field of a record_list key.
+ConfigKey record_field(std::string name, std::string doc, double minimum) {
+  ConfigKey field;
+  field.path = std::move(name);
+  field.type = ConfigType::integer;
+  field.doc = std::move(doc);
+  field.at_least(minimum);
+  return field;
+}
 
 // How one key's value moves between ConfigValues and its RunConfig member.
 struct FieldBinding {
@@ -131,6 +145,41 @@ class RunConfigTable {
     return schema_.add_number_list(std::move(path), length, std::move(doc));
   }
 
+  // The data.phases list: a std::vector<MlmPhaseConfig> member, empty when unset.
+  template <class Field>
+  ConfigKey& phase_list(std::string path, Field field, std::string doc) {
+    bind(
+        path,
+        [field, path](const ConfigValues& values, RunConfig& config) {
+          field(config).clear();
+          if (!values.is_set(path)) return;
+          for (const ConfigRecord& record : values.record_list(path)) {
+            MlmPhaseConfig phase;
+            for (const auto& [name, value] : record) {
+              if (name == "steps") phase.steps = value;
+              if (name == "sequence_length") phase.sequence_length = value;
+              if (name == "batch_size") phase.batch_size = value;
+            }
+            field(config).push_back(phase);
+          }
+        },
+        [field](const RunConfig& config) -> std::optional<ConfigValue> {
+          if (field(config).empty()) return std::nullopt;
+          std::vector<ConfigRecord> records;
+          for (const MlmPhaseConfig& phase : field(config))
+            records.push_back({{"steps", phase.steps},
+                               {"sequence_length", phase.sequence_length},
+                               {"batch_size", phase.batch_size}});
+          return records;
+        });
+    return schema_.add_record_list(
+        std::move(path),
+        {record_field("steps", "training steps in this phase", 1),
+         record_field("sequence_length", "tokens per sequence, [CLS] and [SEP] included", 3),
+         record_field("batch_size", "sequences per batch", 1)},
+        std::move(doc));
+  }
+
   const ConfigSchema& schema() const { return schema_; }
   const std::vector<FieldBinding>& bindings() const { return bindings_; }
 
@@ -152,7 +201,7 @@ RunConfigTable build_table() {
   table
       .choice(RUN_CONFIG_KEY(task), kTaskNames,
               "What to train: a character language model on a text file, the adding problem "
-              "(synthetic), or sequence classification.")
+              "(synthetic), sequence classification, or masked-LM pretraining of BERT (mlm).")
       .required();
   table
       .integer(RUN_CONFIG_KEY(seed),
@@ -169,35 +218,92 @@ RunConfigTable build_table() {
       .with_derived_default("runs/<task>");
 
   table.choice(RUN_CONFIG_KEY(model.cell), kCellNames, "Recurrent cell.")
-      .with_default(std::string("lstm"));
+      .with_default(std::string("lstm"))
+      .only_when("task", kSequenceTasks);
   table.integer(RUN_CONFIG_KEY(model.hidden_size), "Width of the recurrent state.")
       .with_default(std::int64_t{256})
-      .at_least(1);
+      .at_least(1)
+      .only_when("task", kSequenceTasks);
   table.integer(RUN_CONFIG_KEY(model.layers), "Stacked recurrent layers.")
       .with_default(std::int64_t{1})
-      .at_least(1);
+      .at_least(1)
+      .only_when("task", kSequenceTasks);
   table
       .boolean(RUN_CONFIG_KEY(model.bidirectional),
                "Also read each sequence backwards and concatenate both states; not for charlm.")
-      .with_default(false);
+      .with_default(false)
+      .only_when("task", kSequenceTasks);
   table
       .integer(RUN_CONFIG_KEY(model.embedding_size),
                "Width of the token embedding (charlm and classification).")
       .with_default(std::int64_t{64})
-      .at_least(1);
+      .at_least(1)
+      .only_when("task", kSequenceTasks);
   table
       .number(RUN_CONFIG_KEY(model.dropout),
               "Probability of zeroing an activation between layers during training.")
       .with_default(0.0)
       .at_least(0)
-      .less_than(1);
+      .less_than(1)
+      .only_when("task", kSequenceTasks);
 
-  table.string(RUN_CONFIG_KEY(data.path), "charlm: the text file to train on (required there).");
+  table.integer(RUN_CONFIG_KEY(model.bert.hidden_size), "Width of every token's representation.")
+      .with_default(std::int64_t{128})
+      .at_least(1)
+      .only_when("task", kMlmTask);
+  table.integer(RUN_CONFIG_KEY(model.bert.layers), "Transformer encoder layers.")
+      .with_default(std::int64_t{2})
+      .at_least(1)
+      .only_when("task", kMlmTask);
+  table
+      .integer(RUN_CONFIG_KEY(model.bert.heads),
+               "Attention heads; hidden_size / heads is the head dimension (32, 64 or 128).")
+      .with_default(std::int64_t{2})
+      .at_least(1)
+      .only_when("task", kMlmTask);
+  table
+      .integer(RUN_CONFIG_KEY(model.bert.intermediate_size),
+               "Width of the feed-forward layer (BERT: 4 * hidden_size).")
+      .with_default(std::int64_t{512})
+      .at_least(1)
+      .only_when("task", kMlmTask);
+  table
+      .integer(RUN_CONFIG_KEY(model.bert.max_positions),
+               "Position embeddings: the longest sequence the model can read.")
+      .with_default(std::int64_t{512})
+      .at_least(3)
+      .at_most(1 << 20)
+      .only_when("task", kMlmTask);
+  table
+      .boolean(RUN_CONFIG_KEY(model.bert.pre_layernorm),
+               "LayerNorm before each sublayer (pre-LN) instead of after (BERT's post-LN); "
+               "pre-LN checkpoints have no Hugging Face counterpart.")
+      .with_default(false)
+      .only_when("task", kMlmTask);
+  table
+      .number(RUN_CONFIG_KEY(model.bert.hidden_dropout),
+              "Dropout on the embeddings and on each sublayer's output during training.")
+      .with_default(0.1)
+      .at_least(0)
+      .less_than(1)
+      .only_when("task", kMlmTask);
+  table
+      .number(RUN_CONFIG_KEY(model.bert.attention_dropout),
+              "Dropout on the attention probabilities during training.")
+      .with_default(0.1)
+      .at_least(0)
+      .less_than(1)
+      .only_when("task", kMlmTask);
+
+  table.string(RUN_CONFIG_KEY(data.path),
+               "charlm: the text file to train on; mlm: the corpus, UTF-8 text whose "
+               "blank-line-separated blocks are documents (required for both).");
   table
       .choice(RUN_CONFIG_KEY(data.vocabulary), kVocabularyNames,
               "charlm: tokens are bytes (256 symbols) or the Unicode characters of the training "
               "text, which must then be UTF-8.")
-      .with_default(std::string("byte"));
+      .with_default(std::string("byte"))
+      .only_when("task", kSequenceTasks);
   table
       .number(RUN_CONFIG_KEY(data.validation_fraction),
               "Share of the data held out for validation when no separate validation file is "
@@ -206,14 +312,17 @@ RunConfigTable build_table() {
       .greater_than(0)
       .at_most(0.5);
   table.string(RUN_CONFIG_KEY(data.train_path),
-               "classification: the training examples (required there).");
+               "classification: the training examples (required there).")
+      .only_when("task", kSequenceTasks);
   table.string(RUN_CONFIG_KEY(data.validation_path),
                "classification: the validation examples; if unset, validation_fraction of "
-               "train_path is held out.");
+               "train_path is held out.")
+      .only_when("task", kSequenceTasks);
   table
       .integer(RUN_CONFIG_KEY(data.sequence_length),
                "charlm: truncated-BPTT length; adding: sequence length T; classification: "
-               "longest sequence kept.")
+               "longest sequence kept; mlm: tokens per sequence with [CLS] and [SEP] (at least "
+               "3) when data.phases is not set.")
       .with_default(std::int64_t{128})
       .at_least(1);
   table.integer(RUN_CONFIG_KEY(data.batch_size), "Sequences per batch.")
@@ -223,7 +332,63 @@ RunConfigTable build_table() {
       .integer(RUN_CONFIG_KEY(data.validation_size),
                "adding: number of validation sequences generated.")
       .with_default(std::int64_t{1000})
-      .at_least(1);
+      .at_least(1)
+      .only_when("task", kSequenceTasks);
+
+  table
+      .string(RUN_CONFIG_KEY(data.cache_dir),
+              "Where the trained tokenizer and token shards are kept and reused (rebuilt when "
+              "the corpus or tokenizer options change).")
+      .with_derived_default("<run_dir>/data")
+      .only_when("task", kMlmTask);
+  table
+      .string(RUN_CONFIG_KEY(data.tokenizer.path),
+              "A tokenizer directory (seqtrain tokenizer train, or a checkpoint directory, which "
+              "holds the run's tokenizer.model) to use instead of training one on data.path.")
+      .only_when("task", kMlmTask);
+  table
+      .integer(RUN_CONFIG_KEY(data.tokenizer.vocab_size),
+               "Pieces in the SentencePiece vocabulary trained on data.path, the 5 special "
+               "tokens included.")
+      .with_default(std::int64_t{8000})
+      .at_least(6)
+      .only_when("task", kMlmTask);
+  table
+      .number(RUN_CONFIG_KEY(data.tokenizer.character_coverage),
+              "Share of the corpus's characters the trained tokenizer covers; rarer ones become "
+              "[UNK].")
+      .with_default(0.9995)
+      .greater_than(0)
+      .at_most(1)
+      .only_when("task", kMlmTask);
+  table
+      .number(RUN_CONFIG_KEY(data.masking.mask_rate),
+              "Share of each sequence's maskable tokens the model must predict.")
+      .with_default(0.15)
+      .greater_than(0)
+      .at_most(1)
+      .only_when("task", kMlmTask);
+  table
+      .number(RUN_CONFIG_KEY(data.masking.replace_with_mask),
+              "Of the chosen tokens, the share replaced by [MASK].")
+      .with_default(0.8)
+      .at_least(0)
+      .at_most(1)
+      .only_when("task", kMlmTask);
+  table
+      .number(RUN_CONFIG_KEY(data.masking.replace_with_random),
+              "Of the chosen tokens, the share replaced by a random token (the rest stay "
+              "unchanged).")
+      .with_default(0.1)
+      .at_least(0)
+      .at_most(1)
+      .only_when("task", kMlmTask);
+  table
+      .phase_list(RUN_CONFIG_KEY(data.phases),
+                  "Sequence-length schedule: phases run in order, each for its steps with its "
+                  "sequence length and batch size; the last runs on to training.steps. Not set: "
+                  "one phase of data.sequence_length and data.batch_size.")
+      .only_when("task", kMlmTask);
 
   table.integer(RUN_CONFIG_KEY(training.steps), "Optimizer steps to train for.")
       .with_default(std::int64_t{1000})
@@ -241,7 +406,8 @@ RunConfigTable build_table() {
       .number(RUN_CONFIG_KEY(training.optimizer.learning_rate),
               "Peak learning rate, reached at the end of warmup.")
       .with_default(1e-3)
-      .greater_than(0);
+      .greater_than(0)
+      .with_default_when("task", "mlm", 1e-4);
   table
       .number_list(RUN_CONFIG_KEY(training.optimizer.betas),
                    "adamw: decay rates of the first and second moment estimates.")
@@ -252,26 +418,31 @@ RunConfigTable build_table() {
       .number(RUN_CONFIG_KEY(training.optimizer.epsilon),
               "adamw: added to the root of the second moment to avoid division by zero.")
       .with_default(1e-8)
-      .greater_than(0);
+      .greater_than(0)
+      .with_default_when("task", "mlm", 1e-6);
   table
       .number(RUN_CONFIG_KEY(training.optimizer.weight_decay),
               "Weight decay coefficient (decoupled for adamw); biases and normalisation gains "
               "are not decayed.")
       .with_default(0.0)
-      .at_least(0);
+      .at_least(0)
+      .with_default_when("task", "mlm", 0.01);
   table.number(RUN_CONFIG_KEY(training.optimizer.momentum), "sgd: momentum.")
       .with_default(0.9)
       .at_least(0)
       .less_than(1);
   table
       .integer(RUN_CONFIG_KEY(training.schedule.warmup_steps),
-               "Steps of linear warmup from 0 to the learning rate; at most training.steps.")
+               "Steps of linear warmup from 0 to the learning rate; at most training.steps. "
+               "When task is mlm and the key is not given: 1% of training.steps (BERT warmed up "
+               "for 10,000 of 1,000,000 steps).")
       .with_default(std::int64_t{0})
       .at_least(0);
   table
       .choice(RUN_CONFIG_KEY(training.schedule.decay), kDecayNames,
               "Shape of the decay from the learning rate to final_learning_rate after warmup.")
-      .with_default(std::string("cosine"));
+      .with_default(std::string("cosine"))
+      .with_default_when("task", "mlm", std::string("linear"));
   table
       .number(RUN_CONFIG_KEY(training.schedule.final_learning_rate),
               "Learning rate at the last step (linear and cosine decay); at most the learning "
@@ -303,7 +474,14 @@ RunConfigTable build_table() {
       .boolean(RUN_CONFIG_KEY(training.carry_state),
                "charlm: carry the recurrent state from one batch to the next (truncated BPTT) "
                "instead of starting each from zero.")
-      .with_default(true);
+      .with_default(true)
+      .only_when("task", kSequenceTasks);
+  table
+      .string(RUN_CONFIG_KEY(training.init_from),
+              "A Hugging Face BertForMaskedLM directory (config.json, model.safetensors; a "
+              "seqtrain checkpoint directory is one) to start from: its weights, a fresh "
+              "optimizer and step 0. Resuming a run (--resume) ignores it.")
+      .only_when("task", kMlmTask);
   table.schema().check_consistency();
   return table;
 }
@@ -313,6 +491,63 @@ RunConfigTable build_table() {
 const RunConfigTable& run_config_table() {
   static const RunConfigTable table = build_table();
   return table;
+}
+
+// Keys that another key overrides (data.phases overrides data.sequence_length)
+// are ignored at their defaults, which resolved configs write back, and an
+// error otherwise.
+bool given_unlike_default(const ConfigValues& values, std::string_view path) {
+  const ConfigKey* key = run_config_table().schema().find(path);
+  SEQTRAIN_CHECK(key != nullptr && key->default_value, "config key '{}' has no default", path);
+  if (!values.is_given(path)) return false;
+  if (key->type == ConfigType::integer) return ConfigValue(values.integer(path)) != key->default_value;
+  return ConfigValue(values.number(path)) != key->default_value;
+}
+
+void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
+  const DataConfig& data = config.data;
+  const BertModelConfig& bert = config.model.bert;
+  if (!data.path)
+    values.fail(
+        "missing key 'data.path': required when task is mlm (the corpus to pretrain on, e.g. "
+        "data/fortunes.txt)");
+  if (bert.hidden_size % bert.heads != 0)
+    values.fail_at("model.bert.heads",
+                   fmt::format("must divide model.bert.hidden_size ({}) into equal heads",
+                               bert.hidden_size));
+  if (data.tokenizer.path)
+    for (const char* path : {"data.tokenizer.vocab_size", "data.tokenizer.character_coverage"})
+      if (given_unlike_default(values, path))
+        values.fail_at(path,
+                       "trains a tokenizer, but data.tokenizer.path names one to use; remove "
+                       "one of the two");
+  if (config.training.init_from && bert.pre_layernorm)
+    values.fail_at("training.init_from",
+                   "starts from Hugging Face BERT weights, which are post-LN; set "
+                   "model.bert.pre_layernorm to false");
+  if (data.masking.replace_with_mask + data.masking.replace_with_random > 1)
+    values.fail_at("data.masking.replace_with_random",
+                   fmt::format("plus data.masking.replace_with_mask ({}) must be <= 1",
+                               format_config_value(data.masking.replace_with_mask)));
+  if (!data.phases.empty()) {
+    for (const char* path : {"data.sequence_length", "data.batch_size"})
+      if (given_unlike_default(values, path))
+        values.fail_at(path,
+                       "is set by data.phases when task is mlm; give each phase its "
+                       "sequence_length and batch_size there instead");
+  }
+  // Phases that start after training.steps are allowed (a short trial run of
+  // a long config); the trainer logs that they will not run.
+  const std::vector<MlmPhaseConfig> phases = mlm_phases(config);
+  const char* phase_key = data.phases.empty() ? "data.sequence_length" : "data.phases";
+  for (std::size_t p = 0; p < phases.size(); ++p)
+    if (phases[p].sequence_length > bert.max_positions)
+      values.fail_at(phase_key, fmt::format("sequence length {}{} exceeds "
+                                            "model.bert.max_positions ({})",
+                                            phases[p].sequence_length,
+                                            data.phases.empty() ? ""
+                                                                : fmt::format(" of phase {}", p + 1),
+                                            bert.max_positions));
 }
 
 // Checks that involve more than one key, or depend on the task.
@@ -340,6 +575,7 @@ void check_across_keys(const ConfigValues& values, const RunConfig& config) {
                      "is for charlm; classification reads data.train_path (and "
                      "data.validation_path)");
   }
+  if (config.task == Task::mlm) check_mlm_keys(values, config);
   const TrainingConfig& training = config.training;
   if (training.schedule.warmup_steps > training.steps)
     values.fail_at("training.schedule.warmup_steps",
@@ -356,6 +592,8 @@ RunConfig run_config_from_values(const ConfigValues& values) {
   RunConfig config;
   for (const FieldBinding& binding : run_config_table().bindings()) binding.read(values, config);
   if (config.run_dir.empty()) config.run_dir = fmt::format("runs/{}", to_string(config.task));
+  if (config.task == Task::mlm && !values.is_given("training.schedule.warmup_steps"))
+    config.training.schedule.warmup_steps = config.training.steps / 100;
   check_across_keys(values, config);
   return config;
 }
@@ -376,6 +614,11 @@ std::string_view to_string(OptimizerName name) {
 }
 std::string_view to_string(LearningRateDecay decay) {
   return kDecayNames[static_cast<std::size_t>(decay)];
+}
+
+std::vector<MlmPhaseConfig> mlm_phases(const RunConfig& config) {
+  if (!config.data.phases.empty()) return config.data.phases;
+  return {MlmPhaseConfig{1, config.data.sequence_length, config.data.batch_size}};
 }
 
 const ConfigSchema& run_config_schema() {

@@ -15,7 +15,7 @@ namespace seqtrain {
 
 class ConfigSchema;
 
-enum class Task { charlm, adding, classification };
+enum class Task { charlm, adding, classification, mlm };
 enum class RecurrentCell { lstm, gru, rnn };
 enum class Vocabulary { byte, character };  // "byte" | "char"
 enum class OptimizerName { adamw, sgd };
@@ -28,6 +28,21 @@ std::string_view to_string(Vocabulary vocabulary);
 std::string_view to_string(OptimizerName name);
 std::string_view to_string(LearningRateDecay decay);
 
+// task mlm: the BERT encoder (src/models/bert.h).
+struct BertModelConfig {
+  std::int64_t hidden_size = 0;
+  std::int64_t layers = 0;
+  std::int64_t heads = 0;
+  std::int64_t intermediate_size = 0;
+  std::int64_t max_positions = 0;
+  bool pre_layernorm = false;
+  double hidden_dropout = 0;
+  double attention_dropout = 0;
+
+  bool operator==(const BertModelConfig&) const = default;
+};
+
+// The recurrent keys are for charlm, adding and classification; bert for mlm.
 struct ModelConfig {
   RecurrentCell cell = RecurrentCell::lstm;
   std::int64_t hidden_size = 0;
@@ -35,8 +50,36 @@ struct ModelConfig {
   bool bidirectional = false;
   std::int64_t embedding_size = 0;
   double dropout = 0;
+  BertModelConfig bert;
 
   bool operator==(const ModelConfig&) const = default;
+};
+
+// task mlm: one phase of the sequence-length schedule (data/mlm_phased_dataset.h).
+struct MlmPhaseConfig {
+  std::int64_t steps = 0;
+  std::int64_t sequence_length = 0;
+  std::int64_t batch_size = 0;
+
+  bool operator==(const MlmPhaseConfig&) const = default;
+};
+
+// task mlm: the SentencePiece tokenizer, trained on data.path unless path names one.
+struct TokenizerConfig {
+  std::optional<std::string> path;
+  std::int64_t vocab_size = 0;
+  double character_coverage = 0;
+
+  bool operator==(const TokenizerConfig&) const = default;
+};
+
+// task mlm: BERT's masking (data/mlm_masking.h).
+struct MaskingConfig {
+  double mask_rate = 0;
+  double replace_with_mask = 0;
+  double replace_with_random = 0;
+
+  bool operator==(const MaskingConfig&) const = default;
 };
 
 struct DataConfig {
@@ -48,6 +91,10 @@ struct DataConfig {
   std::int64_t sequence_length = 0;
   std::int64_t batch_size = 0;
   std::int64_t validation_size = 0;
+  std::optional<std::string> cache_dir;  // mlm; unset: <run_dir>/data
+  TokenizerConfig tokenizer;             // mlm
+  MaskingConfig masking;                 // mlm
+  std::vector<MlmPhaseConfig> phases;    // mlm; empty: one phase (see mlm_phases)
 
   bool operator==(const DataConfig&) const = default;
 };
@@ -82,6 +129,7 @@ struct TrainingConfig {
   std::int64_t checkpoint_every = 0;  // 0: only at the end
   std::int64_t log_every = 0;
   bool carry_state = true;
+  std::optional<std::string> init_from;  // mlm: Hugging Face BertForMaskedLM directory
 
   bool operator==(const TrainingConfig&) const = default;
 };
@@ -97,6 +145,11 @@ struct RunConfig {
 
   bool operator==(const RunConfig&) const = default;
 };
+
+// task mlm: data.phases, or when it is not set the one phase of
+// data.sequence_length and data.batch_size (written with steps 1: the last
+// phase runs on to the end of training however long that is).
+std::vector<MlmPhaseConfig> mlm_phases(const RunConfig& config);
 
 // Reads the YAML file at path, applies overrides ("training.steps=500",
 // "training.optimizer.betas=[0.9,0.98]") and validates everything. Every user

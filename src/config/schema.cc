@@ -54,9 +54,54 @@ bool holds_type(const ConfigValue& value, ConfigType type) {
     case ConfigType::string:
     case ConfigType::choice: return std::holds_alternative<std::string>(value);
     case ConfigType::number_list: return std::holds_alternative<std::vector<double>>(value);
+    case ConfigType::record_list:
+      return std::holds_alternative<std::vector<ConfigRecord>>(value);
   }
   return false;
 }
+
+// Every number a value holds, for range checks of defaults.
+std::vector<double> numbers_of(const ConfigValue& value) {
+  if (const auto* integer = std::get_if<std::int64_t>(&value))
+    return {static_cast<double>(*integer)};
+  if (const auto* number = std::get_if<double>(&value)) return {*number};
+  if (const auto* list = std::get_if<std::vector<double>>(&value)) return *list;
+  return {};
+}
+
+void check_default(const ConfigKey& key, const ConfigValue& value) {
+  SEQTRAIN_CHECK(holds_type(value, key.type), "default of config key '{}' has the wrong type",
+                 key.path);
+  if (const auto* list = std::get_if<std::vector<double>>(&value))
+    SEQTRAIN_CHECK(list->size() == key.list_length, "default of config key '{}' has {} elements",
+                   key.path, list->size());
+  for (double number : numbers_of(value)) {
+    auto problem = range_problem(key, number);
+    SEQTRAIN_CHECK(!problem, "default of config key '{}' is out of range: {}", key.path,
+                   problem.value_or(""));
+  }
+  if (key.type == ConfigType::choice) {
+    const std::string& choice = std::get<std::string>(value);
+    SEQTRAIN_CHECK(std::find(key.choices.begin(), key.choices.end(), choice) != key.choices.end(),
+                   "default of config key '{}' is not one of its choices", key.path);
+  }
+  if (const auto* records = std::get_if<std::vector<ConfigRecord>>(&value)) {
+    for (const ConfigRecord& record : *records) {
+      SEQTRAIN_CHECK(record.size() == key.record_fields.size(),
+                     "default of config key '{}' has a record with {} fields", key.path,
+                     record.size());
+      for (std::size_t i = 0; i < record.size(); ++i) {
+        SEQTRAIN_CHECK(record[i].first == key.record_fields[i].path,
+                       "default of config key '{}' names field '{}' out of order", key.path,
+                       record[i].first);
+        SEQTRAIN_CHECK(!range_problem(key.record_fields[i], static_cast<double>(record[i].second)),
+                       "default of config key '{}' has field '{}' out of range", key.path,
+                       record[i].first);
+      }
+    }
+  }
+}
+
 
 // Markdown cell text: a '|' would end the cell.
 std::string markdown_cell(std::string text) {
@@ -72,6 +117,17 @@ std::string markdown_cell(std::string text) {
 
 ConfigKey& ConfigKey::with_default(ConfigValue value) {
   default_value = std::move(value);
+  return *this;
+}
+ConfigKey& ConfigKey::with_default_when(std::string path, std::string value,
+                                        ConfigValue default_value) {
+  conditional_defaults.push_back(
+      ConditionalDefault{ConfigCondition{std::move(path), {std::move(value)}},
+                         std::move(default_value)});
+  return *this;
+}
+ConfigKey& ConfigKey::only_when(std::string path, std::vector<std::string> values) {
+  applies_when = ConfigCondition{std::move(path), std::move(values)};
   return *this;
 }
 ConfigKey& ConfigKey::required() {
@@ -129,6 +185,33 @@ ConfigKey& ConfigSchema::add_number_list(std::string path, std::size_t length, s
   key.list_length = length;
   return key;
 }
+ConfigKey& ConfigSchema::add_record_list(std::string path, std::vector<ConfigKey> fields,
+                                         std::string doc) {
+  ConfigKey& key = add(std::move(path), ConfigType::record_list, std::move(doc));
+  key.record_fields = std::move(fields);
+  return key;
+}
+
+bool condition_holds(const ConfigCondition& condition,
+                     const std::map<std::string, ConfigValue, std::less<>>& values) {
+  auto found = values.find(condition.path);
+  if (found == values.end()) return false;
+  const auto* text = std::get_if<std::string>(&found->second);
+  return text != nullptr && std::find(condition.values.begin(), condition.values.end(), *text) !=
+                                condition.values.end();
+}
+
+bool ConfigSchema::applies(const ConfigKey& key,
+                           const std::map<std::string, ConfigValue, std::less<>>& values) const {
+  return !key.applies_when || condition_holds(*key.applies_when, values);
+}
+
+bool ConfigSchema::section_applies(
+    std::string_view section, const std::map<std::string, ConfigValue, std::less<>>& values) const {
+  for (const ConfigKey& key : keys_)
+    if (lies_under(key.path, section) && applies(key, values)) return true;
+  return false;
+}
 
 const ConfigKey* ConfigSchema::find(std::string_view path) const {
   for (const ConfigKey& key : keys_)
@@ -169,29 +252,31 @@ void ConfigSchema::check_consistency() const {
                    "config key '{}' has no choices", key.path);
     SEQTRAIN_CHECK(key.type != ConfigType::number_list || key.list_length > 0,
                    "config key '{}' has no list length", key.path);
-    if (!key.default_value) continue;
-    const ConfigValue& value = *key.default_value;
-    SEQTRAIN_CHECK(holds_type(value, key.type), "default of config key '{}' has the wrong type",
-                   key.path);
-    std::vector<double> numbers;
-    if (const auto* integer = std::get_if<std::int64_t>(&value))
-      numbers.push_back(static_cast<double>(*integer));
-    if (const auto* number = std::get_if<double>(&value)) numbers.push_back(*number);
-    if (const auto* list = std::get_if<std::vector<double>>(&value)) {
-      SEQTRAIN_CHECK(list->size() == key.list_length, "default of config key '{}' has {} elements",
-                     key.path, list->size());
-      numbers = *list;
+    SEQTRAIN_CHECK(key.type != ConfigType::record_list || !key.record_fields.empty(),
+                   "config key '{}' has no record fields", key.path);
+    for (const ConfigKey& field : key.record_fields)
+      SEQTRAIN_CHECK(field.type == ConfigType::integer && !field.path.empty() && !field.doc.empty(),
+                     "record field '{}' of config key '{}' is not a documented integer",
+                     field.path, key.path);
+    std::vector<const ConfigCondition*> conditions;
+    if (key.applies_when) conditions.push_back(&*key.applies_when);
+    for (const ConditionalDefault& conditional : key.conditional_defaults) {
+      conditions.push_back(&conditional.condition);
+      check_default(key, conditional.value);
     }
-    for (double number : numbers) {
-      auto problem = range_problem(key, number);
-      SEQTRAIN_CHECK(!problem, "default of config key '{}' is out of range: {}", key.path,
-                     problem.value_or(""));
+    for (const ConfigCondition* condition : conditions) {
+      const ConfigKey* on = find(condition->path);
+      SEQTRAIN_CHECK(on != nullptr && on->type == ConfigType::choice && on != &key &&
+                         paths.contains(on->path),
+                     "config key '{}' has a condition on '{}', which is not a choice key "
+                     "declared before it",
+                     key.path, condition->path);
+      for (const std::string& value : condition->values)
+        SEQTRAIN_CHECK(std::find(on->choices.begin(), on->choices.end(), value) != on->choices.end(),
+                       "config key '{}' has a condition on '{}' being '{}', not one of its choices",
+                       key.path, condition->path, value);
     }
-    if (key.type == ConfigType::choice) {
-      const std::string& choice = std::get<std::string>(value);
-      SEQTRAIN_CHECK(std::find(key.choices.begin(), key.choices.end(), choice) != key.choices.end(),
-                     "default of config key '{}' is not one of its choices", key.path);
-    }
+    if (key.default_value) check_default(key, *key.default_value);
   }
 }
 
@@ -207,8 +292,23 @@ std::string describe_accepted(const ConfigKey& key) {
     case ConfigType::number_list:
       return fmt::format("a list of {} number{}{}", key.list_length,
                          key.list_length == 1 ? "" : "s", range.empty() ? "" : ", each " + range);
+    case ConfigType::record_list: {
+      std::vector<std::string> fields;
+      for (const ConfigKey& field : key.record_fields)
+        fields.push_back(fmt::format("{}: {}", field.path, describe_accepted(field)));
+      return fmt::format("a non-empty list of {{{}}}", join(fields, ", "));
+    }
   }
   return {};
+}
+
+std::string describe_condition(const ConfigCondition& condition) {
+  std::string values;
+  for (std::size_t i = 0; i < condition.values.size(); ++i) {
+    if (i > 0) values += i + 1 == condition.values.size() ? " or " : ", ";
+    values += condition.values[i];
+  }
+  return fmt::format("{} is {}", condition.path, values);
 }
 
 std::optional<std::string> range_problem(const ConfigKey& key, double value) {
@@ -239,6 +339,15 @@ std::string format_config_value(const ConfigValue& value) {
       for (double number : list) items.push_back((*this)(number));
       return "[" + join(items, ", ") + "]";
     }
+    std::string operator()(const std::vector<ConfigRecord>& records) const {
+      std::vector<std::string> items;
+      for (const ConfigRecord& record : records) {
+        std::vector<std::string> fields;
+        for (const auto& [name, value] : record) fields.push_back(fmt::format("{}: {}", name, value));
+        items.push_back("{" + join(fields, ", ") + "}");
+      }
+      return "[" + join(items, ", ") + "]";
+    }
   };
   return std::visit(Formatter{}, value);
 }
@@ -263,17 +372,23 @@ std::string schema_reference_markdown(const ConfigSchema& schema) {
       if (key.is_required) default_text = "**required**";
       if (!key.derived_default.empty()) default_text = "`" + key.derived_default + "`";
       if (key.default_value) default_text = "`" + format_config_value(*key.default_value) + "`";
+      for (const ConditionalDefault& conditional : key.conditional_defaults)
+        default_text += fmt::format("; when {}: `{}`", describe_condition(conditional.condition),
+                                    format_config_value(conditional.value));
+      std::string meaning = key.doc;
+      if (key.applies_when)
+        meaning = fmt::format("*Only when {}.* {}", describe_condition(*key.applies_when), meaning);
       markdown +=
           fmt::format("| `{}` | {} | {} | {} |\n", key.path, markdown_cell(describe_accepted(key)),
-                      markdown_cell(default_text), markdown_cell(key.doc));
+                      markdown_cell(default_text), markdown_cell(meaning));
     }
   }
   return markdown;
 }
 
 void ConfigValues::set(const std::string& path, std::optional<ConfigValue> value,
-                       std::string where) {
-  entries_[path] = Entry{std::move(value), std::move(where)};
+                       std::string where, bool given) {
+  entries_[path] = Entry{std::move(value), std::move(where), given};
 }
 
 const ConfigValues::Entry& ConfigValues::entry(std::string_view path) const {
@@ -313,12 +428,27 @@ const std::vector<double>& ConfigValues::number_list(std::string_view path) cons
   SEQTRAIN_CHECK(list != nullptr, "config key '{}' is not a number list", path);
   return *list;
 }
+const std::vector<ConfigRecord>& ConfigValues::record_list(std::string_view path) const {
+  const auto* records = std::get_if<std::vector<ConfigRecord>>(&value(path));
+  SEQTRAIN_CHECK(records != nullptr, "config key '{}' is not a record list", path);
+  return *records;
+}
 std::optional<std::string> ConfigValues::optional_string(std::string_view path) const {
   if (!is_set(path)) return std::nullopt;
   return string(path);
 }
 bool ConfigValues::is_set(std::string_view path) const {
   return entry(path).value.has_value();
+}
+bool ConfigValues::is_given(std::string_view path) const {
+  const Entry& found = entry(path);
+  return found.given && found.value.has_value();
+}
+std::map<std::string, ConfigValue, std::less<>> ConfigValues::set_values() const {
+  std::map<std::string, ConfigValue, std::less<>> values;
+  for (const auto& [path, found] : entries_)
+    if (found.value) values.emplace(path, *found.value);
+  return values;
 }
 
 void ConfigValues::fail_at(std::string_view path, std::string_view problem) const {

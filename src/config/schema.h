@@ -14,20 +14,40 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
 namespace seqtrain {
 
-enum class ConfigType { integer, number, boolean, string, choice, number_list };
+enum class ConfigType { integer, number, boolean, string, choice, number_list, record_list };
+
+// One element of a record_list value: its integer fields by name, in the
+// order the key declares them ({steps: 900, sequence_length: 128}).
+using ConfigRecord = std::vector<std::pair<std::string, std::int64_t>>;
 
 // integer -> int64, number -> double, boolean -> bool, string and choice ->
-// std::string, number_list -> std::vector<double>.
-using ConfigValue = std::variant<std::int64_t, double, bool, std::string, std::vector<double>>;
+// std::string, number_list -> std::vector<double>, record_list ->
+// std::vector<ConfigRecord>.
+using ConfigValue = std::variant<std::int64_t, double, bool, std::string, std::vector<double>,
+                                 std::vector<ConfigRecord>>;
 
 struct ConfigBound {
   double value;
   bool inclusive;
+};
+
+// "key `path` has one of `values`": when a key applies, or when a default does.
+struct ConfigCondition {
+  std::string path;  // a choice key declared earlier ("task")
+  std::vector<std::string> values;
+
+  bool operator==(const ConfigCondition&) const = default;
+};
+
+struct ConditionalDefault {
+  ConfigCondition condition;
+  ConfigValue value;
 };
 
 // One key. Built fluently: schema.add_integer("training.steps",
@@ -44,14 +64,26 @@ struct ConfigKey {
   std::optional<ConfigBound> minimum, maximum;  // integer, number and each list element
   std::vector<std::string> choices;             // choice
   std::size_t list_length = 0;                  // number_list
+  // record_list: the fields every record must have, each an integer key whose
+  // path is the field name (with its own range and doc). The list may not be empty.
+  std::vector<ConfigKey> record_fields;
+  // The key applies only under this condition: a config that gives it
+  // otherwise is an error, and written configs leave it out.
+  std::optional<ConfigCondition> applies_when;
+  // Defaults that replace default_value under their condition (the first that holds).
+  std::vector<ConditionalDefault> conditional_defaults;
 
   ConfigKey& with_default(ConfigValue value);
+  // The default when `path` has the value `value` (default_value otherwise).
+  ConfigKey& with_default_when(std::string path, std::string value, ConfigValue default_value);
   ConfigKey& required();
   ConfigKey& with_derived_default(std::string description);
   ConfigKey& at_least(double bound);
   ConfigKey& greater_than(double bound);
   ConfigKey& at_most(double bound);
   ConfigKey& less_than(double bound);
+  // The key applies only when `path` has one of `values`.
+  ConfigKey& only_when(std::string path, std::vector<std::string> values);
 };
 
 class ConfigSchema {
@@ -62,6 +94,9 @@ class ConfigSchema {
   ConfigKey& add_string(std::string path, std::string doc);
   ConfigKey& add_choice(std::string path, std::vector<std::string> choices, std::string doc);
   ConfigKey& add_number_list(std::string path, std::size_t length, std::string doc);
+  // A list of records with integer fields (each field declared as
+  // ConfigKey{.path = name, .type = integer, .doc, bounds}).
+  ConfigKey& add_record_list(std::string path, std::vector<ConfigKey> fields, std::string doc);
 
   // Declaration order, which is also the order of the reference and of written YAML.
   const std::deque<ConfigKey>& keys() const { return keys_; }
@@ -71,8 +106,16 @@ class ConfigSchema {
   // Names directly under a section, keys and subsections, in declaration order.
   std::vector<std::string> children(std::string_view section) const;
 
+  // Whether key applies given the values read so far (its condition holds, or it has none).
+  // A section applies when any key under it does.
+  bool applies(const ConfigKey& key,
+               const std::map<std::string, ConfigValue, std::less<>>& values) const;
+  bool section_applies(std::string_view section,
+                       const std::map<std::string, ConfigValue, std::less<>>& values) const;
+
   // Internal check that the table is well formed: unique paths, no key that is
-  // also a section, defaults of the right type that pass their own checks.
+  // also a section, defaults of the right type that pass their own checks,
+  // conditions on choice keys declared earlier naming their choices.
   void check_consistency() const;
 
  private:
@@ -84,8 +127,14 @@ class ConfigSchema {
 std::string describe_accepted(const ConfigKey& key);
 // Why value is outside key's range ("must be > 0"), or nothing if it is inside.
 std::optional<std::string> range_problem(const ConfigKey& key, double value);
+// Whether condition's key has one of its values in values.
+bool condition_holds(const ConfigCondition& condition,
+                     const std::map<std::string, ConfigValue, std::less<>>& values);
+// "task is mlm", "task is charlm, adding or classification".
+std::string describe_condition(const ConfigCondition& condition);
 // Canonical text of a value, as YAML would read it back: numbers always carry a
-// '.' so other YAML readers see floats ("1.0e-08", "0.0"); lists as "[0.9, 0.999]".
+// '.' so other YAML readers see floats ("1.0e-08", "0.0"); lists as "[0.9, 0.999]";
+// records in flow style ("[{steps: 900, sequence_length: 128}]").
 std::string format_config_value(const ConfigValue& value);
 
 // Markdown tables of every key (one per section) for docs/configuration.md.
@@ -98,7 +147,9 @@ class ConfigValues {
   explicit ConfigValues(std::string source_name) : source_name_(std::move(source_name)) {}
 
   // where: how errors about this key start ("x.yaml: model.layers = 2", "--set model.layers=2").
-  void set(const std::string& path, std::optional<ConfigValue> value, std::string where);
+  // given: the file or an override set the key (false for defaults).
+  void set(const std::string& path, std::optional<ConfigValue> value, std::string where,
+           bool given = true);
   bool contains(std::string_view path) const { return entries_.find(path) != entries_.end(); }
 
   std::int64_t integer(std::string_view path) const;
@@ -106,9 +157,14 @@ class ConfigValues {
   bool boolean(std::string_view path) const;
   const std::string& string(std::string_view path) const;  // string and choice keys
   const std::vector<double>& number_list(std::string_view path) const;
+  const std::vector<ConfigRecord>& record_list(std::string_view path) const;
   // Keys that are optional without a default: nothing when unset.
   std::optional<std::string> optional_string(std::string_view path) const;
   bool is_set(std::string_view path) const;
+  // Whether the file or an override gave the key (not a default).
+  bool is_given(std::string_view path) const;
+  // The values that are set, by path (for ConfigSchema::applies).
+  std::map<std::string, ConfigValue, std::less<>> set_values() const;
 
   const std::string& source_name() const { return source_name_; }
   // ConfigError "<where path's value came from>: <problem>".
@@ -120,6 +176,7 @@ class ConfigValues {
   struct Entry {
     std::optional<ConfigValue> value;
     std::string where;
+    bool given = true;
   };
   const Entry& entry(std::string_view path) const;
   const ConfigValue& value(std::string_view path) const;

@@ -13,7 +13,6 @@
 
 #include "seqtrain/error.h"
 #include "train/file_io.h"
-#include "train/safetensors.h"
 
 namespace seqtrain {
 namespace {
@@ -126,8 +125,42 @@ std::filesystem::path checkpoint_directory(const std::filesystem::path& run_dir,
   return checkpoints_root(run_dir) / fmt::format("{}{}", kStepPrefix, step);
 }
 
+ModelCheckpointFormat parameter_checkpoint_format(ParameterStore& parameters) {
+  ModelCheckpointFormat format;
+  format.tensors = [&parameters] {
+    std::vector<NamedTensor> tensors;
+    for (const auto& parameter : parameters.all())
+      tensors.push_back({parameter->name, parameters.value_to_host(*parameter)});
+    return tensors;
+  };
+  format.check = [&parameters](const std::filesystem::path& model_file,
+                               const SafetensorsContents& contents) {
+    std::map<std::string, Shape> parameter_shapes;
+    for (const auto& parameter : parameters.all())
+      parameter_shapes[parameter->name] = parameter->value.shape();
+    check_tensor_set(model_file, contents, parameter_shapes, "model");
+  };
+  format.set = [&parameters](const SafetensorsContents& contents) {
+    for (const auto& parameter : parameters.all())
+      parameters.set_value(*parameter, contents.tensors.at(parameter->name));
+  };
+  return format;
+}
+
 std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
-                                      const ParameterStore& parameters, const Optimizer& optimizer,
+                                      ParameterStore& parameters, const Optimizer& optimizer,
+                                      const nlohmann::json& trainer_state) {
+  return save_checkpoint(run_dir, step, parameter_checkpoint_format(parameters), optimizer,
+                         trainer_state);
+}
+
+LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
+                                 ParameterStore& parameters, Optimizer* optimizer) {
+  return load_checkpoint(checkpoint_dir, parameter_checkpoint_format(parameters), optimizer);
+}
+
+std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
+                                      const ModelCheckpointFormat& model, const Optimizer& optimizer,
                                       const nlohmann::json& trainer_state) {
   SEQTRAIN_CHECK(step >= 0, "checkpoint of step {}", step);
   SEQTRAIN_CHECK(trainer_state.is_object(), "trainer state is {}, not a JSON object",
@@ -146,10 +179,8 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std:
                                       std::strerror(errno)));
   const std::filesystem::path temp(temp_template);
   try {
-    std::vector<NamedTensor> model;
-    for (const auto& parameter : parameters.all())
-      model.push_back({parameter->name, parameters.value_to_host(*parameter)});
-    write_safetensors(temp / kModelFileName, model, {{"format", "pt"}});
+    write_safetensors(temp / kModelFileName, model.tensors(), {{"format", "pt"}});
+    for (const auto& [name, bytes] : model.extra_files) write_file_atomically(temp / name, bytes);
 
     std::vector<NamedTensor> state;
     for (auto& [name, tensor] : optimizer.state_to_host()) state.push_back({name, tensor});
@@ -190,7 +221,7 @@ std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesyste
 }
 
 LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
-                                 ParameterStore& parameters, Optimizer* optimizer) {
+                                 const ModelCheckpointFormat& model, Optimizer* optimizer) {
   const std::filesystem::path state_path = checkpoint_dir / kTrainerStateFileName;
   const nlohmann::json state = read_trainer_state(state_path);
   if (auto directory_step = step_of_directory_name(checkpoint_dir.filename().string());
@@ -199,11 +230,8 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
                                       state_path.string(), state["step"].dump(), *directory_step));
 
   const std::filesystem::path model_path = checkpoint_dir / kModelFileName;
-  SafetensorsContents model = read_safetensors(model_path);
-  std::map<std::string, Shape> parameter_shapes;
-  for (const auto& parameter : parameters.all())
-    parameter_shapes[parameter->name] = parameter->value.shape();
-  check_tensor_set(model_path, model, parameter_shapes, "model");
+  const SafetensorsContents model_tensors = read_safetensors(model_path);
+  model.check(model_path, model_tensors);
 
   SafetensorsContents optimizer_state;
   if (optimizer != nullptr) {
@@ -218,8 +246,7 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
     check_tensor_set(optimizer_path, optimizer_state, optimizer->state_shapes(), "optimizer");
   }
 
-  for (const auto& parameter : parameters.all())
-    parameters.set_value(*parameter, model.tensors.at(parameter->name));
+  model.set(model_tensors);
   if (optimizer != nullptr)
     optimizer->load_state(optimizer_state.tensors,
                           state["optimizer"]["step_count"].get<std::int64_t>());

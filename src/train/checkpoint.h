@@ -1,7 +1,11 @@
 // Checkpoints: everything a run needs to continue exactly where it stopped.
 //
-//   <run_dir>/checkpoints/step_<N>/model.safetensors      parameters by name, F32,
-//                                                          metadata {"format": "pt"}
+//   <run_dir>/checkpoints/step_<N>/model.safetensors      the weights, F32, metadata
+//                                                          {"format": "pt"}: parameters
+//                                                          by name, or as the model's
+//                                                          ModelCheckpointFormat says
+//                                  <extra files>          the format's (mlm: config.json,
+//                                                          tokenizer.model)
 //                                  optimizer.safetensors  "<param>.exp_avg", ...
 //                                  trainer_state.json     see below
 //   <run_dir>/checkpoints/latest                          "step_<N>", for people and
@@ -22,11 +26,16 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "seqtrain/parameters.h"
 #include "train/optimizer.h"
+#include "train/safetensors.h"
 
 namespace seqtrain {
 
@@ -37,12 +46,35 @@ inline constexpr const char* kTrainerStateFileName = "trainer_state.json";
 // <run_dir>/checkpoints/step_<step>
 std::filesystem::path checkpoint_directory(const std::filesystem::path& run_dir, std::int64_t step);
 
+// How a model's weights are written to model.safetensors and read back, and
+// the files saved beside them.
+struct ModelCheckpointFormat {
+  // The host tensors of model.safetensors, in file order.
+  std::function<std::vector<NamedTensor>()> tensors;
+  // Checks that the file's tensors fit the model: a CheckpointError naming
+  // model_file and the tensor otherwise.
+  std::function<void(const std::filesystem::path& model_file, const SafetensorsContents&)> check;
+  // Sets the weights from tensors that passed check.
+  std::function<void(const SafetensorsContents&)> set;
+  // File name -> bytes, written into the checkpoint directory.
+  std::vector<std::pair<std::string, std::string>> extra_files;
+};
+
+// Every parameter under its own name; loading needs exactly those tensors
+// with the same shapes (a CheckpointError naming the file, the tensor and
+// both shapes otherwise).
+ModelCheckpointFormat parameter_checkpoint_format(ParameterStore& parameters);
+
 // Writes the checkpoint of `step` and points `latest` at it; returns its
 // directory. trainer_state is a JSON object the trainer fills; it comes back
 // unchanged from load_checkpoint. I/O failures are CheckpointErrors naming the
 // file; nothing partial is left under a step_<N> name.
 std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
-                                      const ParameterStore& parameters, const Optimizer& optimizer,
+                                      const ModelCheckpointFormat& model, const Optimizer& optimizer,
+                                      const nlohmann::json& trainer_state);
+// The same with parameter_checkpoint_format.
+std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
+                                      ParameterStore& parameters, const Optimizer& optimizer,
                                       const nlohmann::json& trainer_state);
 
 // The complete checkpoint with the highest step under <run_dir>/checkpoints, or
@@ -54,11 +86,14 @@ struct LoadedCheckpoint {
   nlohmann::json trainer_state;  // what save_checkpoint was given
 };
 
-// Loads a checkpoint directory into the parameters and, unless it is null, the
-// optimizer. Every parameter must be in model.safetensors with the same shape
-// and nothing else may be there (and likewise for the optimizer's state); a
-// mismatch is a CheckpointError naming the file, the tensor and both shapes.
-// Everything is checked before anything is changed.
+// Loads a checkpoint directory into the model (through its format) and,
+// unless it is null, the optimizer, whose state must hold exactly its tensors
+// with the same shapes; a mismatch is a CheckpointError naming the file, the
+// tensor and both shapes. Everything is checked before anything is changed.
+LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
+                                 const ModelCheckpointFormat& model, Optimizer* optimizer);
+// The same with parameter_checkpoint_format: every parameter must be in
+// model.safetensors with the same shape and nothing else may be there.
 LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
                                  ParameterStore& parameters, Optimizer* optimizer);
 

@@ -2,12 +2,14 @@
 
 #include <cmath>
 
+#include "seqtrain/error.h"
+
 namespace seqtrain {
 
 nlohmann::json evaluate_sequence_task(SequenceRunner& runner, const SequenceDataset& dataset,
                                       const RunConfig& config) {
   runner.reset_evaluation_state();
-  SequenceMetrics total;
+  TaskMetrics total;
   for (const SequenceBatch& batch : dataset.validation_batches(config.training.eval_batches))
     total.add(runner.evaluate_batch(batch));
   nlohmann::json result;
@@ -23,6 +25,7 @@ nlohmann::json evaluate_sequence_task(SequenceRunner& runner, const SequenceData
       result["loss"] = loss;
       result["accuracy"] = total.accuracy();
       break;
+    case Task::mlm: SEQTRAIN_CHECK(false, "sequence evaluation of task mlm"); break;
   }
   result["examples"] = total.rows;
   return result;

@@ -4,12 +4,6 @@
 
 namespace seqtrain {
 
-void SequenceMetrics::add(const SequenceMetrics& other) {
-  loss_sum += other.loss_sum;
-  rows += other.rows;
-  correct += other.correct;
-}
-
 SequenceRunner::SequenceRunner(const SequenceModel& model, Backend& backend,
                                ParameterStore& parameters, bool carry_state)
     : model_(&model), backend_(&backend), parameters_(&parameters), carry_state_(carry_state) {}
@@ -29,9 +23,9 @@ SequenceRunner::CachedGraph& SequenceRunner::graph_for(int steps, int batch, boo
 namespace {
 
 // Rows that count towards the loss, and how many of them the argmax gets right.
-SequenceMetrics score(SequenceTask task, const Tensor& output, const SequenceBatch& batch,
+TaskMetrics score(SequenceTask task, const Tensor& output, const SequenceBatch& batch,
                       float loss) {
-  SequenceMetrics metrics;
+  TaskMetrics metrics;
   if (task == SequenceTask::adding) {
     metrics.rows = batch.batch_size();
     metrics.loss_sum = static_cast<double>(loss) * static_cast<double>(metrics.rows);
@@ -55,7 +49,7 @@ SequenceMetrics score(SequenceTask task, const Tensor& output, const SequenceBat
 
 }  // namespace
 
-SequenceMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
+TaskMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
                                     const RunContext& context, std::vector<Tensor>& state) {
   const int steps = static_cast<int>(batch.steps());
   const int rows = static_cast<int>(batch.batch_size());
@@ -88,18 +82,22 @@ SequenceMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
   for (ValueId final_state : cached.ids.final_states)
     state.push_back(executor.value_to_host(final_state));
   const float loss = executor.loss_value();
-  if (!std::isfinite(loss)) return {static_cast<double>(loss), 1, 0};
+  std::int64_t tokens = 0;
+  for (std::int32_t length : batch.lengths.span<std::int32_t>()) tokens += length;
+  if (!std::isfinite(loss)) return {static_cast<double>(loss), 1, 0, tokens};
   Tensor output = model_->spec().task == SequenceTask::adding
                       ? Tensor()
                       : executor.value_to_host(cached.ids.output);
-  return score(model_->spec().task, output, batch, loss);
+  TaskMetrics metrics = score(model_->spec().task, output, batch, loss);
+  metrics.tokens = tokens;
+  return metrics;
 }
 
-SequenceMetrics SequenceRunner::train_batch(const SequenceBatch& batch, const RunContext& context) {
+TaskMetrics SequenceRunner::train_batch(const SequenceBatch& batch, const RunContext& context) {
   return run(batch, true, context, training_state_);
 }
 
-SequenceMetrics SequenceRunner::evaluate_batch(const SequenceBatch& batch) {
+TaskMetrics SequenceRunner::evaluate_batch(const SequenceBatch& batch) {
   RunContext context;
   context.training = false;
   return run(batch, false, context, evaluation_state_);

@@ -12,29 +12,20 @@
 #include "data/sequence_batch.h"
 #include "models/sequence_model.h"
 #include "seqtrain/executor.h"
+#include "train/task_metrics.h"
 
 namespace seqtrain {
-
-// Sums over the rows (tokens or sequences) of one or more batches.
-struct SequenceMetrics {
-  double loss_sum = 0.0;     // loss times rows
-  std::int64_t rows = 0;     // tokens (charlm) or sequences
-  std::int64_t correct = 0;  // argmax == target (charlm, classification)
-
-  void add(const SequenceMetrics& other);
-  double mean_loss() const { return rows == 0 ? 0.0 : loss_sum / static_cast<double>(rows); }
-  double accuracy() const { return rows == 0 ? 0.0 : static_cast<double>(correct) / rows; }
-};
 
 class SequenceRunner {
  public:
   SequenceRunner(const SequenceModel& model, Backend& backend, ParameterStore& parameters,
                  bool carry_state);
 
-  // Forward and backward on one batch: parameter gradients accumulate.
-  SequenceMetrics train_batch(const SequenceBatch& batch, const RunContext& context);
+  // Forward and backward on one batch: parameter gradients accumulate. The
+  // metrics' tokens are the batch's valid steps (the sum of its lengths).
+  TaskMetrics train_batch(const SequenceBatch& batch, const RunContext& context);
   // Forward only, with the evaluation state stream (reset by reset_evaluation_state).
-  SequenceMetrics evaluate_batch(const SequenceBatch& batch);
+  TaskMetrics evaluate_batch(const SequenceBatch& batch);
   void reset_evaluation_state() { evaluation_state_.clear(); }
 
   // The carried training state (host tensors), for checkpoints.
@@ -51,7 +42,7 @@ class SequenceRunner {
     SequenceGraph ids;  // value ids (the graph itself moved into the executor)
   };
   CachedGraph& graph_for(int steps, int batch, bool training);
-  SequenceMetrics run(const SequenceBatch& batch, bool training, const RunContext& context,
+  TaskMetrics run(const SequenceBatch& batch, bool training, const RunContext& context,
                       std::vector<Tensor>& state);
 
   const SequenceModel* model_;

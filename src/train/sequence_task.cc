@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/adding_problem.h"
+#include "seqtrain/error.h"
 #include "data/classification_dataset.h"
 #include "train/file_io.h"
 #include "data/text_dataset.h"
@@ -31,6 +32,7 @@ SequenceModelSpec base_spec(const RunConfig& config) {
     case Task::charlm: spec.task = SequenceTask::charlm; break;
     case Task::adding: spec.task = SequenceTask::adding; break;
     case Task::classification: spec.task = SequenceTask::classification; break;
+    case Task::mlm: SEQTRAIN_CHECK(false, "a sequence model for task mlm"); break;
   }
   return spec;
 }
@@ -111,6 +113,7 @@ SequenceTaskData load_sequence_task(const RunConfig& config, const std::filesyst
       task.dataset = std::move(dataset);
       break;
     }
+    case Task::mlm: SEQTRAIN_CHECK(false, "sequence task data for task mlm"); break;
   }
   if (task.vocabulary && !saved) task.vocabulary->save(vocabulary_path(run_dir));
   return task;

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -14,42 +15,17 @@
 
 #include "backends/device_selection.h"
 #include "train/checkpoint.h"
-
-#include "train/evaluation.h"
-#include "train/file_io.h"
 #include "train/grad_clip.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
 #include "train/run_directory.h"
-#include "train/sequence_runner.h"
-#include "train/sequence_task.h"
+#include "train/training_task.h"
 
 namespace seqtrain {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The recurrent state truncated BPTT carries into the next batch, as exact
-// JSON numbers (a float widened to double prints and parses back bit for bit).
-nlohmann::json carried_state_to_json(const std::vector<Tensor>& state) {
-  nlohmann::json tensors = nlohmann::json::array();
-  for (const Tensor& tensor : state)
-    tensors.push_back({{"shape", tensor.shape()}, {"values", tensor.to_vector()}});
-  return tensors;
-}
-
-std::vector<Tensor> carried_state_from_json(const nlohmann::json& json) {
-  std::vector<Tensor> state;
-  for (const auto& entry : json) {
-    Shape shape = entry.at("shape").get<Shape>();
-    std::vector<float> values = entry.at("values").get<std::vector<float>>();
-    if (static_cast<std::int64_t>(values.size()) != shape_numel(shape))
-      throw CheckpointError("trainer_state.json: carried_state has a tensor whose values do not fill its shape");
-    state.push_back(Tensor::from_vector(values, shape));
-  }
-  return state;
-}
 
 std::atomic<int> stop_signal{0};
 
@@ -132,29 +108,25 @@ int run_training(const TrainOptions& options) {
 
   auto backend = select_backend(options.device, static_cast<int>(config.threads));
   ParameterStore parameters(*backend);
-  SequenceTaskData task = load_sequence_task(config, run_dir);
-  SequenceModel model(task.model_spec, parameters, static_cast<std::uint64_t>(config.seed));
+  std::unique_ptr<TrainingTask> task = make_training_task(config, run_dir, *backend, parameters);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(config.training.optimizer, parameters);
   const LrSchedule schedule = make_schedule(config.training);
-  const bool carry_state = config.task == Task::charlm && config.training.carry_state;
-  SequenceRunner runner(model, *backend, parameters, carry_state);
 
   std::int64_t step = 0;
-  if (resuming) {
-    if (auto checkpoint = find_latest_checkpoint(run_dir)) try {
-      LoadedCheckpoint loaded = load_checkpoint(*checkpoint, parameters, optimizer.get());
+  std::optional<fs::path> checkpoint = resuming ? find_latest_checkpoint(run_dir) : std::nullopt;
+  if (checkpoint) {
+    try {
+      LoadedCheckpoint loaded = load_checkpoint(*checkpoint, task->checkpoint_format(), optimizer.get());
       step = loaded.step;
-      const nlohmann::json& state = loaded.trainer_state;
-      task.dataset->restore_position_json(state.at("data_position"));
-      runner.set_training_state(carried_state_from_json(state.at("carried_state")));
+      task->restore_state(loaded.trainer_state);
       spdlog::info("resumed {} at step {}", checkpoint->string(), step);
     } catch (const nlohmann::json::exception& e) {
       throw CheckpointError(fmt::format("{}: {} is malformed: {}", checkpoint->string(),
                                         kTrainerStateFileName, e.what()));
     }
-    else {
-      spdlog::info("{} has no checkpoint yet: starting from step 0", run_dir.string());
-    }
+  } else {
+    if (resuming) spdlog::info("{} has no checkpoint yet: starting from step 0", run_dir.string());
+    if (config.training.init_from) task->initialize_from(*config.training.init_from);
   }
   spdlog::info("{} on the {} backend: {} parameters, {} steps", to_string(config.task),
                backend->name(), parameters.total_elements(), config.training.steps);
@@ -169,28 +141,25 @@ int run_training(const TrainOptions& options) {
     trainer_state["seed"] = config.seed;
     trainer_state["threads"] = config.threads;
     trainer_state["backend"] = backend->name();
-    trainer_state["data_position"] = task.dataset->position_json();
-    trainer_state["carried_state"] = carried_state_to_json(runner.training_state());
-    fs::path saved = save_checkpoint(run_dir, at_step, parameters, *optimizer, trainer_state);
+    task->save_state(trainer_state);
+    fs::path saved =
+        save_checkpoint(run_dir, at_step, task->checkpoint_format(), *optimizer, trainer_state);
     last_saved_step = at_step;
     spdlog::info("checkpoint: {}", saved.string());
   };
 
   const std::int64_t accumulation = config.training.gradient_accumulation;
   auto window_start = std::chrono::steady_clock::now();
-  std::int64_t window_tokens = 0;
-  SequenceMetrics window;
+  TaskMetrics window;
   bool memory_logged = false;
   while (step < config.training.steps) {
     ++step;
     parameters.zero_grads();
-    SequenceMetrics step_metrics;
+    TaskMetrics step_metrics;
     for (std::int64_t micro = 0; micro < accumulation; ++micro) {
-      SequenceBatch batch = task.dataset->next_training_batch();
       RunContext context{static_cast<std::uint64_t>(config.seed),
                          static_cast<std::uint64_t>((step - 1) * accumulation + micro), true};
-      step_metrics.add(runner.train_batch(batch, context));
-      for (std::int32_t length : batch.lengths.span<std::int32_t>()) window_tokens += length;
+      step_metrics.add(task->train_batch(context));
     }
     if (!std::isfinite(step_metrics.loss_sum))
       throw Error(fmt::format("training diverged at step {}: the loss is {}; lower "
@@ -210,7 +179,7 @@ int run_training(const TrainOptions& options) {
     optimizer->step(learning_rate);
     window.add(step_metrics);
     if (!memory_logged) {
-      const auto [planned, unshared] = runner.planned_bytes();
+      const auto [planned, unshared] = task->planned_bytes();
       spdlog::info("activation memory: {:.1f} MiB planned by liveness ({:.1f} MiB with one buffer "
                    "per tensor)", planned / 1048576.0, unshared / 1048576.0);
       memory_logged = true;
@@ -219,25 +188,22 @@ int run_training(const TrainOptions& options) {
     if (step % config.training.log_every == 0 || step == config.training.steps) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
-      nlohmann::json record{{"step", step},
-                            {"split", "train"},
-                            {"loss", window.mean_loss()},
-                            {"lr", learning_rate},
-                            {"grad_norm", clip.norm},
-                            {"tokens_per_second", window_tokens / std::max(seconds, 1e-9)}};
-      if (config.task != Task::adding) record["accuracy"] = window.accuracy();
+      nlohmann::json record{{"step", step}, {"split", "train"}};
+      task->describe_training(window, record);
+      record["lr"] = learning_rate;
+      record["grad_norm"] = clip.norm;
+      record["tokens_per_second"] = static_cast<double>(window.tokens) / std::max(seconds, 1e-9);
       metrics.write(record);
       progress.update(fmt::format("step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s", step,
                                   config.training.steps, window.mean_loss(), learning_rate,
                                   record["tokens_per_second"].get<double>()));
       spdlog::debug("step {} {}", step, summarize(record));
       window = {};
-      window_tokens = 0;
       window_start = std::chrono::steady_clock::now();
     }
     const bool last = step == config.training.steps;
     if ((config.training.eval_every > 0 && step % config.training.eval_every == 0) || last) {
-      nlohmann::json record = evaluate_sequence_task(runner, *task.dataset, config);
+      nlohmann::json record = task->evaluate(config.training.eval_batches);
       progress.clear();
       spdlog::info("step {} validation: {}", step, summarize(record));
       record["step"] = step;

@@ -1,0 +1,91 @@
+#include "train/sequence_training_task.h"
+
+#include "train/evaluation.h"
+#include "train/sequence_runner.h"
+#include "train/sequence_task.h"
+
+namespace seqtrain {
+namespace {
+
+nlohmann::json carried_state_to_json(const std::vector<Tensor>& state) {
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const Tensor& tensor : state)
+    tensors.push_back({{"shape", tensor.shape()}, {"values", tensor.to_vector()}});
+  return tensors;
+}
+
+std::vector<Tensor> carried_state_from_json(const nlohmann::json& json) {
+  std::vector<Tensor> state;
+  for (const auto& entry : json) {
+    Shape shape = entry.at("shape").get<Shape>();
+    std::vector<float> values = entry.at("values").get<std::vector<float>>();
+    if (static_cast<std::int64_t>(values.size()) != shape_numel(shape))
+      throw CheckpointError(
+          "trainer_state.json: carried_state has a tensor whose values do not fill its shape");
+    state.push_back(Tensor::from_vector(values, shape));
+  }
+  return state;
+}
+
+class SequenceTrainingTask final : public TrainingTask {
+ public:
+  SequenceTrainingTask(const RunConfig& config, const std::filesystem::path& run_dir,
+                       Backend& backend, ParameterStore& parameters)
+      : config_(config),
+        parameters_(&parameters),
+        data_(load_sequence_task(config, run_dir)),
+        model_(data_.model_spec, parameters, static_cast<std::uint64_t>(config.seed)),
+        runner_(model_, backend, parameters,
+                config.task == Task::charlm && config.training.carry_state) {}
+
+  TaskMetrics train_batch(const RunContext& context) override {
+    return runner_.train_batch(data_.dataset->next_training_batch(), context);
+  }
+
+  void describe_training(const TaskMetrics& window, nlohmann::json& record) const override {
+    record["loss"] = window.mean_loss();
+    if (config_.task != Task::adding) record["accuracy"] = window.accuracy();
+  }
+
+  nlohmann::json evaluate(std::int64_t max_batches) override {
+    RunConfig config = config_;
+    config.training.eval_batches = max_batches;
+    return evaluate_sequence_task(runner_, *data_.dataset, config);
+  }
+
+  void save_state(nlohmann::json& trainer_state) const override {
+    trainer_state["data_position"] = data_.dataset->position_json();
+    trainer_state["carried_state"] = carried_state_to_json(runner_.training_state());
+  }
+
+  void restore_state(const nlohmann::json& trainer_state) override {
+    data_.dataset->restore_position_json(trainer_state.at("data_position"));
+    runner_.set_training_state(carried_state_from_json(trainer_state.at("carried_state")));
+  }
+
+  ModelCheckpointFormat checkpoint_format() override {
+    return parameter_checkpoint_format(*parameters_);
+  }
+
+  std::pair<std::int64_t, std::int64_t> planned_bytes() const override {
+    return runner_.planned_bytes();
+  }
+
+ private:
+  RunConfig config_;
+  ParameterStore* parameters_;
+  SequenceTaskData data_;
+  SequenceModel model_;
+  SequenceRunner runner_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainingTask> make_sequence_training_task(const RunConfig& config,
+                                                          const std::filesystem::path& run_dir,
+                                                          Backend& backend,
+                                                          ParameterStore& parameters) {
+  return std::make_unique<SequenceTrainingTask>(config, run_dir, backend, parameters);
+}
+
+}  // namespace seqtrain

@@ -1,0 +1,22 @@
+#include "train/training_task.h"
+
+#include "seqtrain/error.h"
+#include "train/sequence_training_task.h"
+
+namespace seqtrain {
+
+void TrainingTask::initialize_from(const std::filesystem::path& directory) {
+  SEQTRAIN_CHECK(false, "this task cannot start from {} (the config check lets only mlm through)",
+                 directory.string());
+}
+
+std::unique_ptr<TrainingTask> make_training_task(const RunConfig& config,
+                                                 const std::filesystem::path& run_dir,
+                                                 Backend& backend, ParameterStore& parameters) {
+  if (config.task == Task::mlm)
+    throw ConfigError("task mlm: masked-LM pretraining is not in this build yet (it needs "
+                      "src/models/bert.cc)");
+  return make_sequence_training_task(config, run_dir, backend, parameters);
+}
+
+}  // namespace seqtrain

@@ -1,0 +1,61 @@
+// TrainingTask: what the trainer loop (trainer.h) needs from one family of
+// tasks: the sequence tasks (charlm, adding, classification) on the recurrent
+// models, and masked-LM pretraining (mlm) on BERT. The loop owns the step
+// count, gradient accumulation, clipping, the optimizer, the schedule, logging
+// cadences and checkpoint files; a task owns its data, model, cached graphs,
+// metrics and what of its state a checkpoint must keep.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+
+#include "config/run_config.h"
+#include "seqtrain/backend.h"
+#include "seqtrain/parameters.h"
+#include "train/checkpoint.h"
+#include "train/task_metrics.h"
+
+namespace seqtrain {
+
+class TrainingTask {
+ public:
+  virtual ~TrainingTask() = default;
+
+  // Forward and backward on the next training batch: parameter gradients
+  // accumulate. context carries the seed and the micro-batch's index (dropout).
+  virtual TaskMetrics train_batch(const RunContext& context) = 0;
+  // The task's fields of a training record ("loss", "accuracy", ...) from the
+  // metrics of the steps since the last record.
+  virtual void describe_training(const TaskMetrics& window, nlohmann::json& record) const = 0;
+  // Validation metrics over the first max_batches validation batches.
+  virtual nlohmann::json evaluate(std::int64_t max_batches) = 0;
+
+  // The task's part of a checkpoint's trainer state (data position, carried
+  // state), written into and read from the trainer_state object.
+  virtual void save_state(nlohmann::json& trainer_state) const = 0;
+  // CheckpointError when the state is malformed or belongs to other data.
+  virtual void restore_state(const nlohmann::json& trainer_state) = 0;
+
+  // How the model's weights are stored in checkpoints.
+  virtual ModelCheckpointFormat checkpoint_format() = 0;
+  // Fresh runs with training.init_from: start from those weights.
+  virtual void initialize_from(const std::filesystem::path& directory);
+
+  // Bytes planned for activations across the cached graphs, and what one
+  // buffer per tensor would take.
+  virtual std::pair<std::int64_t, std::int64_t> planned_bytes() const = 0;
+};
+
+// The task of config.task on backend, with its model's parameters added to
+// `parameters` and initialised from the seed. Data a task prepares (the
+// charlm vocabulary, the mlm tokenizer and shards) goes into run_dir, or is
+// reused from there.
+std::unique_ptr<TrainingTask> make_training_task(const RunConfig& config,
+                                                 const std::filesystem::path& run_dir,
+                                                 Backend& backend, ParameterStore& parameters);
+
+}  // namespace seqtrain
