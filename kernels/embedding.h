@@ -34,7 +34,7 @@ struct EmbeddingForwardArgs {
   const Storage* table = nullptr;        // [V, D]
   const std::int32_t* ids = nullptr;     // [N]
   Storage* out = nullptr;                // [N, D]
-  unsigned long long* bad_id = nullptr;  // device flag, zero before the first launch
+  unsigned long long* bad_id = nullptr;  // required device flag, zeroed before first use
 };
 
 template <class Storage>
