@@ -1,0 +1,340 @@
+#include "models/bert.h"
+
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+#include "data/sequence_batch.h"
+#include "seqtrain/rng.h"
+
+namespace seqtrain {
+namespace {
+
+// Graph inputs, set by BertModel::set_inputs.
+constexpr const char* kInputIds = "input_ids";                // [B, T] i32
+constexpr const char* kTokenTypeIds = "token_type_ids";       // [B, T] i32
+constexpr const char* kPositionIds = "position_ids";          // [B, T] i32: t
+constexpr const char* kLengths = "lengths";                   // [B] i32
+constexpr const char* kMaskedPositions = "masked_positions";  // [B * P] i32: b * T + t
+constexpr const char* kMaskedLabels = "masked_labels";        // [B * P] i32
+
+// Parameter p (in insertion order) is drawn from stream kInitStreamBase + p.
+constexpr std::uint64_t kInitStreamBase = 0x4245525449000000ull;
+// Dropout sites: the embeddings' is kDropoutStreamBase; layer l's attention
+// probabilities, attention output and FFN output are kDropoutStreamBase + 1 + 3l + {0, 1, 2}.
+constexpr std::uint64_t kDropoutStreamBase = 0x4245525444000000ull;
+
+// The head dimensions the attention op implements on every backend (the CUDA
+// kernel is specialised for these).
+constexpr int kSupportedHeadDims[] = {32, 64, 128};
+
+// [PAD] is id 0 (data/mlm_batch.h); HF zeroes its embedding row at initialisation.
+constexpr std::int64_t kPadTokenId = 0;
+
+void check_spec(const BertSpec& spec) {
+  auto fail = [](const char* field, const std::string& value, const std::string& accepted) {
+    throw ConfigError(
+        fmt::format("bert model: {} = {} is invalid; expected {}", field, value, accepted));
+  };
+  auto at_least_one = [&](const char* field, int value) {
+    if (value < 1) fail(field, std::to_string(value), "at least 1");
+  };
+  at_least_one("vocabulary_size", spec.vocabulary_size);
+  at_least_one("hidden_size", spec.hidden_size);
+  at_least_one("layers", spec.layers);
+  at_least_one("heads", spec.heads);
+  at_least_one("intermediate_size", spec.intermediate_size);
+  at_least_one("max_positions", spec.max_positions);
+  at_least_one("type_vocabulary_size", spec.type_vocabulary_size);
+  if (spec.hidden_size % spec.heads != 0)
+    fail("hidden_size", std::to_string(spec.hidden_size),
+         fmt::format("a multiple of heads ({})", spec.heads));
+  const int head_dim = spec.hidden_size / spec.heads;
+  bool supported = false;
+  for (int dim : kSupportedHeadDims) supported = supported || dim == head_dim;
+  if (!supported)
+    fail("hidden_size / heads", fmt::format("{} / {} = {}", spec.hidden_size, spec.heads, head_dim),
+         "a head dimension of 32, 64 or 128 (the attention op's)");
+  auto probability = [&](const char* field, float value) {
+    if (!(value >= 0.0f && value < 1.0f))
+      fail(field, fmt::format("{}", value), "a probability in [0, 1)");
+  };
+  probability("hidden_dropout", spec.hidden_dropout);
+  probability("attention_dropout", spec.attention_dropout);
+  if (!(spec.layer_norm_epsilon > 0.0f))
+    fail("layer_norm_epsilon", fmt::format("{}", spec.layer_norm_epsilon), "a positive number");
+  if (!(spec.initializer_range >= 0.0f))
+    fail("initializer_range", fmt::format("{}", spec.initializer_range), "a number >= 0");
+}
+
+std::string layer_prefix(int layer) {
+  return fmt::format("bert.encoder.layer.{}.", layer);
+}
+
+// Builds the graph of one (B, T, P) layout; parameters are referred to by name.
+class BertGraphBuilder {
+ public:
+  BertGraphBuilder(const BertSpec& spec, Graph& graph, std::int64_t batch, std::int64_t length)
+      : spec_(spec), g_(graph), batch_(batch), length_(length), rows_(batch * length) {}
+
+  // [B, T] ids -> [B * T, H]: LN(word + position + token type), dropout.
+  ValueId embeddings(ValueId input_ids, ValueId position_ids, ValueId token_type_ids) {
+    const std::int64_t hidden = spec_.hidden_size;
+    ValueId word = g_.add(
+        OpKind::embedding,
+        {parameter("bert.embeddings.word_embeddings.weight", {spec_.vocabulary_size, hidden}),
+         input_ids},
+        {}, "embeddings.word");
+    ValueId position = g_.add(
+        OpKind::embedding,
+        {parameter("bert.embeddings.position_embeddings.weight", {spec_.max_positions, hidden}),
+         position_ids},
+        {}, "embeddings.position");
+    ValueId token_type = g_.add(OpKind::embedding,
+                                {parameter("bert.embeddings.token_type_embeddings.weight",
+                                           {spec_.type_vocabulary_size, hidden}),
+                                 token_type_ids},
+                                {}, "embeddings.token_type");
+    ValueId sum = g_.add(OpKind::add, {word, position}, {}, "embeddings.word_position");
+    sum = g_.add(OpKind::add, {sum, token_type}, {}, "embeddings.sum");
+    sum = reshape(sum, {rows_, hidden}, "embeddings.rows");
+    ValueId normalised = layernorm(sum, "bert.embeddings.LayerNorm", "embeddings.layernorm");
+    return dropout(normalised, kDropoutStreamBase, "embeddings.dropout");
+  }
+
+  ValueId encoder_layer(ValueId x, ValueId lengths, int layer) {
+    const std::string prefix = layer_prefix(layer);
+    const std::string name = fmt::format("layer{}.", layer);
+    const std::uint64_t streams = kDropoutStreamBase + 1 + 3 * static_cast<std::uint64_t>(layer);
+    const std::string attention_norm = prefix + "attention.output.LayerNorm";
+    const std::string ffn_norm = prefix + "output.LayerNorm";
+    if (spec_.pre_layernorm) {
+      ValueId attended = attention(layernorm(x, attention_norm, name + "attention.layernorm"),
+                                   lengths, prefix, name, streams);
+      x = g_.add(OpKind::add, {x, attended}, {}, name + "attention.residual");
+      ValueId transformed =
+          feed_forward(layernorm(x, ffn_norm, name + "ffn.layernorm"), prefix, name, streams + 2);
+      return g_.add(OpKind::add, {x, transformed}, {}, name + "ffn.residual");
+    }
+    ValueId attended = attention(x, lengths, prefix, name, streams);
+    x = layernorm(g_.add(OpKind::add, {x, attended}, {}, name + "attention.residual"),
+                  attention_norm, name + "attention.layernorm");
+    ValueId transformed = feed_forward(x, prefix, name, streams + 2);
+    return layernorm(g_.add(OpKind::add, {x, transformed}, {}, name + "ffn.residual"), ffn_norm,
+                     name + "ffn.layernorm");
+  }
+
+  ValueId final_layernorm(ValueId x) {
+    return layernorm(x, "bert.encoder.final_layernorm", "encoder.final_layernorm");
+  }
+
+  // Hidden states [B * T, H] -> logits [B * P, V] at the masked positions.
+  ValueId mlm_head(ValueId hidden_states, ValueId masked_positions) {
+    const std::int64_t hidden = spec_.hidden_size;
+    // The embedding op gathers rows of any table, here of the activation; its
+    // backward scatters the rows' gradients back (zero for unmasked rows).
+    ValueId gathered =
+        g_.add(OpKind::embedding, {hidden_states, masked_positions}, {}, "mlm.gather");
+    ValueId transformed =
+        linear(gathered, "cls.predictions.transform.dense", hidden, hidden, "mlm.transform");
+    transformed = activation(transformed, Activation::gelu, "mlm.transform.gelu");
+    transformed = layernorm(transformed, "cls.predictions.transform.LayerNorm", "mlm.layernorm");
+    // The decoder is the word embedding table: logits = x E^T + b.
+    Attributes transpose_b;
+    transpose_b.transpose_b = true;
+    ValueId logits = g_.add(OpKind::matmul,
+                            {transformed, parameter("bert.embeddings.word_embeddings.weight",
+                                                    {spec_.vocabulary_size, hidden})},
+                            transpose_b, "mlm.decoder");
+    return g_.add(OpKind::bias_add,
+                  {logits, parameter("cls.predictions.bias", {spec_.vocabulary_size})}, {},
+                  "mlm.logits");
+  }
+
+ private:
+  // softmax(QK^T / sqrt(d) + key mask) V with the fused QKV projection, then
+  // the output dense and dropout.
+  ValueId attention(ValueId x, ValueId lengths, const std::string& prefix, const std::string& name,
+                    std::uint64_t stream) {
+    const std::int64_t hidden = spec_.hidden_size, heads = spec_.heads;
+    ValueId qkv = linear(x, prefix + "attention.self.qkv", 3 * hidden, hidden, name + "qkv");
+    qkv = reshape(qkv, {batch_, length_, 3, heads, hidden / heads}, name + "qkv.heads");
+    Attributes attributes;
+    attributes.heads = heads;
+    attributes.probability = spec_.attention_dropout;
+    attributes.stream = stream;
+    ValueId context = g_.add(OpKind::attention, {qkv, lengths}, attributes, name + "attention");
+    context = reshape(context, {rows_, hidden}, name + "attention.rows");
+    ValueId output = linear(context, prefix + "attention.output.dense", hidden, hidden,
+                            name + "attention.output");
+    return dropout(output, stream + 1, name + "attention.dropout");
+  }
+
+  // dense -> GELU -> dense -> dropout.
+  ValueId feed_forward(ValueId x, const std::string& prefix, const std::string& name,
+                       std::uint64_t stream) {
+    const std::int64_t hidden = spec_.hidden_size, intermediate = spec_.intermediate_size;
+    ValueId inner =
+        linear(x, prefix + "intermediate.dense", intermediate, hidden, name + "intermediate");
+    inner = activation(inner, Activation::gelu, name + "intermediate.gelu");
+    ValueId output = linear(inner, prefix + "output.dense", hidden, intermediate, name + "output");
+    return dropout(output, stream, name + "output.dropout");
+  }
+
+  ValueId parameter(const std::string& name, const Shape& shape) {
+    return g_.add_parameter(name, shape);
+  }
+
+  // x W^T + b, W [out, in] as nn.Linear.
+  ValueId linear(ValueId x, const std::string& prefix, std::int64_t out, std::int64_t in,
+                 const std::string& name) {
+    Attributes transpose_b;
+    transpose_b.transpose_b = true;
+    ValueId product =
+        g_.add(OpKind::matmul, {x, parameter(prefix + ".weight", {out, in})}, transpose_b, name);
+    return g_.add(OpKind::bias_add, {product, parameter(prefix + ".bias", {out})}, {},
+                  name + ".bias");
+  }
+
+  ValueId layernorm(ValueId x, const std::string& prefix, const std::string& name) {
+    const std::int64_t width = g_.value(x).shape.back();
+    Attributes attributes;
+    attributes.epsilon = spec_.layer_norm_epsilon;
+    return g_.add_node(
+        OpKind::layernorm,
+        {x, parameter(prefix + ".weight", {width}), parameter(prefix + ".bias", {width})},
+        attributes, name)[0];
+  }
+
+  ValueId activation(ValueId x, Activation kind, const std::string& name) {
+    Attributes attributes;
+    attributes.activation = kind;
+    return g_.add(OpKind::activation, {x}, attributes, name);
+  }
+
+  // No node at all when the probability is 0: the graph then has no mask to keep.
+  ValueId dropout(ValueId x, std::uint64_t stream, const std::string& name) {
+    if (spec_.hidden_dropout == 0.0f) return x;
+    Attributes attributes;
+    attributes.probability = spec_.hidden_dropout;
+    attributes.stream = stream;
+    return g_.add(OpKind::dropout, {x}, attributes, name);
+  }
+
+  ValueId reshape(ValueId x, Shape shape, const std::string& name) {
+    Attributes attributes;
+    attributes.shape = std::move(shape);
+    return g_.add(OpKind::reshape, {x}, attributes, name);
+  }
+
+  const BertSpec& spec_;
+  Graph& g_;
+  std::int64_t batch_, length_, rows_;
+};
+
+}  // namespace
+
+BertModel::BertModel(const BertSpec& spec, ParameterStore& parameters, std::uint64_t seed)
+    : spec_(spec) {
+  check_spec(spec);
+  const std::int64_t hidden = spec.hidden_size, intermediate = spec.intermediate_size;
+  std::uint64_t next_stream = kInitStreamBase;
+  // nn.Linear weights and embeddings: normal(0, initializer_range).
+  auto weight = [&](const std::string& name, const Shape& shape) -> Parameter& {
+    Parameter& parameter = parameters.add(name, shape, true);
+    Rng rng(seed, next_stream++);
+    parameters.set_value(parameter, normal_tensor(shape, spec.initializer_range, rng));
+    return parameter;
+  };
+  auto bias = [&](const std::string& name, std::int64_t size) {
+    parameters.add(name, {size}, false);  // zeros
+    ++next_stream;
+  };
+  auto layernorm = [&](const std::string& prefix) {
+    Parameter& gain = parameters.add(prefix + ".weight", {hidden}, false);
+    parameters.set_value(gain, Tensor::from_vector(std::vector<float>(hidden, 1.0f), {hidden}));
+    bias(prefix + ".bias", hidden);
+  };
+  auto linear = [&](const std::string& prefix, std::int64_t out, std::int64_t in) {
+    weight(prefix + ".weight", {out, in});
+    bias(prefix + ".bias", out);
+  };
+
+  Parameter& word =
+      weight("bert.embeddings.word_embeddings.weight", {spec.vocabulary_size, hidden});
+  Tensor word_values = parameters.value_to_host(word);
+  for (std::int64_t j = 0; j < hidden; ++j)
+    word_values.data<float>()[kPadTokenId * hidden + j] = 0.0f;
+  parameters.set_value(word, word_values);
+  weight("bert.embeddings.position_embeddings.weight", {spec.max_positions, hidden});
+  weight("bert.embeddings.token_type_embeddings.weight", {spec.type_vocabulary_size, hidden});
+  layernorm("bert.embeddings.LayerNorm");
+  for (int layer = 0; layer < spec.layers; ++layer) {
+    const std::string prefix = layer_prefix(layer);
+    linear(prefix + "attention.self.qkv", 3 * hidden, hidden);
+    linear(prefix + "attention.output.dense", hidden, hidden);
+    layernorm(prefix + "attention.output.LayerNorm");
+    linear(prefix + "intermediate.dense", intermediate, hidden);
+    linear(prefix + "output.dense", hidden, intermediate);
+    layernorm(prefix + "output.LayerNorm");
+  }
+  if (spec.pre_layernorm) layernorm("bert.encoder.final_layernorm");
+  linear("cls.predictions.transform.dense", hidden, hidden);
+  layernorm("cls.predictions.transform.LayerNorm");
+  bias("cls.predictions.bias", spec.vocabulary_size);
+}
+
+BertGraph BertModel::build_graph(int batch, int length, int masked_per_sequence) const {
+  SEQTRAIN_CHECK(batch >= 1 && length >= 1 && masked_per_sequence >= 1,
+                 "bert graph for batch {}, length {}, {} masked per sequence", batch, length,
+                 masked_per_sequence);
+  if (length > spec_.max_positions)
+    throw ConfigError(fmt::format(
+        "bert model: sequence length {} exceeds max_positions {}; shorten the sequences or "
+        "raise max_positions",
+        length, spec_.max_positions));
+  BertGraph result;
+  Graph& g = result.graph;
+  const std::int64_t slots = static_cast<std::int64_t>(batch) * masked_per_sequence;
+  ValueId input_ids = g.add_input(kInputIds, {batch, length}, DType::i32);
+  ValueId token_type_ids = g.add_input(kTokenTypeIds, {batch, length}, DType::i32);
+  ValueId position_ids = g.add_input(kPositionIds, {batch, length}, DType::i32);
+  ValueId lengths = g.add_input(kLengths, {batch}, DType::i32);
+  ValueId masked_positions = g.add_input(kMaskedPositions, {slots}, DType::i32);
+  ValueId masked_labels = g.add_input(kMaskedLabels, {slots}, DType::i32);
+
+  BertGraphBuilder builder(spec_, g, batch, length);
+  ValueId x = builder.embeddings(input_ids, position_ids, token_type_ids);
+  for (int layer = 0; layer < spec_.layers; ++layer) x = builder.encoder_layer(x, lengths, layer);
+  if (spec_.pre_layernorm) x = builder.final_layernorm(x);
+  result.logits = builder.mlm_head(x, masked_positions);
+  g.mark_output(result.logits);
+  Attributes loss_attributes;
+  loss_attributes.ignore_index = kIgnoreTarget;
+  result.loss = g.add_node(OpKind::cross_entropy, {result.logits, masked_labels}, loss_attributes,
+                           "mlm.loss")[0];
+  g.set_loss(result.loss);
+  return result;
+}
+
+void BertModel::set_inputs(Executor& executor, const MlmBatch& batch) const {
+  const Shape& ids_shape = executor.input(kInputIds).shape();
+  const std::int64_t slots = executor.input(kMaskedPositions).dim(0);
+  SEQTRAIN_CHECK(batch.input_ids.shape() == ids_shape && batch.masked_positions.dim(0) == slots,
+                 "bert: a batch of {} with {} masked slots given to a graph of {} with {}",
+                 shape_string(batch.input_ids.shape()), batch.masked_positions.dim(0),
+                 shape_string(ids_shape), slots);
+  executor.set_input(kInputIds, batch.input_ids);
+  executor.set_input(kTokenTypeIds, batch.token_type_ids);
+  executor.set_input(kLengths, batch.lengths);
+  executor.set_input(kMaskedPositions, batch.masked_positions);
+  executor.set_input(kMaskedLabels, batch.masked_labels);
+  const std::int64_t rows = ids_shape[0], length = ids_shape[1];
+  std::vector<std::int32_t> positions(static_cast<std::size_t>(rows * length));
+  for (std::size_t i = 0; i < positions.size(); ++i)
+    positions[i] = static_cast<std::int32_t>(static_cast<std::int64_t>(i) % length);
+  executor.set_input(kPositionIds, Tensor::from_vector(positions, ids_shape));
+}
+
+}  // namespace seqtrain
