@@ -288,6 +288,25 @@ TEST(BertModel, DropoutChangesTheLossOnlyWhenTraining) {
   EXPECT_GT(std::abs(step1.loss - step2.loss), 1e-4);
 }
 
+// Every dropout site draws its own Philox stream: the embeddings, and per
+// layer the attention probabilities, the attention output and the FFN output.
+TEST(BertModel, EveryDropoutSiteHasItsOwnStream) {
+  auto serial = make_serial_backend();
+  ParameterStore parameters(*serial);
+  const BertSpec spec = tiny_bert_spec(false, 0.1f);
+  BertModel model(spec, parameters, 1);
+  const BertGraph graph = model.build_graph(2, 8, 2);
+  std::vector<std::uint64_t> streams;
+  for (const Node& node : graph.graph.nodes())
+    if (node.op == OpKind::dropout || node.op == OpKind::attention) {
+      EXPECT_EQ(node.attributes.probability, 0.1f) << node.name;
+      streams.push_back(node.attributes.stream);
+    }
+  EXPECT_EQ(streams.size(), 1u + 3u * spec.layers);
+  std::sort(streams.begin(), streams.end());
+  EXPECT_EQ(std::adjacent_find(streams.begin(), streams.end()), streams.end());
+}
+
 // Tokens past a row's length are masked out of attention: changing them
 // changes no logit and no gradient (on either backend).
 void expect_padding_ignored(Backend& backend) {
