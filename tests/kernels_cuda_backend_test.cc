@@ -1,18 +1,26 @@
 // The CUDA backend's host code (src/backends/cuda) on the emulated device
 // (kernels/emu/runtime + kernels/emu): the same object code that runs on a GPU,
 // held against the serial backend op by op, plus its allocator, its
-// out-of-memory error and device selection.
+// out-of-memory error, device selection, and a short LSTM training run against
+// the cpu backend.
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstring>
 
+#include "backends/cpu/cpu_backend.h"
 #include "backends/cuda/cuda_backend.h"
 #include "backends/device_selection.h"
 #include "backends/serial/serial_backend.h"
+#include "data/adding_problem.h"
 #include "kernels/emu/runtime/emulated_device.h"
+#include "models/sequence_model.h"
 #include "op_cases.h"
+#include "seqtrain/parameters.h"
 #include "test_support.h"
+#include "train/grad_clip.h"
+#include "train/optimizer.h"
+#include "train/sequence_runner.h"
 
 namespace seqtrain::testing {
 namespace {
@@ -87,8 +95,8 @@ void expect_matmul_matches_serial(const MatmulCase& c, CudaBackend& cuda) {
   Tensor expected = random_tensor(output_shape(c), 33);
   Tensor actual = to_device(cuda, expected);
   serial.matmul(a, b, expected, c.transpose_a, c.transpose_b, c.alpha, c.beta);
-  cuda.matmul(to_device(cuda, a), to_device(cuda, b), actual, c.transpose_a, c.transpose_b,
-              c.alpha, c.beta);
+  cuda.matmul(to_device(cuda, a), to_device(cuda, b), actual, c.transpose_a, c.transpose_b, c.alpha,
+              c.beta);
   EXPECT_TRUE(tensors_close(to_host(cuda, actual), expected, 1e-5, 1e-5)) << describe(c);
 }
 
@@ -153,6 +161,91 @@ TEST(CudaBackendOps, BiasGradMatchesSerial) {
   EXPECT_TRUE(tensors_close(to_host(cuda, actual), expected, 1e-5, 1e-5));
 }
 
+// Ids and lengths that would address memory outside a tensor are the DataErrors
+// the CPU backends raise, found by the kernels' flag (kernels/bad_index.h).
+TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrors) {
+  CudaBackend cuda(0);
+  const Tensor table = to_device(cuda, random_tensor({11, 5}, 62));
+  const Tensor ids =
+      to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{3, 11, 0, -1}, {4}));
+  Tensor out = cuda.allocate({4, 5}, DType::f32);
+  try {
+    cuda.embedding_forward(table, ids, out);
+    FAIL() << "no error for token id 11 of 11";
+  } catch (const DataError& error) {
+    EXPECT_STREQ(error.what(), "token id 11 at position 1 is outside the vocabulary of 11");
+  }
+  const Tensor x = to_device(cuda, random_tensor({4, 3, 2}, 63));
+  const Tensor lengths =
+      to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{4, 5, 0}, {3}));
+  Tensor last = cuda.allocate({3, 2}, DType::f32);
+  try {
+    cuda.sequence_last(x, lengths, false, last);
+    FAIL() << "no error for a length of 5 in 4 steps";
+  } catch (const DataError& error) {
+    EXPECT_STREQ(error.what(), "sequence 1 has length 5, outside [1, 4]");
+  }
+  // The flag is clear again: a good call succeeds.
+  const Tensor good = to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{4, 1, 2}, {3}));
+  EXPECT_NO_THROW(cuda.sequence_last(x, good, false, last));
+}
+
+// Attention on a head size the kernel is built for (the op cases use odd ones,
+// which the backend refuses), with uneven key lengths and dropout.
+TEST(CudaBackendOps, AttentionMatchesSerial) {
+  CudaBackend cuda(0);
+  SerialBackend serial;
+  const std::int64_t B = 2, T = 7, heads = 2, d = 32;
+  const Tensor qkv = random_tensor({B, T, 3, heads, d}, 64);
+  const Tensor key_lengths = Tensor::from_vector(std::vector<std::int32_t>{7, 4}, {B});
+  const Tensor dcontext = random_tensor({B, T, heads * d}, 65);
+  for (float probability : {0.0f, 0.2f}) {
+    const AttentionDropout dropout{probability, 3, 11, 5};
+    Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
+    Tensor dqkv = Tensor::zeros(qkv.shape());
+    serial.attention_forward(qkv, key_lengths, dropout, context, lse);
+    serial.attention_backward(qkv, key_lengths, context, lse, dcontext, dropout, dqkv);
+    const Tensor qkv_device = to_device(cuda, qkv), lengths_device = to_device(cuda, key_lengths);
+    Tensor context_device = cuda.allocate(context.shape(), DType::f32);
+    Tensor lse_device = cuda.allocate(lse.shape(), DType::f32);
+    Tensor dqkv_device = cuda.allocate(qkv.shape(), DType::f32);
+    cuda.attention_forward(qkv_device, lengths_device, dropout, context_device, lse_device);
+    cuda.attention_backward(qkv_device, lengths_device, context_device, lse_device,
+                            to_device(cuda, dcontext), dropout, dqkv_device);
+    EXPECT_TRUE(tensors_close(to_host(cuda, context_device), context, 1e-5, 1e-4)) << probability;
+    EXPECT_TRUE(tensors_close(to_host(cuda, lse_device), lse, 1e-5, 1e-4)) << probability;
+    EXPECT_TRUE(tensors_close(to_host(cuda, dqkv_device), dqkv, 1e-5, 1e-4)) << probability;
+  }
+}
+
+TEST(CudaBackendOps, OptimizerUpdatesAndSumOfSquaresMatchSerial) {
+  CudaBackend cuda(0);
+  SerialBackend serial;
+  for (std::int64_t numel : {1, 37, 1031, 4099}) {
+    SCOPED_TRACE(numel);
+    Tensor parameter = random_tensor({numel}, 81), grad = random_tensor({numel}, 82);
+    Tensor m = Tensor::zeros({numel}), v = Tensor::zeros({numel});
+    Tensor velocity = random_tensor({numel}, 83), sgd_parameter = random_tensor({numel}, 84);
+    Tensor parameter_d = to_device(cuda, parameter), grad_d = to_device(cuda, grad);
+    Tensor m_d = to_device(cuda, m), v_d = to_device(cuda, v);
+    Tensor velocity_d = to_device(cuda, velocity), sgd_parameter_d = to_device(cuda, sgd_parameter);
+    for (std::int64_t step = 1; step <= 3; ++step) {
+      const AdamWOptions options{1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, step};
+      serial.adamw_update(parameter, grad, m, v, options);
+      cuda.adamw_update(parameter_d, grad_d, m_d, v_d, options);
+      serial.sgd_update(sgd_parameter, grad, velocity, 0.1f, 0.9f, 0.01f);
+      cuda.sgd_update(sgd_parameter_d, grad_d, velocity_d, 0.1f, 0.9f, 0.01f);
+    }
+    EXPECT_TRUE(tensors_close(to_host(cuda, parameter_d), parameter, 1e-6, 1e-5));
+    EXPECT_TRUE(tensors_close(to_host(cuda, m_d), m, 1e-6, 1e-5));
+    EXPECT_TRUE(tensors_close(to_host(cuda, v_d), v, 1e-6, 1e-5));
+    EXPECT_TRUE(tensors_close(to_host(cuda, sgd_parameter_d), sgd_parameter, 1e-6, 1e-5));
+    EXPECT_TRUE(tensors_close(to_host(cuda, velocity_d), velocity, 1e-6, 1e-5));
+    const double expected = serial.sum_of_squares(grad);
+    EXPECT_NEAR(cuda.sum_of_squares(grad_d), expected, 1e-6 * expected);
+  }
+}
+
 // ---- the recurrent layer -------------------------------------------------------
 
 struct RnnCase {
@@ -186,19 +279,20 @@ RnnTensors make_rnn_inputs(const RnnCase& c) {
   r.t["weight_hh"] = random_tensor({G, c.hidden}, 73, 0.5f);
   r.t["bias_ih"] = random_tensor({G}, 74, 0.5f);
   r.t["bias_hh"] = random_tensor({G}, 75, 0.5f);
+  const bool lstm = c.cell == RnnCell::lstm;
   if (c.initial_state) {
     r.t["h0"] = random_tensor({B, c.hidden}, 76);
-    r.t["c0"] = random_tensor({B, c.hidden}, 77);
+    if (lstm) r.t["c0"] = random_tensor({B, c.hidden}, 77);
   }
   r.t["lengths"] = Tensor::from_vector(c.lengths, {B});
   if (c.output_grad) r.t["dy"] = random_tensor({T, B, c.hidden}, 78);
   if (c.state_grad) {
     r.t["dh_n"] = random_tensor({B, c.hidden}, 79);
-    r.t["dc_n"] = random_tensor({B, c.hidden}, 80);
+    if (lstm) r.t["dc_n"] = random_tensor({B, c.hidden}, 80);
   }
   for (const char* name : {"y"}) r.t[name] = Tensor::zeros({T, B, c.hidden});
   for (const char* name : {"h_n", "c_n", "dh0", "dc0"}) r.t[name] = Tensor::zeros({B, c.hidden});
-  r.t["workspace"] = Tensor::zeros({T, B, std::max<std::int64_t>(W, 1)});
+  r.t["workspace"] = Tensor::zeros({T, B, W});
   r.t["input_projection"] = Tensor::zeros({T, B, G});
   r.t["gate_grads"] = Tensor::zeros({T, B, G});
   r.t["dx"] = Tensor::zeros({T, B, c.input});
@@ -210,18 +304,43 @@ RnnTensors make_rnn_inputs(const RnnCase& c) {
 }
 
 void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r) {
-  RnnForwardArgs forward{c.cell,         c.reverse,         r.get("x"),        r.get("weight_ih"),
-                         r.get("weight_hh"), r.get("bias_ih"), r.get("bias_hh"), r.get("h0"),
-                         r.get("c0"),    r.get("lengths"),  r.get("y"),        r.get("h_n"),
-                         r.get("c_n"),   r.get("workspace"), r.get("input_projection")};
+  RnnForwardArgs forward{c.cell,
+                         c.reverse,
+                         r.get("x"),
+                         r.get("weight_ih"),
+                         r.get("weight_hh"),
+                         r.get("bias_ih"),
+                         r.get("bias_hh"),
+                         r.get("h0"),
+                         r.get("c0"),
+                         r.get("lengths"),
+                         r.get("y"),
+                         r.get("h_n"),
+                         r.get("c_n"),
+                         r.get("workspace"),
+                         r.get("input_projection")};
   backend.rnn_forward(forward);
-  RnnBackwardArgs backward{c.cell,          c.reverse,          r.get("x"),
-                           r.get("weight_ih"), r.get("weight_hh"), r.get("h0"),
-                           r.get("c0"),     r.get("lengths"),   r.get("y"),
-                           r.get("workspace"), r.get("dy"),     r.get("dh_n"),
-                           r.get("dc_n"),   r.get("dx"),        r.get("dweight_ih"),
-                           r.get("dweight_hh"), r.get("dbias_ih"), r.get("dbias_hh"),
-                           r.get("dh0"),    r.get("dc0"),       r.get("gate_grads")};
+  RnnBackwardArgs backward{c.cell,
+                           c.reverse,
+                           r.get("x"),
+                           r.get("weight_ih"),
+                           r.get("weight_hh"),
+                           r.get("h0"),
+                           r.get("c0"),
+                           r.get("lengths"),
+                           r.get("y"),
+                           r.get("workspace"),
+                           r.get("dy"),
+                           r.get("dh_n"),
+                           r.get("dc_n"),
+                           r.get("dx"),
+                           r.get("dweight_ih"),
+                           r.get("dweight_hh"),
+                           r.get("dbias_ih"),
+                           r.get("dbias_hh"),
+                           r.get("dh0"),
+                           r.get("dc0"),
+                           r.get("gate_grads")};
   backend.rnn_backward(backward);
 }
 
@@ -240,17 +359,26 @@ void expect_rnn_matches_serial(const RnnCase& c) {
         << name;
 }
 
-TEST(CudaBackendRnn, LstmMatchesSerialInBothDirections) {
-  for (bool reverse : {false, true}) {
+class CudaBackendRnn : public ::testing::TestWithParam<RnnCell> {
+ protected:
+  RnnCase with_cell() const {
     RnnCase c;
+    c.cell = GetParam();
+    return c;
+  }
+};
+
+TEST_P(CudaBackendRnn, MatchesSerialInBothDirections) {
+  for (bool reverse : {false, true}) {
+    RnnCase c = with_cell();
     c.reverse = reverse;
     expect_rnn_matches_serial(c);
   }
 }
 
-TEST(CudaBackendRnn, LstmWithZeroStateAndPartialGradientsMatchesSerial) {
+TEST_P(CudaBackendRnn, ZeroStateAndPartialGradientsMatchSerial) {
   for (bool reverse : {false, true}) {
-    RnnCase c;
+    RnnCase c = with_cell();
     c.reverse = reverse;
     c.initial_state = false;
     c.state_grad = false;
@@ -262,18 +390,22 @@ TEST(CudaBackendRnn, LstmWithZeroStateAndPartialGradientsMatchesSerial) {
   }
 }
 
-TEST(CudaBackendRnn, OneStepAndAllRowsShorterThanTheSequence) {
-  RnnCase one_step;
+TEST_P(CudaBackendRnn, OneStepAndStepsNoRowReaches) {
+  RnnCase one_step = with_cell();
   one_step.steps = 1;
   one_step.lengths = {1, 1, 1, 1, 1};
   expect_rnn_matches_serial(one_step);
-  RnnCase short_rows;
+  RnnCase short_rows = with_cell();
   short_rows.reverse = true;
   short_rows.lengths = {3, 2, 4, 1, 4};  // no row reaches steps 4 and 5
   expect_rnn_matches_serial(short_rows);
 }
 
-TEST(CudaBackendRnn, BadLengthIsADataError) {
+INSTANTIATE_TEST_SUITE_P(Cells, CudaBackendRnn,
+                         ::testing::Values(RnnCell::lstm, RnnCell::gru, RnnCell::rnn_tanh),
+                         [](const auto& info) { return std::string(rnn_cell_name(info.param)); });
+
+TEST(CudaBackendRnnLengths, BadLengthIsADataError) {
   RnnCase c;
   c.lengths = {6, 0, 5, 1, 4};
   CudaBackend cuda(0);
@@ -293,21 +425,23 @@ TEST(CudaBackendRnn, BadLengthIsADataError) {
 
 TEST(CudaBackendMemory, FreedTensorsAreReusedWithoutNewDeviceAllocations) {
   CudaBackend cuda(0);
+  const cuda::DeviceAllocatorStats start = cuda.allocator_stats();  // the backend's own flag
   { Tensor first = cuda.allocate({1000}, DType::f32); }
   const cuda::DeviceAllocatorStats after_first = cuda.allocator_stats();
-  EXPECT_EQ(after_first.in_use_blocks, 0u);
-  EXPECT_EQ(after_first.cached_blocks, 1u);
+  EXPECT_EQ(after_first.device_mallocs, start.device_mallocs + 1);
+  EXPECT_EQ(after_first.in_use_blocks, start.in_use_blocks);
+  EXPECT_EQ(after_first.cached_blocks, start.cached_blocks + 1);
   Tensor again = cuda.allocate({999}, DType::f32);  // the same size class
   const cuda::DeviceAllocatorStats stats = cuda.allocator_stats();
   EXPECT_EQ(stats.device_mallocs, after_first.device_mallocs);
-  EXPECT_EQ(stats.in_use_blocks, 1u);
-  EXPECT_EQ(stats.cached_blocks, 0u);
+  EXPECT_EQ(stats.in_use_blocks, start.in_use_blocks + 1);
+  EXPECT_EQ(stats.cached_blocks, start.cached_blocks);
 }
 
 // Up to 1 MiB: multiples of 512 bytes; above: at most an eighth more than asked.
 TEST(CudaBackendMemory, SizeClassesWasteLittle) {
-  for (std::size_t bytes : {1ul, 511ul, 513ul, 1000001ul, 1ul << 20, (1ul << 20) + 1, 3ul << 20,
-                            (7ul << 30) + 12345}) {
+  for (std::size_t bytes :
+       {1ul, 511ul, 513ul, 1000001ul, 1ul << 20, (1ul << 20) + 1, 3ul << 20, (7ul << 30) + 12345}) {
     const std::size_t rounded = cuda::DeviceAllocator::size_class(bytes);
     EXPECT_GE(rounded, bytes);
     if (bytes <= (1ul << 20))
@@ -320,11 +454,12 @@ TEST(CudaBackendMemory, SizeClassesWasteLittle) {
 TEST(CudaBackendMemory, OutOfMemoryNamesRequestedFreeAndCachedBytes) {
   CudaBackend cuda(0);
   emu::ScopedDeviceMemoryCapacity capacity(emu::device_memory_in_use() + (8 << 20));
-  Tensor held = cuda.allocate({1 << 20}, DType::f32);  // 4 MiB in use
+  Tensor held = cuda.allocate({1 << 20}, DType::f32);        // 4 MiB in use
   { Tensor cached = cuda.allocate({1 << 19}, DType::f32); }  // 2 MiB cached
   // 3 MiB fits only once the cache is released.
   Tensor fits_after_release = cuda.allocate({3 << 18}, DType::f32);
-  EXPECT_EQ(cuda.allocator_stats().cached_blocks, 0u);
+  const cuda::DeviceAllocatorStats held_now = cuda.allocator_stats();
+  EXPECT_EQ(held_now.cached_blocks, 0u);
   try {
     Tensor too_big = cuda.allocate({1 << 20}, DType::f32);
     FAIL() << "no error allocating past the device's capacity";
@@ -333,7 +468,10 @@ TEST(CudaBackendMemory, OutOfMemoryNamesRequestedFreeAndCachedBytes) {
     EXPECT_NE(message.find("out of CUDA memory"), std::string::npos) << message;
     EXPECT_NE(message.find("allocating 4194304 bytes"), std::string::npos) << message;
     EXPECT_NE(message.find("the device has 1.0 MiB free of"), std::string::npos) << message;
-    EXPECT_NE(message.find("7.0 MiB in 2 blocks in use"), std::string::npos) << message;
+    EXPECT_NE(message.find(fmt::format("seqtrain holds 7.0 MiB in {} blocks in use",
+                                       held_now.in_use_blocks)),
+              std::string::npos)
+        << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
   }
 }
@@ -367,6 +505,57 @@ TEST(CudaDeviceSelection, WithoutADriverCudaIsAOneLineErrorAndAutoFallsBack) {
   }
   EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "the runtime's error was not cleared";
   EXPECT_EQ(select_backend("auto", 1)->name(), "cpu");
+}
+
+// ---- end to end ------------------------------------------------------------------
+
+// Losses of a short LSTM adding-problem run (T 20, B 8, H 16, five AdamW steps
+// with global-norm clipping, as src/train/trainer.cc drives them) and the final
+// parameters.
+struct TrainingTrace {
+  std::vector<double> losses;
+  std::map<std::string, Tensor> parameters;
+};
+
+TrainingTrace train_adding_problem(Backend& backend) {
+  ParameterStore parameters(backend);
+  SequenceModelSpec spec;
+  spec.task = SequenceTask::adding;
+  spec.cell = RnnCell::lstm;
+  spec.hidden_size = 16;
+  spec.feature_size = static_cast<int>(AddingProblem::kFeatureCount);
+  spec.output_size = 1;
+  SequenceModel model(spec, parameters, 17);
+  AdamWOptimizer optimizer(parameters, AdamWOptimizerOptions{});
+  SequenceRunner runner(model, backend, parameters, false);
+  AddingProblem data({.sequence_length = 20, .batch_size = 8, .seed = 5, .validation_examples = 0});
+  TrainingTrace trace;
+  for (std::uint64_t step = 1; step <= 5; ++step) {
+    parameters.zero_grads();
+    const RunContext context{17, step - 1, true};
+    const auto metrics = runner.train_batch(data.next_training_batch(), context);
+    EXPECT_TRUE(clip_gradients_by_global_norm(parameters, 1.0).finite);
+    optimizer.step(1e-2f);
+    trace.losses.push_back(metrics.mean_loss());
+  }
+  for (const auto& parameter : parameters.all())
+    trace.parameters[parameter->name] = parameters.value_to_host(*parameter);
+  return trace;
+}
+
+TEST(CudaBackendTraining, LstmAddingProblemMatchesTheCpuBackend) {
+  CpuBackend cpu(2);
+  CudaBackend cuda(0);
+  const TrainingTrace expected = train_adding_problem(cpu);
+  const TrainingTrace actual = train_adding_problem(cuda);
+  ASSERT_EQ(actual.losses.size(), expected.losses.size());
+  for (std::size_t step = 0; step < expected.losses.size(); ++step)
+    EXPECT_NEAR(actual.losses[step], expected.losses[step], 1e-5 + 1e-4 * expected.losses[step])
+        << "step " << step + 1;
+  // The losses change from step to step: the run trains.
+  EXPECT_NE(expected.losses.front(), expected.losses.back());
+  for (const auto& [name, value] : expected.parameters)
+    EXPECT_TRUE(tensors_close(actual.parameters.at(name), value, 1e-5, 1e-4)) << name;
 }
 
 }  // namespace

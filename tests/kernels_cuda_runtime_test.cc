@@ -137,7 +137,8 @@ void expect_gemm_matches_reference(const GemmCase& g, double tolerance) {
   const std::int64_t stride_a = lda * a_cols + 3, stride_b = g.shared_b ? 0 : ldb * b_cols + 5;
   const std::int64_t stride_c = ldc * g.n + 7;
   const std::size_t a_count = static_cast<std::size_t>(stride_a * g.batch);
-  const std::size_t b_count = static_cast<std::size_t>(g.shared_b ? ldb * b_cols : stride_b * g.batch);
+  const std::size_t b_count =
+      static_cast<std::size_t>(g.shared_b ? ldb * b_cols : stride_b * g.batch);
   const std::size_t c_count = static_cast<std::size_t>(stride_c * g.batch);
   const std::vector<In> a_host = random_values<In>(a_count, 41);
   const std::vector<In> b_host = random_values<In>(b_count, 42);
@@ -157,11 +158,11 @@ void expect_gemm_matches_reference(const GemmCase& g, double tolerance) {
                            CUBLAS_GEMM_DEFAULT),
               CUBLAS_STATUS_SUCCESS);
   else
-    ASSERT_EQ(cublasGemmStridedBatchedEx(
-                  handle.get(), g.op_a, g.op_b, g.m, g.n, g.k, &g.alpha, a.get(), in_type,
-                  static_cast<int>(lda), stride_a, b.get(), in_type, static_cast<int>(ldb),
-                  stride_b, &g.beta, c.get(), out_type, static_cast<int>(ldc), stride_c, g.batch,
-                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+    ASSERT_EQ(cublasGemmStridedBatchedEx(handle.get(), g.op_a, g.op_b, g.m, g.n, g.k, &g.alpha,
+                                         a.get(), in_type, static_cast<int>(lda), stride_a, b.get(),
+                                         in_type, static_cast<int>(ldb), stride_b, &g.beta, c.get(),
+                                         out_type, static_cast<int>(ldc), stride_c, g.batch,
+                                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
               CUBLAS_STATUS_SUCCESS);
   const std::vector<Out> result = c.to_host();
 
@@ -174,8 +175,8 @@ void expect_gemm_matches_reference(const GemmCase& g, double tolerance) {
   for (int batch = 0; batch < g.batch; ++batch) {
     const Dense stored_a = read_column_major(a_host.data() + batch * stride_a, a_rows, a_cols, lda);
     const Dense stored_b = read_column_major(b_host.data() + batch * stride_b, b_rows, b_cols, ldb);
-    const Dense expected = product(ta ? transposed(stored_a) : stored_a,
-                                   tb ? transposed(stored_b) : stored_b);
+    const Dense expected =
+        product(ta ? transposed(stored_a) : stored_a, tb ? transposed(stored_b) : stored_b);
     for (std::int64_t j = 0; j < g.n; ++j)
       for (std::int64_t i = 0; i < ldc; ++i) {
         const std::size_t index = static_cast<std::size_t>(batch * stride_c + i + j * ldc);
@@ -229,8 +230,8 @@ TEST(EmulatedCublas, Bf16InputsAccumulateInFp32IntoBf16OrFp32) {
 
 TEST(EmulatedCublas, KZeroScalesC) {
   // ldb must still be at least 1 (cuBLAS's rule), though B has no rows.
-  expect_gemm_matches_reference<float, float>({CUBLAS_OP_N, CUBLAS_OP_N, 4, 3, 0, 0, 1, 0, 1.0f, 0.5f},
-                                              1e-6);
+  expect_gemm_matches_reference<float, float>(
+      {CUBLAS_OP_N, CUBLAS_OP_N, 4, 3, 0, 0, 1, 0, 1.0f, 0.5f}, 1e-6);
 }
 
 TEST(EmulatedCublas, RejectsWhatCublasRejects) {
@@ -256,16 +257,16 @@ TEST(EmulatedCublas, OperandsOutsideDeviceMemoryAreFaults) {
   DeviceBuffer<float> a(values), b(values), c(values);
   const float one = 1.0f, zero = 0.0f;
   // A 4 x 5 B does not fit in 16 floats: a stride or leading-dimension bug.
-  EXPECT_THROW(static_cast<void>(cublasGemmEx(handle.get(), CUBLAS_OP_N, CUBLAS_OP_N, 4, 5, 4,
-                                              &one, a.get(), CUDA_R_32F, 4, b.get(), CUDA_R_32F, 4,
+  EXPECT_THROW(
+      static_cast<void>(cublasGemmEx(handle.get(), CUBLAS_OP_N, CUBLAS_OP_N, 4, 5, 4, &one, a.get(),
+                                     CUDA_R_32F, 4, b.get(), CUDA_R_32F, 4, &zero, c.get(),
+                                     CUDA_R_32F, 4, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)),
+      emu::DeviceFault);
+  // Host memory where device memory belongs.
+  EXPECT_THROW(static_cast<void>(cublasGemmEx(handle.get(), CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, &one,
+                                              values.data(), CUDA_R_32F, 4, b.get(), CUDA_R_32F, 4,
                                               &zero, c.get(), CUDA_R_32F, 4, CUBLAS_COMPUTE_32F,
                                               CUBLAS_GEMM_DEFAULT)),
-               emu::DeviceFault);
-  // Host memory where device memory belongs.
-  EXPECT_THROW(static_cast<void>(cublasGemmEx(handle.get(), CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4,
-                                              &one, values.data(), CUDA_R_32F, 4, b.get(),
-                                              CUDA_R_32F, 4, &zero, c.get(), CUDA_R_32F, 4,
-                                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)),
                emu::DeviceFault);
 }
 
@@ -285,8 +286,9 @@ TEST(EmulatedRuntime, CopiesAndMemsetMoveTheBytes) {
   ASSERT_EQ(cudaMemcpyAsync(second, first, 37 * sizeof(float), cudaMemcpyDeviceToDevice, stream),
             cudaSuccess);
   ASSERT_EQ(cudaMemsetAsync(second, 0, 5 * sizeof(float), stream), cudaSuccess);
-  ASSERT_EQ(cudaMemcpyAsync(back.data(), second, 37 * sizeof(float), cudaMemcpyDeviceToHost, stream),
-            cudaSuccess);
+  ASSERT_EQ(
+      cudaMemcpyAsync(back.data(), second, 37 * sizeof(float), cudaMemcpyDeviceToHost, stream),
+      cudaSuccess);
   ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
   for (int i = 0; i < 37; ++i) EXPECT_EQ(back[i], i < 5 ? 0.0f : host[i]) << i;
 
@@ -306,7 +308,8 @@ TEST(EmulatedRuntime, FreshDeviceMemoryReadsAsNaN) {
   void* memory = nullptr;
   ASSERT_EQ(cudaMalloc(&memory, 8 * sizeof(float)), cudaSuccess);
   std::vector<float> back(8, 0.0f);
-  ASSERT_EQ(cudaMemcpy(back.data(), memory, 8 * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(back.data(), memory, 8 * sizeof(float), cudaMemcpyDeviceToHost),
+            cudaSuccess);
   for (float value : back) EXPECT_TRUE(std::isnan(value));
   EXPECT_EQ(cudaFree(memory), cudaSuccess);
 }

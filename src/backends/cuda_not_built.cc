@@ -6,13 +6,17 @@
 
 namespace seqtrain {
 
-bool cuda_backend_built() { return false; }
+bool cuda_backend_built() {
+  return false;
+}
 
 std::string describe_cuda_build() {
   return "not built (configure with -DSEQTRAIN_CUDA=ON where the CUDA toolkit is installed)";
 }
 
-CudaDeviceQuery query_cuda_devices() { return {0, "no CUDA backend in this build"}; }
+CudaDeviceQuery query_cuda_devices() {
+  return {0, "no CUDA backend in this build"};
+}
 
 std::unique_ptr<Backend> make_cuda_backend(int) {
   throw DeviceError(

@@ -1,10 +1,9 @@
 #include "backends/device_selection.h"
 
 #include <omp.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
-
-#include <spdlog/spdlog.h>
 
 namespace seqtrain {
 namespace {
@@ -44,9 +43,10 @@ std::unique_ptr<Backend> select_backend(const std::string& device, int threads) 
       throw DeviceError(fmt::format("--device {}: {}; use --device cpu or --device auto", device,
                                     devices.description));
     if (ordinal >= devices.count)
-      throw DeviceError(fmt::format("--device {}: there is no CUDA device {} ({}); use cuda:0 "
-                                    "to cuda:{}",
-                                    device, ordinal, devices.description, devices.count - 1));
+      throw DeviceError(
+          fmt::format("--device {}: there is no CUDA device {} ({}); use cuda:0 "
+                      "to cuda:{}",
+                      device, ordinal, devices.description, devices.count - 1));
     return make_cuda_backend(ordinal);
   }
   if (device == "auto") {

@@ -25,7 +25,9 @@ namespace {
 
 namespace runtime = seqtrain::emu::runtime;
 
-std::size_t element_bytes(cudaDataType type) { return type == CUDA_R_32F ? 4 : 2; }
+std::size_t element_bytes(cudaDataType type) {
+  return type == CUDA_R_32F ? 4 : 2;
+}
 
 float load(const void* base, cudaDataType type, std::int64_t index) {
   if (type == CUDA_R_32F) return static_cast<const float*>(base)[index];
@@ -39,8 +41,7 @@ void store(void* base, cudaDataType type, std::int64_t index, float value) {
     static_cast<__nv_bfloat16*>(base)[index] = __float2bfloat16(value);
 }
 
-bool supported_types(cudaDataType a, cudaDataType b, cudaDataType c,
-                     cublasComputeType_t compute) {
+bool supported_types(cudaDataType a, cudaDataType b, cudaDataType c, cublasComputeType_t compute) {
   const bool fp32_compute = compute == CUBLAS_COMPUTE_32F || compute == CUBLAS_COMPUTE_32F_PEDANTIC;
   if (a == CUDA_R_32F && b == CUDA_R_32F && c == CUDA_R_32F)
     return fp32_compute || compute == CUBLAS_COMPUTE_32F_FAST_TF32 ||
@@ -60,12 +61,8 @@ struct Operand {
 Operand operand(const void* data, cudaDataType type, int ld, cublasOperation_t operation,
                 std::int64_t op_rows, std::int64_t op_cols) {
   const bool transposed = operation != CUBLAS_OP_N;
-  return {data,
-          type,
-          ld,
-          transposed,
-          transposed ? op_cols : op_rows,
-          transposed ? op_rows : op_cols};
+  return {
+      data, type, ld, transposed, transposed ? op_cols : op_rows, transposed ? op_rows : op_cols};
 }
 
 // Elements from the first to one past the last that a stored rows x cols matrix spans.

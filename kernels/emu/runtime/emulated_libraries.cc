@@ -4,7 +4,9 @@
 #if SEQTRAIN_WITH_CUDNN
 #include <cudnn.h>
 
-size_t cudnnGetVersion(void) { return CUDNN_VERSION; }
+size_t cudnnGetVersion(void) {
+  return CUDNN_VERSION;
+}
 #endif
 
 #if SEQTRAIN_WITH_NCCL

@@ -155,7 +155,9 @@ namespace emu = seqtrain::emu;
 
 namespace {
 
-bool no_driver() { return emu::runtime::driver_is_missing(); }
+bool no_driver() {
+  return emu::runtime::driver_is_missing();
+}
 
 // The direction a copy really takes, from where its pointers lie; checks them.
 cudaError_t check_copy(void* dst, const void* src, std::size_t dst_bytes, std::size_t src_bytes,
@@ -192,7 +194,9 @@ cudaError_t cudaGetLastError(void) {
   return status;
 }
 
-cudaError_t cudaPeekAtLastError(void) { return emu::last_error; }
+cudaError_t cudaPeekAtLastError(void) {
+  return emu::last_error;
+}
 
 const char* cudaGetErrorName(cudaError_t error) {
   switch (error) {
@@ -299,8 +303,8 @@ cudaError_t cudaMalloc(void** devPtr, size_t size) {
   std::lock_guard lock(state.mutex);
   if (size > state.capacity || state.in_use > state.capacity - size)
     return record(cudaErrorMemoryAllocation);
-  const std::size_t rounded =
-      (size + emu::kAllocationAlignment - 1) / emu::kAllocationAlignment * emu::kAllocationAlignment;
+  const std::size_t rounded = (size + emu::kAllocationAlignment - 1) / emu::kAllocationAlignment *
+                              emu::kAllocationAlignment;
   void* memory = std::aligned_alloc(emu::kAllocationAlignment, rounded);
   if (memory == nullptr) return record(cudaErrorMemoryAllocation);
   // Uninitialised device memory reads as NaN, so a kernel that uses it shows.
@@ -411,5 +415,5 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   // Work ran when it was issued: nothing to wait for.
   return emu::runtime::stream_is_valid(stream) ? cudaSuccess
-                                                : record(cudaErrorInvalidResourceHandle);
+                                               : record(cudaErrorInvalidResourceHandle);
 }

@@ -1,5 +1,6 @@
-// The cuda backend's device, stream, memory, copies and GEMMs, and the ops that
-// are one kernel call each. The recurrent layer is in cuda_rnn.cc.
+// The cuda backend's device, stream, memory, copies, GEMMs and bias gradient.
+// The element-wise, loss, reshape, embedding and dropout ops are in
+// cuda_ops.cc, the recurrent layer in cuda_rnn.cc.
 #include "backends/cuda/cuda_backend.h"
 
 #include <cublas_v2.h>
@@ -12,15 +13,10 @@
 namespace seqtrain {
 namespace {
 
-// An op whose kernel is not written yet: a clear failure, never a host fallback.
-[[noreturn]] void not_implemented(const char* op) {
-  throw DeviceError(fmt::format(
-      "not implemented on cuda yet: {} (run with --device cpu until its kernel lands)", op));
-}
-
 void expect_device(const Tensor& tensor, const char* what) {
-  SEQTRAIN_CHECK(tensor.device() == Device::cuda, "{} of shape {} is a {} tensor on the cuda backend",
-                 what, shape_string(tensor.shape()), device_name(tensor.device()));
+  SEQTRAIN_CHECK(tensor.device() == Device::cuda,
+                 "{} of shape {} is a {} tensor on the cuda backend", what,
+                 shape_string(tensor.shape()), device_name(tensor.device()));
 }
 
 std::string gib(std::size_t bytes) {
@@ -33,9 +29,10 @@ CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
   int count = 0;
   CUDA_CHECK(cudaGetDeviceCount(&count));
   if (device_index < 0 || device_index >= count)
-    throw DeviceError(fmt::format("CUDA device {} does not exist: this machine has {} device{} "
-                                  "(ordinals 0 to {})",
-                                  device_index, count, count == 1 ? "" : "s", count - 1));
+    throw DeviceError(
+        fmt::format("CUDA device {} does not exist: this machine has {} device{} "
+                    "(ordinals 0 to {})",
+                    device_index, count, count == 1 ? "" : "s", count - 1));
   CUDA_CHECK(cudaSetDevice(device_index));
   cudaDeviceProp properties{};
   CUDA_CHECK(cudaGetDeviceProperties(&properties, device_index));
@@ -51,6 +48,8 @@ CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
     throw;
   }
   allocator_ = cuda::DeviceAllocator::create(device_index);
+  bad_index_flag_ = allocator_->allocate(sizeof(unsigned long long), stream_);
+  CUDA_CHECK(cudaMemsetAsync(bad_index_flag(), 0, sizeof(unsigned long long), stream_));
 }
 
 CudaBackend::~CudaBackend() {
@@ -61,7 +60,9 @@ CudaBackend::~CudaBackend() {
   static_cast<void>(cudaGetLastError());
 }
 
-void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void CudaBackend::synchronize() {
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
 
 std::shared_ptr<void> CudaBackend::scratch(std::size_t bytes) {
   return allocator_->allocate(bytes, stream_);
@@ -82,8 +83,8 @@ void CudaBackend::copy_from_host(const Tensor& host, Tensor& target) {
   if (host.bytes() == 0) return;
   // From pageable memory the call returns once the source has been staged, so
   // the caller may free or reuse it right away.
-  CUDA_CHECK(cudaMemcpyAsync(target.raw(), host.raw(), host.bytes(), cudaMemcpyHostToDevice,
-                             stream_));
+  CUDA_CHECK(
+      cudaMemcpyAsync(target.raw(), host.raw(), host.bytes(), cudaMemcpyHostToDevice, stream_));
 }
 
 void CudaBackend::copy_to_host(const Tensor& source, Tensor& host) {
@@ -92,8 +93,8 @@ void CudaBackend::copy_to_host(const Tensor& source, Tensor& host) {
                  device_name(host.device()), host.bytes());
   expect_device(source, "copy source");
   if (source.bytes() == 0) return;
-  CUDA_CHECK(cudaMemcpyAsync(host.raw(), source.raw(), source.bytes(), cudaMemcpyDeviceToHost,
-                             stream_));
+  CUDA_CHECK(
+      cudaMemcpyAsync(host.raw(), source.raw(), source.bytes(), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
@@ -173,92 +174,16 @@ void CudaBackend::bias_grad(const Tensor& dy, Tensor& bias_grad) {
     return;
   }
   if (dy.dtype() == DType::bf16) {
-    kernels::bias_grad(kernels::BiasGradArgs<__nv_bfloat16>{
-                           rows, static_cast<std::int32_t>(columns),
-                           static_cast<const __nv_bfloat16*>(dy.raw()), bias_grad.data<float>()},
-                       stream_);
+    kernels::bias_grad(
+        kernels::BiasGradArgs<__nv_bfloat16>{rows, static_cast<std::int32_t>(columns),
+                                             static_cast<const __nv_bfloat16*>(dy.raw()),
+                                             bias_grad.data<float>()},
+        stream_);
     return;
   }
   kernels::bias_grad(kernels::BiasGradArgs<float>{rows, static_cast<std::int32_t>(columns),
                                                   dy.data<float>(), bias_grad.data<float>()},
                      stream_);
-}
-
-// ---- ops whose kernels have not landed yet ----------------------------------------
-
-void CudaBackend::bias_add(const Tensor&, const Tensor&, Tensor&) { not_implemented("bias_add"); }
-void CudaBackend::add(const Tensor&, const Tensor&, Tensor&) { not_implemented("add"); }
-void CudaBackend::mul(const Tensor&, const Tensor&, Tensor&) { not_implemented("mul"); }
-void CudaBackend::scale(const Tensor&, float, Tensor&) { not_implemented("scale"); }
-void CudaBackend::accumulate(const Tensor&, Tensor&) { not_implemented("accumulate"); }
-void CudaBackend::activation_forward(Activation, const Tensor&, Tensor&) {
-  not_implemented("activation_forward");
-}
-void CudaBackend::activation_backward(Activation, const Tensor&, const Tensor&, const Tensor&,
-                                      Tensor&) {
-  not_implemented("activation_backward");
-}
-void CudaBackend::softmax_forward(const Tensor&, Tensor&) { not_implemented("softmax_forward"); }
-void CudaBackend::softmax_backward(const Tensor&, const Tensor&, Tensor&) {
-  not_implemented("softmax_backward");
-}
-void CudaBackend::cross_entropy_forward(const Tensor&, const Tensor&, std::int64_t, Tensor&,
-                                        Tensor&) {
-  not_implemented("cross_entropy_forward");
-}
-void CudaBackend::cross_entropy_backward(const Tensor&, const Tensor&, const Tensor&,
-                                         const Tensor&, std::int64_t, Tensor&) {
-  not_implemented("cross_entropy_backward");
-}
-void CudaBackend::mse_forward(const Tensor&, const Tensor&, Tensor&) {
-  not_implemented("mse_forward");
-}
-void CudaBackend::mse_backward(const Tensor&, const Tensor&, const Tensor&, Tensor&) {
-  not_implemented("mse_backward");
-}
-void CudaBackend::layernorm_forward(const Tensor&, const Tensor&, const Tensor&, float, Tensor&,
-                                    Tensor&, Tensor&) {
-  not_implemented("layernorm_forward");
-}
-void CudaBackend::layernorm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                                     const Tensor&, Tensor&, Tensor&, Tensor&) {
-  not_implemented("layernorm_backward");
-}
-void CudaBackend::dropout_forward(const Tensor&, float, std::uint64_t, std::uint64_t,
-                                  std::uint64_t, Tensor&, Tensor&) {
-  not_implemented("dropout_forward");
-}
-void CudaBackend::embedding_forward(const Tensor&, const Tensor&, Tensor&) {
-  not_implemented("embedding_forward");
-}
-void CudaBackend::embedding_backward(const Tensor&, const Tensor&, Tensor&) {
-  not_implemented("embedding_backward");
-}
-void CudaBackend::transpose01(const Tensor&, Tensor&) { not_implemented("transpose01"); }
-void CudaBackend::concat_last(const Tensor&, const Tensor&, Tensor&) {
-  not_implemented("concat_last");
-}
-void CudaBackend::split_last(const Tensor&, Tensor&, Tensor&) { not_implemented("split_last"); }
-void CudaBackend::sequence_last(const Tensor&, const Tensor&, bool, Tensor&) {
-  not_implemented("sequence_last");
-}
-void CudaBackend::sequence_last_backward(const Tensor&, const Tensor&, bool, Tensor&) {
-  not_implemented("sequence_last_backward");
-}
-void CudaBackend::attention_forward(const Tensor&, const Tensor&, const AttentionDropout&, Tensor&,
-                                    Tensor&) {
-  not_implemented("attention_forward");
-}
-void CudaBackend::attention_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                                     const Tensor&, const AttentionDropout&, Tensor&) {
-  not_implemented("attention_backward");
-}
-double CudaBackend::sum_of_squares(const Tensor&) { not_implemented("sum_of_squares"); }
-void CudaBackend::adamw_update(Tensor&, const Tensor&, Tensor&, Tensor&, const AdamWOptions&) {
-  not_implemented("adamw_update");
-}
-void CudaBackend::sgd_update(Tensor&, const Tensor&, Tensor&, float, float, float) {
-  not_implemented("sgd_update");
 }
 
 }  // namespace seqtrain

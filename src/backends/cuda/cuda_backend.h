@@ -23,6 +23,11 @@
 #include "backends/cuda/device_allocator.h"
 #include "seqtrain/backend.h"
 
+namespace seqtrain::kernels {
+struct BadIndex;
+struct OptimizerTensor;
+}  // namespace seqtrain::kernels
+
 namespace seqtrain {
 
 class CudaBackend final : public Backend {
@@ -61,9 +66,8 @@ class CudaBackend final : public Backend {
                            const Tensor& dy, Tensor& dx) override;
   void softmax_forward(const Tensor& x, Tensor& y) override;
   void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
-  void cross_entropy_forward(const Tensor& logits, const Tensor& targets,
-                             std::int64_t ignore_index, Tensor& loss,
-                             Tensor& log_sum_exp) override;
+  void cross_entropy_forward(const Tensor& logits, const Tensor& targets, std::int64_t ignore_index,
+                             Tensor& loss, Tensor& log_sum_exp) override;
   void cross_entropy_backward(const Tensor& logits, const Tensor& targets,
                               const Tensor& log_sum_exp, const Tensor& dloss,
                               std::int64_t ignore_index, Tensor& dlogits) override;
@@ -75,9 +79,8 @@ class CudaBackend final : public Backend {
   void layernorm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean,
                           const Tensor& rstd, const Tensor& dy, Tensor& dx, Tensor& dgamma,
                           Tensor& dbeta) override;
-  void dropout_forward(const Tensor& x, float probability, std::uint64_t seed,
-                       std::uint64_t stream, std::uint64_t step, Tensor& y,
-                       Tensor& mask) override;
+  void dropout_forward(const Tensor& x, float probability, std::uint64_t seed, std::uint64_t stream,
+                       std::uint64_t step, Tensor& y, Tensor& mask) override;
   void embedding_forward(const Tensor& table, const Tensor& ids, Tensor& out) override;
   void embedding_backward(const Tensor& ids, const Tensor& dout, Tensor& dtable) override;
   void transpose01(const Tensor& x, Tensor& out) override;
@@ -86,7 +89,6 @@ class CudaBackend final : public Backend {
   void sequence_last(const Tensor& x, const Tensor& lengths, bool reverse, Tensor& out) override;
   void sequence_last_backward(const Tensor& dout, const Tensor& lengths, bool reverse,
                               Tensor& dx) override;
-  // Defined in cuda_rnn.cc.
   void rnn_forward(const RnnForwardArgs& args) override;
   void rnn_backward(const RnnBackwardArgs& args) override;
   void attention_forward(const Tensor& qkv, const Tensor& key_lengths,
@@ -111,12 +113,30 @@ class CudaBackend final : public Backend {
                                          std::int64_t& longest);
   // Device-to-device copy of source's bytes into target, or zeros when source is null.
   void copy_or_zero(const Tensor* source, Tensor& target);
+  // The flag kernels set when they meet a bad index (kernels/bad_index.h):
+  // zero between ops. take_bad_index waits for the stream, returns what the
+  // flag holds and clears it.
+  unsigned long long* bad_index_flag() {
+    return static_cast<unsigned long long*>(bad_index_flag_.get());
+  }
+  kernels::BadIndex take_bad_index();
+  // Reads attention's key lengths back and raises a DataError for one outside
+  // [0, steps] (cuda_attention.cc).
+  void check_key_lengths(const Tensor& key_lengths, std::int64_t steps);
+  // The device descriptor of one tensor for the multi-tensor optimizer and
+  // norm kernels (cuda_optimizer.cc), copied into a slot the backend keeps;
+  // blocks gets the launch's grid size.
+  const kernels::OptimizerTensor* describe_one_tensor(float* parameter, const float* grad,
+                                                      float* first_moment, float* second_moment,
+                                                      std::int64_t numel, std::int64_t& blocks);
 
   int device_index_;
   std::string description_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   std::shared_ptr<cuda::DeviceAllocator> allocator_;
+  std::shared_ptr<void> bad_index_flag_;
+  std::shared_ptr<void> optimizer_descriptor_;
 };
 
 }  // namespace seqtrain

@@ -11,7 +11,9 @@
 
 namespace seqtrain {
 
-bool cuda_backend_built() { return true; }
+bool cuda_backend_built() {
+  return true;
+}
 
 std::string describe_cuda_build() {
   const CudaBuildInfo info = cuda_build_info();

@@ -67,9 +67,8 @@ std::shared_ptr<void> DeviceAllocator::allocate(std::size_t bytes, cudaStream_t 
     stats_.peak_in_use_bytes = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes);
   }
   std::shared_ptr<DeviceAllocator> self = shared_from_this();
-  return std::shared_ptr<void>(pointer, [self, rounded, stream](void* block) {
-    self->give_back(block, rounded, stream);
-  });
+  return std::shared_ptr<void>(
+      pointer, [self, rounded, stream](void* block) { self->give_back(block, rounded, stream); });
 }
 
 void DeviceAllocator::give_back(void* pointer, std::size_t size, cudaStream_t stream) {

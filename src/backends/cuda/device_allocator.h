@@ -26,12 +26,12 @@
 namespace seqtrain::cuda {
 
 struct DeviceAllocatorStats {
-  std::size_t in_use_bytes = 0;     // handed out and not yet returned (size classes)
+  std::size_t in_use_bytes = 0;  // handed out and not yet returned (size classes)
   std::size_t in_use_blocks = 0;
-  std::size_t cached_bytes = 0;     // returned, kept for reuse
+  std::size_t cached_bytes = 0;  // returned, kept for reuse
   std::size_t cached_blocks = 0;
   std::size_t peak_in_use_bytes = 0;
-  std::size_t device_mallocs = 0;   // cudaMalloc calls that succeeded
+  std::size_t device_mallocs = 0;  // cudaMalloc calls that succeeded
 };
 
 class DeviceAllocator : public std::enable_shared_from_this<DeviceAllocator> {

@@ -1,0 +1,84 @@
+// The cuda backend's multi-head self-attention (kernels/attention.cu: fused
+// QKV, online softmax, FlashAttention-2 backward from the saved log-sum-exp).
+// The key lengths are read back and checked first, so a bad one is the
+// DataError the CPU backends raise; head sizes the kernel was not built for
+// are a DeviceError.
+#include <fmt/format.h>
+
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/storage_dispatch.h"
+#include "kernels/attention.h"
+
+namespace seqtrain {
+
+using cuda::device_data;
+using cuda::to_int32;
+using cuda::with_storage;
+
+namespace {
+
+struct AttentionShape {
+  std::int32_t batch, steps, heads, head_dim;
+};
+
+// qkv [B, T, 3, heads, d].
+AttentionShape attention_shape(const Tensor& qkv) {
+  SEQTRAIN_CHECK(qkv.rank() == 5 && qkv.dim(2) == 3, "attention qkv of shape {}",
+                 shape_string(qkv.shape()));
+  const AttentionShape shape{to_int32(qkv.dim(0), "batch"), to_int32(qkv.dim(1), "steps"),
+                             to_int32(qkv.dim(3), "heads"), to_int32(qkv.dim(4), "head size")};
+  if (!kernels::attention_supports_head_dim(shape.head_dim))
+    throw DeviceError(fmt::format(
+        "not implemented on cuda yet: attention with head size {} (the kernel is built for 32, "
+        "64 and 128; choose hidden_size / heads among them, or run with --device cpu)",
+        shape.head_dim));
+  return shape;
+}
+
+kernels::AttentionDropoutParams dropout_params(const AttentionDropout& dropout) {
+  return {dropout.probability, dropout.seed, dropout.stream, dropout.step};
+}
+
+}  // namespace
+
+void CudaBackend::check_key_lengths(const Tensor& key_lengths, std::int64_t steps) {
+  std::vector<std::int32_t> lengths(static_cast<std::size_t>(key_lengths.numel()));
+  Tensor host = Tensor::view(lengths.data(), key_lengths.shape(), DType::i32);
+  copy_to_host(key_lengths, host);
+  for (std::size_t b = 0; b < lengths.size(); ++b)
+    if (lengths[b] < 0 || lengths[b] > steps)
+      throw DataError(fmt::format("attention: key length {} of sequence {} is outside [0, {}]",
+                                  lengths[b], b, steps));
+}
+
+void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+                                    const AttentionDropout& dropout, Tensor& context,
+                                    Tensor& log_sum_exp) {
+  const AttentionShape s = attention_shape(qkv);
+  check_key_lengths(key_lengths, s.steps);
+  with_storage(context, "attention_forward", [&]<class S>(S) {
+    kernels::attention_forward({s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
+                                device_data<std::int32_t>(key_lengths), dropout_params(dropout),
+                                device_data<S>(context), device_data<float>(log_sum_exp)},
+                               stream_);
+  });
+}
+
+void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths,
+                                     const Tensor& context, const Tensor& log_sum_exp,
+                                     const Tensor& dcontext, const AttentionDropout& dropout,
+                                     Tensor& dqkv) {
+  const AttentionShape s = attention_shape(qkv);
+  check_key_lengths(key_lengths, s.steps);
+  std::shared_ptr<void> workspace =
+      scratch(kernels::attention_workspace_bytes(s.batch, s.steps, s.heads));
+  with_storage(dqkv, "attention_backward", [&]<class S>(S) {
+    kernels::attention_backward({s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
+                                 device_data<std::int32_t>(key_lengths), device_data<S>(context),
+                                 device_data<float>(log_sum_exp), device_data<S>(dcontext),
+                                 dropout_params(dropout), device_data<S>(dqkv), workspace.get()},
+                                stream_);
+  });
+}
+
+}  // namespace seqtrain
