@@ -331,7 +331,8 @@ TEST(RunConfig, ResolvedYamlWritesEveryKeyOfItsTaskAndNoOther) {
   const YAML::Node mlm = YAML::Load(resolved_yaml(load_text(kMlm)));
   std::size_t charlm_keys = 0, mlm_keys = 0;
   for (const ConfigKey& key : run_config_schema().keys()) {
-    const bool for_mlm = key.applies_when && key.applies_when->values == std::vector<std::string>{"mlm"};
+    const bool for_mlm =
+        key.applies_when && key.applies_when->values == std::vector<std::string>{"mlm"};
     const bool for_sequences = key.applies_when && !for_mlm;
     EXPECT_EQ(yaml_has_path(root, key.path), !for_mlm) << key.path;
     EXPECT_EQ(yaml_has_path(mlm, key.path), !for_sequences) << key.path;
@@ -350,9 +351,9 @@ TEST(RunConfig, ResolvedYamlWritesEveryKeyOfItsTaskAndNoOther) {
 
 TEST(RunConfig, ShippedConfigsLoad) {
   std::vector<std::string> missing;
-  for (const char* name : {"lstm_adding.yaml", "lstm_charlm.yaml", "lstm_classification.yaml",
-                           "bert_tiny.yaml", "bert_mini.yaml", "bert_small.yaml",
-                           "bert_base.yaml"}) {
+  for (const char* name :
+       {"lstm_adding.yaml", "lstm_charlm.yaml", "lstm_classification.yaml", "bert_tiny.yaml",
+        "bert_mini.yaml", "bert_small.yaml", "bert_base.yaml"}) {
     const std::string path = std::string(SEQTRAIN_SOURCE_DIR) + "/configs/" + name;
     if (!std::filesystem::exists(path)) {
       missing.push_back(path);
@@ -402,8 +403,9 @@ TEST(MlmConfig, DefaultsAreBertsRecipe) {
 
 TEST(MlmConfig, GivenValuesOverrideTheMlmDefaults) {
   const RunConfig config = load_text(
-      kMlm + "training:\n  steps: 500\n  optimizer: {learning_rate: 3.0e-4, epsilon: 1.0e-8}\n"
-             "  schedule: {decay: cosine, warmup_steps: 0}\n",
+      kMlm +
+          "training:\n  steps: 500\n  optimizer: {learning_rate: 3.0e-4, epsilon: 1.0e-8}\n"
+          "  schedule: {decay: cosine, warmup_steps: 0}\n",
       {"training.optimizer.weight_decay=0", "model.bert={layers: 4, heads: 4, hidden_size: 256}"});
   EXPECT_EQ(config.training.optimizer.learning_rate, 3e-4);
   EXPECT_EQ(config.training.optimizer.epsilon, 1e-8);
@@ -417,9 +419,10 @@ TEST(MlmConfig, GivenValuesOverrideTheMlmDefaults) {
 
 TEST(MlmConfig, PhasesReadFromTheFileAndFromOverrides) {
   const RunConfig config =
-      load_text(kMlm + "  phases:\n    - {steps: 90, sequence_length: 128, batch_size: 32}\n"
-                       "    - {steps: 10, sequence_length: 512, batch_size: 8}\n"
-                       "training: {steps: 100}\n");
+      load_text(kMlm +
+                "  phases:\n    - {steps: 90, sequence_length: 128, batch_size: 32}\n"
+                "    - {steps: 10, sequence_length: 512, batch_size: 8}\n"
+                "training: {steps: 100}\n");
   EXPECT_EQ(config.data.phases, (std::vector<MlmPhaseConfig>{{90, 128, 32}, {10, 512, 8}}));
   EXPECT_EQ(mlm_phases(config), config.data.phases);
   const RunConfig overridden =
@@ -449,11 +452,13 @@ TEST(MlmConfig, BadPhasesAreOneLineErrors) {
   EXPECT_EQ(config_error(phases + "[{steps: 5, sequence_length: 16, batch_size: x}]\n"),
             "x.yaml: data.phases = [{steps: 5, sequence_length: 16, batch_size: x}]: element 1: "
             "batch_size is x, expected an integer >= 1");
-  EXPECT_EQ(config_error(phases + "[7]\n").substr(0, 40), "x.yaml: data.phases = [7]: expected a no");
+  EXPECT_EQ(config_error(phases + "[7]\n").substr(0, 40),
+            "x.yaml: data.phases = [7]: expected a no");
   // A phase that starts after the last step is allowed (a trial run of a long config).
-  EXPECT_NO_THROW(load_text(kMlm + "  phases:\n    - {steps: 10, sequence_length: 16, batch_size: 2}\n"
-                                   "    - {steps: 5, sequence_length: 32, batch_size: 2}\n"
-                                   "training: {steps: 10}\n"));
+  EXPECT_NO_THROW(load_text(kMlm +
+                            "  phases:\n    - {steps: 10, sequence_length: 16, batch_size: 2}\n"
+                            "    - {steps: 5, sequence_length: 32, batch_size: 2}\n"
+                            "training: {steps: 10}\n"));
   EXPECT_EQ(config_error(kMlm + "  phases: [{steps: 5, sequence_length: 600, batch_size: 2}]\n"),
             "x.yaml: data.phases = [{steps: 5, sequence_length: 600, batch_size: 2}]: sequence "
             "length 600 of phase 1 exceeds model.bert.max_positions (512)");

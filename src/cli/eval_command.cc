@@ -1,7 +1,6 @@
 // seqtrain eval RUN_DIR: the validation metrics of a run's latest (or a given)
 // checkpoint, as one JSON object on stdout.
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "backends/device_selection.h"
@@ -21,7 +20,8 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
   auto options = std::make_shared<Options>();
   CLI::App* eval = app.add_subcommand("eval", "Evaluate a trained run on its validation data");
   eval->add_option("run_dir", options->run_dir, "The run directory")->required();
-  eval->add_option("--checkpoint", options->checkpoint, "A checkpoint directory (default: the latest)");
+  eval->add_option("--checkpoint", options->checkpoint,
+                   "A checkpoint directory (default: the latest)");
   eval->add_option("--batches", options->batches, "Validation batches (default: all)")
       ->check(CLI::PositiveNumber);
   eval->add_option("--device", options->device, "auto, serial, cpu or cuda")

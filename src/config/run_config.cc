@@ -311,12 +311,14 @@ RunConfigTable build_table() {
       .with_default(0.05)
       .greater_than(0)
       .at_most(0.5);
-  table.string(RUN_CONFIG_KEY(data.train_path),
-               "classification: the training examples (required there).")
+  table
+      .string(RUN_CONFIG_KEY(data.train_path),
+              "classification: the training examples (required there).")
       .only_when("task", kSequenceTasks);
-  table.string(RUN_CONFIG_KEY(data.validation_path),
-               "classification: the validation examples; if unset, validation_fraction of "
-               "train_path is held out.")
+  table
+      .string(RUN_CONFIG_KEY(data.validation_path),
+              "classification: the validation examples; if unset, validation_fraction of "
+              "train_path is held out.")
       .only_when("task", kSequenceTasks);
   table
       .integer(RUN_CONFIG_KEY(data.sequence_length),
@@ -500,7 +502,8 @@ bool given_unlike_default(const ConfigValues& values, std::string_view path) {
   const ConfigKey* key = run_config_table().schema().find(path);
   SEQTRAIN_CHECK(key != nullptr && key->default_value, "config key '{}' has no default", path);
   if (!values.is_given(path)) return false;
-  if (key->type == ConfigType::integer) return ConfigValue(values.integer(path)) != key->default_value;
+  if (key->type == ConfigType::integer)
+    return ConfigValue(values.integer(path)) != key->default_value;
   return ConfigValue(values.number(path)) != key->default_value;
 }
 
@@ -512,9 +515,9 @@ void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
         "missing key 'data.path': required when task is mlm (the corpus to pretrain on, e.g. "
         "data/fortunes.txt)");
   if (bert.hidden_size % bert.heads != 0)
-    values.fail_at("model.bert.heads",
-                   fmt::format("must divide model.bert.hidden_size ({}) into equal heads",
-                               bert.hidden_size));
+    values.fail_at(
+        "model.bert.heads",
+        fmt::format("must divide model.bert.hidden_size ({}) into equal heads", bert.hidden_size));
   if (data.tokenizer.path)
     for (const char* path : {"data.tokenizer.vocab_size", "data.tokenizer.character_coverage"})
       if (given_unlike_default(values, path))
@@ -542,12 +545,12 @@ void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
   const char* phase_key = data.phases.empty() ? "data.sequence_length" : "data.phases";
   for (std::size_t p = 0; p < phases.size(); ++p)
     if (phases[p].sequence_length > bert.max_positions)
-      values.fail_at(phase_key, fmt::format("sequence length {}{} exceeds "
-                                            "model.bert.max_positions ({})",
-                                            phases[p].sequence_length,
-                                            data.phases.empty() ? ""
-                                                                : fmt::format(" of phase {}", p + 1),
-                                            bert.max_positions));
+      values.fail_at(phase_key,
+                     fmt::format("sequence length {}{} exceeds "
+                                 "model.bert.max_positions ({})",
+                                 phases[p].sequence_length,
+                                 data.phases.empty() ? "" : fmt::format(" of phase {}", p + 1),
+                                 bert.max_positions));
 }
 
 // Checks that involve more than one key, or depend on the task.

@@ -54,8 +54,7 @@ bool holds_type(const ConfigValue& value, ConfigType type) {
     case ConfigType::string:
     case ConfigType::choice: return std::holds_alternative<std::string>(value);
     case ConfigType::number_list: return std::holds_alternative<std::vector<double>>(value);
-    case ConfigType::record_list:
-      return std::holds_alternative<std::vector<ConfigRecord>>(value);
+    case ConfigType::record_list: return std::holds_alternative<std::vector<ConfigRecord>>(value);
   }
   return false;
 }
@@ -102,7 +101,6 @@ void check_default(const ConfigKey& key, const ConfigValue& value) {
   }
 }
 
-
 // Markdown cell text: a '|' would end the cell.
 std::string markdown_cell(std::string text) {
   std::string escaped;
@@ -121,9 +119,8 @@ ConfigKey& ConfigKey::with_default(ConfigValue value) {
 }
 ConfigKey& ConfigKey::with_default_when(std::string path, std::string value,
                                         ConfigValue default_value) {
-  conditional_defaults.push_back(
-      ConditionalDefault{ConfigCondition{std::move(path), {std::move(value)}},
-                         std::move(default_value)});
+  conditional_defaults.push_back(ConditionalDefault{
+      ConfigCondition{std::move(path), {std::move(value)}}, std::move(default_value)});
   return *this;
 }
 ConfigKey& ConfigKey::only_when(std::string path, std::vector<std::string> values) {
@@ -256,8 +253,8 @@ void ConfigSchema::check_consistency() const {
                    "config key '{}' has no record fields", key.path);
     for (const ConfigKey& field : key.record_fields)
       SEQTRAIN_CHECK(field.type == ConfigType::integer && !field.path.empty() && !field.doc.empty(),
-                     "record field '{}' of config key '{}' is not a documented integer",
-                     field.path, key.path);
+                     "record field '{}' of config key '{}' is not a documented integer", field.path,
+                     key.path);
     std::vector<const ConfigCondition*> conditions;
     if (key.applies_when) conditions.push_back(&*key.applies_when);
     for (const ConditionalDefault& conditional : key.conditional_defaults) {
@@ -266,15 +263,16 @@ void ConfigSchema::check_consistency() const {
     }
     for (const ConfigCondition* condition : conditions) {
       const ConfigKey* on = find(condition->path);
-      SEQTRAIN_CHECK(on != nullptr && on->type == ConfigType::choice && on != &key &&
-                         paths.contains(on->path),
-                     "config key '{}' has a condition on '{}', which is not a choice key "
-                     "declared before it",
-                     key.path, condition->path);
+      SEQTRAIN_CHECK(
+          on != nullptr && on->type == ConfigType::choice && on != &key && paths.contains(on->path),
+          "config key '{}' has a condition on '{}', which is not a choice key "
+          "declared before it",
+          key.path, condition->path);
       for (const std::string& value : condition->values)
-        SEQTRAIN_CHECK(std::find(on->choices.begin(), on->choices.end(), value) != on->choices.end(),
-                       "config key '{}' has a condition on '{}' being '{}', not one of its choices",
-                       key.path, condition->path, value);
+        SEQTRAIN_CHECK(
+            std::find(on->choices.begin(), on->choices.end(), value) != on->choices.end(),
+            "config key '{}' has a condition on '{}' being '{}', not one of its choices", key.path,
+            condition->path, value);
     }
     if (key.default_value) check_default(key, *key.default_value);
   }
@@ -343,7 +341,8 @@ std::string format_config_value(const ConfigValue& value) {
       std::vector<std::string> items;
       for (const ConfigRecord& record : records) {
         std::vector<std::string> fields;
-        for (const auto& [name, value] : record) fields.push_back(fmt::format("{}: {}", name, value));
+        for (const auto& [name, value] : record)
+          fields.push_back(fmt::format("{}: {}", name, value));
         items.push_back("{" + join(fields, ", ") + "}");
       }
       return "[" + join(items, ", ") + "]";
@@ -386,8 +385,8 @@ std::string schema_reference_markdown(const ConfigSchema& schema) {
   return markdown;
 }
 
-void ConfigValues::set(const std::string& path, std::optional<ConfigValue> value,
-                       std::string where, bool given) {
+void ConfigValues::set(const std::string& path, std::optional<ConfigValue> value, std::string where,
+                       bool given) {
   entries_[path] = Entry{std::move(value), std::move(where), given};
 }
 

@@ -160,7 +160,8 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
 }
 
 std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
-                                      const ModelCheckpointFormat& model, const Optimizer& optimizer,
+                                      const ModelCheckpointFormat& model,
+                                      const Optimizer& optimizer,
                                       const nlohmann::json& trainer_state) {
   SEQTRAIN_CHECK(step >= 0, "checkpoint of step {}", step);
   SEQTRAIN_CHECK(trainer_state.is_object(), "trainer state is {}, not a JSON object",

@@ -70,7 +70,8 @@ ModelCheckpointFormat parameter_checkpoint_format(ParameterStore& parameters);
 // unchanged from load_checkpoint. I/O failures are CheckpointErrors naming the
 // file; nothing partial is left under a step_<N> name.
 std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
-                                      const ModelCheckpointFormat& model, const Optimizer& optimizer,
+                                      const ModelCheckpointFormat& model,
+                                      const Optimizer& optimizer,
                                       const nlohmann::json& trainer_state);
 // The same with parameter_checkpoint_format.
 std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,

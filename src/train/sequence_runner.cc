@@ -23,8 +23,7 @@ SequenceRunner::CachedGraph& SequenceRunner::graph_for(int steps, int batch, boo
 namespace {
 
 // Rows that count towards the loss, and how many of them the argmax gets right.
-TaskMetrics score(SequenceTask task, const Tensor& output, const SequenceBatch& batch,
-                      float loss) {
+TaskMetrics score(SequenceTask task, const Tensor& output, const SequenceBatch& batch, float loss) {
   TaskMetrics metrics;
   if (task == SequenceTask::adding) {
     metrics.rows = batch.batch_size();
@@ -50,7 +49,7 @@ TaskMetrics score(SequenceTask task, const Tensor& output, const SequenceBatch& 
 }  // namespace
 
 TaskMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
-                                    const RunContext& context, std::vector<Tensor>& state) {
+                                const RunContext& context, std::vector<Tensor>& state) {
   const int steps = static_cast<int>(batch.steps());
   const int rows = static_cast<int>(batch.batch_size());
   CachedGraph& cached = graph_for(steps, rows, training);

@@ -43,7 +43,7 @@ class SequenceRunner {
   };
   CachedGraph& graph_for(int steps, int batch, bool training);
   TaskMetrics run(const SequenceBatch& batch, bool training, const RunContext& context,
-                      std::vector<Tensor>& state);
+                  std::vector<Tensor>& state);
 
   const SequenceModel* model_;
   Backend* backend_;

@@ -3,10 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include "data/adding_problem.h"
-#include "seqtrain/error.h"
 #include "data/classification_dataset.h"
-#include "train/file_io.h"
 #include "data/text_dataset.h"
+#include "seqtrain/error.h"
+#include "train/file_io.h"
 
 namespace seqtrain {
 namespace {
@@ -38,7 +38,8 @@ SequenceModelSpec base_spec(const RunConfig& config) {
 }
 
 VocabularyKind vocabulary_kind(const RunConfig& config) {
-  return config.data.vocabulary == Vocabulary::byte ? VocabularyKind::byte : VocabularyKind::character;
+  return config.data.vocabulary == Vocabulary::byte ? VocabularyKind::byte
+                                                    : VocabularyKind::character;
 }
 
 ClassLabels load_labels(const std::filesystem::path& run_dir) {
@@ -119,7 +120,8 @@ SequenceTaskData load_sequence_task(const RunConfig& config, const std::filesyst
   return task;
 }
 
-SequenceModelSpec sequence_model_spec(const RunConfig& config, const std::filesystem::path& run_dir) {
+SequenceModelSpec sequence_model_spec(const RunConfig& config,
+                                      const std::filesystem::path& run_dir) {
   SequenceModelSpec spec = base_spec(config);
   if (config.task == Task::adding) {
     spec.feature_size = static_cast<int>(AddingProblem::kFeatureCount);
@@ -128,7 +130,8 @@ SequenceModelSpec sequence_model_spec(const RunConfig& config, const std::filesy
   }
   CharVocabulary vocabulary = CharVocabulary::load(vocabulary_path(run_dir));
   spec.vocabulary_size = vocabulary.size();
-  spec.output_size = config.task == Task::classification ? load_labels(run_dir).size() : vocabulary.size();
+  spec.output_size =
+      config.task == Task::classification ? load_labels(run_dir).size() : vocabulary.size();
   return spec;
 }
 

@@ -1,17 +1,17 @@
 #include "train/trainer.h"
 
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <optional>
-
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
+#include <optional>
 
 #include "backends/device_selection.h"
 #include "train/checkpoint.h"
@@ -29,7 +29,9 @@ namespace fs = std::filesystem;
 
 std::atomic<int> stop_signal{0};
 
-extern "C" void request_stop(int signal_number) { stop_signal.store(signal_number); }
+extern "C" void request_stop(int signal_number) {
+  stop_signal.store(signal_number);
+}
 
 // Installs SIGINT/SIGTERM handlers for the run and restores the old ones after.
 class StopSignals {
@@ -50,7 +52,8 @@ class StopSignals {
   void (*previous_terminate_)(int);
 };
 
-std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, ParameterStore& parameters) {
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config,
+                                          ParameterStore& parameters) {
   if (config.name == OptimizerName::sgd) {
     SgdOptimizerOptions options;
     options.momentum = static_cast<float>(config.momentum);
@@ -92,7 +95,8 @@ std::string summarize(const nlohmann::json& metrics) {
 void set_up_logging(const fs::path& run_dir) {
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir / "train.log").string());
-  auto logger = std::make_shared<spdlog::logger>("seqtrain", spdlog::sinks_init_list{console, file});
+  auto logger =
+      std::make_shared<spdlog::logger>("seqtrain", spdlog::sinks_init_list{console, file});
   logger->set_pattern("[%Y-%m-%d %H:%M:%S] %v");
   spdlog::set_default_logger(logger);
 }
@@ -116,7 +120,8 @@ int run_training(const TrainOptions& options) {
   std::optional<fs::path> checkpoint = resuming ? find_latest_checkpoint(run_dir) : std::nullopt;
   if (checkpoint) {
     try {
-      LoadedCheckpoint loaded = load_checkpoint(*checkpoint, task->checkpoint_format(), optimizer.get());
+      LoadedCheckpoint loaded =
+          load_checkpoint(*checkpoint, task->checkpoint_format(), optimizer.get());
       step = loaded.step;
       task->restore_state(loaded.trainer_state);
       spdlog::info("resumed {} at step {}", checkpoint->string(), step);
@@ -162,26 +167,31 @@ int run_training(const TrainOptions& options) {
       step_metrics.add(task->train_batch(context));
     }
     if (!std::isfinite(step_metrics.loss_sum))
-      throw Error(fmt::format("training diverged at step {}: the loss is {}; lower "
-                              "training.optimizer.learning_rate or set training.clip_norm",
-                              step, step_metrics.loss_sum));
+      throw Error(
+          fmt::format("training diverged at step {}: the loss is {}; lower "
+                      "training.optimizer.learning_rate or set training.clip_norm",
+                      step, step_metrics.loss_sum));
     if (accumulation > 1)
       for (const auto& parameter : parameters.all())
         backend->scale(parameter->grad, 1.0f / static_cast<float>(accumulation), parameter->grad);
-    const GradientNorm clip = config.training.clip_norm > 0
-                                  ? clip_gradients_by_global_norm(parameters, config.training.clip_norm)
-                                  : global_gradient_norm(parameters);
+    const GradientNorm clip =
+        config.training.clip_norm > 0
+            ? clip_gradients_by_global_norm(parameters, config.training.clip_norm)
+            : global_gradient_norm(parameters);
     if (!clip.finite)
-      throw Error(fmt::format("training diverged at step {}: the gradient of {} is not finite; "
-                              "lower training.optimizer.learning_rate",
-                              step, clip.non_finite_parameters.front()));
+      throw Error(
+          fmt::format("training diverged at step {}: the gradient of {} is not finite; "
+                      "lower training.optimizer.learning_rate",
+                      step, clip.non_finite_parameters.front()));
     const float learning_rate = schedule.learning_rate(step);
     optimizer->step(learning_rate);
     window.add(step_metrics);
     if (!memory_logged) {
       const auto [planned, unshared] = task->planned_bytes();
-      spdlog::info("activation memory: {:.1f} MiB planned by liveness ({:.1f} MiB with one buffer "
-                   "per tensor)", planned / 1048576.0, unshared / 1048576.0);
+      spdlog::info(
+          "activation memory: {:.1f} MiB planned by liveness ({:.1f} MiB with one buffer "
+          "per tensor)",
+          planned / 1048576.0, unshared / 1048576.0);
       memory_logged = true;
     }
 

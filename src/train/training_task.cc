@@ -1,6 +1,7 @@
 #include "train/training_task.h"
 
 #include "seqtrain/error.h"
+#include "train/mlm_training_task.h"
 #include "train/sequence_training_task.h"
 
 namespace seqtrain {
@@ -13,9 +14,7 @@ void TrainingTask::initialize_from(const std::filesystem::path& directory) {
 std::unique_ptr<TrainingTask> make_training_task(const RunConfig& config,
                                                  const std::filesystem::path& run_dir,
                                                  Backend& backend, ParameterStore& parameters) {
-  if (config.task == Task::mlm)
-    throw ConfigError("task mlm: masked-LM pretraining is not in this build yet (it needs "
-                      "src/models/bert.cc)");
+  if (config.task == Task::mlm) return make_mlm_training_task(config, run_dir, backend, parameters);
   return make_sequence_training_task(config, run_dir, backend, parameters);
 }
 

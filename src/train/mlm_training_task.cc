@@ -1,0 +1,266 @@
+#include "train/mlm_training_task.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "data/mlm_phased_dataset.h"
+#include "data/sequence_batch.h"
+#include "models/bert_checkpoint.h"
+#include "seqtrain/error.h"
+#include "train/file_io.h"
+#include "train/mlm_run_data.h"
+#include "train/mlm_runner.h"
+
+namespace seqtrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kHfConfigFileName = "config.json";
+constexpr const char* kTokenizerFileName = "tokenizer.model";
+
+MlmDatasetOptions dataset_options(const RunConfig& config) {
+  MlmDatasetOptions options;
+  options.seed = static_cast<std::uint64_t>(config.seed);
+  options.masking.mask_rate = config.data.masking.mask_rate;
+  options.masking.replace_with_mask = config.data.masking.replace_with_mask;
+  options.masking.replace_with_random = config.data.masking.replace_with_random;
+  return options;
+}
+
+std::vector<MlmPhase> dataset_phases(const RunConfig& config) {
+  std::vector<MlmPhase> phases;
+  for (const MlmPhaseConfig& phase : mlm_phases(config))
+    phases.push_back(MlmPhase{phase.steps, phase.sequence_length, phase.batch_size});
+  return phases;
+}
+
+// Hugging Face drops the decoder's weight and bias from its files: they are
+// tied to the word embeddings and to cls.predictions.bias.
+bool is_tied_decoder_tensor(const std::string& name) {
+  return name.starts_with("cls.predictions.decoder.");
+}
+
+// The validation metrics of a pass over batches.
+nlohmann::json validation_record(const TaskMetrics& total,
+                                 const std::map<std::int32_t, std::int64_t>& label_counts,
+                                 std::int64_t sequence_length) {
+  std::int64_t most_frequent = 0;
+  for (const auto& [label, count] : label_counts) most_frequent = std::max(most_frequent, count);
+  const double loss = total.mean_loss();
+  return {{"mlm_loss", loss},
+          {"mlm_accuracy", total.accuracy()},
+          {"perplexity", std::exp(loss)},
+          {"masked_tokens", total.rows},
+          {"majority_token_accuracy",
+           total.rows == 0 ? 0.0 : static_cast<double>(most_frequent) / total.rows},
+          {"sequence_length", sequence_length}};
+}
+
+class MlmTrainingTask final : public TrainingTask {
+ public:
+  MlmTrainingTask(const RunConfig& config, const fs::path& run_dir, Backend& backend,
+                  ParameterStore& parameters)
+      : parameters_(&parameters),
+        data_(prepare_mlm_run_data(config, run_dir)),
+        model_(bert_spec_of(config, data_.tokenizer.vocab_size()), parameters,
+               static_cast<std::uint64_t>(config.seed)),
+        dataset_(data_.shards, dataset_phases(config), dataset_options(config)),
+        runner_(model_, backend, parameters),
+        tokenizer_bytes_(read_file(data_.tokenizer.model_path())) {
+    std::int64_t start = 0;
+    for (std::size_t p = 0; p < dataset_.phases().size(); ++p) {
+      const MlmPhase& phase = dataset_.phases()[p];
+      if (p > 0 && start >= config.training.steps)
+        spdlog::warn(
+            "data.phases: phase {} (sequence length {}) starts after step {}, but "
+            "training.steps is {}: it will not run",
+            p + 1, phase.sequence_length, start, config.training.steps);
+      start += phase.steps;
+    }
+  }
+
+  TaskMetrics train_batch(const RunContext& context) override {
+    return runner_.train_batch(dataset_.next_training_batch(), context);
+  }
+
+  void describe_training(const TaskMetrics& window, nlohmann::json& record) const override {
+    record["mlm_loss"] = window.mean_loss();
+    record["mlm_accuracy"] = window.accuracy();
+    record["perplexity"] = std::exp(window.mean_loss());
+    record["sequence_length"] = dataset_.phases()[last_phase()].sequence_length;
+  }
+
+  nlohmann::json evaluate(std::int64_t max_batches) override {
+    const std::int64_t phase = last_phase();
+    auto cached = validation_.find(phase);
+    if (cached == validation_.end() ||
+        static_cast<std::int64_t>(cached->second.size()) <
+            std::min(max_batches, dataset_.phase_dataset(phase).validation_batch_count()))
+      cached =
+          validation_.insert_or_assign(phase, dataset_.validation_batches_of_phase(phase)).first;
+    if (cached->second.empty())
+      throw DataError("the masked-LM data has no validation split: raise data.validation_fraction");
+    TaskMetrics total;
+    std::map<std::int32_t, std::int64_t> label_counts;
+    const std::int64_t count =
+        std::min<std::int64_t>(max_batches, static_cast<std::int64_t>(cached->second.size()));
+    for (std::int64_t b = 0; b < count; ++b) {
+      const MlmBatch& batch = cached->second[static_cast<std::size_t>(b)];
+      total.add(runner_.evaluate_batch(batch));
+      for (std::int32_t label : batch.masked_labels.span<std::int32_t>())
+        if (label != kIgnoreTarget) ++label_counts[label];
+    }
+    return validation_record(total, label_counts, dataset_.phases()[phase].sequence_length);
+  }
+
+  void save_state(nlohmann::json& trainer_state) const override {
+    trainer_state["data_position"] = dataset_.position_json();
+  }
+
+  void restore_state(const nlohmann::json& trainer_state) override {
+    dataset_.restore_position_json(trainer_state.at("data_position"));
+  }
+
+  ModelCheckpointFormat checkpoint_format() override {
+    const BertSpec& spec = model_.spec();
+    if (spec.pre_layernorm) {
+      ModelCheckpointFormat format = parameter_checkpoint_format(*parameters_);
+      format.extra_files = {{kTokenizerFileName, tokenizer_bytes_}};
+      return format;
+    }
+    ModelCheckpointFormat format;
+    format.tensors = [this] {
+      std::vector<NamedTensor> tensors;
+      for (auto& [name, tensor] : bert_to_hf_tensors(model_.spec(), *parameters_))
+        tensors.push_back({name, std::move(tensor)});
+      return tensors;
+    };
+    format.check = [this](const fs::path& model_file, const SafetensorsContents& contents) {
+      check_hf_tensors(model_file, contents);
+    };
+    format.set = [this](const SafetensorsContents& contents) {
+      bert_from_hf_tensors(model_.spec(), contents.tensors, *parameters_);
+    };
+    format.extra_files = {{kHfConfigFileName, bert_hf_config_json(spec)},
+                          {kTokenizerFileName, tokenizer_bytes_}};
+    return format;
+  }
+
+  void initialize_from(const fs::path& directory) override {
+    const BertSpec& spec = model_.spec();
+    if (spec.pre_layernorm)
+      throw ConfigError(fmt::format(
+          "training.init_from {}: Hugging Face BERT is post-LN; set model.bert.pre_layernorm "
+          "to false",
+          directory.string()));
+    const fs::path config_path = directory / kHfConfigFileName;
+    if (!fs::exists(config_path))
+      throw CheckpointError(
+          fmt::format("training.init_from {}: no {} there; expected a Hugging Face BertForMaskedLM "
+                      "directory (config.json, model.safetensors)",
+                      directory.string(), kHfConfigFileName));
+    check_same_architecture(config_path, bert_spec_from_hf_config(config_path));
+    const fs::path tokenizer_path = directory / kTokenizerFileName;
+    if (fs::exists(tokenizer_path)) {
+      const std::string checksum = fnv1a64_checksum(read_file(tokenizer_path));
+      if (checksum != data_.tokenizer.checksum())
+        throw ConfigError(fmt::format(
+            "training.init_from {}: its weights were trained with another tokenizer ({} is {}, "
+            "this run's is {}); set data.tokenizer.path: {}",
+            directory.string(), tokenizer_path.string(), checksum, data_.tokenizer.checksum(),
+            directory.string()));
+    }
+    const fs::path model_path = directory / "model.safetensors";
+    const SafetensorsContents contents = read_safetensors(model_path);
+    check_hf_tensors(model_path, contents);
+    bert_from_hf_tensors(spec, contents.tensors, *parameters_);
+    spdlog::info("initialised from {}", directory.string());
+  }
+
+  std::pair<std::int64_t, std::int64_t> planned_bytes() const override {
+    return runner_.planned_bytes();
+  }
+
+ private:
+  // The phase that served the last training step (0 before any).
+  std::int64_t last_phase() const {
+    return dataset_.step() == 0 ? 0 : dataset_.phase_at_step(dataset_.step() - 1);
+  }
+
+  // Every tensor the model exports must be in the file as f32 of the same
+  // shape (the tied decoder tensors may be left out); others are ignored.
+  void check_hf_tensors(const fs::path& model_file, const SafetensorsContents& contents) const {
+    for (const auto& [name, tensor] : bert_to_hf_tensors(model_.spec(), *parameters_)) {
+      auto found = contents.tensors.find(name);
+      if (found == contents.tensors.end()) {
+        if (is_tied_decoder_tensor(name)) continue;
+        throw CheckpointError(fmt::format("checkpoint file '{}' has no tensor '{}' (model {})",
+                                          model_file.string(), name, shape_string(tensor.shape())));
+      }
+      if (found->second.shape() != tensor.shape() || found->second.dtype() != DType::f32)
+        throw CheckpointError(fmt::format(
+            "checkpoint file '{}': tensor '{}' is {} {} in the file, the model needs f32 {}",
+            model_file.string(), name, dtype_name(found->second.dtype()),
+            shape_string(found->second.shape()), shape_string(tensor.shape())));
+    }
+  }
+
+  void check_same_architecture(const fs::path& config_path, const BertSpec& saved) const {
+    const BertSpec& spec = model_.spec();
+    const std::tuple<const char*, const char*, int, int> fields[] = {
+        {"vocab_size", "the tokenizer's vocabulary size", saved.vocabulary_size,
+         spec.vocabulary_size},
+        {"hidden_size", "model.bert.hidden_size", saved.hidden_size, spec.hidden_size},
+        {"num_hidden_layers", "model.bert.layers", saved.layers, spec.layers},
+        {"num_attention_heads", "model.bert.heads", saved.heads, spec.heads},
+        {"intermediate_size", "model.bert.intermediate_size", saved.intermediate_size,
+         spec.intermediate_size},
+        {"max_position_embeddings", "model.bert.max_positions", saved.max_positions,
+         spec.max_positions},
+        {"type_vocab_size", "the token type vocabulary", saved.type_vocabulary_size,
+         spec.type_vocabulary_size}};
+    for (const auto& [hf_name, ours, saved_value, our_value] : fields)
+      if (saved_value != our_value)
+        throw ConfigError(fmt::format(
+            "training.init_from: {} has {} {} where this run has {} ({}); make the run's config "
+            "match it",
+            config_path.string(), hf_name, saved_value, our_value, ours));
+  }
+
+  ParameterStore* parameters_;
+  MlmRunData data_;
+  BertModel model_;
+  MlmPhasedDataset dataset_;
+  MlmRunner runner_;
+  std::string tokenizer_bytes_;
+  std::map<std::int64_t, std::vector<MlmBatch>> validation_;  // by phase
+};
+
+}  // namespace
+
+BertSpec bert_spec_of(const RunConfig& config, std::int64_t vocabulary_size) {
+  const BertModelConfig& bert = config.model.bert;
+  BertSpec spec;
+  spec.vocabulary_size = static_cast<int>(vocabulary_size);
+  spec.hidden_size = static_cast<int>(bert.hidden_size);
+  spec.layers = static_cast<int>(bert.layers);
+  spec.heads = static_cast<int>(bert.heads);
+  spec.intermediate_size = static_cast<int>(bert.intermediate_size);
+  spec.max_positions = static_cast<int>(bert.max_positions);
+  spec.hidden_dropout = static_cast<float>(bert.hidden_dropout);
+  spec.attention_dropout = static_cast<float>(bert.attention_dropout);
+  spec.pre_layernorm = bert.pre_layernorm;
+  return spec;
+}
+
+std::unique_ptr<TrainingTask> make_mlm_training_task(const RunConfig& config,
+                                                     const fs::path& run_dir, Backend& backend,
+                                                     ParameterStore& parameters) {
+  return std::make_unique<MlmTrainingTask>(config, run_dir, backend, parameters);
+}
+
+}  // namespace seqtrain

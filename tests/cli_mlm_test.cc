@@ -1,0 +1,272 @@
+// `seqtrain train` / `eval` for masked-LM pretraining end to end, on a tiny
+// BERT and a corpus the test generates: the run prepares its tokenizer and
+// shards once and reuses them; checkpoints carry Hugging Face names with
+// config.json; eval of a checkpoint reproduces the run's own validation
+// record; N + resume + N steps equals 2N bit for bit across a phase change;
+// init_from starts from a checkpoint's weights with a fresh optimizer; bad
+// input is one line and exit code 2.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "data_mlm_test_support.h"
+#include "train/safetensors.h"
+
+namespace seqtrain {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int exit_code;
+  std::string output;
+};
+
+CommandResult run_seqtrain(const std::string& arguments, bool with_stderr = true) {
+  const std::string command = "OMP_WAIT_POLICY=passive " + std::string(SEQTRAIN_BINARY) + " " +
+                              arguments + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe))
+    output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+std::vector<nlohmann::json> read_metrics(const fs::path& run) {
+  std::ifstream file(run / "metrics.jsonl");
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(file, line);) records.push_back(nlohmann::json::parse(line));
+  return records;
+}
+
+void expect_same_file(const fs::path& a, const fs::path& b) {
+  std::ifstream first(a, std::ios::binary), second(b, std::ios::binary);
+  std::stringstream a_bytes, b_bytes;
+  a_bytes << first.rdbuf();
+  b_bytes << second.rdbuf();
+  EXPECT_FALSE(a_bytes.str().empty()) << a;
+  EXPECT_TRUE(a_bytes.str() == b_bytes.str()) << a << " and " << b << " differ";
+}
+
+class CliMlm : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    directory_ = fs::temp_directory_path() / (std::string("seqtrain_cli_mlm_") + info->name() +
+                                              "_" + std::to_string(::getpid()));
+    fs::remove_all(directory_);
+    fs::create_directories(directory_);
+    corpus_ = directory_ / "corpus.txt";
+    std::ofstream(corpus_) << testing::generated_corpus(200);
+  }
+  void TearDown() override { fs::remove_all(directory_); }
+
+  // A one-layer BERT (head dimension 32) with two phases: 3 steps at length
+  // 16, then length 24; 8 steps, a checkpoint every 2.
+  fs::path write_config(const std::string& name, const fs::path& run_dir,
+                        const std::string& tokenizer = "{vocab_size: " +
+                                                       std::to_string(testing::kSmallVocabSize) +
+                                                       "}") {
+    const fs::path path = directory_ / name;
+    std::ofstream(path)
+        << "task: mlm\nseed: 3\nthreads: 1\nrun_dir: " << run_dir.string() << "\n"
+        << "model:\n  bert: {hidden_size: 64, layers: 1, heads: 2, intermediate_size: 64, "
+           "max_positions: 32}\n"
+        << "data:\n  path: " << corpus_.string() << "\n  validation_fraction: 0.1\n"
+        << "  tokenizer: " << tokenizer << "\n"
+        << "  phases:\n    - {steps: 3, sequence_length: 16, batch_size: 4}\n"
+        << "    - {steps: 5, sequence_length: 24, batch_size: 2}\n"
+        << "training:\n  steps: 8\n  eval_every: 4\n  eval_batches: 1000\n"
+        << "  checkpoint_every: 2\n  log_every: 1\n  gradient_accumulation: 2\n"
+        << "  optimizer: {learning_rate: 1.0e-3}\n";
+    return path;
+  }
+
+  void expect_user_error(const CommandResult& result, const std::string& fragment) {
+    EXPECT_EQ(result.exit_code, 2) << result.output;
+    EXPECT_NE(result.output.find(fragment), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("internal error"), std::string::npos) << result.output;
+  }
+
+  fs::path directory_;
+  fs::path corpus_;
+};
+
+TEST_F(CliMlm, TrainWritesHuggingFaceCheckpointsAndEvalReproducesValidation) {
+  const fs::path run = directory_ / "run";
+  const CommandResult trained = run_seqtrain("train " + write_config("c.yaml", run).string());
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("masked-LM data prepared into"), std::string::npos)
+      << trained.output;
+
+  const fs::path last = run / "checkpoints" / "step_8";
+  for (const char* file : {"model.safetensors", "optimizer.safetensors", "trainer_state.json",
+                           "config.json", "tokenizer.model"})
+    EXPECT_TRUE(fs::exists(last / file)) << file;
+  const SafetensorsContents model = read_safetensors(last / "model.safetensors");
+  for (const char* name :
+       {"bert.embeddings.word_embeddings.weight",
+        "bert.encoder.layer.0.attention.self.query.weight",
+        "bert.encoder.layer.0.attention.self.value.bias", "cls.predictions.bias"})
+    EXPECT_TRUE(model.tensors.contains(name)) << name;
+  EXPECT_EQ(model.tensors.at("bert.encoder.layer.0.attention.self.key.weight").shape(),
+            (Shape{64, 64}));
+  std::ifstream config_file(last / "config.json");
+  const nlohmann::json config = nlohmann::json::parse(config_file);
+  EXPECT_EQ(config.at("vocab_size"), testing::kSmallVocabSize);
+  EXPECT_EQ(config.at("num_hidden_layers"), 1);
+
+  // Training and validation records carry the masked-LM metrics.
+  nlohmann::json last_train, last_validation;
+  for (const nlohmann::json& record : read_metrics(run)) {
+    (record.at("split") == "train" ? last_train : last_validation) = record;
+  }
+  for (const char* key : {"mlm_loss", "mlm_accuracy", "perplexity", "tokens_per_second"})
+    EXPECT_TRUE(last_train.contains(key)) << key << " in " << last_train.dump();
+  ASSERT_EQ(last_validation.at("step"), 8);
+  EXPECT_EQ(last_validation.at("sequence_length"), 24);
+  EXPECT_NEAR(last_validation.at("perplexity").get<double>(),
+              std::exp(last_validation.at("mlm_loss").get<double>()), 1e-9);
+  EXPECT_GT(last_validation.at("masked_tokens").get<int>(), 0);
+
+  // eval loads the Hugging Face-named checkpoint in a new process, reuses the
+  // prepared data and must see exactly the run's last validation.
+  const CommandResult evaluated = run_seqtrain("eval " + run.string(), false);
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  const nlohmann::json eval = nlohmann::json::parse(evaluated.output);
+  for (const char* key :
+       {"mlm_loss", "mlm_accuracy", "perplexity", "masked_tokens", "majority_token_accuracy"})
+    EXPECT_EQ(eval.at(key), last_validation.at(key)) << key;
+  EXPECT_NE(run_seqtrain("eval " + run.string()).output.find("masked-LM data reused from"),
+            std::string::npos);
+}
+
+TEST_F(CliMlm, ResumeContinuesBitForBitAcrossAPhaseChange) {
+  const fs::path straight = directory_ / "straight", resumed = directory_ / "resumed";
+  ASSERT_EQ(run_seqtrain("train " + write_config("c.yaml", straight).string()).exit_code, 0);
+  fs::copy(straight, resumed, fs::copy_options::recursive);
+  // Resume from step 2, in phase 1: steps 3-8 cross into phase 2.
+  for (int step : {4, 6, 8})
+    fs::remove_all(resumed / "checkpoints" / ("step_" + std::to_string(step)));
+  const CommandResult second = run_seqtrain("train --resume " + resumed.string());
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("at step 2"), std::string::npos) << second.output;
+  for (const char* file : {"model.safetensors", "optimizer.safetensors"})
+    expect_same_file(straight / "checkpoints" / "step_8" / file,
+                     resumed / "checkpoints" / "step_8" / file);
+}
+
+TEST_F(CliMlm, InitFromStartsFromACheckpointsWeightsWithAFreshOptimizer) {
+  const fs::path source = directory_ / "source", run = directory_ / "run";
+  ASSERT_EQ(run_seqtrain("train " + write_config("source.yaml", source).string()).exit_code, 0);
+  const fs::path from = source / "checkpoints" / "step_8";
+  // One step at a learning rate far below the weights' float resolution:
+  // the weights stay those of `from`; the optimizer and step start afresh.
+  const CommandResult started = run_seqtrain(
+      "train " + write_config("run.yaml", run).string() + " --set training.steps=1" +
+      " --set training.optimizer.learning_rate=1e-20 --set training.init_from=" + from.string() +
+      " --set 'data.phases=[{steps: 1, sequence_length: 16, batch_size: 4}]'");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  EXPECT_NE(started.output.find("initialised from"), std::string::npos) << started.output;
+  const SafetensorsContents before = read_safetensors(from / "model.safetensors");
+  const SafetensorsContents after =
+      read_safetensors(run / "checkpoints" / "step_1" / "model.safetensors");
+  ASSERT_EQ(before.tensors.size(), after.tensors.size());
+  for (const auto& [name, tensor] : before.tensors) {
+    const std::vector<float> expected = tensor.to_vector();
+    const std::vector<float> actual = after.tensors.at(name).to_vector();
+    ASSERT_EQ(expected.size(), actual.size()) << name;
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      ASSERT_NEAR(actual[i], expected[i], 1e-6f) << name << "[" << i << "]";
+  }
+  std::ifstream state_file(run / "checkpoints" / "step_1" / "trainer_state.json");
+  const nlohmann::json state = nlohmann::json::parse(state_file);
+  EXPECT_EQ(state.at("step"), 1);
+  EXPECT_EQ(state.at("optimizer").at("step_count"), 1);
+}
+
+TEST_F(CliMlm, BadInitFromAndCorpusAreOneLineErrors) {
+  const fs::path source = directory_ / "source";
+  ASSERT_EQ(run_seqtrain("train " + write_config("source.yaml", source).string() +
+                         " --set training.steps=4")
+                .exit_code,
+            0);
+  const fs::path from = source / "checkpoints" / "step_4";
+  expect_user_error(
+      run_seqtrain(
+          "train " + write_config("wide.yaml", directory_ / "wide").string() +
+          " --set model.bert.intermediate_size=128 --set training.init_from=" + from.string()),
+      "intermediate_size 64 where this run has 128 (model.bert.intermediate_size)");
+  expect_user_error(
+      run_seqtrain(
+          "train " + write_config("vocab.yaml", directory_ / "vocab").string() +
+          " --set data.tokenizer.vocab_size=100 --set training.init_from=" + from.string()),
+      "vocab_size 120 where this run has 100 (the tokenizer's vocabulary size)");
+  expect_user_error(
+      run_seqtrain("train " + write_config("none.yaml", directory_ / "none").string() +
+                   " --set training.init_from=" + (directory_ / "nowhere").string()),
+      "no config.json there");
+  expect_user_error(
+      run_seqtrain("train " + write_config("corpus.yaml", directory_ / "corpus").string() +
+                   " --set data.path=" + (directory_ / "missing.txt").string()),
+      "missing.txt");
+  expect_user_error(
+      run_seqtrain("train " + write_config("phase.yaml", directory_ / "phase").string() +
+                   " --set 'data.phases=[{steps: 1, sequence_length: 64, batch_size: 2}]'"),
+      "exceeds model.bert.max_positions (32)");
+}
+
+TEST_F(CliMlm, PreLayerNormRunsKeepSeqtrainNamesAndResumeBitForBit) {
+  const fs::path straight = directory_ / "straight", resumed = directory_ / "resumed";
+  const std::string pre_ln = " --set model.bert.pre_layernorm=true --set training.steps=4";
+  ASSERT_EQ(run_seqtrain("train " + write_config("c.yaml", straight).string() + pre_ln).exit_code,
+            0);
+  const fs::path last = straight / "checkpoints" / "step_4";
+  EXPECT_FALSE(fs::exists(last / "config.json"));  // Hugging Face has no pre-LN BERT
+  EXPECT_TRUE(fs::exists(last / "tokenizer.model"));
+  EXPECT_TRUE(read_safetensors(last / "model.safetensors")
+                  .tensors.contains("bert.encoder.final_layernorm.weight"));
+  fs::copy(straight, resumed, fs::copy_options::recursive);
+  fs::remove_all(resumed / "checkpoints" / "step_4");
+  ASSERT_EQ(run_seqtrain("train --resume " + resumed.string()).exit_code, 0);
+  expect_same_file(last / "model.safetensors",
+                   resumed / "checkpoints" / "step_4" / "model.safetensors");
+  EXPECT_EQ(run_seqtrain("eval " + resumed.string(), false).exit_code, 0);
+}
+
+TEST_F(CliMlm, AGivenTokenizerIsUsedAndItsShardsReused) {
+  const fs::path tokenizer = directory_ / "tokenizer";
+  ASSERT_EQ(run_seqtrain("tokenizer train --input " + corpus_.string() + " --vocab-size 100 " +
+                         "--output " + tokenizer.string())
+                .exit_code,
+            0);
+  const std::string given = "{path: " + tokenizer.string() + "}";
+  const std::string use_cache =
+      " --set training.steps=2 --set data.cache_dir=" + (directory_ / "cache").string();
+  const CommandResult first =
+      run_seqtrain("train " + write_config("a.yaml", directory_ / "a", given).string() + use_cache);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("(100 pieces)"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("prepared into"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("phase 2 (sequence length 24) starts after step 3, but "
+                              "training.steps is 2: it will not run"),
+            std::string::npos)
+      << first.output;
+  const CommandResult second =
+      run_seqtrain("train " + write_config("b.yaml", directory_ / "b", given).string() + use_cache);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("reused from"), std::string::npos) << second.output;
+}
+
+}  // namespace
+}  // namespace seqtrain
