@@ -29,7 +29,9 @@
 //
 // Memory: token rows of a head are d floats kilobytes apart, so the packing
 // and write-out loops prefetch a dozen rows ahead. Dropout factors are drawn
-// per score tile row (philox4x32_batch), never stored. Scratch per thread:
+// per score tile row (philox4x32_batch), never stored. Packed buffers have
+// row strides of an odd number of cache lines (conflict_free_stride), so the
+// rows a kernel walks down spread over the L1 sets. Scratch per thread:
 // 6 L' d' floats for the head plus three 128 x d' and three 128 x 64 tiles
 // (1 MB at T 512, d 64).
 //
@@ -67,9 +69,20 @@ constexpr std::int64_t kQueryTile = 128;
 constexpr std::int64_t kKeyTile = 64;
 static_assert(kKeyTile % kKernelColumns == 0);
 
-std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
+constexpr std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
   return (x + multiple - 1) / multiple * multiple;
 }
+
+// Floats between rows of a packed buffer of `columns` columns: whole cache
+// lines (16 floats), an odd number of them. With a power-of-two stride (64
+// floats at d 64, 512 at T 512) the rows a kernel walks down map to a few L1
+// sets, and a 16-column strip of B (64 to 128 rows) no longer fits in L1.
+constexpr std::int64_t conflict_free_stride(std::int64_t columns) {
+  const std::int64_t stride = round_up(columns, 16);
+  return stride / 16 % 2 == 0 ? stride + 16 : stride;
+}
+
+constexpr std::int64_t kScoreStride = conflict_free_stride(kKeyTile);
 
 std::int64_t ceil_div(std::int64_t x, std::int64_t y) {
   return (x + y - 1) / y;
@@ -183,6 +196,7 @@ struct Geometry {
   std::int64_t batch, steps, heads, head_dim;
   std::int64_t padded_dim;    // d' (columns of packed rows)
   std::int64_t padded_steps;  // L' for L = T: the most packed keys
+  std::int64_t packed_stride; // floats between rows of the [*, d'] buffers
   std::int64_t row_stride;    // floats between tokens in qkv
   std::int64_t hidden;        // heads * d: floats between tokens in context
   float scale;                // 1 / sqrt(d)
@@ -196,9 +210,10 @@ struct Geometry {
 };
 
 Geometry attention_geometry(const Tensor& qkv) {
-  Geometry g{qkv.dim(0), qkv.dim(1), qkv.dim(3), qkv.dim(4), 0, 0, 0, 0, 0.0f};
+  Geometry g{qkv.dim(0), qkv.dim(1), qkv.dim(3), qkv.dim(4), 0, 0, 0, 0, 0, 0.0f};
   g.padded_dim = round_up(g.head_dim, kKernelColumns);
   g.padded_steps = round_up(g.steps, kKernelColumns);
+  g.packed_stride = conflict_free_stride(g.padded_dim);
   g.row_stride = 3 * g.heads * g.head_dim;
   g.hidden = g.heads * g.head_dim;
   g.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(g.head_dim)));
@@ -235,14 +250,16 @@ struct HeadScratch {
 };
 
 std::int64_t head_scratch_floats(const Geometry& g) {
-  const std::int64_t head = g.padded_steps * g.padded_dim;
-  const std::int64_t tile = kQueryTile * g.padded_dim;
-  return 6 * head + 3 * tile + 3 * kQueryTile * kKeyTile + 2 * kQueryTile + kKeyTile;
+  // [L', d'] rows or [d, L'] transposed, either with its stride.
+  const std::int64_t head = conflict_free_stride(g.padded_steps) * g.packed_stride;
+  const std::int64_t tile = kQueryTile * g.packed_stride;
+  return 6 * head + 3 * tile + 3 * kQueryTile * kScoreStride + 2 * kQueryTile + kKeyTile;
 }
 
 HeadScratch carve_head_scratch(float* slice, const Geometry& g) {
-  const std::int64_t head = g.padded_steps * g.padded_dim;
-  const std::int64_t tile = kQueryTile * g.padded_dim;
+  // [L', d'] rows or [d, L'] transposed, either with its stride.
+  const std::int64_t head = conflict_free_stride(g.padded_steps) * g.packed_stride;
+  const std::int64_t tile = kQueryTile * g.packed_stride;
   HeadScratch s;
   float* next = slice;
   auto take = [&](std::int64_t count) {
@@ -259,9 +276,9 @@ HeadScratch carve_head_scratch(float* slice, const Geometry& g) {
   s.query = take(tile);
   s.dout = take(tile);
   s.accumulator = take(tile);
-  s.probabilities = take(kQueryTile * kKeyTile);
-  s.dprobabilities = take(kQueryTile * kKeyTile);
-  s.dropped = take(kQueryTile * kKeyTile);
+  s.probabilities = take(kQueryTile * kScoreStride);
+  s.dprobabilities = take(kQueryTile * kScoreStride);
+  s.dropped = take(kQueryTile * kScoreStride);
   s.factors = take(kKeyTile);
   s.row_first = take(kQueryTile);
   s.row_second = take(kQueryTile);
@@ -297,17 +314,19 @@ void pack_rows(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t
   for (std::int64_t r = 0; r < count; ++r) {
     if (first + r + kPrefetchAhead < g.steps)
       prefetch_for_read(qkv_slot(qkv, g, b, first + r + kPrefetchAhead, slot, h), d);
-    float* row = target + r * dp;
+    float* row = target + r * g.packed_stride;
     const float* source = qkv_slot(qkv, g, b, first + r, slot, h);
     for (std::int64_t c = 0; c < d; ++c) row[c] = source[c] * scale;
     for (std::int64_t c = d; c < dp; ++c) row[c] = 0.0f;
   }
 }
 
-// [d, padded] transposed: target[c * padded + j] = x_j[c], zero for j >= count.
+// [d, padded] transposed, rows stride apart: target[c * stride + j] = x_j[c],
+// zero for count <= j < padded.
 // Blocks of 8 tokens x 8 dimensions go through registers (transpose_8x8).
 void pack_transposed(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t h, int slot,
-                     std::int64_t count, std::int64_t padded, float* target) {
+                     std::int64_t count, std::int64_t padded, std::int64_t stride,
+                     float* target) {
   constexpr std::int64_t kBlock = 8;
   const std::int64_t d = g.head_dim;
   std::int64_t j = 0;
@@ -320,16 +339,16 @@ void pack_transposed(const float* qkv, const Geometry& g, std::int64_t b, std::i
     }
     std::int64_t c = 0;
     for (; c + kBlock <= d; c += kBlock)
-      cpu::transpose_8x8(source, c, target + c * padded + j, padded);
+      cpu::transpose_8x8(source, c, target + c * stride + j, stride);
     for (; c < d; ++c)
-      for (std::int64_t u = 0; u < kBlock; ++u) target[c * padded + j + u] = source[u][c];
+      for (std::int64_t u = 0; u < kBlock; ++u) target[c * stride + j + u] = source[u][c];
   }
   for (; j < count; ++j) {
     const float* source = qkv_slot(qkv, g, b, j, slot, h);
-    for (std::int64_t c = 0; c < d; ++c) target[c * padded + j] = source[c];
+    for (std::int64_t c = 0; c < d; ++c) target[c * stride + j] = source[c];
   }
   for (std::int64_t c = 0; c < d; ++c)
-    for (std::int64_t k = count; k < padded; ++k) target[c * padded + k] = 0.0f;
+    for (std::int64_t k = count; k < padded; ++k) target[c * stride + k] = 0.0f;
 }
 
 // count rows x d' of head h of a [B, T, heads * d] tensor (dcontext) from
@@ -340,7 +359,7 @@ void pack_tile(const float* x, const Geometry& g, std::int64_t b, std::int64_t h
   for (std::int64_t r = 0; r < count; ++r) {
     if (first + r + kPrefetchAhead < g.steps)
       prefetch_for_read(x + (b * g.steps + first + r + kPrefetchAhead) * g.hidden + h * d, d);
-    float* row = target + r * dp;
+    float* row = target + r * g.packed_stride;
     const float* source = x + (b * g.steps + first + r) * g.hidden + h * d;
     for (std::int64_t c = 0; c < d; ++c) row[c] = source[c];
     for (std::int64_t c = d; c < dp; ++c) row[c] = 0.0f;
@@ -357,11 +376,13 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
                   const std::int32_t* key_lengths, const AttentionDropout& dropout, HeadScratch& s,
                   float* context, float* log_sum_exp) {
   const std::int64_t b = task.b, h = task.h, d = g.head_dim, dp = g.padded_dim;
+  const std::int64_t ps = g.packed_stride;
   const std::int64_t length = key_lengths[b];
   const std::int64_t padded_length = round_up(length, kKernelColumns);
+  const std::int64_t transposed_stride = conflict_free_stride(padded_length);
   const bool drop = dropout.probability > 0.0f;
   if (length > 0) {
-    pack_transposed(qkv, g, b, h, 1, length, padded_length, s.key_t);
+    pack_transposed(qkv, g, b, h, 1, length, padded_length, transposed_stride, s.key_t);
     pack_rows(qkv, g, b, h, 2, 0, length, 1.0f, s.value);
   }
   for (std::int64_t tile = task.first_tile; tile < task.last_tile; ++tile) {
@@ -387,10 +408,10 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
       const std::int64_t keys = std::min(kKeyTile, length - key);
       const std::int64_t padded_keys = round_up(keys, kKernelColumns);
       float* scores = s.probabilities;
-      multiply_tiles(rows, padded_keys, d, s.query, dp, 1, s.key_t + key, padded_length, scores,
-                     kKeyTile, false);
+      multiply_tiles(rows, padded_keys, d, s.query, ps, 1, s.key_t + key, transposed_stride, scores,
+                     kScoreStride, false);
       for (std::int64_t r = 0; r < rows; ++r) {
-        float* row = scores + r * kKeyTile;
+        float* row = scores + r * kScoreStride;
         const float new_max = std::max(row_max[r], cpu::maximum_of(row, keys));
         // exp(-inf) on the first tile: fast_exp clamps and returns 0.
         const float correction = cpu::fast_exp(row_max[r] - new_max);
@@ -403,7 +424,7 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
         row_sum[r] = row_sum[r] * correction + tile_sum;
         row_max[r] = new_max;
         if (key > 0 && correction != 1.0f) {  // the first tile writes O, below
-          float* out = s.accumulator + r * dp;
+          float* out = s.accumulator + r * ps;
 #pragma omp simd
           for (std::int64_t c = 0; c < dp; ++c) out[c] *= correction;
         }
@@ -413,15 +434,15 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
           for (std::int64_t j = 0; j < keys; ++j) row[j] *= s.factors[j];
         }
       }
-      multiply_tiles(rows, dp, keys, scores, kKeyTile, 1, s.value + key * dp, dp, s.accumulator, dp,
-                     key > 0);
+      multiply_tiles(rows, dp, keys, scores, kScoreStride, 1, s.value + key * ps, ps, s.accumulator,
+                     ps, key > 0);
     }
     for (std::int64_t r = 0; r < rows; ++r) {
       if (first + r + kPrefetchAhead < g.steps)
         prefetch_for_write(context + (b * g.steps + first + r + kPrefetchAhead) * g.hidden + h * d,
                            d);
       const float inverse = 1.0f / row_sum[r];
-      const float* out = s.accumulator + r * dp;
+      const float* out = s.accumulator + r * ps;
       float* target = context + (b * g.steps + first + r) * g.hidden + h * d;
 #pragma omp simd
       for (std::int64_t c = 0; c < d; ++c) target[c] = out[c] * inverse;
@@ -452,14 +473,16 @@ struct BackwardTensors {
 void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTensors& t,
                    const AttentionDropout& dropout, HeadScratch& s) {
   const std::int64_t b = task.b, h = task.h, d = g.head_dim, dp = g.padded_dim;
+  const std::int64_t ps = g.packed_stride;
   const std::int64_t length = t.key_lengths[b];
   const std::int64_t padded_length = round_up(length, kKernelColumns);
+  const std::int64_t transposed_stride = conflict_free_stride(padded_length);
   const bool drop = dropout.probability > 0.0f;
   const std::int64_t first_key = task.first_key_tile * kKeyTile;
   const std::int64_t end_key = std::min(task.last_key_tile * kKeyTile, g.steps);
   if (length > 0) {
-    pack_transposed(t.qkv, g, b, h, 1, length, padded_length, s.key_t);
-    pack_transposed(t.qkv, g, b, h, 2, length, padded_length, s.value_t);
+    pack_transposed(t.qkv, g, b, h, 1, length, padded_length, transposed_stride, s.key_t);
+    pack_transposed(t.qkv, g, b, h, 2, length, padded_length, transposed_stride, s.value_t);
     if (task.query_grads) pack_rows(t.qkv, g, b, h, 1, 0, length, 1.0f, s.key);
   }
   for (std::int64_t tile = task.first_query_tile; tile < task.last_query_tile; ++tile) {
@@ -468,7 +491,7 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
     // The first key tile writes dQ and the first query tile dK, dV, so they
     // start without zeroing; a sequence without keys has zero gradients.
     if (task.query_grads && length == 0)
-      std::memset(s.accumulator, 0, static_cast<std::size_t>(rows * dp) * sizeof(float));
+      std::memset(s.accumulator, 0, static_cast<std::size_t>(rows * ps) * sizeof(float));
     const bool first_query_tile = tile == task.first_query_tile;
     if (length > 0) {
       pack_rows(t.qkv, g, b, h, 0, first, rows, g.scale, s.query);
@@ -479,7 +502,7 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
           prefetch_for_read(
               t.context + (b * g.steps + first + r + kPrefetchAhead) * g.hidden + h * d, d);
         const float* o = t.context + (b * g.steps + first + r) * g.hidden + h * d;
-        const float* dout = s.dout + r * dp;
+        const float* dout = s.dout + r * ps;
         float delta = 0.0f;
 #pragma omp simd reduction(+ : delta)
         for (std::int64_t c = 0; c < d; ++c) delta += dout[c] * o[c];
@@ -495,16 +518,16 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
       float* p = s.probabilities;
       float* ds = s.dprobabilities;
       float* p_dropped = drop ? s.dropped : p;
-      multiply_tiles(rows, padded_keys, d, s.query, dp, 1, s.key_t + key, padded_length, p,
-                     kKeyTile, false);
-      multiply_tiles(rows, padded_keys, d, s.dout, dp, 1, s.value_t + key, padded_length, ds,
-                     kKeyTile, false);
+      multiply_tiles(rows, padded_keys, d, s.query, ps, 1, s.key_t + key, transposed_stride, p,
+                     kScoreStride, false);
+      multiply_tiles(rows, padded_keys, d, s.dout, ps, 1, s.value_t + key, transposed_stride, ds,
+                     kScoreStride, false);
       for (std::int64_t r = 0; r < rows; ++r) {
-        float* p_row = p + r * kKeyTile;
-        float* ds_row = ds + r * kKeyTile;
+        float* p_row = p + r * kScoreStride;
+        float* ds_row = ds + r * kScoreStride;
         const float lse = s.row_first[r], delta = s.row_second[r];
         if (drop) {
-          float* dropped_row = p_dropped + r * kKeyTile;
+          float* dropped_row = p_dropped + r * kScoreStride;
           dropout_factors(dropout, g.probability_row(b, h, first + r) + key, keys, s.factors);
 #pragma omp simd
           for (std::int64_t j = 0; j < keys; ++j) {
@@ -523,13 +546,13 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
       }
       if (task.key_grads) {
         // dV[key + j] += sum_r (P Z)[r, j] dO[r];  dK[key + j] += sum_r dS[r, j] (scale q_r)
-        multiply_tiles(keys, dp, rows, p_dropped, 1, kKeyTile, s.dout, dp, s.dvalue + key * dp, dp,
-                       !first_query_tile);
-        multiply_tiles(keys, dp, rows, ds, 1, kKeyTile, s.query, dp, s.dkey + key * dp, dp,
+        multiply_tiles(keys, dp, rows, p_dropped, 1, kScoreStride, s.dout, ps, s.dvalue + key * ps,
+                       ps, !first_query_tile);
+        multiply_tiles(keys, dp, rows, ds, 1, kScoreStride, s.query, ps, s.dkey + key * ps, ps,
                        !first_query_tile);
       }
       if (task.query_grads)  // dQ / scale += dS K
-        multiply_tiles(rows, dp, keys, ds, kKeyTile, 1, s.key + key * dp, dp, s.accumulator, dp,
+        multiply_tiles(rows, dp, keys, ds, kScoreStride, 1, s.key + key * ps, ps, s.accumulator, ps,
                        tile_key != task.first_key_tile);
     }
     if (task.query_grads) {
@@ -537,7 +560,7 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
         if (first + r + kPrefetchAhead < g.steps)
           prefetch_for_write(
               t.dqkv + (b * g.steps + first + r + kPrefetchAhead) * g.row_stride + h * d, d);
-        const float* dq = s.accumulator + r * dp;
+        const float* dq = s.accumulator + r * ps;
         float* target = t.dqkv + (b * g.steps + first + r) * g.row_stride + h * d;
 #pragma omp simd
         for (std::int64_t c = 0; c < d; ++c) target[c] = dq[c] * g.scale;
@@ -555,8 +578,8 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
       float* dk = t.dqkv + (b * g.steps + j) * g.row_stride + g.hidden + h * d;
       float* dv = dk + g.hidden;
       if (j < length) {
-        std::memcpy(dk, s.dkey + j * dp, static_cast<std::size_t>(d) * sizeof(float));
-        std::memcpy(dv, s.dvalue + j * dp, static_cast<std::size_t>(d) * sizeof(float));
+        std::memcpy(dk, s.dkey + j * ps, static_cast<std::size_t>(d) * sizeof(float));
+        std::memcpy(dv, s.dvalue + j * ps, static_cast<std::size_t>(d) * sizeof(float));
       } else {
         std::memset(dk, 0, static_cast<std::size_t>(d) * sizeof(float));
         std::memset(dv, 0, static_cast<std::size_t>(d) * sizeof(float));
