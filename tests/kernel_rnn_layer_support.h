@@ -1,8 +1,7 @@
-// Shared by the emulated recurrent-cell kernel tests (kernels_gru_cell_test.cc,
-// kernels_rnn_cell_test.cc): the serial backend's recurrent layer run forward
-// and backward on random inputs (the oracle), and the plain-loop GEMMs with
-// which a test drives the cell kernels step by step the way the CUDA backend
-// drives them with cuBLAS.
+// Shared by the emulated recurrent-cell kernel tests (kernels_lstm_cell_test.cc,
+// kernels_gru_cell_test.cc, kernels_rnn_cell_test.cc): the serial backend's recurrent layer run
+// forward and backward on random inputs (the oracle), and the plain-loop GEMMs with which a test
+// drives the cell kernels step by step the way the CUDA backend drives them with cuBLAS.
 #pragma once
 
 #include <cstdint>
@@ -19,16 +18,17 @@ struct RnnLayerShape {
   std::vector<std::int32_t> lengths = {4, 1, 3, 4, 2, 4, 3};  // packed: 1 to T
 };
 
-// The serial backend's layer, forward and backward, on random inputs.
+// The serial backend's layer, forward and backward, on random inputs. c0 and
+// dc_n are random for an LSTM and empty (not passed) for the other cells.
 struct SerialRnnLayer {
   RnnCell cell;
   RnnLayerShape shape;
   bool reverse = false;
   bool initial_state = true;
   std::int64_t gate_width = 0;  // G * H
-  Tensor x, weight_ih, weight_hh, bias_ih, bias_hh, h0, lengths;
+  Tensor x, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, lengths;
   Tensor y, h_n, c_n, workspace, input_projection;
-  Tensor dy, dh_n;
+  Tensor dy, dh_n, dc_n;
   Tensor dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dh0, dc0, gate_grads;
 
   SerialRnnLayer(RnnCell rnn_cell, const RnnLayerShape& s, bool reverse_layer,
@@ -43,6 +43,8 @@ struct SerialRnnLayer {
     bias_ih = random_tensor({G}, seed + 3, 0.5f);
     bias_hh = random_tensor({G}, seed + 4, 0.5f);
     h0 = random_tensor({B, H}, seed + 5);
+    const bool lstm = cell == RnnCell::lstm;
+    if (lstm) c0 = random_tensor({B, H}, seed + 6);
     lengths = Tensor::from_vector(s.lengths, {B});
     y = Tensor::zeros({T, B, H});
     h_n = Tensor::zeros({B, H});
@@ -51,6 +53,7 @@ struct SerialRnnLayer {
     input_projection = Tensor::zeros({T, B, G});
     dy = random_tensor({T, B, H}, seed + 7);
     dh_n = random_tensor({B, H}, seed + 8);
+    if (lstm) dc_n = random_tensor({B, H}, seed + 9);
     dx = Tensor::zeros({T, B, I});
     dweight_ih = Tensor::zeros({G, I});
     dweight_hh = Tensor::zeros({G, H});
@@ -62,12 +65,14 @@ struct SerialRnnLayer {
 
     auto serial = make_serial_backend();
     const Tensor* h0_or_null = initial_state ? &h0 : nullptr;
+    const Tensor* c0_or_null = initial_state && lstm ? &c0 : nullptr;
+    const Tensor* dc_n_or_null = lstm ? &dc_n : nullptr;
     serial->rnn_forward({cell, reverse, &x, &weight_ih, &weight_hh, &bias_ih, &bias_hh, h0_or_null,
-                         nullptr, &lengths, &y, &h_n, &c_n, &workspace, &input_projection});
-    serial->rnn_backward({cell,    reverse,  &x,          &weight_ih,  &weight_hh, h0_or_null,
-                          nullptr, &lengths, &y,          &workspace,  &dy,        &dh_n,
-                          nullptr, &dx,      &dweight_ih, &dweight_hh, &dbias_ih,  &dbias_hh,
-                          &dh0,    &dc0,     &gate_grads});
+                         c0_or_null, &lengths, &y, &h_n, &c_n, &workspace, &input_projection});
+    serial->rnn_backward({cell,         reverse,  &x,          &weight_ih,  &weight_hh, h0_or_null,
+                          c0_or_null,   &lengths, &y,          &workspace,  &dy,        &dh_n,
+                          dc_n_or_null, &dx,      &dweight_ih, &dweight_hh, &dbias_ih,  &dbias_hh,
+                          &dh0,         &dc0,     &gate_grads});
   }
 };
 
