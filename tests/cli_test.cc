@@ -106,6 +106,8 @@ TEST_F(Cli, UnknownDeviceAndMissingCudaAreErrors) {
   fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
   EXPECT_EQ(run_seqtrain("train " + config.string() + " --device tpu").exit_code, 2);
   expect_user_error(run_seqtrain("train " + config.string() + " --device cuda"), "cuda");
+  // Neither failure leaves a run directory behind that would refuse the retry.
+  EXPECT_FALSE(fs::exists(directory_ / "run"));
 }
 
 TEST_F(Cli, FreshRunIntoAnExistingRunIsAnError) {

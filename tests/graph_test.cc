@@ -45,6 +45,24 @@ TEST(MemoryPlan, ReusesBuffersAndNeverOverlapsLiveValues) {
     }
 }
 
+// The executor allocates the plan's bytes, not one 4-byte word per planned byte.
+TEST(MemoryPlan, ExecutorArenaHoldsThePlannedBytes) {
+  auto backend = make_serial_backend();
+  ParameterStore parameters(*backend);
+  parameters.add("w", {5, 7}, true);
+  Graph graph;
+  ValueId x = graph.add_input("x", {3, 5});
+  ValueId w = graph.add_parameter("w", {5, 7});
+  Attributes tanh;
+  tanh.activation = Activation::tanh;
+  ValueId h = graph.add(OpKind::activation, {graph.add(OpKind::matmul, {x, w})}, tanh);
+  graph.set_loss(graph.add(OpKind::mse, {h, graph.add_input("target", {3, 7})}));
+  Executor executor(std::move(graph), *backend, parameters, true);
+  const std::int64_t planned = executor.memory_plan().arena_bytes;
+  ASSERT_GT(planned, 0);
+  EXPECT_EQ(executor.arena_allocated_bytes(), (planned + 3) / 4 * 4);
+}
+
 TEST(Autodiff, ParameterGradientsAccumulateAcrossRuns) {
   GraphCase c;
   c.parameters = {{"w", random_tensor({3, 4}, 1)}};

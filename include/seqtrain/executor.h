@@ -48,6 +48,8 @@ class Executor {
 
   const Graph& graph() const { return graph_; }
   const MemoryPlan& memory_plan() const { return plan_; }
+  // What the arena actually holds: the plan's bytes rounded up to a 4-byte word.
+  std::int64_t arena_allocated_bytes() const { return static_cast<std::int64_t>(arena_.bytes()); }
 
  private:
   void run_nodes(int begin, int end, const RunContext& context);

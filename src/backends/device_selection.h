@@ -10,6 +10,9 @@ namespace seqtrain {
 
 // One line about the devices this process can use.
 std::string describe_devices();
+// The --device values, for command-line help.
+inline constexpr const char* kDeviceChoices = "auto, serial, cpu, cuda or cuda:N (GPU N)";
+
 // The backend for a --device value. auto picks CUDA device 0 when this build
 // has the CUDA backend and a device answers, the cpu backend otherwise, and
 // logs which and why. cuda (device 0) or cuda:N where there is no such device

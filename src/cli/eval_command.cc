@@ -24,7 +24,7 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
                    "A checkpoint directory (default: the latest)");
   eval->add_option("--batches", options->batches, "Validation batches (default: all)")
       ->check(CLI::PositiveNumber);
-  eval->add_option("--device", options->device, "auto, serial, cpu or cuda")
+  eval->add_option("--device", options->device, kDeviceChoices)
       ->check(CLI::IsMember({"auto", "serial", "cpu", "cuda"}));
   commands.add(eval, [options] {
     RunConfig config = resolve_run_config("", {}, options->run_dir);

@@ -26,7 +26,7 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
   generate->add_option("--top-k", options->top_k, "Sample among the k likeliest symbols (0 = all)")
       ->check(CLI::NonNegativeNumber);
   generate->add_option("--seed", options->seed, "Sampling seed");
-  generate->add_option("--device", *device, "auto, serial, cpu or cuda")
+  generate->add_option("--device", *device, kDeviceChoices)
       ->check(CLI::IsMember({"auto", "serial", "cpu", "cuda"}));
   commands.add(generate, [=] {
     RunConfig config = resolve_run_config("", {}, *run_dir);

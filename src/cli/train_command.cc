@@ -1,4 +1,5 @@
 // seqtrain train CONFIG [--set key=value]... [--device ...] [--resume RUN_DIR]
+#include "backends/device_selection.h"
 #include "cli/commands.h"
 #include "train/trainer.h"
 
@@ -11,7 +12,7 @@ void register_train_command(CLI::App& app, CommandRegistry& commands) {
                     "The run's YAML config (optional with --resume: the run's own config.yaml)");
   train->add_option("--set", options->overrides, "Override a config key: --set training.steps=500")
       ->allow_extra_args(false);
-  train->add_option("--device", options->device, "auto, serial, cpu or cuda")
+  train->add_option("--device", options->device, kDeviceChoices)
       ->check(CLI::IsMember({"auto", "serial", "cpu", "cuda"}));
   train->add_option("--resume", options->resume_dir,
                     "Continue the run in this directory from its latest checkpoint");

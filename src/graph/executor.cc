@@ -15,7 +15,9 @@ Executor::Executor(Graph graph, Backend& backend, ParameterStore& parameters, bo
                 "with one buffer per tensor",
                 graph_.nodes().size(), forward_node_count_, plan_.arena_bytes / 1048576.0,
                 plan_.unshared_bytes / 1048576.0);
-  arena_ = backend.allocate({std::max<std::int64_t>(plan_.arena_bytes, 1)}, DType::i32);
+  // The arena is plan_.arena_bytes bytes, allocated as 4-byte words.
+  const std::int64_t arena_words = std::max<std::int64_t>((plan_.arena_bytes + 3) / 4, 1);
+  arena_ = backend.allocate({arena_words}, DType::i32);
   auto* base = static_cast<std::byte*>(arena_.raw());
 
   const auto& values = graph_.values();

@@ -107,10 +107,12 @@ int run_training(const TrainOptions& options) {
   const bool resuming = !options.resume_dir.empty();
   RunConfig config = resolve_run_config(options.config_path, options.overrides, options.resume_dir);
   const fs::path run_dir = config.run_dir;
+  // Before the run directory exists: a device that is not there (--device cuda
+  // without a GPU) must not leave a directory that refuses the retry.
+  auto backend = select_backend(options.device, static_cast<int>(config.threads));
   prepare_run_directory(run_dir, config, resuming);
   set_up_logging(run_dir);
 
-  auto backend = select_backend(options.device, static_cast<int>(config.threads));
   ParameterStore parameters(*backend);
   std::unique_ptr<TrainingTask> task = make_training_task(config, run_dir, *backend, parameters);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(config.training.optimizer, parameters);
