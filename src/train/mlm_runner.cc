@@ -32,17 +32,17 @@ MlmRunner::MlmRunner(const BertModel& model, Backend& backend, ParameterStore& p
 MlmRunner::CachedGraph& MlmRunner::graph_for(const MlmBatch& batch, bool training) {
   const auto key = std::make_tuple(batch.batch_size(), batch.sequence_length(),
                                    batch.masked_per_sequence(), training);
-  auto found = cache_.find(key);
-  if (found != cache_.end()) return found->second;
-  BertGraph built = model_->build_graph(static_cast<int>(batch.batch_size()),
-                                        static_cast<int>(batch.sequence_length()),
-                                        static_cast<int>(batch.masked_per_sequence()));
-  CachedGraph cached;
-  cached.loss = built.loss;
-  cached.logits = built.logits;
-  cached.executor =
-      std::make_unique<Executor>(std::move(built.graph), *backend_, *parameters_, training);
-  return cache_.emplace(key, std::move(cached)).first->second;
+  return cache_.find_or_build(key, [&] {
+    BertGraph built = model_->build_graph(static_cast<int>(batch.batch_size()),
+                                          static_cast<int>(batch.sequence_length()),
+                                          static_cast<int>(batch.masked_per_sequence()));
+    CachedGraph cached;
+    cached.loss = built.loss;
+    cached.logits = built.logits;
+    cached.executor =
+        std::make_unique<Executor>(std::move(built.graph), *backend_, *parameters_, training);
+    return cached;
+  });
 }
 
 TaskMetrics MlmRunner::run(const MlmBatch& batch, bool training, const RunContext& context) {
@@ -77,12 +77,7 @@ TaskMetrics MlmRunner::evaluate_batch(const MlmBatch& batch) {
 }
 
 std::pair<std::int64_t, std::int64_t> MlmRunner::planned_bytes() const {
-  std::int64_t planned = 0, unshared = 0;
-  for (const auto& [key, cached] : cache_) {
-    planned += cached.executor->memory_plan().arena_bytes;
-    unshared += cached.executor->memory_plan().unshared_bytes;
-  }
-  return {planned, unshared};
+  return cache_.planned_bytes();
 }
 
 }  // namespace seqtrain

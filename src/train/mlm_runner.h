@@ -7,7 +7,6 @@
 // label (logits read back to the host), and the non-padding tokens read.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <tuple>
 #include <utility>
@@ -15,6 +14,7 @@
 #include "data/mlm_batch.h"
 #include "models/bert.h"
 #include "seqtrain/executor.h"
+#include "train/graph_cache.h"
 #include "train/task_metrics.h"
 
 namespace seqtrain {
@@ -42,7 +42,7 @@ class MlmRunner {
   const BertModel* model_;
   Backend* backend_;
   ParameterStore* parameters_;
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>, CachedGraph> cache_;
+  GraphCache<std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>, CachedGraph> cache_;
 };
 
 // Of the used slots (label != kIgnoreTarget) of logits [B * P, V], how many

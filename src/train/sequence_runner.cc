@@ -9,15 +9,14 @@ SequenceRunner::SequenceRunner(const SequenceModel& model, Backend& backend,
     : model_(&model), backend_(&backend), parameters_(&parameters), carry_state_(carry_state) {}
 
 SequenceRunner::CachedGraph& SequenceRunner::graph_for(int steps, int batch, bool training) {
-  auto key = std::make_tuple(steps, batch, training);
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
-  SequenceGraph built = model_->build_graph(steps, batch, carry_state_, true);
-  CachedGraph cached;
-  cached.executor =
-      std::make_unique<Executor>(std::move(built.graph), *backend_, *parameters_, training);
-  cached.ids = std::move(built);
-  return cache_.emplace(key, std::move(cached)).first->second;
+  return cache_.find_or_build(std::make_tuple(steps, batch, training), [&] {
+    SequenceGraph built = model_->build_graph(steps, batch, carry_state_, true);
+    CachedGraph cached;
+    cached.executor =
+        std::make_unique<Executor>(std::move(built.graph), *backend_, *parameters_, training);
+    cached.ids = std::move(built);
+    return cached;
+  });
 }
 
 namespace {
@@ -103,12 +102,7 @@ TaskMetrics SequenceRunner::evaluate_batch(const SequenceBatch& batch) {
 }
 
 std::pair<std::int64_t, std::int64_t> SequenceRunner::planned_bytes() const {
-  std::int64_t planned = 0, unshared = 0;
-  for (const auto& [key, cached] : cache_) {
-    planned += cached.executor->memory_plan().arena_bytes;
-    unshared += cached.executor->memory_plan().unshared_bytes;
-  }
-  return {planned, unshared};
+  return cache_.planned_bytes();
 }
 
 }  // namespace seqtrain

@@ -4,7 +4,6 @@
 // batch to the next (detached: gradients stop at the batch boundary).
 #pragma once
 
-#include <map>
 #include <memory>
 #include <tuple>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "data/sequence_batch.h"
 #include "models/sequence_model.h"
 #include "seqtrain/executor.h"
+#include "train/graph_cache.h"
 #include "train/task_metrics.h"
 
 namespace seqtrain {
@@ -49,7 +49,7 @@ class SequenceRunner {
   Backend* backend_;
   ParameterStore* parameters_;
   bool carry_state_;
-  std::map<std::tuple<int, int, bool>, CachedGraph> cache_;
+  GraphCache<std::tuple<int, int, bool>, CachedGraph> cache_;
   std::vector<Tensor> training_state_;
   std::vector<Tensor> evaluation_state_;
 };
