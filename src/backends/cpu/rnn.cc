@@ -46,38 +46,13 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/vector_math.h"
+#include "backends/rnn_layout.h"
 
 namespace seqtrain {
 namespace {
 
 using cpu::fast_sigmoid;
 using cpu::fast_tanh;
-
-struct RnnShape {
-  std::int64_t steps, batch, input, hidden;
-  std::int64_t gate_width;       // G * H
-  std::int64_t workspace_width;  // W * H
-};
-
-RnnShape rnn_shape(RnnCell cell, const Tensor& x, const Tensor& weight_hh) {
-  const std::int64_t hidden = weight_hh.dim(1);
-  return {x.dim(0), x.dim(1),         x.dim(2),
-          hidden,   weight_hh.dim(0), rnn_workspace_width(cell) * hidden};
-}
-
-// Checks every length (before any parallel loop: they must not throw) and
-// returns the longest.
-std::int64_t longest_sequence(const Tensor& lengths, std::int64_t steps) {
-  std::int64_t longest = 0;
-  for (std::int64_t b = 0; b < lengths.numel(); ++b) {
-    const std::int32_t length = lengths.data<std::int32_t>()[b];
-    if (length < 1 || length > steps)
-      throw DataError(fmt::format("recurrent layer: sequence {} has length {}, outside [1, {}]", b,
-                                  length, steps));
-    longest = std::max<std::int64_t>(longest, length);
-  }
-  return longest;
-}
 
 // Hidden units per tile: four AVX-512 vectors, and cache-line aligned.
 constexpr std::int64_t kUnitChunk = 64;
@@ -240,7 +215,8 @@ void copy_or_zero(const Tensor* source, float* target, std::int64_t count) {
 void CpuBackend::rnn_forward(const RnnForwardArgs& a) {
   const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
   const std::int64_t H = n.hidden, B = n.batch, GH = n.gate_width;
-  const std::int64_t longest = longest_sequence(*a.lengths, n.steps);
+  const std::int64_t longest =
+      longest_sequence(a.lengths->data<std::int32_t>(), a.lengths->numel(), n.steps);
   const std::int32_t* lengths = a.lengths->data<std::int32_t>();
   const float* weight_hh = a.weight_hh->data<float>();
   const float* bias_ih = a.bias_ih->data<float>();
@@ -296,7 +272,8 @@ void CpuBackend::rnn_forward(const RnnForwardArgs& a) {
 void CpuBackend::rnn_backward(const RnnBackwardArgs& a) {
   const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
   const std::int64_t H = n.hidden, B = n.batch, GH = n.gate_width, T = n.steps;
-  const std::int64_t longest = longest_sequence(*a.lengths, T);
+  const std::int64_t longest =
+      longest_sequence(a.lengths->data<std::int32_t>(), a.lengths->numel(), T);
   const std::int32_t* lengths = a.lengths->data<std::int32_t>();
   const float* x = a.x->data<float>();
   const float* weight_ih = a.weight_ih->data<float>();

@@ -42,6 +42,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_errors.h"
 #include "backends/cuda/gemm.h"
+#include "backends/rnn_layout.h"
 #include "kernels/bias_grad.h"
 #include "kernels/gru_cell.h"
 #include "kernels/lstm_cell.h"
@@ -49,18 +50,6 @@
 
 namespace seqtrain {
 namespace {
-
-struct RnnShape {
-  std::int64_t steps, batch, input, hidden;
-  std::int64_t gate_width;       // G * H
-  std::int64_t workspace_width;  // W * H
-};
-
-RnnShape rnn_shape(RnnCell cell, const Tensor& x, const Tensor& weight_hh) {
-  const std::int64_t hidden = weight_hh.dim(1);
-  return {x.dim(0), x.dim(1),         x.dim(2),
-          hidden,   weight_hh.dim(0), rnn_workspace_width(cell) * hidden};
-}
 
 void expect_supported(const Tensor& x) {
   SEQTRAIN_CHECK(x.dtype() == DType::f32 && x.device() == Device::cuda,
@@ -85,13 +74,7 @@ std::vector<std::int32_t> CudaBackend::host_lengths(const Tensor& lengths, std::
   std::vector<std::int32_t> values(static_cast<std::size_t>(lengths.numel()));
   Tensor host = Tensor::view(values.data(), lengths.shape(), DType::i32);
   copy_to_host(lengths, host);
-  longest = 0;
-  for (std::size_t b = 0; b < values.size(); ++b) {
-    if (values[b] < 1 || values[b] > steps)
-      throw DataError(fmt::format("recurrent layer: sequence {} has length {}, outside [1, {}]", b,
-                                  values[b], steps));
-    longest = std::max<std::int64_t>(longest, values[b]);
-  }
+  longest = longest_sequence(values.data(), lengths.numel(), steps);
   return values;
 }
 

@@ -20,31 +20,11 @@
 #include <vector>
 
 #include "backends/pointwise_math.h"
+#include "backends/rnn_layout.h"
 #include "backends/serial/serial_backend.h"
 
 namespace seqtrain {
 namespace {
-
-struct RnnSizes {
-  std::int64_t steps, batch, input, hidden;
-  std::int64_t gate_width;       // G * H: rows of weight_ih and weight_hh
-  std::int64_t workspace_width;  // W * H
-};
-
-RnnSizes rnn_sizes(RnnCell cell, const Tensor& x, const Tensor& weight_hh) {
-  const std::int64_t hidden = weight_hh.dim(1);
-  return {x.dim(0), x.dim(1),         x.dim(2),
-          hidden,   weight_hh.dim(0), rnn_workspace_width(cell) * hidden};
-}
-
-// len_b, checked: packed sequences hold at least one step.
-std::int64_t sequence_length(const Tensor& lengths, std::int64_t row, std::int64_t steps) {
-  const std::int32_t length = lengths.data<std::int32_t>()[row];
-  if (length < 1 || length > steps)
-    throw DataError(fmt::format("recurrent layer: sequence {} has length {}, outside [1, {}]", row,
-                                length, steps));
-  return length;
-}
 
 // The row's first step (its previous state is h0 / c0) and the step before t.
 bool is_first_step(bool reverse, std::int64_t t, std::int64_t length) {
@@ -61,7 +41,7 @@ float value_or_zero(const Tensor* tensor, std::int64_t index) {
 }  // namespace
 
 void SerialBackend::rnn_forward(const RnnForwardArgs& a) {
-  const RnnSizes n = rnn_sizes(a.cell, *a.x, *a.weight_hh);
+  const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
   const std::int64_t H = n.hidden;
   const float* x = a.x->data<float>();
   const float* weight_ih = a.weight_ih->data<float>();
@@ -87,7 +67,7 @@ void SerialBackend::rnn_forward(const RnnForwardArgs& a) {
       float* y_row = y + row * H;
       float* saved = workspace != nullptr ? workspace + row * n.workspace_width : nullptr;
       float* projected = projection + row * n.gate_width;  // W_ih x + b_ih
-      if (t >= sequence_length(*a.lengths, b, n.steps)) {
+      if (t >= sequence_length(a.lengths->data<std::int32_t>(), b, n.steps)) {
         for (std::int64_t j = 0; j < H; ++j) y_row[j] = 0.0f;
         for (std::int64_t j = 0; j < n.workspace_width; ++j) saved[j] = 0.0f;
         for (std::int64_t r = 0; r < n.gate_width; ++r) projected[r] = 0.0f;
@@ -169,7 +149,7 @@ void SerialBackend::rnn_forward(const RnnForwardArgs& a) {
 //   dW_ih += da_x^T x_t,  dW_hh += da_h^T h_{t-1},  db_ih += da_x,  db_hh += da_h
 // Invalid steps pass dh and dc through untouched and give dx_t = 0.
 void SerialBackend::rnn_backward(const RnnBackwardArgs& a) {
-  const RnnSizes n = rnn_sizes(a.cell, *a.x, *a.weight_hh);
+  const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
   const std::int64_t H = n.hidden;
   const float* x = a.x->data<float>();
   const float* weight_ih = a.weight_ih->data<float>();
@@ -201,7 +181,7 @@ void SerialBackend::rnn_backward(const RnnBackwardArgs& a) {
       const std::int64_t row = t * n.batch + b;
       float* gate_row = gate_grads + row * n.gate_width;
       float* dx_row = dx + row * n.input;
-      const std::int64_t length = sequence_length(*a.lengths, b, n.steps);
+      const std::int64_t length = sequence_length(a.lengths->data<std::int32_t>(), b, n.steps);
       if (t >= length) {
         for (std::int64_t r = 0; r < n.gate_width; ++r) gate_row[r] = 0.0f;
         for (std::int64_t k = 0; k < n.input; ++k) dx_row[k] = 0.0f;
