@@ -6,10 +6,7 @@
 // init_from starts from a checkpoint's weights with a fresh optimizer; bad
 // input is one line and exit code 2.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli_test_support.h"
 #include "data_mlm_test_support.h"
 #include "train/safetensors.h"
 
@@ -25,22 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code;
-  std::string output;
-};
-
-CommandResult run_seqtrain(const std::string& arguments, bool with_stderr = true) {
-  const std::string command = "OMP_WAIT_POLICY=passive " + std::string(SEQTRAIN_BINARY) + " " +
-                              arguments + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe))
-    output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using testing::CommandResult;
+using testing::run_seqtrain;
 
 std::vector<nlohmann::json> read_metrics(const fs::path& run) {
   std::ifstream file(run / "metrics.jsonl");

@@ -2,12 +2,11 @@
 // a tokenizer and shards that the library reads back, and bad input of every
 // kind is one line on stderr with exit code 2.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
+#include <algorithm>
 #include <string>
 
+#include "cli_test_support.h"
 #include "data/token_shards.h"
 #include "data_mlm_test_support.h"
 #include "data_test_support.h"
@@ -15,24 +14,10 @@
 namespace seqtrain {
 namespace {
 
+using testing::CommandResult;
 using testing::DataTestDirectory;
 using testing::generated_corpus;
-
-struct CommandResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run_seqtrain(const std::string& arguments) {
-  const std::string command = std::string(SEQTRAIN_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe))
-    output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using testing::run_seqtrain;
 
 void expect_one_line_user_error(const CommandResult& result, const std::string& fragment) {
   EXPECT_EQ(result.exit_code, 2) << result.output;
