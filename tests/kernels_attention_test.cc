@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_test_storage.h"
 #include "kernels/attention.h"
 #include "test_support.h"
 
@@ -47,43 +48,9 @@ struct Tolerance {
 };
 
 template <class Storage>
-Storage from_float(float value) {
-  if constexpr (std::is_same_v<Storage, float>)
-    return value;
-  else
-    return __float2bfloat16(value);
-}
-float to_float(float value) {
-  return value;
-}
-float to_float(__nv_bfloat16 value) {
-  return __bfloat162float(value);
-}
-
-template <class Storage>
-std::vector<Storage> to_storage(const Tensor& tensor) {
-  std::vector<Storage> out;
-  for (float value : tensor.to_vector()) out.push_back(from_float<Storage>(value));
-  return out;
-}
-
-template <class Storage>
-Tensor as_tensor(const std::vector<Storage>& values, const Shape& shape) {
-  std::vector<float> floats;
-  for (const Storage& value : values) floats.push_back(to_float(value));
-  return Tensor::from_vector(floats, shape);
-}
-
-// The tensor as Storage would hold it, back in fp32.
-template <class Storage>
-Tensor rounded(const Tensor& tensor) {
-  return as_tensor(to_storage<Storage>(tensor), tensor.shape());
-}
-
-template <class Storage>
 std::vector<Storage> nan_filled(std::int64_t count) {
   return std::vector<Storage>(static_cast<std::size_t>(count),
-                              from_float<Storage>(std::numeric_limits<float>::quiet_NaN()));
+                              storage_from_float<Storage>(std::numeric_limits<float>::quiet_NaN()));
 }
 
 // Serial forward on random inputs, then serial backward from its outputs.
@@ -97,15 +64,15 @@ struct SerialAttention {
 template <class Storage>
 SerialAttention run_serial(const AttentionCase& c, std::uint64_t seed) {
   SerialAttention s;
-  s.qkv = rounded<Storage>(random_tensor(c.qkv_shape(), seed, 1.5f));
+  s.qkv = rounded_to_storage<Storage>(random_tensor(c.qkv_shape(), seed, 1.5f));
   s.lengths = Tensor::from_vector(c.key_lengths, {c.batch});
-  s.dcontext = rounded<Storage>(random_tensor(c.context_shape(), seed + 1));
+  s.dcontext = rounded_to_storage<Storage>(random_tensor(c.context_shape(), seed + 1));
   s.context = Tensor::empty(c.context_shape());
   s.log_sum_exp = Tensor::empty(c.log_sum_exp_shape());
   s.dqkv = Tensor::empty(c.qkv_shape());
   auto serial = make_serial_backend();
   serial->attention_forward(s.qkv, s.lengths, c.dropout_args(), s.context, s.log_sum_exp);
-  s.saved_context = rounded<Storage>(s.context);
+  s.saved_context = rounded_to_storage<Storage>(s.context);
   serial->attention_backward(s.qkv, s.lengths, s.saved_context, s.log_sum_exp, s.dcontext,
                              c.dropout_args(), s.dqkv);
   return s;
@@ -126,9 +93,9 @@ struct KernelAttention {
 // compared on its own.
 template <class Storage>
 KernelAttention<Storage> run_kernels(const AttentionCase& c, const SerialAttention& s) {
-  const std::vector<Storage> qkv = to_storage<Storage>(s.qkv);
-  const std::vector<Storage> dcontext = to_storage<Storage>(s.dcontext);
-  const std::vector<Storage> saved_context = to_storage<Storage>(s.saved_context);
+  const std::vector<Storage> qkv = storage_values<Storage>(s.qkv);
+  const std::vector<Storage> dcontext = storage_values<Storage>(s.dcontext);
+  const std::vector<Storage> saved_context = storage_values<Storage>(s.saved_context);
   const std::vector<float> saved_lse = s.log_sum_exp.to_vector();
   const std::int32_t* lengths = s.lengths.data<std::int32_t>();
 
@@ -190,12 +157,12 @@ void expect_kernels_match_serial(const AttentionCase& c, Tolerance tolerance,
                                  std::uint64_t seed = 11) {
   const SerialAttention s = run_serial<Storage>(c, seed);
   const KernelAttention<Storage> k = run_kernels<Storage>(c, s);
-  EXPECT_TRUE(tensors_close(as_tensor(k.context, c.context_shape()), s.context, tolerance.atol,
+  EXPECT_TRUE(tensors_close(storage_tensor(k.context, c.context_shape()), s.context, tolerance.atol,
                             tolerance.rtol))
       << "context";
   EXPECT_TRUE(log_sum_exp_close(k.log_sum_exp, s.log_sum_exp, tolerance)) << "log_sum_exp";
   EXPECT_TRUE(
-      tensors_close(as_tensor(k.dqkv, c.qkv_shape()), s.dqkv, tolerance.atol, tolerance.rtol))
+      tensors_close(storage_tensor(k.dqkv, c.qkv_shape()), s.dqkv, tolerance.atol, tolerance.rtol))
       << "dqkv";
 }
 
