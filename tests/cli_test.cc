@@ -1,7 +1,6 @@
 // The seqtrain binary end to end: bad input of every kind is one line on stderr
 // and exit code 2; a short run writes its run directory; N steps + resume + N
 // steps equals 2N steps bit for bit.
-#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
@@ -13,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cli_test_support.h"
 #include "train/safetensors.h"
 
 namespace seqtrain {
@@ -20,22 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-// stdout and stderr together, or stdout alone.
-CommandResult run_seqtrain(const std::string& arguments, bool with_stderr = true) {
-  const std::string command =
-      std::string(SEQTRAIN_BINARY) + " " + arguments + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using testing::CommandResult;
+using testing::run_seqtrain;
 
 class Cli : public ::testing::Test {
  protected:
