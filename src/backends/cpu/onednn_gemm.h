@@ -34,6 +34,19 @@ struct CachedGemm {
   std::size_t scratchpad_bytes = 0;
 };
 
+// A transpose of op(A)'s storage: [batch] x [k, m] with row stride lda and
+// batch stride stride_a, written as dense [batch] x [m, k].
+struct TransposeShape {
+  std::int64_t batch, m, k, lda, stride_a;
+
+  auto operator<=>(const TransposeShape&) const = default;
+};
+
+struct CachedTranspose {
+  dnnl::reorder primitive;
+  dnnl::memory source, destination;
+};
+
 struct CpuBackend::OneDnn {
   explicit OneDnn(int pool_threads);
   // Runs c = alpha op(a) op(b) + beta c for one shape; creates its primitive
@@ -44,12 +57,17 @@ struct CpuBackend::OneDnn {
   dnnl::stream stream;
   int threads;  // the backend's pool size, re-asserted before each execution
   std::map<GemmShape, CachedGemm> cache;
+  std::map<TransposeShape, CachedTranspose> transposes;
   // One scratchpad for every primitive (one runs at a time), grown to the
   // largest any of them asked for.
   Tensor scratchpad;
+  // op(A) made dense for a transposed-A GEMM, grown to the largest needed.
+  Tensor transposed_a;
 
  private:
   CachedGemm& find_or_create(const GemmShape& shape);
+  // Copies A^T of a transposed-A shape into transposed_a and returns it.
+  const float* transpose_a(const GemmShape& shape, const float* a);
 };
 
 }  // namespace seqtrain
