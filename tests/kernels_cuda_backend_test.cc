@@ -54,14 +54,16 @@ std::pair<Tensor, Tensor> bf16_and_exact_f32(const Tensor& values) {
 class CudaBackendOpCases : public ::testing::TestWithParam<OpCase> {};
 
 // Outputs and parameter gradients of each op case (op_cases.h) against serial.
-// An op whose kernel has not landed fails with "not implemented on cuda yet",
-// which is reported as a skip naming it, so the sweep grows with the kernels.
+// Attention cases whose head size the CUDA kernel is not built for (it has 32,
+// 64 and 128) are refused with a DeviceError, reported as a skip naming them;
+// CudaBackendOps.AttentionMatchesSerial covers the CUDA attention at d = 32.
 TEST_P(CudaBackendOpCases, MatchesSerial) {
   CudaBackend cuda(0);
   try {
     expect_backends_agree(GetParam().graph_case, cuda, 1e-4, 1e-4);
   } catch (const DeviceError& error) {
-    if (std::string(error.what()).find("not implemented on cuda yet") == std::string::npos) throw;
+    if (std::string(error.what()).find("cuda attention supports head sizes") == std::string::npos)
+      throw;
     GTEST_SKIP() << error.what();
   }
 }

@@ -29,8 +29,8 @@ AttentionShape attention_shape(const Tensor& qkv) {
                              to_int32(qkv.dim(3), "heads"), to_int32(qkv.dim(4), "head size")};
   if (!kernels::attention_supports_head_dim(shape.head_dim))
     throw DeviceError(fmt::format(
-        "not implemented on cuda yet: attention with head size {} (the kernel is built for 32, "
-        "64 and 128; choose hidden_size / heads among them, or run with --device cpu)",
+        "cuda attention supports head sizes 32, 64 and 128, not {}: choose hidden_size / heads "
+        "among them, or run with --device cpu",
         shape.head_dim));
   return shape;
 }
