@@ -8,6 +8,11 @@
 //                     weights reordered once into its preferred layout outside
 //                     the timed loop, explicit zero initial states (oneDNN 2.6
 //                     returns a wrong weights_iter gradient without them)
+// and, where a GPU answers, the same layer on the cuda backend twice:
+//   cuda/fused        our cell kernels + cuBLAS (src/backends/cuda/cuda_rnn.cc)
+//   cuda/cudnn        cuDNN's RNN (model.impl: cudnn, src/backends/cuda/cudnn_rnn.h)
+// (each iteration ends by copying the bias gradient to the host, which waits
+// for the device; without a GPU they are reported as skipped).
 // Counters: tokens/s (T * B per iteration) and GFLOP/s (6 multiply-adds per
 // weight per token forward and backward: 2 forward + 4 backward).
 //
@@ -18,6 +23,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "seqtrain/backend.h"
+#include "seqtrain/error.h"
 #include "seqtrain/parameters.h"
 #include "seqtrain/rng.h"
 
@@ -44,7 +50,8 @@ Tensor random_host(const Shape& shape, std::uint64_t stream, float bound) {
   return uniform_tensor(shape, bound, rng);
 }
 
-void run_seqtrain_layer(benchmark::State& state, Backend& backend) {
+void run_seqtrain_layer(benchmark::State& state, Backend& backend,
+                        RnnImpl impl = RnnImpl::fused) {
   const float bound = 1.0f / std::sqrt(static_cast<float>(kHidden));
   auto make = [&](const Shape& shape, std::uint64_t stream, float scale) {
     Tensor host = random_host(shape, stream, scale);
@@ -56,27 +63,35 @@ void run_seqtrain_layer(benchmark::State& state, Backend& backend) {
   Tensor weight_ih = make({kGates, kInput}, 2, bound), weight_hh = make({kGates, kHidden}, 3, bound);
   Tensor bias_ih = make({kGates}, 4, bound), bias_hh = make({kGates}, 5, bound);
   Tensor dy = make({kSteps, kBatch, kHidden}, 6, 1.0f);
-  Tensor lengths = Tensor::empty({kBatch}, DType::i32);
-  for (auto& length : lengths.span<std::int32_t>()) length = static_cast<std::int32_t>(kSteps);
+  Tensor host_lengths = Tensor::empty({kBatch}, DType::i32);
+  for (auto& length : host_lengths.span<std::int32_t>()) length = static_cast<std::int32_t>(kSteps);
+  Tensor lengths = backend.allocate({kBatch}, DType::i32);
+  backend.copy_from_host(host_lengths, lengths);
   auto zeros = [&](const Shape& shape) {
     Tensor tensor = backend.allocate(shape, DType::f32);
     backend.fill_zero(tensor);
     return tensor;
   };
   Tensor y = zeros({kSteps, kBatch, kHidden}), h_n = zeros({kBatch, kHidden}), c_n = zeros({kBatch, kHidden});
-  Tensor workspace = zeros({kSteps, kBatch, 5 * kHidden}), projection = zeros({kSteps, kBatch, kGates});
+  // cuDNN keeps its own saved state: no workspace or scratch (RnnForwardArgs).
+  const std::int64_t fused = impl == RnnImpl::fused ? 1 : 0;
+  Tensor workspace = zeros({kSteps, kBatch, fused * 5 * kHidden}),
+         projection = zeros({kSteps, kBatch, fused * kGates});
   Tensor dx = zeros(x.shape()), dweight_ih = zeros(weight_ih.shape()), dweight_hh = zeros(weight_hh.shape());
   Tensor dbias_ih = zeros({kGates}), dbias_hh = zeros({kGates}), dh0 = zeros({kBatch, kHidden}),
-         dc0 = zeros({kBatch, kHidden}), gate_grads = zeros({kSteps, kBatch, kGates});
+         dc0 = zeros({kBatch, kHidden}), gate_grads = zeros({kSteps, kBatch, fused * kGates});
   RnnForwardArgs forward{RnnCell::lstm, false, &x, &weight_ih, &weight_hh, &bias_ih, &bias_hh,
                          nullptr, nullptr, &lengths, &y, &h_n, &c_n, &workspace, &projection};
   RnnBackwardArgs backward{RnnCell::lstm, false, &x, &weight_ih, &weight_hh, nullptr, nullptr,
                            &lengths, &y, &workspace, &dy, nullptr, nullptr, &dx, &dweight_ih,
                            &dweight_hh, &dbias_ih, &dbias_hh, &dh0, &dc0, &gate_grads};
+  forward.impl = backward.impl = impl;
+  Tensor bias_grad_on_host = Tensor::empty({kGates}, DType::f32);
   for (auto _ : state) {
     backend.rnn_forward(forward);
     backend.rnn_backward(backward);
-    benchmark::DoNotOptimize(dweight_hh.raw());
+    backend.copy_to_host(dbias_hh, bias_grad_on_host);  // waits for a GPU
+    benchmark::DoNotOptimize(bias_grad_on_host.raw());
   }
   set_counters(state);
 }
@@ -90,6 +105,21 @@ void BM_LstmLayer_SeqtrainSerial(benchmark::State& state) {
   auto backend = make_serial_backend();
   run_seqtrain_layer(state, *backend);
 }
+
+void run_on_cuda(benchmark::State& state, RnnImpl impl) {
+  std::unique_ptr<Backend> backend;
+  try {
+    backend = make_cuda_backend(0);
+  } catch (const Error& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  run_seqtrain_layer(state, *backend, impl);
+}
+
+void BM_LstmLayer_CudaFused(benchmark::State& state) { run_on_cuda(state, RnnImpl::fused); }
+
+void BM_LstmLayer_CudaCudnn(benchmark::State& state) { run_on_cuda(state, RnnImpl::cudnn); }
 
 void BM_LstmLayer_OneDnn(benchmark::State& state) {
   using namespace dnnl;
@@ -189,4 +219,6 @@ void BM_LstmLayer_OneDnn(benchmark::State& state) {
 BENCHMARK(seqtrain::BM_LstmLayer_SeqtrainCpu)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK(seqtrain::BM_LstmLayer_OneDnn)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 BENCHMARK(seqtrain::BM_LstmLayer_SeqtrainSerial)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+BENCHMARK(seqtrain::BM_LstmLayer_CudaFused)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(seqtrain::BM_LstmLayer_CudaCudnn)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 BENCHMARK_MAIN();

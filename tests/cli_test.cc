@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "cli_test_support.h"
+#include "train/file_io.h"
 #include "train/safetensors.h"
 
 namespace seqtrain {
@@ -94,6 +95,31 @@ TEST_F(Cli, UnknownDeviceAndMissingCudaAreErrors) {
   expect_user_error(run_seqtrain("train " + config.string() + " --device cuda"), "cuda");
   // Neither failure leaves a run directory behind that would refuse the retry.
   EXPECT_FALSE(fs::exists(directory_ / "run"));
+}
+
+// cuDNN's layers are for GPU runs: asking for them on the CPU is a config
+// error before anything is written; a run trained with them still evaluates on
+// the CPU (the same layers, run by the fused code).
+TEST_F(Cli, CudnnLayersTrainOnCudaOnlyAndEvaluateAnywhere) {
+  const fs::path run = directory_ / "run";
+  fs::path config = write("c.yaml", adding_config(run.string(), 2));
+  expect_user_error(
+      run_seqtrain("train " + config.string() + " --device cpu --set model.impl=cudnn"),
+      "model.impl: cudnn runs on --device cuda only, and this run would use the cpu backend; set "
+      "model.impl: fused to train here");
+  EXPECT_FALSE(fs::exists(run));
+
+  ASSERT_EQ(run_seqtrain("train " + config.string() + " --device cpu").exit_code, 0);
+  const CommandResult fused = run_seqtrain("eval " + run.string() + " --device cpu");
+  ASSERT_EQ(fused.exit_code, 0) << fused.output;
+  std::string resolved = read_file(run / "config.yaml");
+  const std::size_t at = resolved.find("impl: fused");
+  ASSERT_NE(at, std::string::npos) << resolved;
+  resolved.replace(at, 11, "impl: cudnn");
+  std::ofstream(run / "config.yaml") << resolved;
+  const CommandResult cudnn = run_seqtrain("eval " + run.string() + " --device cpu");
+  ASSERT_EQ(cudnn.exit_code, 0) << cudnn.output;
+  EXPECT_EQ(cudnn.output, fused.output);
 }
 
 TEST_F(Cli, FreshRunIntoAnExistingRunIsAnError) {

@@ -77,7 +77,7 @@ TEST(RunConfigErrors, UnknownKeyInTheWrongSectionSuggestsWhereItBelongs) {
 
 TEST(RunConfigErrors, UnknownKeyWithNothingNearListsTheSectionsKeys) {
   EXPECT_EQ(config_error(kCharlm + "model:\n  size: 3\n"),
-            "x.yaml: unknown key 'model.size' ('model' accepts cell, hidden_size, layers, "
+            "x.yaml: unknown key 'model.size' ('model' accepts cell, impl, hidden_size, layers, "
             "bidirectional, embedding_size, dropout, bert)");
 }
 
@@ -115,7 +115,7 @@ TEST(RunConfigErrors, WrongTypesSayWhatWasExpected) {
   EXPECT_EQ(config_error(kCharlm + "model:\n  bidirectional: yes\n"),
             "x.yaml: model.bidirectional = yes: expected true or false");
   EXPECT_EQ(config_error(kCharlm + "model: 3\n"),
-            "x.yaml: model = 3: expected a section with keys cell, hidden_size, layers, "
+            "x.yaml: model = 3: expected a section with keys cell, impl, hidden_size, layers, "
             "bidirectional, embedding_size, dropout, bert");
   EXPECT_EQ(config_error(kCharlm + "training:\n  steps:\n"),
             "x.yaml: training.steps = null: expected an integer >= 1 (leave the key out for the "
@@ -203,6 +203,9 @@ TEST(RunConfigErrors, CrossFieldChecksNameTheKeyThatBreaksThem) {
   EXPECT_EQ(config_error(kCharlm + "model:\n  bidirectional: true\n"),
             "x.yaml: model.bidirectional = true: must be false when task is charlm (a language "
             "model must not see the characters it predicts)");
+  EXPECT_EQ(config_error("task: adding\nmodel:\n  impl: cudnn\n  bidirectional: true\n"),
+            "x.yaml: model.impl = 'cudnn': cudnn runs forward-direction layers only; set "
+            "model.bidirectional: false or model.impl: fused");
   EXPECT_EQ(config_error("task: charlm\n"),
             "x.yaml: missing key 'data.path': required when task is charlm (the text file to "
             "train on)");
@@ -227,6 +230,7 @@ TEST(RunConfig, DefaultsFillEveryKeyNotGiven) {
   EXPECT_EQ(config.threads, 0);
   EXPECT_EQ(config.run_dir, "runs/adding");
   EXPECT_EQ(config.model.cell, RecurrentCell::lstm);
+  EXPECT_EQ(config.model.impl, RecurrentImpl::fused);
   EXPECT_EQ(config.model.hidden_size, 256);
   EXPECT_EQ(config.model.layers, 1);
   EXPECT_FALSE(config.model.bidirectional);
@@ -270,8 +274,9 @@ TEST(RunConfig, FileValuesAndOverridesLandInTheTypedConfig) {
       "training:\n  optimizer:\n    learning_rate: 3.0e-3\n",
       {"training.steps=700", "training.optimizer.betas=[0.9,0.98]", "model.cell=rnn",
        "model.cell=lstm", "training.schedule={decay: linear, warmup_steps: 10}",
-       "training.carry_state=false", "model.dropout=0.25"});
+       "training.carry_state=false", "model.dropout=0.25", "model.impl=cudnn"});
   EXPECT_EQ(config.run_dir, "out/x");
+  EXPECT_EQ(config.model.impl, RecurrentImpl::cudnn);
   EXPECT_EQ(config.model.cell, RecurrentCell::lstm);  // the last override wins
   EXPECT_EQ(config.model.layers, 2);
   EXPECT_EQ(config.model.dropout, 0.25);
@@ -297,7 +302,8 @@ TEST(RunConfig, ResolvedYamlLoadsBackToTheSameConfig) {
   const std::vector<RunConfig> configs{
       load_text("task: adding\n"),
       load_text(kCharlm,
-                {"seed=7", "threads=2", "run_dir=null", "model.cell=gru", "model.hidden_size=33",
+                {"seed=7", "threads=2", "run_dir=null", "model.cell=gru", "model.impl=cudnn",
+                 "model.hidden_size=33",
                  "model.dropout=0.1", "data.vocabulary=char", "data.validation_fraction=0.3",
                  "training.optimizer.name=sgd", "training.optimizer.learning_rate=0.1",
                  "training.optimizer.betas=[0.1, 0.2]", "training.optimizer.epsilon=1e-7",

@@ -305,7 +305,7 @@ RnnTensors make_rnn_inputs(const RnnCase& c) {
   return r;
 }
 
-void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r) {
+void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r, RnnImpl impl = RnnImpl::fused) {
   RnnForwardArgs forward{c.cell,
                          c.reverse,
                          r.get("x"),
@@ -321,6 +321,7 @@ void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r) {
                          r.get("c_n"),
                          r.get("workspace"),
                          r.get("input_projection")};
+  forward.impl = impl;
   backend.rnn_forward(forward);
   RnnBackwardArgs backward{c.cell,
                            c.reverse,
@@ -343,6 +344,7 @@ void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r) {
                            r.get("dh0"),
                            r.get("dc0"),
                            r.get("gate_grads")};
+  backward.impl = impl;
   backend.rnn_backward(backward);
 }
 
@@ -406,6 +408,26 @@ TEST_P(CudaBackendRnn, OneStepAndStepsNoRowReaches) {
 INSTANTIATE_TEST_SUITE_P(Cells, CudaBackendRnn,
                          ::testing::Values(RnnCell::lstm, RnnCell::gru, RnnCell::rnn_tanh),
                          [](const auto& info) { return std::string(rnn_cell_name(info.param)); });
+
+// cuDNN's layer (cudnn_rnn.h) runs on a GPU only: the emulated device, which
+// has the rest of the backend, says so in one line instead of failing inside.
+TEST(CudaBackendRnnCudnn, TheEmulatedDeviceSaysCudnnIsNotEmulated) {
+  RnnCase c;
+  CudaBackend cuda(0);
+  RnnTensors host = make_rnn_inputs(c);
+  RnnTensors on_device;
+  for (const auto& [name, tensor] : host.t) on_device.t[name] = to_device(cuda, tensor);
+  try {
+    run_rnn(cuda, c, on_device, RnnImpl::cudnn);
+    FAIL() << "the emulated device ran cuDNN";
+  } catch (const DeviceError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "model.impl: cudnn is not available: the emulated device does not emulate cuDNN (it "
+              "runs on a GPU only); use model.impl: fused");
+  }
+  // The fused layer still runs on the same backend afterwards.
+  run_rnn(cuda, c, on_device);
+}
 
 TEST(CudaBackendRnnLengths, BadLengthIsADataError) {
   RnnCase c;

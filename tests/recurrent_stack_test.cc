@@ -6,6 +6,7 @@
 #include "models/recurrent_stack.h"
 
 #include <cmath>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -132,6 +133,45 @@ TEST(RecurrentStack, InvalidSpecIsAConfigErrorNamingTheField) {
   } catch (const ConfigError& error) {
     EXPECT_NE(std::string(error.what()).find("dropout"), std::string::npos) << error.what();
   }
+}
+
+// model.impl: cudnn: every layer carries it, the fused layers' scratch is
+// empty, and the backends without cuDNN refuse to run it (cuDNN itself runs on
+// a GPU only: docs/cuda.md).
+TEST(RecurrentStack, CudnnImplMarksEveryLayerAndOnlyTheCudaBackendAcceptsIt) {
+  RecurrentStackSpec spec = small_spec(RnnCell::lstm);
+  spec.bidirectional = false;
+  spec.impl = RnnImpl::cudnn;
+  spec.layers = 2;
+  GraphCase c = stack_case(spec, 4, {4, 2, 3});
+  Graph graph;
+  for (const auto& [name, value] : c.parameters) graph.add_parameter(name, value.shape());
+  graph.add_input("lengths", {3}, DType::i32);
+  graph.mark_output(c.build(graph));
+  int layers = 0;
+  for (const Node& node : graph.nodes()) {
+    if (node.op != OpKind::rnn) continue;
+    ++layers;
+    EXPECT_EQ(node.attributes.rnn_impl, RnnImpl::cudnn);
+    EXPECT_EQ(shape_numel(graph.value(node.outputs[3]).shape), 0) << "workspace";
+    EXPECT_EQ(shape_numel(graph.value(node.outputs[4]).shape), 0) << "input projection";
+  }
+  EXPECT_EQ(layers, 2);
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(make_serial_backend());
+  backends.push_back(make_cpu_backend(1));
+  for (const auto& backend : backends) {
+    try {
+      run_graph_case(c, *backend);
+      ADD_FAILURE() << backend->name() << " ran a cuDNN layer";
+    } catch (const DeviceError& error) {
+      EXPECT_EQ(std::string(error.what()),
+                "recurrent layer: implementation cudnn runs on the cuda backend only, not on " +
+                    backend->name() + " (use --device cuda, or model.impl: fused)");
+    }
+  }
+  spec.bidirectional = true;
+  EXPECT_THROW(check_recurrent_stack_spec(spec), ConfigError);
 }
 
 // Two layers, both directions, dropout between the layers (the same mask in

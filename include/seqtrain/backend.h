@@ -34,6 +34,9 @@ struct RunContext {
 //   rnn_tanh: nothing beyond the outputs                               (W = 0)
 // input_projection [T, B, G*H] is scratch for the input projection x W_ih^T
 // (a backend may add b_ih there or later, in its fused cell update).
+// impl cudnn (cuda backend only; other backends refuse it with a DeviceError):
+// cuDNN's RNN keeps what backward needs itself, workspace and input_projection
+// are empty, and only forward-direction layers are accepted.
 struct RnnForwardArgs {
   RnnCell cell;
   bool reverse;
@@ -50,13 +53,14 @@ struct RnnForwardArgs {
   Tensor* c_n;
   Tensor* workspace;
   Tensor* input_projection;
+  RnnImpl impl = RnnImpl::fused;
 };
 
 // Gradients of one recurrent layer. dy [T, B, H], dh_n and dc_n [B, H] flow in
 // (null: zero); h0 and c0 may be null as in the forward pass. Every gradient
 // output is overwritten (dc0 with zeros for GRU and rnn_tanh). gate_grads
 // [T, B, G*H] is scratch that lets the weight gradients be one GEMM each over
-// all time steps.
+// all time steps (empty for impl cudnn).
 struct RnnBackwardArgs {
   RnnCell cell;
   bool reverse;
@@ -79,6 +83,7 @@ struct RnnBackwardArgs {
   Tensor* dh0;
   Tensor* dc0;
   Tensor* gate_grads;
+  RnnImpl impl = RnnImpl::fused;
 };
 
 // Dropout on the attention probabilities. Element (b, h, i, j) of the

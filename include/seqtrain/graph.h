@@ -34,6 +34,12 @@ int rnn_gate_count(RnnCell cell);
 // Floats of saved activations per (time step, batch row) / hidden size.
 int rnn_workspace_width(RnnCell cell);
 
+// Whose code runs a recurrent layer on the cuda backend: seqtrain's fused cell
+// kernels (every backend), or cuDNN's RNN API (cuda only: for comparing the two
+// on a GPU; it keeps its own saved state, so the layer's workspace is empty).
+enum class RnnImpl : std::uint8_t { fused, cudnn };
+const char* rnn_impl_name(RnnImpl impl);
+
 enum class OpKind : std::uint8_t {
   embedding,
   embedding_backward,
@@ -79,6 +85,7 @@ struct Attributes {
   std::int64_t ignore_index = -100;   // cross_entropy
   float epsilon = 1e-5f;              // layernorm
   RnnCell cell = RnnCell::lstm;       // rnn
+  RnnImpl rnn_impl = RnnImpl::fused;  // rnn
   bool reverse = false;               // rnn, sequence_last
   Shape shape;                        // reshape target, sequence_last_backward time steps
   std::int64_t split = 0;             // split_last: width of the first part

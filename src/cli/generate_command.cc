@@ -34,6 +34,8 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
       throw ConfigError(fmt::format("generate: {} is a {} run; only charlm runs generate text",
                                     *run_dir, to_string(config.task)));
     auto backend = select_backend(*device, static_cast<int>(config.threads));
+    // A run trained with cuDNN's layers samples with the fused ones elsewhere: same math.
+    if (backend->device() != Device::cuda) config.model.impl = RecurrentImpl::fused;
     ParameterStore parameters(*backend);
     SequenceModel model(sequence_model_spec(config, *run_dir), parameters,
                         static_cast<std::uint64_t>(config.seed));

@@ -18,6 +18,7 @@ namespace {
 
 constexpr std::array<std::string_view, 4> kTaskNames{"charlm", "adding", "classification", "mlm"};
 constexpr std::array<std::string_view, 3> kCellNames{"lstm", "gru", "rnn"};
+constexpr std::array<std::string_view, 2> kImplNames{"fused", "cudnn"};
 constexpr std::array<std::string_view, 2> kVocabularyNames{"byte", "char"};
 constexpr std::array<std::string_view, 2> kOptimizerNames{"adamw", "sgd"};
 constexpr std::array<std::string_view, 3> kDecayNames{"constant", "linear", "cosine"};
@@ -219,6 +220,13 @@ RunConfigTable build_table() {
 
   table.choice(RUN_CONFIG_KEY(model.cell), kCellNames, "Recurrent cell.")
       .with_default(std::string("lstm"))
+      .only_when("task", kSequenceTasks);
+  table
+      .choice(RUN_CONFIG_KEY(model.impl), kImplNames,
+              "Whose code runs the recurrent layers on --device cuda: seqtrain's fused cell "
+              "kernels, or cuDNN's RNN (for comparing the two on a GPU; forward-direction layers "
+              "only, untested until run on a GPU). The cpu and serial backends have fused only.")
+      .with_default(std::string("fused"))
       .only_when("task", kSequenceTasks);
   table.integer(RUN_CONFIG_KEY(model.hidden_size), "Width of the recurrent state.")
       .with_default(std::int64_t{256})
@@ -579,6 +587,10 @@ void check_across_keys(const ConfigValues& values, const RunConfig& config) {
                      "data.validation_path)");
   }
   if (config.task == Task::mlm) check_mlm_keys(values, config);
+  if (config.model.impl == RecurrentImpl::cudnn && config.model.bidirectional)
+    values.fail_at("model.impl",
+                   "cudnn runs forward-direction layers only; set model.bidirectional: false or "
+                   "model.impl: fused");
   const TrainingConfig& training = config.training;
   if (training.schedule.warmup_steps > training.steps)
     values.fail_at("training.schedule.warmup_steps",
@@ -606,6 +618,10 @@ RunConfig run_config_from_values(const ConfigValues& values) {
 std::string_view to_string(Task task) {
   return kTaskNames[static_cast<std::size_t>(task)];
 }
+std::string_view to_string(RecurrentImpl impl) {
+  return kImplNames[static_cast<std::size_t>(impl)];
+}
+
 std::string_view to_string(RecurrentCell cell) {
   return kCellNames[static_cast<std::size_t>(cell)];
 }

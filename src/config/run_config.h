@@ -17,6 +17,7 @@ class ConfigSchema;
 
 enum class Task { charlm, adding, classification, mlm };
 enum class RecurrentCell { lstm, gru, rnn };
+enum class RecurrentImpl { fused, cudnn };
 enum class Vocabulary { byte, character };  // "byte" | "char"
 enum class OptimizerName { adamw, sgd };
 enum class LearningRateDecay { constant, linear, cosine };
@@ -24,6 +25,7 @@ enum class LearningRateDecay { constant, linear, cosine };
 // The names the YAML uses ("charlm", "char", "cosine", ...).
 std::string_view to_string(Task task);
 std::string_view to_string(RecurrentCell cell);
+std::string_view to_string(RecurrentImpl impl);
 std::string_view to_string(Vocabulary vocabulary);
 std::string_view to_string(OptimizerName name);
 std::string_view to_string(LearningRateDecay decay);
@@ -45,6 +47,7 @@ struct BertModelConfig {
 // The recurrent keys are for charlm, adding and classification; bert for mlm.
 struct ModelConfig {
   RecurrentCell cell = RecurrentCell::lstm;
+  RecurrentImpl impl = RecurrentImpl::fused;
   std::int64_t hidden_size = 0;
   std::int64_t layers = 0;
   bool bidirectional = false;

@@ -25,6 +25,14 @@ const char* rnn_cell_name(RnnCell cell) {
   return "?";
 }
 
+const char* rnn_impl_name(RnnImpl impl) {
+  switch (impl) {
+    case RnnImpl::fused: return "fused";
+    case RnnImpl::cudnn: return "cudnn";
+  }
+  return "?";
+}
+
 int rnn_gate_count(RnnCell cell) {
   switch (cell) {
     case RnnCell::rnn_tanh: return 1;

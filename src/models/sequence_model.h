@@ -22,6 +22,7 @@ enum class SequenceTask { charlm, adding, classification };
 struct SequenceModelSpec {
   SequenceTask task = SequenceTask::charlm;
   RnnCell cell = RnnCell::lstm;
+  RnnImpl impl = RnnImpl::fused;
   int layers = 1;
   int hidden_size = 128;
   bool bidirectional = false;

@@ -23,6 +23,7 @@ RnnCell rnn_cell(RecurrentCell cell) {
 SequenceModelSpec base_spec(const RunConfig& config) {
   SequenceModelSpec spec;
   spec.cell = rnn_cell(config.model.cell);
+  spec.impl = config.model.impl == RecurrentImpl::cudnn ? RnnImpl::cudnn : RnnImpl::fused;
   spec.layers = static_cast<int>(config.model.layers);
   spec.hidden_size = static_cast<int>(config.model.hidden_size);
   spec.bidirectional = config.model.bidirectional;

@@ -110,6 +110,11 @@ int run_training(const TrainOptions& options) {
   // Before the run directory exists: a device that is not there (--device cuda
   // without a GPU) must not leave a directory that refuses the retry.
   auto backend = select_backend(options.device, static_cast<int>(config.threads));
+  if (config.model.impl == RecurrentImpl::cudnn && backend->device() != Device::cuda)
+    throw ConfigError(fmt::format(
+        "model.impl: cudnn runs on --device cuda only, and this run would use the {} backend; "
+        "set model.impl: fused to train here",
+        backend->name()));
   prepare_run_directory(run_dir, config, resuming);
   set_up_logging(run_dir);
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "backends/cuda/cuda_errors.h"
+#include "backends/cuda/cudnn_rnn.h"
 #include "backends/cuda/gemm.h"
 #include "kernels/bias_grad.h"
 
@@ -55,6 +56,7 @@ CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
 CudaBackend::~CudaBackend() {
   // Tensors may outlive the backend: the allocator stays alive with them.
   static_cast<void>(cudaStreamSynchronize(stream_));
+  cudnn_rnn_.reset();
   static_cast<void>(cublasDestroy(cublas_));
   static_cast<void>(cudaStreamDestroy(stream_));
   static_cast<void>(cudaGetLastError());

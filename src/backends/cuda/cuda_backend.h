@@ -30,6 +30,8 @@ struct OptimizerTensor;
 
 namespace seqtrain {
 
+class CudnnRnn;
+
 class CudaBackend final : public Backend {
  public:
   // device_index: a CUDA device ordinal. Throws DeviceError when the device or
@@ -111,6 +113,8 @@ class CudaBackend final : public Backend {
   // a DataError names the first bad one. Returns the lengths; longest gets the maximum.
   std::vector<std::int32_t> host_lengths(const Tensor& lengths, std::int64_t steps,
                                          std::int64_t& longest);
+  // cuDNN's recurrent layer for RnnImpl::cudnn (cudnn_rnn.h), created on first use.
+  CudnnRnn& cudnn_rnn();
   // Device-to-device copy of source's bytes into target, or zeros when source is null.
   void copy_or_zero(const Tensor* source, Tensor& target);
   // The flag kernels set when they meet a bad index (kernels/bad_index.h):
@@ -137,6 +141,7 @@ class CudaBackend final : public Backend {
   std::shared_ptr<cuda::DeviceAllocator> allocator_;
   std::shared_ptr<void> bad_index_flag_;
   std::shared_ptr<void> optimizer_descriptor_;
+  std::unique_ptr<CudnnRnn> cudnn_rnn_;
 };
 
 }  // namespace seqtrain

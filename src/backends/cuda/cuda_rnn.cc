@@ -34,6 +34,8 @@
 //     db_ih = db_hh = column sums of gate_grads   (kernels/bias_grad.cu; GRU's
 //                                                  db_hh from the hidden side)
 // No gather of [x | H_prev] as on the cpu: the shifted y is already in place.
+//
+// RnnImpl::cudnn hands the layer to cuDNN instead (cudnn_rnn.h).
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
 
@@ -41,6 +43,7 @@
 
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_errors.h"
+#include "backends/cuda/cudnn_rnn.h"
 #include "backends/cuda/gemm.h"
 #include "backends/rnn_layout.h"
 #include "kernels/bias_grad.h"
@@ -78,13 +81,22 @@ std::vector<std::int32_t> CudaBackend::host_lengths(const Tensor& lengths, std::
   return values;
 }
 
+CudnnRnn& CudaBackend::cudnn_rnn() {
+  if (cudnn_rnn_ == nullptr) cudnn_rnn_ = make_cudnn_rnn(stream_, allocator_);
+  return *cudnn_rnn_;
+}
+
 void CudaBackend::rnn_forward(const RnnForwardArgs& a) {
   expect_supported(*a.x);
   const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
   const std::int64_t T = n.steps, B = n.batch, H = n.hidden, GH = n.gate_width;
   const std::int64_t W = n.workspace_width;
   std::int64_t longest = 0;
-  host_lengths(*a.lengths, T, longest);
+  const std::vector<std::int32_t> host = host_lengths(*a.lengths, T, longest);
+  if (a.impl == RnnImpl::cudnn) {
+    cudnn_rnn().forward(a, host);
+    return;
+  }
 
   float* projection = a.input_projection->data<float>();
   cuda::gemm_f32(cublas_, false, true, T * B, GH, n.input, 1.0f, a.x->data<float>(), n.input,
@@ -140,6 +152,10 @@ void CudaBackend::rnn_backward(const RnnBackwardArgs& a) {
   const std::int64_t W = n.workspace_width;
   std::int64_t longest = 0;
   const std::vector<std::int32_t> lengths = host_lengths(*a.lengths, T, longest);
+  if (a.impl == RnnImpl::cudnn) {
+    cudnn_rnn().backward(a, lengths);
+    return;
+  }
 
   copy_or_zero(a.dh_n, *a.dh0);
   copy_or_zero(a.cell == RnnCell::lstm ? a.dc_n : nullptr, *a.dc0);
