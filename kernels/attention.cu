@@ -64,6 +64,7 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/bad_index.h"
 #include "kernels/device_api.h"
 #include "kernels/launch.h"
 #include "kernels/storage.h"
@@ -130,8 +131,12 @@ struct AttentionHead {
   int length;                 // L, clamped to [0, T]
 };
 
+// A key length outside [0, T] is clamped, and reported once per sequence
+// through bad_length (kernels/bad_index.h: position b, value the length) when
+// the caller gave a flag.
 __device__ __forceinline__ AttentionHead attention_head(int steps, int heads, int head_dim,
-                                                        const std::int32_t* key_lengths) {
+                                                        const std::int32_t* key_lengths,
+                                                        unsigned long long* bad_length) {
   AttentionHead head;
   head.bh = blockIdx.y;
   const std::int64_t b = head.bh / heads, h = head.bh % heads;
@@ -142,6 +147,9 @@ __device__ __forceinline__ AttentionHead attention_head(int steps, int heads, in
   head.steps = steps;
   const int length = key_lengths[b];
   head.length = length < 0 ? 0 : length > steps ? steps : length;
+  if (head.length != length && bad_length != nullptr && h == 0 && blockIdx.x == 0 &&
+      threadIdx.x == 0)
+    atomicMax(bad_length, encode_bad_index(b, length));
   return head;
 }
 
@@ -223,7 +231,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
   float* kv_tile = q_tile + kBq * kPitch;  // [Bk, d]: k_j, then v_j
   float* p_tile = kv_tile + kBk * kPitch;  // [Bq, Bk]: p_ij z_ij (unnormalised)
 
-  const AttentionHead head = attention_head(args.steps, args.heads, kD, args.key_lengths);
+  const AttentionHead head =
+      attention_head(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
   const int T = head.steps, L = head.length;
   const int query0 = blockIdx.x * kBq;
   const int row_lane = threadIdx.x / kColumnLanes, column_lane = threadIdx.x % kColumnLanes;
@@ -418,7 +427,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
   float* v_tile = k_tile + kBk * kPitch;   // [Bk, d]
   float* ds_tile = v_tile + kBk * kPitch;  // [Bq, Bk]
 
-  const AttentionHead head = attention_head(args.steps, args.heads, kD, args.key_lengths);
+  const AttentionHead head =
+      attention_head(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
   const int T = head.steps, L = head.length;
   const int query0 = blockIdx.x * kBq;
   const int row_lane = threadIdx.x / kColumnLanes, column_lane = threadIdx.x % kColumnLanes;
@@ -517,7 +527,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
   float* pz_tile = do_tile + kBq * kPitch;       // [Bq, Bk]: p_ij z_ij
   float* ds_tile = pz_tile + kBq * kScorePitch;  // [Bq, Bk]
 
-  const AttentionHead head = attention_head(args.steps, args.heads, kD, args.key_lengths);
+  const AttentionHead head =
+      attention_head(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
   const int T = head.steps, L = head.length;
   const int key0 = blockIdx.x * kBk;
   const int row_lane = threadIdx.x / kColumnLanes, column_lane = threadIdx.x % kColumnLanes;

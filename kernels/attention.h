@@ -12,8 +12,10 @@
 //
 // Storage (qkv, context, dcontext, dqkv) is float or __nv_bfloat16; all math
 // and log_sum_exp are fp32. Head dims 32, 64 and 128; any T. key_lengths are
-// read on the device and clamped to [0, T]: the caller reports lengths outside
-// that range (the serial backend's DataError) before launching.
+// read on the device and clamped to [0, T]; a length outside that range is
+// recorded in bad_length when given (kernels/bad_index.h: position b, value
+// the length), so the caller can raise the serial backend's DataError without
+// reading the lengths back.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -46,6 +48,7 @@ struct AttentionForwardArgs {
   AttentionDropoutParams dropout;
   Storage* context = nullptr;    // [B, T, heads * d]
   float* log_sum_exp = nullptr;  // [B, heads, T]
+  unsigned long long* bad_length = nullptr;  // optional flag (kernels/bad_index.h)
 };
 
 template <class Storage>
@@ -64,6 +67,7 @@ struct AttentionBackwardArgs {
   // attention_workspace_bytes(batch, steps, heads) of device memory, no
   // initialisation needed: D_i = dO_i . o_i per (b, h, i), in fp32.
   void* workspace = nullptr;
+  unsigned long long* bad_length = nullptr;  // optional flag (kernels/bad_index.h)
 };
 
 // Device memory attention_backward needs in AttentionBackwardArgs::workspace.

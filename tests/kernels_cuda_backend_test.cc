@@ -163,33 +163,71 @@ TEST(CudaBackendOps, BiasGradMatchesSerial) {
   EXPECT_TRUE(tensors_close(to_host(cuda, actual), expected, 1e-5, 1e-5));
 }
 
+// The DataError a call raises (and a test failure when it raises none).
+template <class Call>
+std::string data_error_of(Call&& call) {
+  try {
+    call();
+  } catch (const DataError& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "no DataError";
+  return {};
+}
+
 // Ids and lengths that would address memory outside a tensor are the DataErrors
-// the CPU backends raise, found by the kernels' flag (kernels/bad_index.h).
-TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrors) {
+// the CPU backends raise, found by the kernels' flags (kernels/bad_index.h) and
+// raised at the next point where the host waits for the device anyway: the op
+// itself returns without waiting.
+TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrorsAtTheNextWait) {
   CudaBackend cuda(0);
   const Tensor table = to_device(cuda, random_tensor({11, 5}, 62));
   const Tensor ids =
       to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{3, 11, 0, -1}, {4}));
   Tensor out = cuda.allocate({4, 5}, DType::f32);
-  try {
-    cuda.embedding_forward(table, ids, out);
-    FAIL() << "no error for token id 11 of 11";
-  } catch (const DataError& error) {
-    EXPECT_STREQ(error.what(), "token id 11 at position 1 is outside the vocabulary of 11");
-  }
+  cuda.embedding_forward(table, ids, out);
+  EXPECT_EQ(data_error_of([&] { to_host(cuda, out); }),
+            "token id 11 at position 1 is outside the vocabulary of 11");
+
   const Tensor x = to_device(cuda, random_tensor({4, 3, 2}, 63));
   const Tensor lengths =
       to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{4, 5, 0}, {3}));
   Tensor last = cuda.allocate({3, 2}, DType::f32);
-  try {
-    cuda.sequence_last(x, lengths, false, last);
-    FAIL() << "no error for a length of 5 in 4 steps";
-  } catch (const DataError& error) {
-    EXPECT_STREQ(error.what(), "sequence 1 has length 5, outside [1, 4]");
-  }
-  // The flag is clear again: a good call succeeds.
+  cuda.sequence_last(x, lengths, false, last);
+  EXPECT_EQ(data_error_of([&] { cuda.synchronize(); }), "sequence 1 has length 5, outside [1, 4]");
+  // The flags are clear again: a good call succeeds.
   const Tensor good = to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{4, 1, 2}, {3}));
-  EXPECT_NO_THROW(cuda.sequence_last(x, good, false, last));
+  EXPECT_NO_THROW({
+    cuda.sequence_last(x, good, false, last);
+    cuda.synchronize();
+  });
+
+  // Attention's key lengths, forward and backward, with the serial backend's
+  // message; of several bad ops before one wait, the first launched is raised.
+  SerialBackend serial;
+  const std::int64_t B = 3, T = 7, heads = 2, d = 32;
+  const Tensor qkv = random_tensor({B, T, 3, heads, d}, 66);
+  const Tensor bad_lengths = Tensor::from_vector(std::vector<std::int32_t>{7, 9, -1}, {B});
+  Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
+  const std::string expected = data_error_of(
+      [&] { serial.attention_forward(qkv, bad_lengths, {}, context, lse); });
+  EXPECT_EQ(expected, "attention: key length 9 of sequence 1 is outside [0, 7]");
+  const Tensor qkv_d = to_device(cuda, qkv), lengths_d = to_device(cuda, bad_lengths);
+  Tensor context_d = cuda.allocate(context.shape(), DType::f32);
+  Tensor lse_d = cuda.allocate(lse.shape(), DType::f32);
+  Tensor dqkv_d = cuda.allocate(qkv.shape(), DType::f32);
+  cuda.attention_forward(qkv_d, lengths_d, {}, context_d, lse_d);
+  EXPECT_EQ(data_error_of([&] { cuda.synchronize(); }), expected);
+  cuda.attention_backward(qkv_d, lengths_d, context_d, lse_d, context_d, {}, dqkv_d);
+  cuda.embedding_forward(table, ids, out);
+  EXPECT_EQ(data_error_of([&] { cuda.synchronize(); }), expected);
+  EXPECT_NO_THROW(cuda.synchronize());
+
+  // More pending checks than the backend has flags: it reads them early and goes on.
+  const Tensor good_ids =
+      to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{3, 1, 0, 10}, {4}));
+  for (int call = 0; call < 150; ++call) cuda.embedding_forward(table, good_ids, out);
+  EXPECT_NO_THROW(cuda.synchronize());
 }
 
 // Attention on a head size the kernel is built for (the op cases use odd ones,
@@ -246,6 +284,28 @@ TEST(CudaBackendOps, OptimizerUpdatesAndSumOfSquaresMatchSerial) {
     const double expected = serial.sum_of_squares(grad);
     EXPECT_NEAR(cuda.sum_of_squares(grad_d), expected, 1e-6 * expected);
   }
+}
+
+// The whole model's gradient norm in one pass: tensors of odd sizes, an empty
+// one among them, against the serial backend's per-tensor sums.
+TEST(CudaBackendOps, TotalSumOfSquaresMatchesSerialOverManyTensors) {
+  CudaBackend cuda(0);
+  SerialBackend serial;
+  std::vector<Tensor> host, device;
+  for (std::int64_t numel : {1, 4099, 0, 37, 70000, 1031}) {
+    host.push_back(random_tensor({numel}, 90 + static_cast<std::uint64_t>(host.size())));
+    device.push_back(to_device(cuda, host.back()));
+  }
+  std::vector<const Tensor*> on_device, on_host;
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    on_device.push_back(&device[i]);
+    on_host.push_back(&host[i]);
+  }
+  double expected = 0.0;
+  for (const Tensor& x : host) expected += serial.sum_of_squares(x);
+  EXPECT_NEAR(serial.total_sum_of_squares(on_host), expected, 1e-12 * expected);
+  EXPECT_NEAR(cuda.total_sum_of_squares(on_device), expected, 1e-9 * expected);
+  EXPECT_EQ(cuda.total_sum_of_squares({}), 0.0);
 }
 
 // ---- the recurrent layer -------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "seqtrain/graph.h"
 #include "seqtrain/tensor.h"
@@ -225,6 +226,14 @@ class Backend {
   // Optimizer support.
   // Sum of squares of all elements (for the global gradient norm).
   virtual double sum_of_squares(const Tensor& x) = 0;
+  // The sum of sum_of_squares over tensors: the square of the global gradient
+  // norm. A backend may do it in one pass (cuda: one launch and one wait for
+  // the whole model instead of one per tensor).
+  virtual double total_sum_of_squares(const std::vector<const Tensor*>& tensors) {
+    double total = 0.0;
+    for (const Tensor* x : tensors) total += sum_of_squares(*x);
+    return total;
+  }
   // AdamW on one parameter; m and v are its moment estimates.
   virtual void adamw_update(Tensor& parameter, const Tensor& grad, Tensor& m, Tensor& v,
                             const AdamWOptions& options) = 0;

@@ -7,17 +7,19 @@
 namespace seqtrain {
 
 GradientNorm global_gradient_norm(const ParameterStore& parameters) {
+  Backend& backend = parameters.backend();
+  std::vector<const Tensor*> grads;
+  for (const auto& parameter : parameters.all()) grads.push_back(&parameter->grad);
   GradientNorm result;
-  double sum_of_squares = 0.0;
-  for (const auto& parameter : parameters.all()) {
-    const double parameter_sum = parameters.backend().sum_of_squares(parameter->grad);
-    // A finite gradient can still overflow the double sum only beyond 1e308,
-    // so an inf or NaN here comes from the gradient itself.
-    if (!std::isfinite(parameter_sum)) result.non_finite_parameters.push_back(parameter->name);
-    sum_of_squares += parameter_sum;
-  }
-  result.norm = std::sqrt(sum_of_squares);
+  result.norm = std::sqrt(backend.total_sum_of_squares(grads));
   result.finite = std::isfinite(result.norm);
+  if (result.finite) return result;
+  // Name the culprits, one parameter at a time. A finite gradient can still
+  // overflow the double sum only beyond 1e308, so an inf or NaN in one
+  // parameter's sum comes from that gradient.
+  for (const auto& parameter : parameters.all())
+    if (!std::isfinite(backend.sum_of_squares(parameter->grad)))
+      result.non_finite_parameters.push_back(parameter->name);
   return result;
 }
 

@@ -1,13 +1,14 @@
 // The cuda backend's multi-head self-attention (kernels/attention.cu: fused
 // QKV, online softmax, FlashAttention-2 backward from the saved log-sum-exp).
-// The key lengths are read back and checked first, so a bad one is the
-// DataError the CPU backends raise; head sizes the kernel was not built for
-// are a DeviceError.
+// A key length outside [0, T] is clamped by the kernels and raised as the CPU
+// backends' DataError at the next host wait (defer_index_check); head sizes
+// the kernel was not built for are a DeviceError.
 #include <fmt/format.h>
 
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/storage_dispatch.h"
 #include "kernels/attention.h"
+#include "kernels/bad_index.h"
 
 namespace seqtrain {
 
@@ -39,27 +40,26 @@ kernels::AttentionDropoutParams dropout_params(const AttentionDropout& dropout) 
   return {dropout.probability, dropout.seed, dropout.stream, dropout.step};
 }
 
-}  // namespace
-
-void CudaBackend::check_key_lengths(const Tensor& key_lengths, std::int64_t steps) {
-  std::vector<std::int32_t> lengths(static_cast<std::size_t>(key_lengths.numel()));
-  Tensor host = Tensor::view(lengths.data(), key_lengths.shape(), DType::i32);
-  copy_to_host(key_lengths, host);
-  for (std::size_t b = 0; b < lengths.size(); ++b)
-    if (lengths[b] < 0 || lengths[b] > steps)
-      throw DataError(fmt::format("attention: key length {} of sequence {} is outside [0, {}]",
-                                  lengths[b], b, steps));
+// The DataError of a key length outside [0, steps] (defer_index_check).
+auto bad_key_length(std::int64_t steps) {
+  return [steps](const kernels::BadIndex& bad) {
+    throw DataError(fmt::format("attention: key length {} of sequence {} is outside [0, {}]",
+                                bad.value, bad.position, steps));
+  };
 }
+
+}  // namespace
 
 void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths,
                                     const AttentionDropout& dropout, Tensor& context,
                                     Tensor& log_sum_exp) {
   const AttentionShape s = attention_shape(qkv);
-  check_key_lengths(key_lengths, s.steps);
+  unsigned long long* bad_length = defer_index_check(bad_key_length(s.steps));
   with_storage(context, "attention_forward", [&]<class S>(S) {
     kernels::attention_forward({s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
                                 device_data<std::int32_t>(key_lengths), dropout_params(dropout),
-                                device_data<S>(context), device_data<float>(log_sum_exp)},
+                                device_data<S>(context), device_data<float>(log_sum_exp),
+                                bad_length},
                                stream_);
   });
 }
@@ -69,14 +69,15 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_length
                                      const Tensor& dcontext, const AttentionDropout& dropout,
                                      Tensor& dqkv) {
   const AttentionShape s = attention_shape(qkv);
-  check_key_lengths(key_lengths, s.steps);
+  unsigned long long* bad_length = defer_index_check(bad_key_length(s.steps));
   std::shared_ptr<void> workspace =
       scratch(kernels::attention_workspace_bytes(s.batch, s.steps, s.heads));
   with_storage(dqkv, "attention_backward", [&]<class S>(S) {
     kernels::attention_backward({s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
                                  device_data<std::int32_t>(key_lengths), device_data<S>(context),
                                  device_data<float>(log_sum_exp), device_data<S>(dcontext),
-                                 dropout_params(dropout), device_data<S>(dqkv), workspace.get()},
+                                 dropout_params(dropout), device_data<S>(dqkv), workspace.get(),
+                                 bad_length},
                                 stream_);
   });
 }

@@ -9,6 +9,7 @@
 #include "backends/cuda/cuda_errors.h"
 #include "backends/cuda/cudnn_rnn.h"
 #include "backends/cuda/gemm.h"
+#include "kernels/bad_index.h"
 #include "kernels/bias_grad.h"
 
 namespace seqtrain {
@@ -49,8 +50,10 @@ CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
     throw;
   }
   allocator_ = cuda::DeviceAllocator::create(device_index);
-  bad_index_flag_ = allocator_->allocate(sizeof(unsigned long long), stream_);
-  CUDA_CHECK(cudaMemsetAsync(bad_index_flag(), 0, sizeof(unsigned long long), stream_));
+  index_flags_ = allocator_->allocate(kIndexFlags * sizeof(unsigned long long), stream_);
+  CUDA_CHECK(cudaMemsetAsync(index_flags_.get(), 0, kIndexFlags * sizeof(unsigned long long),
+                             stream_));
+  pending_index_checks_.reserve(kIndexFlags);
 }
 
 CudaBackend::~CudaBackend() {
@@ -64,6 +67,31 @@ CudaBackend::~CudaBackend() {
 
 void CudaBackend::synchronize() {
   CUDA_CHECK(cudaStreamSynchronize(stream_));
+  raise_deferred_errors();
+}
+
+unsigned long long* CudaBackend::defer_index_check(BadIndexError raise) {
+  if (pending_index_checks_.size() == kIndexFlags) raise_deferred_errors();
+  pending_index_checks_.push_back(std::move(raise));
+  return static_cast<unsigned long long*>(index_flags_.get()) + pending_index_checks_.size() - 1;
+}
+
+void CudaBackend::raise_deferred_errors() {
+  if (pending_index_checks_.empty()) return;
+  const std::vector<BadIndexError> pending = std::move(pending_index_checks_);
+  pending_index_checks_.clear();
+  std::vector<unsigned long long> flags(pending.size());
+  const std::size_t bytes = flags.size() * sizeof(unsigned long long);
+  CUDA_CHECK(cudaMemcpyAsync(flags.data(), index_flags_.get(), bytes, cudaMemcpyDeviceToHost,
+                             stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    const kernels::BadIndex bad = kernels::decode_bad_index(flags[i]);
+    if (!bad.found) continue;
+    // Clear the flags before raising, so the backend stays usable.
+    CUDA_CHECK(cudaMemsetAsync(index_flags_.get(), 0, bytes, stream_));
+    pending[i](bad);
+  }
 }
 
 std::shared_ptr<void> CudaBackend::scratch(std::size_t bytes) {
@@ -98,6 +126,7 @@ void CudaBackend::copy_to_host(const Tensor& source, Tensor& host) {
   CUDA_CHECK(
       cudaMemcpyAsync(host.raw(), source.raw(), source.bytes(), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
+  raise_deferred_errors();
 }
 
 void CudaBackend::fill_zero(Tensor& x) {

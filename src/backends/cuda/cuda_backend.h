@@ -10,12 +10,14 @@
 // Host <-> device traffic is copy_from_host / copy_to_host; a few ops also read
 // small control data back (the sequence lengths of a recurrent layer, to check
 // them and to skip steps no row reaches; a reduction's scalar result), which
-// synchronises the stream there.
+// synchronises the stream there. Bad ids and lengths met by other kernels are
+// raised at the next such point (defer_index_check).
 #pragma once
 
 #include <cublas_api.h>
 #include <cuda_runtime_api.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,6 +102,7 @@ class CudaBackend final : public Backend {
                           const Tensor& log_sum_exp, const Tensor& dcontext,
                           const AttentionDropout& dropout, Tensor& dqkv) override;
   double sum_of_squares(const Tensor& x) override;
+  double total_sum_of_squares(const std::vector<const Tensor*>& tensors) override;
   void adamw_update(Tensor& parameter, const Tensor& grad, Tensor& m, Tensor& v,
                     const AdamWOptions& options) override;
   void sgd_update(Tensor& parameter, const Tensor& grad, Tensor& velocity, float learning_rate,
@@ -117,16 +120,19 @@ class CudaBackend final : public Backend {
   CudnnRnn& cudnn_rnn();
   // Device-to-device copy of source's bytes into target, or zeros when source is null.
   void copy_or_zero(const Tensor* source, Tensor& target);
-  // The flag kernels set when they meet a bad index (kernels/bad_index.h):
-  // zero between ops. take_bad_index waits for the stream, returns what the
-  // flag holds and clears it.
-  unsigned long long* bad_index_flag() {
-    return static_cast<unsigned long long*>(bad_index_flag_.get());
-  }
-  kernels::BadIndex take_bad_index();
-  // Reads attention's key lengths back and raises a DataError for one outside
-  // [0, steps] (cuda_attention.cc).
-  void check_key_lengths(const Tensor& key_lengths, std::int64_t steps);
+  // Kernels that address memory with device data (token ids, targets,
+  // lengths) record a bad value in a flag (kernels/bad_index.h) instead of the
+  // host reading the data back first. Each such launch takes a fresh flag with
+  // defer_index_check, together with the error a bad value there means; the
+  // host reads the flags at the next point where it waits for the device
+  // anyway (copy_to_host, synchronize, sum_of_squares) and raises the first
+  // error in launch order. So no op waits for its own check, and the error
+  // still names the op's bad value.
+  using BadIndexError = std::function<void(const kernels::BadIndex&)>;
+  unsigned long long* defer_index_check(BadIndexError raise);
+  // Waits for the stream, reads the pending flags, clears them and raises the
+  // first error (nothing when no check is pending).
+  void raise_deferred_errors();
   // The device descriptor of one tensor for the multi-tensor optimizer and
   // norm kernels (cuda_optimizer.cc), copied into a slot the backend keeps;
   // blocks gets the launch's grid size.
@@ -139,7 +145,9 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   std::shared_ptr<cuda::DeviceAllocator> allocator_;
-  std::shared_ptr<void> bad_index_flag_;
+  static constexpr std::size_t kIndexFlags = 64;  // pending checks before a forced read
+  std::shared_ptr<void> index_flags_;              // kIndexFlags zeroed flags
+  std::vector<BadIndexError> pending_index_checks_;  // one per flag in use, in order
   std::shared_ptr<void> optimizer_descriptor_;
   std::unique_ptr<CudnnRnn> cudnn_rnn_;
 };

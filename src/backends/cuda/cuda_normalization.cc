@@ -58,12 +58,14 @@ void CudaBackend::cross_entropy_forward(const Tensor& logits, const Tensor& targ
     kernels::cross_entropy_forward(
         {rows, to_int32(classes, "classes"), ignore_index, device_data<S>(logits),
          device_data<std::int32_t>(targets), device_data<float>(loss),
-         device_data<float>(log_sum_exp), bad_index_flag(), workspace.get()},
+         device_data<float>(log_sum_exp),
+         defer_index_check([classes](const kernels::BadIndex& bad) {
+           throw DataError(fmt::format("target {} in row {} is outside the {} classes", bad.value,
+                                       bad.position, classes));
+         }),
+         workspace.get()},
         stream_);
   });
-  if (const kernels::BadIndex bad = take_bad_index(); bad.found)
-    throw DataError(fmt::format("target {} in row {} is outside the {} classes", bad.value,
-                                bad.position, classes));
 }
 
 void CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& targets,

@@ -45,16 +45,16 @@ std::int64_t rows_of(const Tensor& x) {
   return x.numel() / std::max<std::int64_t>(1, x.dim(-1));
 }
 
+// The DataError of a sequence length outside [1, steps] (defer_index_check).
+auto bad_sequence_length(std::int64_t steps) {
+  return [steps](const kernels::BadIndex& bad) {
+    throw DataError(
+        fmt::format("sequence {} has length {}, outside [1, {}]", bad.position, bad.value, steps));
+  };
+}
+
 }  // namespace
 
-kernels::BadIndex CudaBackend::take_bad_index() {
-  unsigned long long flag = 0;
-  CUDA_CHECK(
-      cudaMemcpyAsync(&flag, bad_index_flag(), sizeof(flag), cudaMemcpyDeviceToHost, stream_));
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
-  if (flag != 0) CUDA_CHECK(cudaMemsetAsync(bad_index_flag(), 0, sizeof(flag), stream_));
-  return kernels::decode_bad_index(flag);
-}
 
 // ---- element-wise ------------------------------------------------------------------
 
@@ -163,12 +163,12 @@ void CudaBackend::embedding_forward(const Tensor& table, const Tensor& ids, Tens
     kernels::embedding_forward(
         {ids.numel(), to_int32(vocabulary, "vocabulary"), to_int32(table.dim(1), "embedding width"),
          device_data<S>(table), device_data<std::int32_t>(ids), device_data<S>(out),
-         bad_index_flag()},
+         defer_index_check([vocabulary](const kernels::BadIndex& bad) {
+           throw DataError(fmt::format("token id {} at position {} is outside the vocabulary of {}",
+                                       bad.value, bad.position, vocabulary));
+         })},
         stream_);
   });
-  if (const kernels::BadIndex bad = take_bad_index(); bad.found)
-    throw DataError(fmt::format("token id {} at position {} is outside the vocabulary of {}",
-                                bad.value, bad.position, vocabulary));
 }
 
 void CudaBackend::embedding_backward(const Tensor& ids, const Tensor& dout, Tensor& dtable) {
@@ -225,12 +225,9 @@ void CudaBackend::sequence_last(const Tensor& x, const Tensor& lengths, bool rev
     kernels::sequence_last(
         {to_int32(steps, "steps"), to_int32(x.dim(1), "batch"), to_int32(x.dim(2), "width"),
          reverse, device_data<std::int32_t>(lengths), device_data<S>(x), device_data<S>(out),
-         bad_index_flag()},
+         defer_index_check(bad_sequence_length(steps))},
         stream_);
   });
-  if (const kernels::BadIndex bad = take_bad_index(); bad.found)
-    throw DataError(
-        fmt::format("sequence {} has length {}, outside [1, {}]", bad.position, bad.value, steps));
 }
 
 void CudaBackend::sequence_last_backward(const Tensor& dout, const Tensor& lengths, bool reverse,
@@ -241,12 +238,9 @@ void CudaBackend::sequence_last_backward(const Tensor& dout, const Tensor& lengt
     kernels::sequence_last_backward(
         {to_int32(steps, "steps"), to_int32(dx.dim(1), "batch"), to_int32(dx.dim(2), "width"),
          reverse, device_data<std::int32_t>(lengths), device_data<S>(dout), device_data<S>(dx),
-         bad_index_flag()},
+         defer_index_check(bad_sequence_length(steps))},
         stream_);
   });
-  if (const kernels::BadIndex bad = take_bad_index(); bad.found)
-    throw DataError(
-        fmt::format("sequence {} has length {}, outside [1, {}]", bad.position, bad.value, steps));
 }
 
 }  // namespace seqtrain

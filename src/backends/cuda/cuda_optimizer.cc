@@ -1,9 +1,11 @@
 // The cuda backend's optimizer support: AdamW and SGD updates and the sum of
 // squares for the global gradient norm, on the fused multi-tensor kernels
-// (kernels/optimizer.cu, grad_norm.cu). The Backend interface hands over one
-// parameter at a time, so each call describes one tensor: its descriptor is
-// copied to a device slot the backend keeps (stream order makes reusing it
-// safe), then one launch (two for the norm) does the work.
+// (kernels/optimizer.cu, grad_norm.cu). The Backend interface hands the
+// updates over one parameter at a time, so each update describes one tensor:
+// its descriptor is copied to a device slot the backend keeps (stream order
+// makes reusing it safe), then one launch does the work. The norm takes every
+// gradient at once (total_sum_of_squares): one descriptor array, two launches
+// and one wait for the whole model.
 #include <fmt/format.h>
 
 #include "backends/cuda/cuda_backend.h"
@@ -45,18 +47,37 @@ const kernels::OptimizerTensor* CudaBackend::describe_one_tensor(
 }
 
 double CudaBackend::sum_of_squares(const Tensor& x) {
-  expect_f32(x, "sum_of_squares input");
-  if (x.numel() == 0) return 0.0;
-  std::int64_t blocks = 0;
-  const kernels::OptimizerTensor* tensors =
-      describe_one_tensor(nullptr, device_data<float>(x), nullptr, nullptr, x.numel(), blocks);
+  return total_sum_of_squares({&x});
+}
+
+double CudaBackend::total_sum_of_squares(const std::vector<const Tensor*>& tensors) {
+  std::vector<kernels::OptimizerTensor> descriptors;
+  descriptors.reserve(tensors.size());
+  for (const Tensor* x : tensors) {
+    expect_f32(*x, "sum_of_squares input");
+    if (x->numel() == 0) continue;
+    kernels::OptimizerTensor descriptor;
+    descriptor.grad = device_data<float>(*x);
+    descriptor.numel = x->numel();
+    descriptors.push_back(descriptor);
+  }
+  if (descriptors.empty()) return 0.0;
+  const auto count = cuda::to_int32(static_cast<std::int64_t>(descriptors.size()), "tensors");
+  const std::int64_t blocks = kernels::plan_optimizer_blocks(descriptors.data(), count);
+  const std::size_t bytes = descriptors.size() * sizeof(kernels::OptimizerTensor);
+  std::shared_ptr<void> device_descriptors = scratch(bytes);
+  CUDA_CHECK(cudaMemcpyAsync(device_descriptors.get(), descriptors.data(), bytes,
+                             cudaMemcpyHostToDevice, stream_));
   std::shared_ptr<void> result = scratch(sizeof(double));
   std::shared_ptr<void> workspace = scratch(kernels::grad_norm_workspace_bytes(blocks));
   kernels::grad_sum_of_squares(
-      {tensors, 1, blocks, static_cast<double*>(result.get()), workspace.get()}, stream_);
+      {static_cast<const kernels::OptimizerTensor*>(device_descriptors.get()), count, blocks,
+       static_cast<double*>(result.get()), workspace.get()},
+      stream_);
   double sum = 0.0;
   CUDA_CHECK(cudaMemcpyAsync(&sum, result.get(), sizeof(sum), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
+  raise_deferred_errors();
   return sum;
 }
 
