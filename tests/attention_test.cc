@@ -171,7 +171,9 @@ std::vector<AttentionProblem> larger_problems() {
   return {{2, 67, 4, 32, {67, 40}, 0.0f},
           {2, 130, 4, 64, {130, 71}, 0.0f},
           {2, 67, 4, 32, {50, 67}, 0.1f},
-          {2, 130, 4, 64, {97, 130}, 0.1f}};
+          {2, 130, 4, 64, {97, 130}, 0.1f},
+          // More keys than the forward's 512-key tile: its online rescaling.
+          {2, 530, 1, 32, {530, 515}, 0.1f}};
 }
 
 std::string problem_name(const AttentionProblem& p) {

@@ -5,16 +5,19 @@
 // Work: one (batch, head) per task, spread over the pool with a dynamic
 // schedule (sequences of different length cost different amounts). A task
 // packs its head once into per-thread scratch the backend keeps: K^T [d, L']
-// for the score products, V (and for backward K and V^T) as [L', d'] rows,
+// in panels of 16 keys for the score products (V^T too, for backward), V (and
+// for backward K) as [L', d'] rows,
 // d' = d rounded up to the kernel's column block, L' = L rounded up likewise,
-// zero padded. Then, per tile of 128 queries:
+// zero padded. Then:
 //
-// Forward, online softmax over tiles of 64 keys (j < L only):
-//   S = (scale Q) K^T                          128 x 64 scores, the only T x T part
+// Forward, per tile of 64 queries, online softmax over tiles of 512 keys
+// (j < L only; for L <= 512 one tile, so m and l are a plain max and sum):
+//   S = (scale Q) K^T                          64 x 512 scores, the only T x T part
 //   m' = max(m, rowmax S), P = exp(S - m'), l = l exp(m - m') + rowsum P,
 //   O = O exp(m - m') + (P * Z) V              (Z: dropout factors)
 //   then o_i = O_i / l_i, lse_i = m_i + log l_i.
-// Backward (FlashAttention-2), tile of queries outer, tiles of keys inner:
+// Backward (FlashAttention-2), tiles of 128 queries outer, tiles of 64 keys
+// inner:
 //   D_i = dO_i . o_i;   P = exp(S - lse), recomputed from the saved lse
 //   dPz = dO V^T,  dS = P * (Z dPz - D)
 //   dV += (P Z)^T dO,  dK += dS^T (scale Q),  dQ += dS K   (dQ scaled at the end)
@@ -32,8 +35,8 @@
 // per score tile row (philox4x32_batch), never stored. Packed buffers have
 // row strides of an odd number of cache lines (conflict_free_stride), so the
 // rows a kernel walks down spread over the L1 sets. Scratch per thread:
-// 6 L' d' floats for the head plus three 128 x d' and three 128 x 64 tiles
-// (1 MB at T 512, d 64).
+// 6 L' d' floats for the head plus three 128 x d' tiles, three 128 x 64
+// tiles and a 64 x 512 one (1.4 MB at T 512, d 64).
 //
 // When there are fewer (batch, head) pairs than threads, forward splits the
 // query tiles of a head over tasks, and backward runs in two passes: dK and dV
@@ -68,6 +71,15 @@ constexpr std::int64_t kKernelColumns = 2 * kFloatLanes;
 constexpr std::int64_t kQueryTile = 128;
 constexpr std::int64_t kKeyTile = 64;
 static_assert(kKeyTile % kKernelColumns == 0);
+// Forward tiles: 64 queries against up to 512 keys, so for T <= 512 a row's
+// softmax statistics are one max and one sum over all its keys (no running
+// rescale of O), and P V runs over the whole key range per kernel call. The
+// 64 x 512 score tile (135 KB) stays in L2 beside the head's K^T and V.
+constexpr std::int64_t kForwardQueryTile = 64;
+constexpr std::int64_t kForwardKeyTile = 512;
+static_assert(kForwardKeyTile % kKernelColumns == 0 && kForwardQueryTile <= kQueryTile);
+// Keys per P V kernel call: its 16-column strip of V (256 rows) stays in L1.
+constexpr std::int64_t kValueDepth = 256;
 
 constexpr std::int64_t round_up(std::int64_t x, std::int64_t multiple) {
   return (x + multiple - 1) / multiple * multiple;
@@ -83,6 +95,7 @@ constexpr std::int64_t conflict_free_stride(std::int64_t columns) {
 }
 
 constexpr std::int64_t kScoreStride = conflict_free_stride(kKeyTile);
+constexpr std::int64_t kForwardScoreStride = conflict_free_stride(kForwardKeyTile);
 
 std::int64_t ceil_div(std::int64_t x, std::int64_t y) {
   return (x + y - 1) / y;
@@ -105,6 +118,10 @@ void kernel_block(std::int64_t depth, const float* a, std::int64_t a_row, std::i
     acc[r][0] = Accumulate ? cpu::load_floats(c + r * ldc) : FloatVector{};
     acc[r][1] = Accumulate ? cpu::load_floats(c + r * ldc + kFloatLanes) : FloatVector{};
   }
+  // Unrolled by 4: the loop's counter and address updates otherwise take
+  // issue slots from the multiply-adds (5-15% faster in a microbenchmark of
+  // this kernel on L1-resident tiles).
+#pragma GCC unroll 4
   for (std::int64_t k = 0; k < depth; ++k) {
     const FloatVector b0 = cpu::load_floats(b + k * ldb);
     const FloatVector b1 = cpu::load_floats(b + k * ldb + kFloatLanes);
@@ -136,22 +153,33 @@ void kernel_rows(std::int64_t rows, std::int64_t depth, const float* a, std::int
   }
 }
 
+// Rows of the next kernel call when `left` rows remain: 6, except that the
+// last 7 or 8 rows go as 4 + 3 or 4 + 4. A 1- or 2-row kernel has 2 or 4
+// accumulators, too few to cover the FMA latency (it runs at a quarter or
+// half of the rate), and 128 = 21 x 6 + 2 is the common tile.
+constexpr std::int64_t kernel_block_rows(std::int64_t left) {
+  return left == 7 || left == 8 ? 4 : std::min(kKernelRows, left);
+}
+
 // C[rows, columns] (+)= A B, A(r, k) as in kernel_block, B [depth, columns]
-// with rows ldb apart, C with rows ldc apart. columns is a multiple of
-// kKernelColumns (callers pad); any rows. Column blocks are outer so a block
-// of B (depth x kKernelColumns) stays in L1 across the rows.
+// in blocks of kKernelColumns columns b_block floats apart, rows ldb apart
+// within a block (row-major B: b_block = kKernelColumns; pack_transposed's
+// panels: b_block = 16 depth, ldb = 16), C with rows ldc apart. columns is a
+// multiple of kKernelColumns (callers pad); any rows. Column blocks are outer so a block
+// of B (depth x kKernelColumns) stays in L1 across the rows. Each element of
+// C is the same k-ordered chain of multiply-adds whatever block it falls in.
 void multiply_tiles(std::int64_t rows, std::int64_t columns, std::int64_t depth, const float* a,
                     std::int64_t a_row, std::int64_t a_depth, const float* b, std::int64_t ldb,
-                    float* c, std::int64_t ldc, bool accumulate) {
+                    std::int64_t b_block, float* c, std::int64_t ldc, bool accumulate) {
   for (std::int64_t column = 0; column < columns; column += kKernelColumns)
-    for (std::int64_t row = 0; row < rows; row += kKernelRows) {
-      const std::int64_t block = std::min(kKernelRows, rows - row);
+    for (std::int64_t row = 0, block = 0; row < rows; row += block) {
+      block = kernel_block_rows(rows - row);
       if (accumulate)
-        kernel_rows<true>(block, depth, a + row * a_row, a_row, a_depth, b + column, ldb,
-                          c + row * ldc + column, ldc);
+        kernel_rows<true>(block, depth, a + row * a_row, a_row, a_depth,
+                          b + column / kKernelColumns * b_block, ldb, c + row * ldc + column, ldc);
       else
-        kernel_rows<false>(block, depth, a + row * a_row, a_row, a_depth, b + column, ldb,
-                           c + row * ldc + column, ldc);
+        kernel_rows<false>(block, depth, a + row * a_row, a_row, a_depth,
+                           b + column / kKernelColumns * b_block, ldb, c + row * ldc + column, ldc);
     }
 }
 
@@ -194,14 +222,15 @@ void dropout_factors(const AttentionDropout& dropout, std::uint64_t first, std::
 
 struct Geometry {
   std::int64_t batch, steps, heads, head_dim;
-  std::int64_t padded_dim;    // d' (columns of packed rows)
-  std::int64_t padded_steps;  // L' for L = T: the most packed keys
-  std::int64_t packed_stride; // floats between rows of the [*, d'] buffers
-  std::int64_t row_stride;    // floats between tokens in qkv
-  std::int64_t hidden;        // heads * d: floats between tokens in context
-  float scale;                // 1 / sqrt(d)
+  std::int64_t padded_dim;     // d' (columns of packed rows)
+  std::int64_t padded_steps;   // L' for L = T: the most packed keys
+  std::int64_t packed_stride;  // floats between rows of the [*, d'] buffers
+  std::int64_t row_stride;     // floats between tokens in qkv
+  std::int64_t hidden;         // heads * d: floats between tokens in context
+  float scale;                 // 1 / sqrt(d)
 
   std::int64_t query_tiles() const { return ceil_div(steps, kQueryTile); }
+  std::int64_t forward_query_tiles() const { return ceil_div(steps, kForwardQueryTile); }
   std::int64_t key_tiles() const { return ceil_div(steps, kKeyTile); }
   // Flat index of probability (b, h, i, 0), for the dropout draws.
   std::uint64_t probability_row(std::int64_t b, std::int64_t h, std::int64_t i) const {
@@ -232,19 +261,20 @@ void check_key_lengths(const Tensor& key_lengths, std::int64_t steps) {
 
 // One thread's slice of the backend's scratch, carved into named buffers.
 struct HeadScratch {
-  float* key_t;           // [d, L'] K^T
+  float* key_t;           // [d, L'] K^T in 16-key panels (pack_transposed)
   float* key;             // [L', d'] K (backward)
   float* value;           // [L', d'] V
-  float* value_t;         // [d, L'] V^T (backward)
+  float* value_t;         // [d, L'] V^T in 16-key panels (backward)
   float* dkey;            // [L', d'] dK of the head (backward)
   float* dvalue;          // [L', d'] dV of the head (backward)
   float* query;           // [query tile, d'] scale * Q of one query tile
   float* dout;            // [query tile, d'] dO of the tile (backward)
   float* accumulator;     // [query tile, d'] O (forward) or dQ / scale (backward)
-  float* probabilities;   // [query tile, key tile] S, then P
+  float* scores;          // [forward query tile, forward key tile] S, then P (forward)
+  float* probabilities;   // [query tile, key tile] S, then P (backward)
   float* dprobabilities;  // [query tile, key tile] dO V^T, then dS (backward)
   float* dropped;         // [query tile, key tile] P * Z (backward with dropout)
-  float* factors;         // [key tile] dropout factors of one row of a tile
+  float* factors;         // [forward key tile] dropout factors of one row of a tile
   float* row_first;       // [query tile] running max (forward) or lse (backward)
   float* row_second;      // [query tile] running sum (forward) or D (backward)
 };
@@ -253,7 +283,8 @@ std::int64_t head_scratch_floats(const Geometry& g) {
   // [L', d'] rows or [d, L'] transposed, either with its stride.
   const std::int64_t head = conflict_free_stride(g.padded_steps) * g.packed_stride;
   const std::int64_t tile = kQueryTile * g.packed_stride;
-  return 6 * head + 3 * tile + 3 * kQueryTile * kScoreStride + 2 * kQueryTile + kKeyTile;
+  return 6 * head + 3 * tile + kForwardQueryTile * kForwardScoreStride +
+         3 * kQueryTile * kScoreStride + 2 * kQueryTile + kForwardKeyTile;
 }
 
 HeadScratch carve_head_scratch(float* slice, const Geometry& g) {
@@ -276,10 +307,11 @@ HeadScratch carve_head_scratch(float* slice, const Geometry& g) {
   s.query = take(tile);
   s.dout = take(tile);
   s.accumulator = take(tile);
+  s.scores = take(kForwardQueryTile * kForwardScoreStride);
   s.probabilities = take(kQueryTile * kScoreStride);
   s.dprobabilities = take(kQueryTile * kScoreStride);
   s.dropped = take(kQueryTile * kScoreStride);
-  s.factors = take(kKeyTile);
+  s.factors = take(kForwardKeyTile);
   s.row_first = take(kQueryTile);
   s.row_second = take(kQueryTile);
   return s;
@@ -321,14 +353,23 @@ void pack_rows(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t
   }
 }
 
-// [d, padded] transposed, rows stride apart: target[c * stride + j] = x_j[c],
-// zero for count <= j < padded.
+// [d, padded] transposed, in panels of kKernelColumns tokens: the panel of
+// tokens [16 p, 16 p + 16) is d x 16 contiguous floats, so
+// target[p * 16 d + c * 16 + j % 16] = x_j[c] for j = 16 p + j % 16, zero for
+// count <= j < padded (padded is a multiple of 16). A kernel's B strip is then
+// one contiguous 4 KB panel (at d 64) instead of d rows a whole transposed
+// row apart, which at T 512 spanned 33 pages and ran the score products at
+// ~60 GFLOP/s against ~95 for the products with row-major B.
 // Blocks of 8 tokens x 8 dimensions go through registers (transpose_8x8).
 void pack_transposed(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t h, int slot,
-                     std::int64_t count, std::int64_t padded, std::int64_t stride,
-                     float* target) {
+                     std::int64_t count, std::int64_t padded, float* target) {
   constexpr std::int64_t kBlock = 8;
+  static_assert(kKernelColumns % kBlock == 0);
   const std::int64_t d = g.head_dim;
+  auto at = [&](std::int64_t c, std::int64_t j) {
+    return target + j / kKernelColumns * d * kKernelColumns + c * kKernelColumns +
+           j % kKernelColumns;
+  };
   std::int64_t j = 0;
   for (; j + kBlock <= count; j += kBlock) {
     const float* source[kBlock];
@@ -338,17 +379,16 @@ void pack_transposed(const float* qkv, const Geometry& g, std::int64_t b, std::i
         prefetch_for_read(qkv_slot(qkv, g, b, j + u + 2 * kBlock, slot, h), d);
     }
     std::int64_t c = 0;
-    for (; c + kBlock <= d; c += kBlock)
-      cpu::transpose_8x8(source, c, target + c * stride + j, stride);
+    for (; c + kBlock <= d; c += kBlock) cpu::transpose_8x8(source, c, at(c, j), kKernelColumns);
     for (; c < d; ++c)
-      for (std::int64_t u = 0; u < kBlock; ++u) target[c * stride + j + u] = source[u][c];
+      for (std::int64_t u = 0; u < kBlock; ++u) *at(c, j + u) = source[u][c];
   }
   for (; j < count; ++j) {
     const float* source = qkv_slot(qkv, g, b, j, slot, h);
-    for (std::int64_t c = 0; c < d; ++c) target[c * stride + j] = source[c];
+    for (std::int64_t c = 0; c < d; ++c) *at(c, j) = source[c];
   }
   for (std::int64_t c = 0; c < d; ++c)
-    for (std::int64_t k = count; k < padded; ++k) target[c * stride + k] = 0.0f;
+    for (std::int64_t k = count; k < padded; ++k) *at(c, k) = 0.0f;
 }
 
 // count rows x d' of head h of a [B, T, heads * d] tensor (dcontext) from
@@ -379,15 +419,15 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
   const std::int64_t ps = g.packed_stride;
   const std::int64_t length = key_lengths[b];
   const std::int64_t padded_length = round_up(length, kKernelColumns);
-  const std::int64_t transposed_stride = conflict_free_stride(padded_length);
+  const std::int64_t panel = d * kKernelColumns;  // floats per K^T panel
   const bool drop = dropout.probability > 0.0f;
   if (length > 0) {
-    pack_transposed(qkv, g, b, h, 1, length, padded_length, transposed_stride, s.key_t);
+    pack_transposed(qkv, g, b, h, 1, length, padded_length, s.key_t);
     pack_rows(qkv, g, b, h, 2, 0, length, 1.0f, s.value);
   }
   for (std::int64_t tile = task.first_tile; tile < task.last_tile; ++tile) {
-    const std::int64_t first = tile * kQueryTile;
-    const std::int64_t rows = std::min(kQueryTile, g.steps - first);
+    const std::int64_t first = tile * kForwardQueryTile;
+    const std::int64_t rows = std::min(kForwardQueryTile, g.steps - first);
     float* lse_out = log_sum_exp + (b * g.heads + h) * g.steps + first;
     if (length == 0) {
       for (std::int64_t r = 0; r < rows; ++r) {
@@ -404,14 +444,14 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
       row_max[r] = -std::numeric_limits<float>::infinity();
       row_sum[r] = 0.0f;
     }
-    for (std::int64_t key = 0; key < length; key += kKeyTile) {
-      const std::int64_t keys = std::min(kKeyTile, length - key);
+    for (std::int64_t key = 0; key < length; key += kForwardKeyTile) {
+      const std::int64_t keys = std::min(kForwardKeyTile, length - key);
       const std::int64_t padded_keys = round_up(keys, kKernelColumns);
-      float* scores = s.probabilities;
-      multiply_tiles(rows, padded_keys, d, s.query, ps, 1, s.key_t + key, transposed_stride, scores,
-                     kScoreStride, false);
+      float* scores = s.scores;
+      multiply_tiles(rows, padded_keys, d, s.query, ps, 1, s.key_t + key * d, kKernelColumns, panel,
+                     scores, kForwardScoreStride, false);
       for (std::int64_t r = 0; r < rows; ++r) {
-        float* row = scores + r * kScoreStride;
+        float* row = scores + r * kForwardScoreStride;
         const float new_max = std::max(row_max[r], cpu::maximum_of(row, keys));
         // exp(-inf) on the first tile: fast_exp clamps and returns 0.
         const float correction = cpu::fast_exp(row_max[r] - new_max);
@@ -434,8 +474,10 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
           for (std::int64_t j = 0; j < keys; ++j) row[j] *= s.factors[j];
         }
       }
-      multiply_tiles(rows, dp, keys, scores, kScoreStride, 1, s.value + key * ps, ps, s.accumulator,
-                     ps, key > 0);
+      for (std::int64_t part = 0; part < keys; part += kValueDepth)
+        multiply_tiles(rows, dp, std::min(kValueDepth, keys - part), scores + part,
+                       kForwardScoreStride, 1, s.value + (key + part) * ps, ps, kKernelColumns,
+                       s.accumulator, ps, key + part > 0);
     }
     for (std::int64_t r = 0; r < rows; ++r) {
       if (first + r + kPrefetchAhead < g.steps)
@@ -476,13 +518,13 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
   const std::int64_t ps = g.packed_stride;
   const std::int64_t length = t.key_lengths[b];
   const std::int64_t padded_length = round_up(length, kKernelColumns);
-  const std::int64_t transposed_stride = conflict_free_stride(padded_length);
+  const std::int64_t panel = d * kKernelColumns;  // floats per K^T or V^T panel
   const bool drop = dropout.probability > 0.0f;
   const std::int64_t first_key = task.first_key_tile * kKeyTile;
   const std::int64_t end_key = std::min(task.last_key_tile * kKeyTile, g.steps);
   if (length > 0) {
-    pack_transposed(t.qkv, g, b, h, 1, length, padded_length, transposed_stride, s.key_t);
-    pack_transposed(t.qkv, g, b, h, 2, length, padded_length, transposed_stride, s.value_t);
+    pack_transposed(t.qkv, g, b, h, 1, length, padded_length, s.key_t);
+    pack_transposed(t.qkv, g, b, h, 2, length, padded_length, s.value_t);
     if (task.query_grads) pack_rows(t.qkv, g, b, h, 1, 0, length, 1.0f, s.key);
   }
   for (std::int64_t tile = task.first_query_tile; tile < task.last_query_tile; ++tile) {
@@ -518,10 +560,10 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
       float* p = s.probabilities;
       float* ds = s.dprobabilities;
       float* p_dropped = drop ? s.dropped : p;
-      multiply_tiles(rows, padded_keys, d, s.query, ps, 1, s.key_t + key, transposed_stride, p,
-                     kScoreStride, false);
-      multiply_tiles(rows, padded_keys, d, s.dout, ps, 1, s.value_t + key, transposed_stride, ds,
-                     kScoreStride, false);
+      multiply_tiles(rows, padded_keys, d, s.query, ps, 1, s.key_t + key * d, kKernelColumns, panel,
+                     p, kScoreStride, false);
+      multiply_tiles(rows, padded_keys, d, s.dout, ps, 1, s.value_t + key * d, kKernelColumns,
+                     panel, ds, kScoreStride, false);
       for (std::int64_t r = 0; r < rows; ++r) {
         float* p_row = p + r * kScoreStride;
         float* ds_row = ds + r * kScoreStride;
@@ -546,14 +588,14 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
       }
       if (task.key_grads) {
         // dV[key + j] += sum_r (P Z)[r, j] dO[r];  dK[key + j] += sum_r dS[r, j] (scale q_r)
-        multiply_tiles(keys, dp, rows, p_dropped, 1, kScoreStride, s.dout, ps, s.dvalue + key * ps,
-                       ps, !first_query_tile);
-        multiply_tiles(keys, dp, rows, ds, 1, kScoreStride, s.query, ps, s.dkey + key * ps, ps,
-                       !first_query_tile);
+        multiply_tiles(keys, dp, rows, p_dropped, 1, kScoreStride, s.dout, ps, kKernelColumns,
+                       s.dvalue + key * ps, ps, !first_query_tile);
+        multiply_tiles(keys, dp, rows, ds, 1, kScoreStride, s.query, ps, kKernelColumns,
+                       s.dkey + key * ps, ps, !first_query_tile);
       }
       if (task.query_grads)  // dQ / scale += dS K
-        multiply_tiles(rows, dp, keys, ds, kScoreStride, 1, s.key + key * ps, ps, s.accumulator, ps,
-                       tile_key != task.first_key_tile);
+        multiply_tiles(rows, dp, keys, ds, kScoreStride, 1, s.key + key * ps, ps, kKernelColumns,
+                       s.accumulator, ps, tile_key != task.first_key_tile);
     }
     if (task.query_grads) {
       for (std::int64_t r = 0; r < rows; ++r) {
@@ -624,13 +666,13 @@ void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths,
   const std::int64_t pairs = g.batch * g.heads;
   const std::int64_t chunks =
       std::clamp<std::int64_t>(ceil_div(2 * threads_, std::max<std::int64_t>(pairs, 1)), 1,
-                               std::max<std::int64_t>(g.query_tiles(), 1));
-  const std::int64_t tiles_per_chunk = ceil_div(g.query_tiles(), chunks);
+                               std::max<std::int64_t>(g.forward_query_tiles(), 1));
+  const std::int64_t tiles_per_chunk = ceil_div(g.forward_query_tiles(), chunks);
   std::vector<ForwardTask> tasks;
   for (std::int64_t b = 0; b < g.batch; ++b)
     for (std::int64_t h = 0; h < g.heads; ++h)
-      for (std::int64_t tile = 0; tile < g.query_tiles(); tile += tiles_per_chunk)
-        tasks.push_back({b, h, tile, std::min(tile + tiles_per_chunk, g.query_tiles())});
+      for (std::int64_t tile = 0; tile < g.forward_query_tiles(); tile += tiles_per_chunk)
+        tasks.push_back({b, h, tile, std::min(tile + tiles_per_chunk, g.forward_query_tiles())});
   const std::int64_t slice = round_up(head_scratch_floats(g), 16);
   float* scratch = attention_scratch(slice * threads_);
   const float* qkv_data = qkv.data<float>();
