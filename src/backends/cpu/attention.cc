@@ -358,8 +358,8 @@ void pack_rows(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t
 // target[p * 16 d + c * 16 + j % 16] = x_j[c] for j = 16 p + j % 16, zero for
 // count <= j < padded (padded is a multiple of 16). A kernel's B strip is then
 // one contiguous 4 KB panel (at d 64) instead of d rows a whole transposed
-// row apart, which at T 512 spanned 33 pages and ran the score products at
-// ~60 GFLOP/s against ~95 for the products with row-major B.
+// row apart (33 pages at T 512); measured ~10% less time at T 512 (two
+// interleaved rounds on a loaded machine).
 // Blocks of 8 tokens x 8 dimensions go through registers (transpose_8x8).
 void pack_transposed(const float* qkv, const Geometry& g, std::int64_t b, std::int64_t h, int slot,
                      std::int64_t count, std::int64_t padded, float* target) {
