@@ -122,14 +122,19 @@ TEST_F(CliMlm, TrainWritesHuggingFaceCheckpointsAndEvalReproducesValidation) {
   EXPECT_NEAR(last_validation.at("perplexity").get<double>(),
               std::exp(last_validation.at("mlm_loss").get<double>()), 1e-9);
   EXPECT_GT(last_validation.at("masked_tokens").get<int>(), 0);
+  // The [MASK] inputs are a part of the masked tokens (80% in expectation).
+  EXPECT_GT(last_validation.at("mask_input_tokens").get<int>(), 0);
+  EXPECT_LT(last_validation.at("mask_input_tokens").get<int>(),
+            last_validation.at("masked_tokens").get<int>());
 
   // eval loads the Hugging Face-named checkpoint in a new process, reuses the
   // prepared data and must see exactly the run's last validation.
   const CommandResult evaluated = run_seqtrain("eval " + run.string(), false);
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
   const nlohmann::json eval = nlohmann::json::parse(evaluated.output);
-  for (const char* key :
-       {"mlm_loss", "mlm_accuracy", "perplexity", "masked_tokens", "majority_token_accuracy"})
+  for (const char* key : {"mlm_loss", "mlm_accuracy", "perplexity", "masked_tokens",
+                          "majority_token_accuracy", "mask_input_tokens", "mlm_accuracy_at_mask",
+                          "majority_token_accuracy_at_mask", "mlm_loss_at_mask"})
     EXPECT_EQ(eval.at(key), last_validation.at(key)) << key;
   EXPECT_NE(run_seqtrain("eval " + run.string()).output.find("masked-LM data reused from"),
             std::string::npos);

@@ -1,28 +1,62 @@
 #include "train/mlm_runner.h"
 
 #include <cmath>
+#include <vector>
 
 #include "data/sequence_batch.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {
 
-std::int64_t count_correct_predictions(const Tensor& logits, const Tensor& labels) {
-  SEQTRAIN_CHECK(logits.shape().size() == 2 && labels.numel() == logits.dim(0),
-                 "logits {} do not match labels {}", shape_string(logits.shape()),
-                 shape_string(labels.shape()));
+std::vector<std::int32_t> predicted_tokens_of(const Tensor& logits) {
+  SEQTRAIN_CHECK(logits.shape().size() == 2 && logits.dtype() == DType::f32,
+                 "logits must be f32 [N, V], got {} {}", dtype_name(logits.dtype()),
+                 shape_string(logits.shape()));
   const std::int64_t classes = logits.dim(1);
   const float* values = logits.data<float>();
-  const std::int32_t* targets = labels.data<std::int32_t>();
-  std::int64_t correct = 0;
+  std::vector<std::int32_t> predicted(static_cast<std::size_t>(logits.dim(0)));
   for (std::int64_t row = 0; row < logits.dim(0); ++row) {
-    if (targets[row] == kIgnoreTarget) continue;
     const float* scores = values + row * classes;
     std::int64_t best = 0;
     for (std::int64_t c = 1; c < classes; ++c)
       if (scores[c] > scores[best]) best = c;
-    correct += best == targets[row];
+    predicted[static_cast<std::size_t>(row)] = static_cast<std::int32_t>(best);
   }
+  return predicted;
+}
+
+MlmSlotPredictions slot_predictions_of(const Tensor& logits, const Tensor& labels) {
+  SEQTRAIN_CHECK(labels.numel() == logits.dim(0), "logits {} do not match labels {}",
+                 shape_string(logits.shape()), shape_string(labels.shape()));
+  MlmSlotPredictions slots;
+  slots.tokens = predicted_tokens_of(logits);
+  slots.losses.assign(slots.tokens.size(), 0.0);
+  const std::int64_t classes = logits.dim(1);
+  const float* values = logits.data<float>();
+  const std::span<const std::int32_t> targets = labels.span<std::int32_t>();
+  for (std::size_t slot = 0; slot < targets.size(); ++slot) {
+    if (targets[slot] == kIgnoreTarget) continue;
+    SEQTRAIN_CHECK(targets[slot] >= 0 && targets[slot] < classes,
+                   "label {} at slot {} is outside the {} classes", targets[slot], slot, classes);
+    const float* scores = values + static_cast<std::int64_t>(slot) * classes;
+    // log sum exp, shifted by the largest logit (the predicted token's).
+    const double largest = scores[slots.tokens[slot]];
+    double sum = 0.0;
+    for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(scores[c] - largest);
+    slots.losses[slot] = largest + std::log(sum) - scores[targets[slot]];
+  }
+  return slots;
+}
+
+std::int64_t count_correct_predictions(std::span<const std::int32_t> predicted_tokens,
+                                       const Tensor& labels) {
+  SEQTRAIN_CHECK(static_cast<std::int64_t>(predicted_tokens.size()) == labels.numel(),
+                 "{} predicted tokens do not match labels {}", predicted_tokens.size(),
+                 shape_string(labels.shape()));
+  const std::span<const std::int32_t> targets = labels.span<std::int32_t>();
+  std::int64_t correct = 0;
+  for (std::size_t slot = 0; slot < targets.size(); ++slot)
+    correct += targets[slot] != kIgnoreTarget && predicted_tokens[slot] == targets[slot];
   return correct;
 }
 
@@ -45,7 +79,8 @@ MlmRunner::CachedGraph& MlmRunner::graph_for(const MlmBatch& batch, bool trainin
   });
 }
 
-TaskMetrics MlmRunner::run(const MlmBatch& batch, bool training, const RunContext& context) {
+TaskMetrics MlmRunner::run(const MlmBatch& batch, bool training, const RunContext& context,
+                           MlmSlotPredictions* slots) {
   CachedGraph& cached = graph_for(batch, training);
   Executor& executor = *cached.executor;
   model_->set_inputs(executor, batch);
@@ -54,6 +89,7 @@ TaskMetrics MlmRunner::run(const MlmBatch& batch, bool training, const RunContex
   else
     executor.forward(context);
 
+  if (slots != nullptr) *slots = {};
   TaskMetrics metrics;
   for (std::int32_t length : batch.lengths.span<std::int32_t>()) metrics.tokens += length;
   metrics.rows = batch.masked_count;
@@ -61,19 +97,24 @@ TaskMetrics MlmRunner::run(const MlmBatch& batch, bool training, const RunContex
   const float loss = executor.loss_value();
   metrics.loss_sum = static_cast<double>(loss) * static_cast<double>(metrics.rows);
   if (!std::isfinite(loss)) return metrics;
-  metrics.correct =
-      count_correct_predictions(executor.value_to_host(cached.logits), batch.masked_labels);
+  const Tensor logits = executor.value_to_host(cached.logits);
+  if (slots == nullptr) {
+    metrics.correct = count_correct_predictions(predicted_tokens_of(logits), batch.masked_labels);
+    return metrics;
+  }
+  *slots = slot_predictions_of(logits, batch.masked_labels);
+  metrics.correct = count_correct_predictions(slots->tokens, batch.masked_labels);
   return metrics;
 }
 
 TaskMetrics MlmRunner::train_batch(const MlmBatch& batch, const RunContext& context) {
-  return run(batch, true, context);
+  return run(batch, true, context, nullptr);
 }
 
-TaskMetrics MlmRunner::evaluate_batch(const MlmBatch& batch) {
+TaskMetrics MlmRunner::evaluate_batch(const MlmBatch& batch, MlmSlotPredictions* slots) {
   RunContext context;
   context.training = false;
-  return run(batch, false, context);
+  return run(batch, false, context, slots);
 }
 
 std::pair<std::int64_t, std::int64_t> MlmRunner::planned_bytes() const {

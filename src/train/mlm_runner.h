@@ -8,8 +8,10 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "data/mlm_batch.h"
 #include "models/bert.h"
@@ -19,14 +21,25 @@
 
 namespace seqtrain {
 
+// What the decoder said at each of a batch's B * P slots, unused slots
+// included (their entries mean nothing).
+struct MlmSlotPredictions {
+  std::vector<std::int32_t> tokens;  // argmax of the logits (the first of equal maxima)
+  std::vector<double> losses;        // -log softmax(logits)[label], nats; 0 at unused slots
+
+  bool empty() const { return tokens.empty(); }
+};
+
 class MlmRunner {
  public:
   MlmRunner(const BertModel& model, Backend& backend, ParameterStore& parameters);
 
   // Forward and backward: parameter gradients accumulate.
   TaskMetrics train_batch(const MlmBatch& batch, const RunContext& context);
-  // Forward only, dropout off.
-  TaskMetrics evaluate_batch(const MlmBatch& batch);
+  // Forward only, dropout off. slots, when given, receives what the decoder
+  // said at each of the batch's B * P slots, or is left empty when the loss
+  // is not finite.
+  TaskMetrics evaluate_batch(const MlmBatch& batch, MlmSlotPredictions* slots = nullptr);
 
   std::pair<std::int64_t, std::int64_t> planned_bytes() const;
 
@@ -37,7 +50,8 @@ class MlmRunner {
     ValueId logits = kNoValue;
   };
   CachedGraph& graph_for(const MlmBatch& batch, bool training);
-  TaskMetrics run(const MlmBatch& batch, bool training, const RunContext& context);
+  TaskMetrics run(const MlmBatch& batch, bool training, const RunContext& context,
+                  MlmSlotPredictions* slots);
 
   const BertModel* model_;
   Backend* backend_;
@@ -45,8 +59,17 @@ class MlmRunner {
   GraphCache<std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>, CachedGraph> cache_;
 };
 
-// Of the used slots (label != kIgnoreTarget) of logits [B * P, V], how many
-// have their largest logit at the label (the first of equal maxima).
-std::int64_t count_correct_predictions(const Tensor& logits, const Tensor& labels);
+// The index of the largest logit of each row of logits [N, V] (the first of
+// equal maxima): the predicted token of each slot.
+std::vector<std::int32_t> predicted_tokens_of(const Tensor& logits);
+
+// The predicted tokens and each used slot's cross-entropy (computed in
+// double on the host) of logits [N, V] against labels [N].
+MlmSlotPredictions slot_predictions_of(const Tensor& logits, const Tensor& labels);
+
+// Of the used slots (label != kIgnoreTarget), how many have predicted token
+// (predicted_tokens_of) equal to their label.
+std::int64_t count_correct_predictions(std::span<const std::int32_t> predicted_tokens,
+                                       const Tensor& labels);
 
 }  // namespace seqtrain

@@ -5,14 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <vector>
 
 #include "data/mlm_phased_dataset.h"
-#include "data/sequence_batch.h"
 #include "models/bert_checkpoint.h"
 #include "seqtrain/error.h"
 #include "train/file_io.h"
 #include "train/mlm_run_data.h"
 #include "train/mlm_runner.h"
+#include "train/mlm_validation_metrics.h"
 
 namespace seqtrain {
 namespace {
@@ -42,22 +43,6 @@ std::vector<MlmPhase> dataset_phases(const RunConfig& config) {
 // tied to the word embeddings and to cls.predictions.bias.
 bool is_tied_decoder_tensor(const std::string& name) {
   return name.starts_with("cls.predictions.decoder.");
-}
-
-// The validation metrics of a pass over batches.
-nlohmann::json validation_record(const TaskMetrics& total,
-                                 const std::map<std::int32_t, std::int64_t>& label_counts,
-                                 std::int64_t sequence_length) {
-  std::int64_t most_frequent = 0;
-  for (const auto& [label, count] : label_counts) most_frequent = std::max(most_frequent, count);
-  const double loss = total.mean_loss();
-  return {{"mlm_loss", loss},
-          {"mlm_accuracy", total.accuracy()},
-          {"perplexity", std::exp(loss)},
-          {"masked_tokens", total.rows},
-          {"majority_token_accuracy",
-           total.rows == 0 ? 0.0 : static_cast<double>(most_frequent) / total.rows},
-          {"sequence_length", sequence_length}};
 }
 
 class MlmTrainingTask final : public TrainingTask {
@@ -104,17 +89,16 @@ class MlmTrainingTask final : public TrainingTask {
           validation_.insert_or_assign(phase, dataset_.validation_batches_of_phase(phase)).first;
     if (cached->second.empty())
       throw DataError("the masked-LM data has no validation split: raise data.validation_fraction");
-    TaskMetrics total;
-    std::map<std::int32_t, std::int64_t> label_counts;
+    MlmValidationMetrics metrics;
+    MlmSlotPredictions slots;
     const std::int64_t count =
         std::min<std::int64_t>(max_batches, static_cast<std::int64_t>(cached->second.size()));
     for (std::int64_t b = 0; b < count; ++b) {
       const MlmBatch& batch = cached->second[static_cast<std::size_t>(b)];
-      total.add(runner_.evaluate_batch(batch));
-      for (std::int32_t label : batch.masked_labels.span<std::int32_t>())
-        if (label != kIgnoreTarget) ++label_counts[label];
+      const TaskMetrics batch_metrics = runner_.evaluate_batch(batch, &slots);
+      metrics.add(batch, batch_metrics, slots);
     }
-    return validation_record(total, label_counts, dataset_.phases()[phase].sequence_length);
+    return metrics.record(dataset_.phases()[phase].sequence_length);
   }
 
   void save_state(nlohmann::json& trainer_state) const override {

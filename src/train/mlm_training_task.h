@@ -5,11 +5,14 @@
 // Metrics, in training records and validation: mlm_loss (mean cross-entropy
 // over the masked tokens, nats), mlm_accuracy (share of masked tokens whose
 // argmax is the original), perplexity (exp of mlm_loss), and the phase's
-// sequence_length. Validation also reports masked_tokens and
-// majority_token_accuracy, the accuracy of always predicting the most
-// frequent original token of those same masked positions: the baseline the
-// model must beat. Validation uses the layout of the phase that served the
-// last training step (phase 1 before any).
+// sequence_length. Validation also reports masked_tokens,
+// majority_token_accuracy (always predicting the most frequent original token
+// of those same masked positions: the baseline the model must beat), and the
+// accuracy with its baseline and the loss over the masked positions whose
+// input is [MASK] alone, where there is nothing to copy
+// (mlm_validation_metrics.h).
+// Validation uses the layout of the phase that served the last training step
+// (phase 1 before any).
 //
 // Checkpoints hold model.safetensors in Hugging Face BertForMaskedLM names
 // with config.json beside it, so BertForMaskedLM.from_pretrained(step_dir)
