@@ -55,6 +55,7 @@ struct RnnForwardArgs {
   Tensor* workspace;
   Tensor* input_projection;
   RnnImpl impl = RnnImpl::fused;
+  bool training = true;  // false: no backward follows (cuDNN then saves nothing)
 };
 
 // Gradients of one recurrent layer. dy [T, B, H], dh_n and dc_n [B, H] flow in

@@ -67,7 +67,8 @@ std::vector<ValueSpec> infer_rnn(const Graph& graph, const Node& node) {
 
 const Tensor* if_defined(const Tensor* tensor) { return tensor->defined() ? tensor : nullptr; }
 
-void run_rnn(Backend& backend, const Node& node, const NodeTensors& t, const RunContext&) {
+void run_rnn(Backend& backend, const Node& node, const NodeTensors& t,
+             const RunContext& context) {
   RnnForwardArgs args{node.attributes.cell,   node.attributes.reverse,
                       t.inputs[0],            t.inputs[1],
                       t.inputs[2],            t.inputs[3],
@@ -77,6 +78,7 @@ void run_rnn(Backend& backend, const Node& node, const NodeTensors& t, const Run
                       t.outputs[2],           t.outputs[3],
                       t.outputs[4]};
   args.impl = node.attributes.rnn_impl;
+  args.training = context.training;
   backend.rnn_forward(args);
 }
 

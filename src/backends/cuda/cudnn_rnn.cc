@@ -5,6 +5,7 @@
 
 #include <cudnn.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <array>
 #include <unordered_map>
@@ -80,14 +81,11 @@ struct Layer {
   RnnDataDescriptor x, y;
   TensorDescriptor state;  // [1, B, H]: h0, h_n, c0, c_n and their gradients
   std::size_t weight_bytes = 0, work_bytes = 0, reserve_bytes = 0;
-  // Linear layer ids 0 .. G-1 are the input side's gates in PyTorch's order
-  // (LSTM i, f, g, o; GRU r, z, n), G .. 2G-1 the recurrent side's.
-  std::vector<GateSlot> slots;
 };
 
 Layer describe_layer(cudnnHandle_t handle, RnnCell cell, const RnnShape& n,
-                     const std::vector<std::int32_t>& lengths) {
-  Layer layer{cell, n, {}, {}, {}, {}, {}, 0, 0, 0, {}};
+                     const std::vector<std::int32_t>& lengths, cudnnForwardMode_t mode) {
+  Layer layer{cell, n, {}, {}, {}, {}, {}, 0, 0, 0};
   const int T = to_int(n.steps, "steps"), B = to_int(n.batch, "batch");
   const int I = to_int(n.input, "input size"), H = to_int(n.hidden, "hidden size");
 
@@ -122,43 +120,86 @@ Layer describe_layer(cudnnHandle_t handle, RnnCell cell, const RnnShape& n,
                                          strides.data()));
 
   CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle, rnn, &layer.weight_bytes));
-  CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(handle, rnn, CUDNN_FWD_MODE_TRAINING, layer.x.get(),
-                                        &layer.work_bytes, &layer.reserve_bytes));
+  CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(handle, rnn, mode, layer.x.get(), &layer.work_bytes,
+                                        &layer.reserve_bytes));
+  return layer;
+}
 
-  // The slots, asked of cuDNN against a null base (addresses are then offsets),
-  // each checked to hold exactly one gate's rows.
-  const int gates = rnn_gate_count(cell);
+// Where each gate's matrix and bias sit in the weight space at base (the
+// gradient space has the same layout). Linear layer ids 0 .. G-1 are the input
+// side's gates in PyTorch's order (LSTM i, f, g, o; GRU r, z, n), G .. 2G-1
+// the recurrent side's. Each slot is checked to be inside the space and to be
+// a row-major [H, columns] matrix and an [H] bias, the layout seqtrain copies.
+std::vector<GateSlot> gate_slots(cudnnHandle_t handle, const Layer& layer, const void* base) {
+  const RnnShape& n = layer.shape;
+  const int gates = rnn_gate_count(layer.cell);
   TensorDescriptor matrix = new_tensor_descriptor(), bias = new_tensor_descriptor();
-  auto numel = [](cudnnTensorDescriptor_t descriptor) {
+  auto dims_of = [](cudnnTensorDescriptor_t descriptor) {
     cudnnDataType_t type;
     int rank = 0;
     std::array<int, 8> dims{}, strides{};
     CUDNN_CHECK(cudnnGetTensorNdDescriptor(descriptor, 8, &type, &rank, dims.data(),
                                            strides.data()));
-    std::int64_t count = 1;
-    for (int d = 0; d < rank; ++d) count *= dims[static_cast<std::size_t>(d)];
-    return count;
+    std::vector<std::int64_t> result;
+    for (int d = 0; d < rank; ++d) result.push_back(dims[static_cast<std::size_t>(d)]);
+    for (int d = 0; d < rank; ++d) result.push_back(strides[static_cast<std::size_t>(d)]);
+    return result;  // dims then strides
   };
+  const auto* start = static_cast<const char*>(base);
+  std::vector<GateSlot> slots;
   for (int id = 0; id < 2 * gates; ++id) {
     void* matrix_address = nullptr;
     void* bias_address = nullptr;
-    CUDNN_CHECK(cudnnGetRNNWeightParams(handle, rnn, 0, layer.weight_bytes, nullptr, id,
+    CUDNN_CHECK(cudnnGetRNNWeightParams(handle, layer.rnn.get(), 0, layer.weight_bytes, base, id,
                                         matrix.get(), &matrix_address, bias.get(), &bias_address));
     const std::int64_t columns = id < gates ? n.input : n.hidden;
-    if (numel(matrix.get()) != n.hidden * columns || numel(bias.get()) != n.hidden)
+    const std::vector<std::int64_t> expected_matrix{1, n.hidden, columns, n.hidden * columns,
+                                                    columns, 1};
+    const std::vector<std::int64_t> matrix_dims = dims_of(matrix.get());
+    const std::vector<std::int64_t> bias_dims = dims_of(bias.get());
+    const auto* m = static_cast<const char*>(matrix_address);
+    const auto* b = static_cast<const char*>(bias_address);
+    const auto inside = [&](const char* address, std::int64_t floats) {
+      return address != nullptr && address >= start &&
+             address + floats * static_cast<std::int64_t>(sizeof(float)) <=
+                 start + layer.weight_bytes;
+    };
+    if (matrix_dims != expected_matrix || bias_dims.size() < 3 || bias_dims[1] != n.hidden ||
+        bias_dims[0] * bias_dims[2] != 1 || !inside(m, n.hidden * columns) || !inside(b, n.hidden))
       throw DeviceError(fmt::format(
-          "cuDNN recurrent layer: linear layer {} has a {}-element matrix and a {}-element bias, "
-          "expected {} x {} and {}: this cuDNN's weight layout is not the one seqtrain packs",
-          id, numel(matrix.get()), numel(bias.get()), n.hidden, columns, n.hidden));
-    layer.slots.push_back({reinterpret_cast<std::uintptr_t>(matrix_address),
-                           reinterpret_cast<std::uintptr_t>(bias_address)});
+          "cuDNN recurrent layer: linear layer {} is not a row-major {} x {} matrix and a {}-element "
+          "bias inside the weight space (cuDNN reports dims and strides {} and {}): this cuDNN's "
+          "weight layout is not the one seqtrain packs; use model.impl: fused",
+          id, n.hidden, columns, n.hidden, fmt::join(matrix_dims, ","),
+          fmt::join(bias_dims, ",")));
+    slots.push_back({static_cast<std::size_t>(m - start), static_cast<std::size_t>(b - start)});
   }
-  return layer;
+  return slots;
 }
 
+// Zeros rows[t, b, :] (width floats each, time-major [T, B, width]) for every
+// step t >= lengths[b]: the padded steps.
+void zero_padded_steps(void* rows, std::int64_t width, const std::vector<std::int32_t>& lengths,
+                       std::int64_t steps, cudaStream_t stream) {
+  const auto batch = static_cast<std::int64_t>(lengths.size());
+  const std::size_t row_bytes = static_cast<std::size_t>(width) * sizeof(float);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t length = lengths[static_cast<std::size_t>(b)];
+    if (length >= steps) continue;
+    char* first = static_cast<char*>(rows) + static_cast<std::size_t>(length * batch + b) * row_bytes;
+    CUDA_CHECK(cudaMemset2DAsync(first, static_cast<std::size_t>(batch) * row_bytes, 0, row_bytes,
+                                 static_cast<std::size_t>(steps - length), stream));
+  }
+}
+
+
+
 // What one layer's forward leaves for its backward.
+// What one layer's training forward leaves for its backward.
 struct Saved {
   std::shared_ptr<void> weights, reserve;
+  std::size_t reserve_bytes = 0;
+  std::vector<GateSlot> slots;
 };
 
 class CudnnRnnImpl final : public CudnnRnn {
@@ -178,42 +219,56 @@ class CudnnRnnImpl final : public CudnnRnn {
 
   void forward(const RnnForwardArgs& a, const std::vector<std::int32_t>& lengths) override {
     expect_forward_direction(a.reverse);
-    const Layer layer = describe_layer(handle_, a.cell, rnn_shape(a.cell, *a.x, *a.weight_hh),
-                                       lengths);
+    const cudnnForwardMode_t mode = a.training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
+    const Layer layer =
+        describe_layer(handle_, a.cell, rnn_shape(a.cell, *a.x, *a.weight_hh), lengths, mode);
     const RnnShape& n = layer.shape;
-    Saved saved{allocate(layer.weight_bytes), allocate(layer.reserve_bytes)};
+    Saved saved;
+    saved.weights = allocate(layer.weight_bytes);
+    if (a.training) {
+      saved.reserve = allocate(layer.reserve_bytes);
+      saved.reserve_bytes = layer.reserve_bytes;
+    }
+    // Bytes of the space that no gate covers are zeros, not recycled memory.
+    zero(saved.weights.get(), layer.weight_bytes);
+    saved.slots = gate_slots(handle_, layer, saved.weights.get());
     auto* weights = static_cast<char*>(saved.weights.get());
     const int gates = rnn_gate_count(a.cell);
     for (int gate = 0; gate < gates; ++gate) {
-      const auto g = static_cast<std::size_t>(gate);
-      copy(weights + layer.slots[g].matrix, a.weight_ih->data<float>() + gate * n.hidden * n.input,
+      const GateSlot& input = saved.slots[static_cast<std::size_t>(gate)];
+      const GateSlot& recurrent = saved.slots[static_cast<std::size_t>(gates + gate)];
+      copy(weights + input.matrix, a.weight_ih->data<float>() + gate * n.hidden * n.input,
            n.hidden * n.input);
-      copy(weights + layer.slots[g].bias, a.bias_ih->data<float>() + gate * n.hidden, n.hidden);
-      const std::size_t r = g + static_cast<std::size_t>(gates);
-      copy(weights + layer.slots[r].matrix,
-           a.weight_hh->data<float>() + gate * n.hidden * n.hidden, n.hidden * n.hidden);
-      copy(weights + layer.slots[r].bias, a.bias_hh->data<float>() + gate * n.hidden, n.hidden);
+      copy(weights + input.bias, a.bias_ih->data<float>() + gate * n.hidden, n.hidden);
+      copy(weights + recurrent.matrix, a.weight_hh->data<float>() + gate * n.hidden * n.hidden,
+           n.hidden * n.hidden);
+      copy(weights + recurrent.bias, a.bias_hh->data<float>() + gate * n.hidden, n.hidden);
     }
     const std::shared_ptr<void> work = allocate(layer.work_bytes);
     const bool lstm = a.cell == RnnCell::lstm;
     CUDNN_CHECK(cudnnRNNForward(
-        handle_, layer.rnn.get(), CUDNN_FWD_MODE_TRAINING, a.lengths->data<std::int32_t>(),
-        layer.x.get(), a.x->raw(), layer.y.get(), a.y->raw(), layer.state.get(), raw_or_null(a.h0),
-        a.h_n->raw(), layer.state.get(), lstm ? raw_or_null(a.c0) : nullptr,
-        lstm ? a.c_n->raw() : nullptr, layer.weight_bytes, saved.weights.get(), layer.work_bytes,
-        work.get(), layer.reserve_bytes, saved.reserve.get()));
+        handle_, layer.rnn.get(), mode, a.lengths->data<std::int32_t>(), layer.x.get(), a.x->raw(),
+        layer.y.get(), a.y->raw(), layer.state.get(), raw_or_null(a.h0), a.h_n->raw(),
+        layer.state.get(), lstm ? raw_or_null(a.c0) : nullptr, lstm ? a.c_n->raw() : nullptr,
+        layer.weight_bytes, saved.weights.get(), layer.work_bytes, work.get(),
+        saved.reserve_bytes, saved.reserve.get()));
+    // Padded steps output zeros (RnnForwardArgs), whatever the padding fill did.
+    zero_padded_steps(a.y->raw(), n.hidden, lengths, n.steps, stream_);
     if (!lstm) zero(a.c_n->raw(), a.c_n->bytes());
-    saved_[a.y->raw()] = std::move(saved);
+    if (a.training)
+      saved_[a.y->raw()] = std::move(saved);
+    else
+      saved_.erase(a.y->raw());
   }
 
   void backward(const RnnBackwardArgs& a, const std::vector<std::int32_t>& lengths) override {
     expect_forward_direction(a.reverse);
     const auto found = saved_.find(a.y->raw());
-    SEQTRAIN_CHECK(found != saved_.end(), "cuDNN recurrent backward without its forward");
+    SEQTRAIN_CHECK(found != saved_.end(), "cuDNN recurrent backward without its training forward");
     const Saved saved = std::move(found->second);
     saved_.erase(found);
     const Layer layer = describe_layer(handle_, a.cell, rnn_shape(a.cell, *a.x, *a.weight_hh),
-                                       lengths);
+                                       lengths, CUDNN_FWD_MODE_TRAINING);
     const RnnShape& n = layer.shape;
     const std::shared_ptr<void> work = allocate(layer.work_bytes);
     const bool lstm = a.cell == RnnCell::lstm;
@@ -226,15 +281,15 @@ class CudnnRnnImpl final : public CudnnRnn {
       zero(zero_dy.get(), a.y->bytes());
       dy = zero_dy.get();
     }
-    // Padded steps' dx: zeros whether or not cuDNN writes them.
-    zero(a.dx->raw(), a.dx->bytes());
     CUDNN_CHECK(cudnnRNNBackwardData_v8(
         handle_, layer.rnn.get(), a.lengths->data<std::int32_t>(), layer.y.get(), a.y->raw(), dy,
         layer.x.get(), a.dx->raw(), layer.state.get(), raw_or_null(a.h0), raw_or_null(a.dh_n),
         a.dh0->raw(), layer.state.get(), lstm ? raw_or_null(a.c0) : nullptr,
         lstm ? raw_or_null(a.dc_n) : nullptr, lstm ? a.dc0->raw() : nullptr, layer.weight_bytes,
-        saved.weights.get(), layer.work_bytes, work.get(), layer.reserve_bytes,
+        saved.weights.get(), layer.work_bytes, work.get(), saved.reserve_bytes,
         saved.reserve.get()));
+    // Padded steps have zero input gradients, whatever cuDNN wrote there.
+    zero_padded_steps(a.dx->raw(), n.input, lengths, n.steps, stream_);
     if (!lstm) zero(a.dc0->raw(), a.dc0->bytes());
 
     // Weight gradients accumulate (cuDNN 9 supports only CUDNN_WGRAD_MODE_ADD):
@@ -245,18 +300,18 @@ class CudnnRnnImpl final : public CudnnRnn {
         handle_, layer.rnn.get(), CUDNN_WGRAD_MODE_ADD, a.lengths->data<std::int32_t>(),
         layer.x.get(), a.x->raw(), layer.state.get(), raw_or_null(a.h0), layer.y.get(),
         a.y->raw(), layer.weight_bytes, gradients.get(), layer.work_bytes, work.get(),
-        layer.reserve_bytes, saved.reserve.get()));
+        saved.reserve_bytes, saved.reserve.get()));
     const auto* grad = static_cast<const char*>(gradients.get());
     const int gates = rnn_gate_count(a.cell);
     for (int gate = 0; gate < gates; ++gate) {
-      const auto g = static_cast<std::size_t>(gate);
-      copy(a.dweight_ih->data<float>() + gate * n.hidden * n.input, grad + layer.slots[g].matrix,
+      const GateSlot& input = saved.slots[static_cast<std::size_t>(gate)];
+      const GateSlot& recurrent = saved.slots[static_cast<std::size_t>(gates + gate)];
+      copy(a.dweight_ih->data<float>() + gate * n.hidden * n.input, grad + input.matrix,
            n.hidden * n.input);
-      copy(a.dbias_ih->data<float>() + gate * n.hidden, grad + layer.slots[g].bias, n.hidden);
-      const std::size_t r = g + static_cast<std::size_t>(gates);
-      copy(a.dweight_hh->data<float>() + gate * n.hidden * n.hidden, grad + layer.slots[r].matrix,
+      copy(a.dbias_ih->data<float>() + gate * n.hidden, grad + input.bias, n.hidden);
+      copy(a.dweight_hh->data<float>() + gate * n.hidden * n.hidden, grad + recurrent.matrix,
            n.hidden * n.hidden);
-      copy(a.dbias_hh->data<float>() + gate * n.hidden, grad + layer.slots[r].bias, n.hidden);
+      copy(a.dbias_hh->data<float>() + gate * n.hidden, grad + recurrent.bias, n.hidden);
     }
   }
 
@@ -282,9 +337,9 @@ class CudnnRnnImpl final : public CudnnRnn {
   cudaStream_t stream_;
   std::shared_ptr<cuda::DeviceAllocator> allocator_;
   cudnnHandle_t handle_ = nullptr;
-  // A layer's forward state until its backward, under the layer's y pointer. A
-  // forward with no backward (evaluation) leaves its entry until the next
-  // forward of that layer replaces it.
+  // A layer's training forward state until its backward, under the layer's y
+  // pointer (the graph keeps y alive and distinct in between). Evaluation
+  // forwards run in inference mode and keep nothing.
   std::unordered_map<const void*, Saved> saved_;
 };
 

@@ -9,18 +9,23 @@
 // docs/cuda.md ("cuDNN LSTM") for what a first GPU run should check.
 //
 // What it does, per layer and pass (cudnn_rnn.cc):
-//   forward   copies W_ih, W_hh, b_ih, b_hh into cuDNN's weight space (one
-//             matrix and bias per gate, at the addresses cudnnGetRNNWeightParams
-//             gives), then cudnnRNNForward in training mode on the padded
+//   forward   copies W_ih, W_hh, b_ih, b_hh into cuDNN's zeroed weight space
+//             (one matrix and bias per gate, at the addresses
+//             cudnnGetRNNWeightParams gives for that space, each checked to be
+//             a row-major [H, columns] matrix inside it), then
+//             cudnnRNNForward (training or inference mode) on the padded
 //             time-major layout (CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, the
 //             rows' lengths, padding filled with 0), unidirectional, double bias
 //             (PyTorch's), FMA math (no TF32, as our fp32 cuBLAS GEMMs).
 //   backward  cudnnRNNBackwardData_v8 (dx, dh0, dc0), then
 //             cudnnRNNBackwardWeights_v8 into a zeroed gradient space, copied
 //             out to dW_ih, dW_hh, db_ih, db_hh.
-// cuDNN's reserve space and the packed weights live from a layer's forward to
-// its backward, kept here under the layer's output pointer (y), which the
-// graph's memory plan keeps alive and distinct in between.
+// cuDNN's reserve space and the packed weights live from a layer's training
+// forward to its backward, kept here under the layer's output pointer (y),
+// which the graph's memory plan keeps alive and distinct in between; an
+// evaluation forward runs in inference mode and keeps nothing. Padded steps of
+// y and dx are zeroed after the calls, so they hold zeros whatever cuDNN
+// writes there.
 #pragma once
 
 #include <cuda_runtime_api.h>
