@@ -20,7 +20,8 @@ Writing a directory to check (the reference test exports a seqtrain model):
         --gtest_filter=BertReference.ExportedCheckpointReadsBackToTheSameModel
     python3 scripts/check_hf_checkpoint.py /tmp/bert_export
 A checkpoint directory of `seqtrain train` with an mlm task works the same
-(without seqtrain_logits.safetensors: the load check only).
+(without seqtrain_logits.safetensors: the load check only). The same check
+runs from scripts/make_reference.py --check-checkpoint DIR.
 """
 import argparse
 import pathlib
@@ -30,29 +31,31 @@ import torch
 from safetensors.torch import load_file
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", type=pathlib.Path,
-                        help="directory with model.safetensors and config.json")
-    parser.add_argument("--tolerance", type=float, default=1e-4,
-                        help="largest accepted |logit difference| (default 1e-4)")
-    args = parser.parse_args()
-    directory = args.directory
+def load_masked_lm(directory, **options):
+    """BertForMaskedLM.from_pretrained(directory) in evaluation mode, or None
+    after printing which weights transformers did not load."""
+    from transformers import BertForMaskedLM
+    model, info = BertForMaskedLM.from_pretrained(directory, output_loading_info=True, **options)
+    problems = {key: value for key, value in info.items() if value}
+    if problems:
+        print(f"error: transformers did not load every weight of {directory}: {problems}",
+              file=sys.stderr)
+        return None
+    return model.eval()
+
+
+def check_checkpoint(directory, tolerance=1e-4):
+    """The check this script runs on one directory; returns the exit status."""
+    directory = pathlib.Path(directory)
     for name in ("model.safetensors", "config.json"):
         if not (directory / name).is_file():
             print(f"error: {directory / name} does not exist; pass a directory that seqtrain "
                   f"exported", file=sys.stderr)
             return 2
 
-    from transformers import BertForMaskedLM
-    model, info = BertForMaskedLM.from_pretrained(directory, output_loading_info=True,
-                                                  attn_implementation="eager")
-    problems = {key: value for key, value in info.items() if value}
-    if problems:
-        print(f"error: transformers did not load every weight of {directory}: {problems}",
-              file=sys.stderr)
+    model = load_masked_lm(directory, attn_implementation="eager")
+    if model is None:
         return 1
-    model.eval()
     tied = model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
     print(f"loaded {directory}: {sum(p.numel() for p in model.parameters())} parameters, "
           f"decoder tied to the word embeddings: {tied}")
@@ -92,10 +95,20 @@ def main():
           f"{logit_difference:.3g} (logits up to {reference['logits'].abs().max().item():.3g}); "
           f"loss transformers {output.loss.item():.6f} seqtrain {reference['loss'].item():.6f} "
           f"(|diff| {loss_difference:.3g})")
-    if logit_difference > args.tolerance or loss_difference > args.tolerance:
-        print(f"error: differences above the tolerance {args.tolerance}", file=sys.stderr)
+    if logit_difference > tolerance or loss_difference > tolerance:
+        print(f"error: differences above the tolerance {tolerance}", file=sys.stderr)
         return 1
     return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=pathlib.Path,
+                        help="directory with model.safetensors and config.json")
+    parser.add_argument("--tolerance", type=float, default=1e-4,
+                        help="largest accepted |logit difference| (default 1e-4)")
+    args = parser.parse_args()
+    return check_checkpoint(args.directory, args.tolerance)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,10 @@ network needed):
     python3 scripts/make_reference.py            # writes every fixture
     python3 scripts/make_reference.py --check    # compares, writes nothing
     python3 scripts/make_reference.py --only bert   # or --only rnn
+    python3 scripts/make_reference.py --check-checkpoint DIR
+        # a seqtrain BERT checkpoint (or export) loads in transformers and gives
+        # seqtrain's logits: scripts/check_hf_checkpoint.py, which says how to
+        # write such a directory
 The fixtures are committed; rerun only when the cases change. The seeds are
 fixed, so a rerun with the same PyTorch and transformers reproduces them bit
 for bit. (BERT needs transformers; the recurrent part does not.)
@@ -242,7 +246,14 @@ def main():
                         help="compare with the committed fixtures instead of writing")
     parser.add_argument("--only", choices=["rnn", "bert"],
                         help="write or check only these fixtures")
+    parser.add_argument("--check-checkpoint", type=pathlib.Path, metavar="DIR",
+                        help="instead: check that the seqtrain BERT checkpoint DIR loads in "
+                             "transformers with seqtrain's logits (check_hf_checkpoint.py)")
     args = parser.parse_args()
+    if args.check_checkpoint is not None:
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+        from check_hf_checkpoint import check_checkpoint
+        return check_checkpoint(args.check_checkpoint)
     torch.use_deterministic_algorithms(True)
     failures = 0
     for file_name, make in fixtures(args.only):
