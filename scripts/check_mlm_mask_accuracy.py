@@ -152,14 +152,11 @@ def main():
                   f"data/shards directory", file=sys.stderr)
             return 2
 
-    from transformers import BertForMaskedLM
-    model, info = BertForMaskedLM.from_pretrained(args.checkpoint, output_loading_info=True)
-    problems = {key: value for key, value in info.items() if value}
-    if problems:
-        print(f"error: transformers did not load every weight of {args.checkpoint}: {problems}",
-              file=sys.stderr)
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from check_hf_checkpoint import load_masked_lm
+    model = load_masked_lm(args.checkpoint)
+    if model is None:
         return 1
-    model.eval()
     torch.set_num_threads(1)
     stream, vocab_size = validation_stream(args.shards)
     log_frequencies = training_log_frequencies(args.shards)
