@@ -14,18 +14,6 @@
 namespace seqtrain::testing {
 namespace {
 
-// The message of the exception `action` throws as E; fails when it throws nothing.
-template <class E, class F>
-std::string error_message(F action) {
-  try {
-    action();
-  } catch (const E& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "no exception";
-  return {};
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

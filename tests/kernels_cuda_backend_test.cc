@@ -163,18 +163,6 @@ TEST(CudaBackendOps, BiasGradMatchesSerial) {
   EXPECT_TRUE(tensors_close(to_host(cuda, actual), expected, 1e-5, 1e-5));
 }
 
-// The DataError a call raises (and a test failure when it raises none).
-template <class Call>
-std::string data_error_of(Call&& call) {
-  try {
-    call();
-  } catch (const DataError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "no DataError";
-  return {};
-}
-
 // Ids and lengths that would address memory outside a tensor are the DataErrors
 // the CPU backends raise, found by the kernels' flags (kernels/bad_index.h) and
 // raised at the next point where the host waits for the device anyway: the op
@@ -186,7 +174,7 @@ TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrorsAtTheNextWait) {
       to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{3, 11, 0, -1}, {4}));
   Tensor out = cuda.allocate({4, 5}, DType::f32);
   cuda.embedding_forward(table, ids, out);
-  EXPECT_EQ(data_error_of([&] { to_host(cuda, out); }),
+  EXPECT_EQ(error_message<DataError>([&] { to_host(cuda, out); }),
             "token id 11 at position 1 is outside the vocabulary of 11");
 
   const Tensor x = to_device(cuda, random_tensor({4, 3, 2}, 63));
@@ -194,7 +182,7 @@ TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrorsAtTheNextWait) {
       to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{4, 5, 0}, {3}));
   Tensor last = cuda.allocate({3, 2}, DType::f32);
   cuda.sequence_last(x, lengths, false, last);
-  EXPECT_EQ(data_error_of([&] { cuda.synchronize(); }), "sequence 1 has length 5, outside [1, 4]");
+  EXPECT_EQ(error_message<DataError>([&] { cuda.synchronize(); }), "sequence 1 has length 5, outside [1, 4]");
   // The flags are clear again: a good call succeeds.
   const Tensor good = to_device(cuda, Tensor::from_vector(std::vector<std::int32_t>{4, 1, 2}, {3}));
   EXPECT_NO_THROW({
@@ -209,7 +197,7 @@ TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrorsAtTheNextWait) {
   const Tensor qkv = random_tensor({B, T, 3, heads, d}, 66);
   const Tensor bad_lengths = Tensor::from_vector(std::vector<std::int32_t>{7, 9, -1}, {B});
   Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
-  const std::string expected = data_error_of(
+  const std::string expected = error_message<DataError>(
       [&] { serial.attention_forward(qkv, bad_lengths, {}, context, lse); });
   EXPECT_EQ(expected, "attention: key length 9 of sequence 1 is outside [0, 7]");
   const Tensor qkv_d = to_device(cuda, qkv), lengths_d = to_device(cuda, bad_lengths);
@@ -217,10 +205,10 @@ TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrorsAtTheNextWait) {
   Tensor lse_d = cuda.allocate(lse.shape(), DType::f32);
   Tensor dqkv_d = cuda.allocate(qkv.shape(), DType::f32);
   cuda.attention_forward(qkv_d, lengths_d, {}, context_d, lse_d);
-  EXPECT_EQ(data_error_of([&] { cuda.synchronize(); }), expected);
+  EXPECT_EQ(error_message<DataError>([&] { cuda.synchronize(); }), expected);
   cuda.attention_backward(qkv_d, lengths_d, context_d, lse_d, context_d, {}, dqkv_d);
   cuda.embedding_forward(table, ids, out);
-  EXPECT_EQ(data_error_of([&] { cuda.synchronize(); }), expected);
+  EXPECT_EQ(error_message<DataError>([&] { cuda.synchronize(); }), expected);
   EXPECT_NO_THROW(cuda.synchronize());
 
   // More pending checks than the backend has flags: it reads them early and goes on.

@@ -15,6 +15,18 @@
 
 namespace seqtrain::testing {
 
+// The message of the E that action throws (a test failure when it throws none).
+template <class E, class F>
+std::string error_message(F&& action) {
+  try {
+    action();
+  } catch (const E& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "no exception";
+  return {};
+}
+
 Tensor random_tensor(const Shape& shape, std::uint64_t seed, float scale = 1.0f);
 Tensor random_ids(const Shape& shape, std::int32_t vocabulary, std::uint64_t seed);
 
