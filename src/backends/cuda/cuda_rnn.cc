@@ -45,6 +45,7 @@
 #include "backends/cuda/cuda_errors.h"
 #include "backends/cuda/cudnn_rnn.h"
 #include "backends/cuda/gemm.h"
+#include "backends/cuda/storage_dispatch.h"
 #include "backends/rnn_layout.h"
 #include "kernels/bias_grad.h"
 #include "kernels/gru_cell.h"
@@ -52,18 +53,15 @@
 #include "kernels/rnn_cell.h"
 
 namespace seqtrain {
+
+using cuda::to_int32;
+
 namespace {
 
 void expect_supported(const Tensor& x) {
   SEQTRAIN_CHECK(x.dtype() == DType::f32 && x.device() == Device::cuda,
                  "cuda recurrent layer on a {} {} input", device_name(x.device()),
                  dtype_name(x.dtype()));
-}
-
-std::int32_t to_int32(std::int64_t value, const char* what) {
-  SEQTRAIN_CHECK(value >= 0 && value <= INT32_MAX, "recurrent layer {} = {} exceeds int32", what,
-                 value);
-  return static_cast<std::int32_t>(value);
 }
 
 const float* data_or_null(const Tensor* tensor) {

@@ -195,10 +195,11 @@ void zero_padded_steps(void* rows, std::int64_t width, const std::vector<std::in
 
 
 // What one layer's forward leaves for its backward.
-// What one layer's training forward leaves for its backward.
+// What one layer's training forward leaves for its backward: its descriptors
+// and sizes, the packed weights and their slots, cuDNN's reserve space.
 struct Saved {
+  Layer layer;
   std::shared_ptr<void> weights, reserve;
-  std::size_t reserve_bytes = 0;
   std::vector<GateSlot> slots;
 };
 
@@ -220,15 +221,15 @@ class CudnnRnnImpl final : public CudnnRnn {
   void forward(const RnnForwardArgs& a, const std::vector<std::int32_t>& lengths) override {
     expect_forward_direction(a.reverse);
     const cudnnForwardMode_t mode = a.training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
-    const Layer layer =
-        describe_layer(handle_, a.cell, rnn_shape(a.cell, *a.x, *a.weight_hh), lengths, mode);
+    Saved saved{describe_layer(handle_, a.cell, rnn_shape(a.cell, *a.x, *a.weight_hh), lengths,
+                               mode),
+                {},
+                {},
+                {}};
+    const Layer& layer = saved.layer;
     const RnnShape& n = layer.shape;
-    Saved saved;
     saved.weights = allocate(layer.weight_bytes);
-    if (a.training) {
-      saved.reserve = allocate(layer.reserve_bytes);
-      saved.reserve_bytes = layer.reserve_bytes;
-    }
+    saved.reserve = allocate(layer.reserve_bytes);  // 0 bytes (null) in inference mode
     // Bytes of the space that no gate covers are zeros, not recycled memory.
     zero(saved.weights.get(), layer.weight_bytes);
     saved.slots = gate_slots(handle_, layer, saved.weights.get());
@@ -251,7 +252,7 @@ class CudnnRnnImpl final : public CudnnRnn {
         layer.y.get(), a.y->raw(), layer.state.get(), raw_or_null(a.h0), a.h_n->raw(),
         layer.state.get(), lstm ? raw_or_null(a.c0) : nullptr, lstm ? a.c_n->raw() : nullptr,
         layer.weight_bytes, saved.weights.get(), layer.work_bytes, work.get(),
-        saved.reserve_bytes, saved.reserve.get()));
+        layer.reserve_bytes, saved.reserve.get()));
     // Padded steps output zeros (RnnForwardArgs), whatever the padding fill did.
     zero_padded_steps(a.y->raw(), n.hidden, lengths, n.steps, stream_);
     if (!lstm) zero(a.c_n->raw(), a.c_n->bytes());
@@ -267,8 +268,9 @@ class CudnnRnnImpl final : public CudnnRnn {
     SEQTRAIN_CHECK(found != saved_.end(), "cuDNN recurrent backward without its training forward");
     const Saved saved = std::move(found->second);
     saved_.erase(found);
-    const Layer layer = describe_layer(handle_, a.cell, rnn_shape(a.cell, *a.x, *a.weight_hh),
-                                       lengths, CUDNN_FWD_MODE_TRAINING);
+    // The forward's descriptors: same shape and lengths (the graph replays the
+    // batch it ran forward on).
+    const Layer& layer = saved.layer;
     const RnnShape& n = layer.shape;
     const std::shared_ptr<void> work = allocate(layer.work_bytes);
     const bool lstm = a.cell == RnnCell::lstm;
@@ -286,7 +288,7 @@ class CudnnRnnImpl final : public CudnnRnn {
         layer.x.get(), a.dx->raw(), layer.state.get(), raw_or_null(a.h0), raw_or_null(a.dh_n),
         a.dh0->raw(), layer.state.get(), lstm ? raw_or_null(a.c0) : nullptr,
         lstm ? raw_or_null(a.dc_n) : nullptr, lstm ? a.dc0->raw() : nullptr, layer.weight_bytes,
-        saved.weights.get(), layer.work_bytes, work.get(), saved.reserve_bytes,
+        saved.weights.get(), layer.work_bytes, work.get(), layer.reserve_bytes,
         saved.reserve.get()));
     // Padded steps have zero input gradients, whatever cuDNN wrote there.
     zero_padded_steps(a.dx->raw(), n.input, lengths, n.steps, stream_);
@@ -300,7 +302,7 @@ class CudnnRnnImpl final : public CudnnRnn {
         handle_, layer.rnn.get(), CUDNN_WGRAD_MODE_ADD, a.lengths->data<std::int32_t>(),
         layer.x.get(), a.x->raw(), layer.state.get(), raw_or_null(a.h0), layer.y.get(),
         a.y->raw(), layer.weight_bytes, gradients.get(), layer.work_bytes, work.get(),
-        saved.reserve_bytes, saved.reserve.get()));
+        layer.reserve_bytes, saved.reserve.get()));
     const auto* grad = static_cast<const char*>(gradients.get());
     const int gates = rnn_gate_count(a.cell);
     for (int gate = 0; gate < gates; ++gate) {
