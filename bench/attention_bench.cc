@@ -32,7 +32,12 @@ std::vector<std::int32_t> key_lengths(std::int64_t batch, std::int64_t steps, bo
   return lengths;
 }
 
-void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch) {
+// Which passes an iteration times: both (the headline figure), or one of them
+// (the other runs once before the loop, so backward has its inputs).
+enum class Passes { kBoth, kForward, kBackward };
+
+void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch,
+                   Passes passes = Passes::kBoth) {
   const std::int64_t steps = state.range(0);
   const bool padded = state.range(1) != 0;
   const float dropout_probability = static_cast<float>(state.range(2)) / 100.0f;
@@ -52,15 +57,20 @@ void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch
   Tensor lse = backend.allocate({batch, kHeads, steps}, DType::f32);
   Tensor dqkv = backend.allocate(qkv_shape, DType::f32);
   AttentionDropout dropout{dropout_probability, 5, 3, 0};
+  if (passes == Passes::kBackward) backend.attention_forward(qkv, lengths, dropout, context, lse);
   for (auto _ : state) {
-    backend.attention_forward(qkv, lengths, dropout, context, lse);
-    backend.attention_backward(qkv, lengths, context, lse, dcontext, dropout, dqkv);
+    if (passes != Passes::kBackward) backend.attention_forward(qkv, lengths, dropout, context, lse);
+    if (passes != Passes::kForward)
+      backend.attention_backward(qkv, lengths, context, lse, dcontext, dropout, dqkv);
     benchmark::DoNotOptimize(dqkv.raw());
-    ++dropout.step;
+    benchmark::DoNotOptimize(context.raw());
+    if (passes == Passes::kBoth) ++dropout.step;
   }
+  const double flops_per_tld =
+      passes == Passes::kBoth ? 14.0 : passes == Passes::kForward ? 4.0 : 10.0;
   double flops = 0.0;
   for (std::int32_t length : lengths_vector)
-    flops += 14.0 * static_cast<double>(kHeads * steps * length * kHeadDim);
+    flops += flops_per_tld * static_cast<double>(kHeads * steps * length * kHeadDim);
   const double iterations = static_cast<double>(state.iterations());
   state.counters["tokens_per_s"] = benchmark::Counter(
       iterations * static_cast<double>(batch * steps), benchmark::Counter::kIsRate);
@@ -72,6 +82,16 @@ void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch
 void BM_Attention_SeqtrainCpu(benchmark::State& state) {
   auto backend = make_cpu_backend(omp_get_max_threads());
   run_attention(state, *backend, 16);
+}
+
+void BM_AttentionForward_SeqtrainCpu(benchmark::State& state) {
+  auto backend = make_cpu_backend(omp_get_max_threads());
+  run_attention(state, *backend, 16, Passes::kForward);
+}
+
+void BM_AttentionBackward_SeqtrainCpu(benchmark::State& state) {
+  auto backend = make_cpu_backend(omp_get_max_threads());
+  run_attention(state, *backend, 16, Passes::kBackward);
 }
 
 void BM_Attention_SeqtrainCpuBatch2(benchmark::State& state) {
@@ -98,6 +118,22 @@ BENCHMARK(seqtrain::BM_Attention_SeqtrainCpu)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
+// Each pass alone, without padding or dropout: where the time of the rows
+// above goes (GFLOP/s counts 4 T L d for forward, 10 T L d for backward).
+BENCHMARK(seqtrain::BM_AttentionForward_SeqtrainCpu)
+    ->ArgNames({"T", "padded", "dropout_pct"})
+    ->Args({128, 0, 0})
+    ->Args({512, 0, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1.0);
+BENCHMARK(seqtrain::BM_AttentionBackward_SeqtrainCpu)
+    ->ArgNames({"T", "padded", "dropout_pct"})
+    ->Args({128, 0, 0})
+    ->Args({512, 0, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1.0);
 BENCHMARK(seqtrain::BM_Attention_SeqtrainCpuBatch2)
     ->ArgNames({"T", "padded", "dropout_pct"})
     ->Args({128, 1, 0})

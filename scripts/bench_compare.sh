@@ -44,12 +44,14 @@ for threads in "${threads_list[@]}"; do
   python3 scripts/bench_pytorch.py --threads "$threads"
 
   section "attention, $threads thread(s), padded"
-  "$bench/attention_bench" --benchmark_filter='SeqtrainCpu/T:(128|512)/padded:1/dropout_pct:0/'
+  "$bench/attention_bench" --benchmark_filter='Attention_SeqtrainCpu/T:(128|512)/padded:1/dropout_pct:0/'
   python3 scripts/bench_pytorch_attention.py --threads "$threads"
 
   section "attention, $threads thread(s), no padding"
-  "$bench/attention_bench" --benchmark_filter='SeqtrainCpu/T:(128|512)/padded:0/'
+  "$bench/attention_bench" --benchmark_filter='Attention_SeqtrainCpu/T:(128|512)/padded:0/'
   python3 scripts/bench_pytorch_attention.py --threads "$threads" --no-padding
+  # seqtrain's forward and backward passes alone (no PyTorch counterpart)
+  "$bench/attention_bench" --benchmark_filter='(Forward|Backward)_SeqtrainCpu'
 
   # One benchmark per process, so that each peak resident set is its own.
   for vocab in 8000 30522; do
