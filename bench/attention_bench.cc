@@ -120,20 +120,16 @@ BENCHMARK(seqtrain::BM_Attention_SeqtrainCpu)
     ->MinTime(2.0);
 // Each pass alone, without padding or dropout: where the time of the rows
 // above goes (GFLOP/s counts 4 T L d for forward, 10 T L d for backward).
-BENCHMARK(seqtrain::BM_AttentionForward_SeqtrainCpu)
-    ->ArgNames({"T", "padded", "dropout_pct"})
-    ->Args({128, 0, 0})
-    ->Args({512, 0, 0})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->MinTime(1.0);
-BENCHMARK(seqtrain::BM_AttentionBackward_SeqtrainCpu)
-    ->ArgNames({"T", "padded", "dropout_pct"})
-    ->Args({128, 0, 0})
-    ->Args({512, 0, 0})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->MinTime(1.0);
+static void pass_cases(benchmark::internal::Benchmark* benchmark) {
+  benchmark->ArgNames({"T", "padded", "dropout_pct"})
+      ->Args({128, 0, 0})
+      ->Args({512, 0, 0})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->MinTime(1.0);
+}
+BENCHMARK(seqtrain::BM_AttentionForward_SeqtrainCpu)->Apply(pass_cases);
+BENCHMARK(seqtrain::BM_AttentionBackward_SeqtrainCpu)->Apply(pass_cases);
 BENCHMARK(seqtrain::BM_Attention_SeqtrainCpuBatch2)
     ->ArgNames({"T", "padded", "dropout_pct"})
     ->Args({128, 1, 0})
