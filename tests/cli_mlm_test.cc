@@ -155,6 +155,22 @@ TEST_F(CliMlm, ResumeContinuesBitForBitAcrossAPhaseChange) {
                      resumed / "checkpoints" / "step_8" / file);
 }
 
+// The run's data cache is rebuilt (tokenizer included) when the corpus
+// changes; the checkpoint's weights belong to the old tokenizer, so resume and
+// eval refuse instead of silently reading other token ids.
+TEST_F(CliMlm, ACheckpointFromAnotherTokenizerIsRefused) {
+  const fs::path run = directory_ / "run";
+  ASSERT_EQ(run_seqtrain("train " + write_config("c.yaml", run).string() +
+                         " --set training.steps=2")
+                .exit_code,
+            0);
+  std::ofstream(corpus_) << testing::generated_corpus(300, 99);
+  expect_user_error(run_seqtrain("train --resume " + run.string() + " --set training.steps=4"),
+                    "trained with another tokenizer");
+  expect_user_error(run_seqtrain("eval " + run.string()), "trained with another tokenizer");
+  EXPECT_FALSE(fs::exists(run / "checkpoints" / "step_4"));
+}
+
 TEST_F(CliMlm, InitFromStartsFromACheckpointsWeightsWithAFreshOptimizer) {
   const fs::path source = directory_ / "source", run = directory_ / "run";
   ASSERT_EQ(run_seqtrain("train " + write_config("source.yaml", source).string()).exit_code, 0);
@@ -182,6 +198,39 @@ TEST_F(CliMlm, InitFromStartsFromACheckpointsWeightsWithAFreshOptimizer) {
   const nlohmann::json state = nlohmann::json::parse(state_file);
   EXPECT_EQ(state.at("step"), 1);
   EXPECT_EQ(state.at("optimizer").at("step_count"), 1);
+
+  // The same weights stored as bf16 (truncated, so the expected floats are
+  // exact) are read as f32.
+  const fs::path bf16_from = directory_ / "bf16_from", bf16_run = directory_ / "bf16_run";
+  fs::create_directories(bf16_from);
+  for (const char* file : {"config.json", "tokenizer.model"})
+    fs::copy_file(from / file, bf16_from / file);
+  std::vector<NamedTensor> truncated;
+  for (const auto& [name, tensor] : before.tensors) {
+    Tensor bf16 = Tensor::empty(tensor.shape(), DType::bf16);
+    const std::vector<float> values = tensor.to_vector();
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      std::uint32_t word;
+      std::memcpy(&word, &values[i], 4);
+      static_cast<std::uint16_t*>(bf16.raw())[i] = static_cast<std::uint16_t>(word >> 16);
+    }
+    truncated.push_back({name, std::move(bf16)});
+  }
+  write_safetensors(bf16_from / "model.safetensors", truncated);
+  const CommandResult from_bf16 = run_seqtrain(
+      "train " + write_config("bf16.yaml", bf16_run).string() + " --set training.steps=1" +
+      " --set training.optimizer.learning_rate=1e-20 --set training.init_from=" +
+      bf16_from.string() + " --set 'data.phases=[{steps: 1, sequence_length: 16, batch_size: 4}]'");
+  ASSERT_EQ(from_bf16.exit_code, 0) << from_bf16.output;
+  const SafetensorsContents read_back =
+      read_safetensors(bf16_run / "checkpoints" / "step_1" / "model.safetensors");
+  for (const NamedTensor& expected : truncated) {
+    const std::vector<float> want = expected.tensor.to_vector();
+    const std::vector<float> got = read_back.tensors.at(expected.name).to_vector();
+    ASSERT_EQ(want.size(), got.size()) << expected.name;
+    for (std::size_t i = 0; i < want.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-6f) << expected.name << "[" << i << "]";
+  }
 }
 
 TEST_F(CliMlm, BadInitFromAndCorpusAreOneLineErrors) {
@@ -213,6 +262,20 @@ TEST_F(CliMlm, BadInitFromAndCorpusAreOneLineErrors) {
       run_seqtrain("train " + write_config("phase.yaml", directory_ / "phase").string() +
                    " --set 'data.phases=[{steps: 1, sequence_length: 64, batch_size: 2}]'"),
       "exceeds model.bert.max_positions (32)");
+  // A start that fails in setup (data, init_from) leaves no run directory that
+  // would refuse the retry; one that existed empty stays, empty.
+  for (const char* name : {"wide", "vocab", "none", "corpus", "phase"})
+    EXPECT_FALSE(fs::exists(directory_ / name)) << name;
+  fs::create_directories(directory_ / "empty");
+  expect_user_error(
+      run_seqtrain("train " + write_config("empty.yaml", directory_ / "empty").string() +
+                   " --set data.path=" + (directory_ / "missing.txt").string()),
+      "missing.txt");
+  ASSERT_TRUE(fs::is_directory(directory_ / "empty"));
+  EXPECT_TRUE(fs::is_empty(directory_ / "empty"));
+  const CommandResult retry =
+      run_seqtrain("train " + (directory_ / "empty.yaml").string() + " --set training.steps=2");
+  EXPECT_EQ(retry.exit_code, 0) << retry.output;
 }
 
 TEST_F(CliMlm, PreLayerNormRunsKeepSeqtrainNamesAndResumeBitForBit) {

@@ -91,10 +91,25 @@ TEST_F(Cli, MissingAndEmptyDataFilesAreErrors) {
 
 TEST_F(Cli, UnknownDeviceAndMissingCudaAreErrors) {
   fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
-  EXPECT_EQ(run_seqtrain("train " + config.string() + " --device tpu").exit_code, 2);
+  expect_user_error(run_seqtrain("train " + config.string() + " --device tpu"),
+                    "'tpu' is not a device");
+  expect_user_error(run_seqtrain("train " + config.string() + " --device cuda:x"),
+                    "'cuda:x' is not a device");
   expect_user_error(run_seqtrain("train " + config.string() + " --device cuda"), "cuda");
-  // Neither failure leaves a run directory behind that would refuse the retry.
+  // cuda:N passes the flag's check and is refused by the device query, which
+  // names it (no GPU here; on a GPU machine there is no device 7 either).
+  expect_user_error(run_seqtrain("train " + config.string() + " --device cuda:7"),
+                    "--device cuda:7");
+  // No failure leaves a run directory behind that would refuse the retry.
   EXPECT_FALSE(fs::exists(directory_ / "run"));
+  ASSERT_EQ(run_seqtrain("train " + config.string() + " --device cpu").exit_code, 0);
+  const std::string run = (directory_ / "run").string();
+  expect_user_error(run_seqtrain("eval " + run + " --device cuda:7"), "--device cuda:7");
+  // generate (charlm runs only) takes the same spellings.
+  expect_user_error(run_seqtrain("generate " + run + " --device cuda:x"),
+                    "'cuda:x' is not a device");
+  expect_user_error(run_seqtrain("generate " + run + " --device cuda:7"),
+                    "is a run of task adding; only charlm runs generate text");
 }
 
 // cuDNN's layers are for GPU runs: asking for them on the CPU is a config

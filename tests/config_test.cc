@@ -501,6 +501,12 @@ TEST(MlmConfig, CrossFieldChecksNameTheKey) {
   EXPECT_EQ(config_error(kMlm + "model:\n  bert: {hidden_size: 100, heads: 3}\n"),
             "x.yaml: model.bert.heads = 3: must divide model.bert.hidden_size (100) into equal "
             "heads");
+  EXPECT_EQ(config_error(kMlm + "model:\n  bert: {hidden_size: 96, heads: 2}\n"),
+            "x.yaml: model.bert.heads = 2: gives heads of 96 / 2 = 48 dimensions; the attention "
+            "op supports 32, 64 or 128 (e.g. heads: 3)");
+  EXPECT_EQ(config_error(kMlm + "  sequence_length: 2\n"),
+            "x.yaml: data.sequence_length = 2: sequence length 2 is too short; a sequence holds "
+            "[CLS], at least one token and [SEP], so at least 3");
   EXPECT_EQ(config_error(kMlm + "  tokenizer: {path: tok, vocab_size: 300}\n"),
             "x.yaml: data.tokenizer.vocab_size = 300: trains a tokenizer, but "
             "data.tokenizer.path names one to use; remove one of the two");

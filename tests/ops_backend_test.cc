@@ -4,7 +4,10 @@
 // every transpose, batching, accumulation and leading dimensions wider than
 // the matrix; dropout masks and reductions that do not depend on the thread
 // count; and the vectorised exp/tanh/erf against libm.
+#include <omp.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -442,4 +445,22 @@ TEST(CpuVectorMath, MatchesLibmWithinDocumentedError) {
 }
 
 }  // namespace
+// threads: 0 follows OMP_NUM_THREADS when the environment sets it (first
+// entry of a list), one thread per core otherwise or when it is not a count.
+TEST(CpuBackendThreads, ZeroFollowsOmpNumThreadsElseOnePerCore) {
+  const char* saved = std::getenv("OMP_NUM_THREADS");
+  const std::string restore = saved ? saved : "";
+  ::setenv("OMP_NUM_THREADS", "3", 1);
+  EXPECT_EQ(CpuBackend(0).threads(), 3);
+  ::setenv("OMP_NUM_THREADS", "1,2", 1);
+  EXPECT_EQ(CpuBackend(0).threads(), 1);
+  EXPECT_EQ(CpuBackend(2).threads(), 2);  // a count in the config wins
+  ::setenv("OMP_NUM_THREADS", "lots", 1);
+  EXPECT_EQ(CpuBackend(0).threads(), omp_get_num_procs());
+  ::unsetenv("OMP_NUM_THREADS");
+  EXPECT_EQ(CpuBackend(0).threads(), omp_get_num_procs());
+  if (saved) ::setenv("OMP_NUM_THREADS", restore.c_str(), 1);
+  omp_set_num_threads(omp_get_num_procs());
+}
+
 }  // namespace seqtrain::testing

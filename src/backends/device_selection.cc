@@ -22,6 +22,10 @@ int cuda_ordinal(const std::string& device) {
 
 }  // namespace
 
+bool is_device_name(const std::string& device) {
+  return device == "auto" || device == "serial" || device == "cpu" || cuda_ordinal(device) >= 0;
+}
+
 std::string describe_devices() {
   if (!cuda_backend_built())
     return fmt::format("cpu ({} cores); no CUDA backend in this build", omp_get_num_procs());

@@ -12,6 +12,8 @@ namespace seqtrain {
 std::string describe_devices();
 // The --device values, for command-line help.
 inline constexpr const char* kDeviceChoices = "auto, serial, cpu, cuda or cuda:N (GPU N)";
+// True for the spellings above (whether such a device exists is select_backend's question).
+bool is_device_name(const std::string& device);
 
 // The backend for a --device value. auto picks CUDA device 0 when this build
 // has the CUDA backend and a device answers, the cpu backend otherwise, and

@@ -13,6 +13,9 @@ namespace seqtrain {
 // Exit code for every user error (bad config, data, checkpoint, flag).
 inline constexpr int kUsageExitCode = 2;
 
+// --device's check: a value is_device_name accepts (cuda:N included).
+CLI::Validator device_validator();
+
 class CommandRegistry {
  public:
   void add(CLI::App* subcommand, std::function<int()> action) {

@@ -25,7 +25,7 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
   eval->add_option("--batches", options->batches, "Validation batches (default: all)")
       ->check(CLI::PositiveNumber);
   eval->add_option("--device", options->device, kDeviceChoices)
-      ->check(CLI::IsMember({"auto", "serial", "cpu", "cuda"}));
+      ->check(device_validator());
   commands.add(eval, [options] {
     RunConfig config = resolve_run_config("", {}, options->run_dir);
     auto backend = select_backend(options->device, static_cast<int>(config.threads));

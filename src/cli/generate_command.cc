@@ -27,11 +27,11 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
       ->check(CLI::NonNegativeNumber);
   generate->add_option("--seed", options->seed, "Sampling seed");
   generate->add_option("--device", *device, kDeviceChoices)
-      ->check(CLI::IsMember({"auto", "serial", "cpu", "cuda"}));
+      ->check(device_validator());
   commands.add(generate, [=] {
     RunConfig config = resolve_run_config("", {}, *run_dir);
     if (config.task != Task::charlm)
-      throw ConfigError(fmt::format("generate: {} is a {} run; only charlm runs generate text",
+      throw ConfigError(fmt::format("generate: {} is a run of task {}; only charlm runs generate text",
                                     *run_dir, to_string(config.task)));
     auto backend = select_backend(*device, static_cast<int>(config.threads));
     // A run trained with cuDNN's layers samples with the fused ones elsewhere: same math.

@@ -13,7 +13,7 @@ void register_train_command(CLI::App& app, CommandRegistry& commands) {
   train->add_option("--set", options->overrides, "Override a config key: --set training.steps=500")
       ->allow_extra_args(false);
   train->add_option("--device", options->device, kDeviceChoices)
-      ->check(CLI::IsMember({"auto", "serial", "cpu", "cuda"}));
+      ->check(device_validator());
   train->add_option("--resume", options->resume_dir,
                     "Continue the run in this directory from its latest checkpoint");
   commands.add(train, [options] { return run_training(*options); });

@@ -11,6 +11,7 @@
 
 #include "config/config_yaml.h"
 #include "config/schema.h"
+#include "seqtrain/attention_head_dims.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {
@@ -209,7 +210,8 @@ RunConfigTable build_table() {
                "Seed of every random stream (initialisation, data order, dropout).")
       .with_default(std::int64_t{1234})
       .at_least(0);
-  table.integer(RUN_CONFIG_KEY(threads), "CPU threads to use; 0 uses all cores.")
+  table.integer(RUN_CONFIG_KEY(threads),
+                "CPU threads to use; 0 uses OMP_NUM_THREADS when it is set, else all cores.")
       .with_default(std::int64_t{0})
       .at_least(0);
   table
@@ -526,6 +528,19 @@ void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
     values.fail_at(
         "model.bert.heads",
         fmt::format("must divide model.bert.hidden_size ({}) into equal heads", bert.hidden_size));
+  else if (const auto head_dim = bert.hidden_size / bert.heads; !is_attention_head_dim(
+               static_cast<int>(head_dim))) {
+    std::string fix = "a model.bert.hidden_size that is a multiple of 32";
+    for (const int dim : {64, 32, 128})
+      if (bert.hidden_size % dim == 0) {
+        fix = fmt::format("heads: {}", bert.hidden_size / dim);
+        break;
+      }
+    values.fail_at("model.bert.heads",
+                   fmt::format("gives heads of {} / {} = {} dimensions; the attention op "
+                               "supports 32, 64 or 128 (e.g. {})",
+                               bert.hidden_size, bert.heads, head_dim, fix));
+  }
   if (data.tokenizer.path)
     for (const char* path : {"data.tokenizer.vocab_size", "data.tokenizer.character_coverage"})
       if (given_unlike_default(values, path))
@@ -551,7 +566,13 @@ void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
   // a long config); the trainer logs that they will not run.
   const std::vector<MlmPhaseConfig> phases = mlm_phases(config);
   const char* phase_key = data.phases.empty() ? "data.sequence_length" : "data.phases";
-  for (std::size_t p = 0; p < phases.size(); ++p)
+  for (std::size_t p = 0; p < phases.size(); ++p) {
+    if (phases[p].sequence_length < 3)
+      values.fail_at(phase_key,
+                     fmt::format("sequence length {}{} is too short; a sequence holds [CLS], at "
+                                 "least one token and [SEP], so at least 3",
+                                 phases[p].sequence_length,
+                                 data.phases.empty() ? "" : fmt::format(" of phase {}", p + 1)));
     if (phases[p].sequence_length > bert.max_positions)
       values.fail_at(phase_key,
                      fmt::format("sequence length {}{} exceeds "
@@ -559,6 +580,7 @@ void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
                                  phases[p].sequence_length,
                                  data.phases.empty() ? "" : fmt::format(" of phase {}", p + 1),
                                  bert.max_positions));
+  }
 }
 
 // Checks that involve more than one key, or depend on the task.

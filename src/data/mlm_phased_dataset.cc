@@ -70,7 +70,8 @@ void MlmPhasedDataset::restore_position_json(const nlohmann::json& position) {
   if (!position.contains("phases") || position["phases"] != phases_json())
     throw CheckpointError(fmt::format(
         "the saved masked-LM data position was taken with the phases {} ([steps, "
-        "sequence_length, batch_size] each), but this run has {}: resume with the same phases",
+        "sequence_length, batch_size] each), but this run has {}: the checkpoint belongs to a run "
+        "with other data.phases; resume or evaluate it with that run's own config",
         position.contains("phases") ? position["phases"].dump() : "(none)", phases_json().dump()));
   const auto step = position["step"].get<std::int64_t>();
   const std::int64_t phase = phase_at_step(step);

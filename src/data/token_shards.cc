@@ -263,7 +263,8 @@ TokenShards TokenShards::prepare(const std::filesystem::path& corpus,
     if (document_count < 2)
       throw DataError(fmt::format(
           "corpus '{}' holds {} document (blank-line-separated block), too few to hold out a "
-          "validation split: add documents or set the validation fraction to 0",
+          "validation split: add documents (blocks separated by blank lines), or with seqtrain data "
+          "prepare pass --validation-fraction 0",
           corpus.string(), document_count));
     validation_count = std::clamp<std::int64_t>(
         std::llround(static_cast<double>(document_count) * options.validation_fraction), 1,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "data/sequence_batch.h"
+#include "seqtrain/attention_head_dims.h"
 #include "seqtrain/rng.h"
 
 namespace seqtrain {
@@ -24,10 +25,6 @@ constexpr std::uint64_t kInitStreamBase = 0x4245525449000000ull;
 // Dropout sites: the embeddings' is kDropoutStreamBase; layer l's attention
 // probabilities, attention output and FFN output are kDropoutStreamBase + 1 + 3l + {0, 1, 2}.
 constexpr std::uint64_t kDropoutStreamBase = 0x4245525444000000ull;
-
-// The head dimensions the attention op implements on every backend (the CUDA
-// kernel is specialised for these).
-constexpr int kSupportedHeadDims[] = {32, 64, 128};
 
 // [PAD] is id 0 (data/mlm_batch.h); HF zeroes its embedding row at initialisation.
 constexpr std::int64_t kPadTokenId = 0;
@@ -51,9 +48,7 @@ void check_spec(const BertSpec& spec) {
     fail("hidden_size", std::to_string(spec.hidden_size),
          fmt::format("a multiple of heads ({})", spec.heads));
   const int head_dim = spec.hidden_size / spec.heads;
-  bool supported = false;
-  for (int dim : kSupportedHeadDims) supported = supported || dim == head_dim;
-  if (!supported)
+  if (!is_attention_head_dim(head_dim))
     fail("hidden_size / heads", fmt::format("{} / {} = {}", spec.hidden_size, spec.heads, head_dim),
          "a head dimension of 32, 64 or 128 (the attention op's)");
   auto probability = [&](const char* field, float value) {

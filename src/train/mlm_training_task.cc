@@ -85,8 +85,9 @@ class MlmTrainingTask final : public TrainingTask {
     if (cached == validation_.end() ||
         static_cast<std::int64_t>(cached->second.size()) <
             std::min(max_batches, dataset_.phase_dataset(phase).validation_batch_count()))
-      cached =
-          validation_.insert_or_assign(phase, dataset_.validation_batches_of_phase(phase)).first;
+      cached = validation_  // only the batches evaluated: a large split stays on disk
+                   .insert_or_assign(phase, dataset_.validation_batches_of_phase(phase, max_batches))
+                   .first;
     if (cached->second.empty())
       throw DataError("the masked-LM data has no validation split: raise data.validation_fraction");
     MlmValidationMetrics metrics;
@@ -113,6 +114,11 @@ class MlmTrainingTask final : public TrainingTask {
     const BertSpec& spec = model_.spec();
     if (spec.pre_layernorm) {
       ModelCheckpointFormat format = parameter_checkpoint_format(*parameters_);
+      format.check = [this, check_tensors = format.check](const fs::path& model_file,
+                                                          const SafetensorsContents& contents) {
+        check_checkpoint_tokenizer(model_file.parent_path());
+        check_tensors(model_file, contents);
+      };
       format.extra_files = {{kTokenizerFileName, tokenizer_bytes_}};
       return format;
     }
@@ -124,6 +130,7 @@ class MlmTrainingTask final : public TrainingTask {
       return tensors;
     };
     format.check = [this](const fs::path& model_file, const SafetensorsContents& contents) {
+      check_checkpoint_tokenizer(model_file.parent_path());
       check_hf_tensors(model_file, contents);
     };
     format.set = [this](const SafetensorsContents& contents) {
@@ -175,8 +182,28 @@ class MlmTrainingTask final : public TrainingTask {
     return dataset_.step() == 0 ? 0 : dataset_.phase_at_step(dataset_.step() - 1);
   }
 
-  // Every tensor the model exports must be in the file as f32 of the same
-  // shape (the tied decoder tensors may be left out); others are ignored.
+  // A checkpoint (resumed or evaluated) carries the tokenizer its weights were
+  // trained with; token ids mean nothing under another one. The run's data
+  // cache is rebuilt with a new tokenizer when the corpus changes, so this is
+  // where a changed corpus is caught.
+  void check_checkpoint_tokenizer(const fs::path& checkpoint_dir) const {
+    const fs::path tokenizer_path = checkpoint_dir / kTokenizerFileName;
+    if (!fs::exists(tokenizer_path)) return;  // written by every mlm checkpoint; older ones lack it
+    const std::string checksum = fnv1a64_checksum(read_file(tokenizer_path));
+    if (checksum != data_.tokenizer.checksum())
+      throw CheckpointError(fmt::format(
+          "{}: its weights were trained with another tokenizer than this run's data uses ({} is "
+          "{}, the run's {} is {}): the corpus or tokenizer options changed since the run "
+          "started: restore them, or start a new run_dir with training.init_from: {} and "
+          "data.tokenizer.path: {}",
+          checkpoint_dir.string(), tokenizer_path.string(), checksum,
+          data_.tokenizer.model_path().string(), data_.tokenizer.checksum(), checkpoint_dir.string(),
+          checkpoint_dir.string()));
+  }
+
+  // Every tensor the model exports must be in the file as f32 or bf16 (read
+  // as f32) of the same shape (the tied decoder tensors may be left out);
+  // others are ignored.
   void check_hf_tensors(const fs::path& model_file, const SafetensorsContents& contents) const {
     for (const auto& [name, tensor] : bert_to_hf_tensors(model_.spec(), *parameters_)) {
       auto found = contents.tensors.find(name);
@@ -185,9 +212,11 @@ class MlmTrainingTask final : public TrainingTask {
         throw CheckpointError(fmt::format("checkpoint file '{}' has no tensor '{}' (model {})",
                                           model_file.string(), name, shape_string(tensor.shape())));
       }
-      if (found->second.shape() != tensor.shape() || found->second.dtype() != DType::f32)
+      const DType dtype = found->second.dtype();
+      if (found->second.shape() != tensor.shape() || (dtype != DType::f32 && dtype != DType::bf16))
         throw CheckpointError(fmt::format(
-            "checkpoint file '{}': tensor '{}' is {} {} in the file, the model needs f32 {}",
+            "checkpoint file '{}': tensor '{}' is {} {} in the file, the model needs f32 (or "
+            "bf16) {}",
             model_file.string(), name, dtype_name(found->second.dtype()),
             shape_string(found->second.shape()), shape_string(tensor.shape())));
     }

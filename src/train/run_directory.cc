@@ -10,6 +10,21 @@ namespace fs = std::filesystem;
 
 fs::path config_path_of(const fs::path& run_dir) { return run_dir / "config.yaml"; }
 
+FreshRunDirectoryGuard::FreshRunDirectoryGuard(fs::path run_dir, bool existed_before,
+                                               bool resuming)
+    : run_dir_(std::move(run_dir)), existed_(existed_before), armed_(!resuming) {}
+
+FreshRunDirectoryGuard::~FreshRunDirectoryGuard() {
+  if (!armed_) return;
+  std::error_code error;  // best effort: the setup's own error is what the user sees
+  if (!existed_) {
+    fs::remove_all(run_dir_, error);
+    return;
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(run_dir_, error))
+    fs::remove_all(entry.path(), error);
+}
+
 fs::path require_latest_checkpoint(const fs::path& run_dir) {
   std::optional<fs::path> latest = find_latest_checkpoint(run_dir);
   if (!latest)

@@ -28,6 +28,26 @@ void prepare_run_directory(const std::filesystem::path& run_dir, const RunConfig
 
 std::filesystem::path config_path_of(const std::filesystem::path& run_dir);
 
+// Made right after prepare_run_directory succeeded, over a fresh run's setup
+// (data, tokenizer, model, init_from): if that throws, the destructor removes
+// what the run wrote into run_dir (which prepare_run_directory found empty or
+// absent: existed_before says which), and run_dir itself when it was absent,
+// so the retry with a fixed config is not refused as "already holds files".
+// dismiss() once setup is done; a resumed run is never touched.
+class FreshRunDirectoryGuard {
+ public:
+  FreshRunDirectoryGuard(std::filesystem::path run_dir, bool existed_before, bool resuming);
+  FreshRunDirectoryGuard(const FreshRunDirectoryGuard&) = delete;
+  FreshRunDirectoryGuard& operator=(const FreshRunDirectoryGuard&) = delete;
+  ~FreshRunDirectoryGuard();
+  void dismiss() { armed_ = false; }
+
+ private:
+  std::filesystem::path run_dir_;
+  bool existed_;
+  bool armed_;
+};
+
 // The newest complete checkpoint of a run; a CheckpointError when it has none.
 std::filesystem::path require_latest_checkpoint(const std::filesystem::path& run_dir);
 

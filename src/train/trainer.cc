@@ -98,6 +98,8 @@ void set_up_logging(const fs::path& run_dir) {
   auto logger =
       std::make_shared<spdlog::logger>("seqtrain", spdlog::sinks_init_list{console, file});
   logger->set_pattern("[%Y-%m-%d %H:%M:%S] %v");
+  // Every line reaches train.log as it is logged, so a killed run keeps its log.
+  logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }
 
@@ -115,7 +117,10 @@ int run_training(const TrainOptions& options) {
         "model.impl: cudnn runs on --device cuda only, and this run would use the {} backend; "
         "set model.impl: fused to train here",
         backend->name()));
+  std::error_code ignored;
+  const bool run_dir_existed = fs::exists(run_dir, ignored);
   prepare_run_directory(run_dir, config, resuming);
+  FreshRunDirectoryGuard fresh_run_guard(run_dir, run_dir_existed, resuming);
   set_up_logging(run_dir);
 
   ParameterStore parameters(*backend);
@@ -142,6 +147,7 @@ int run_training(const TrainOptions& options) {
   }
   spdlog::info("{} on the {} backend: {} parameters, {} steps", to_string(config.task),
                backend->name(), parameters.total_elements(), config.training.steps);
+  fresh_run_guard.dismiss();
 
   MetricsLog metrics(run_dir);
   ProgressLine progress = ProgressLine::for_stderr();
@@ -219,6 +225,9 @@ int run_training(const TrainOptions& options) {
       window_start = std::chrono::steady_clock::now();
     }
     const bool last = step == config.training.steps;
+    // Validation and checkpoints are not training: their time is left out of
+    // the next window's tokens_per_second.
+    const auto pause_start = std::chrono::steady_clock::now();
     if ((config.training.eval_every > 0 && step % config.training.eval_every == 0) || last) {
       nlohmann::json record = task->evaluate(config.training.eval_batches);
       progress.clear();
@@ -232,6 +241,7 @@ int run_training(const TrainOptions& options) {
       progress.clear();
       save(step);
     }
+    window_start += std::chrono::steady_clock::now() - pause_start;
     if (signals.received() != 0 && !last) {
       progress.clear();
       spdlog::info("stopped by signal {} at step {}", signals.received(), step);

@@ -6,12 +6,31 @@
 
 #include <omp.h>
 
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include "backends/cpu/onednn_gemm.h"
 #include "backends/cpu/parallel.h"
 
 namespace seqtrain {
+
+namespace {
+
+// threads: 0 means OMP_NUM_THREADS when the environment sets it (its first
+// entry: "4" or "4,2"), one per core otherwise. Read from the environment, not
+// omp_get_max_threads(), which an earlier backend's omp_set_num_threads changes.
+int default_thread_count() {
+  if (const char* variable = std::getenv("OMP_NUM_THREADS")) {
+    int count = 0;
+    const char* end = variable + std::strlen(variable);
+    const auto [stop, error] = std::from_chars(variable, end, count);
+    if (error == std::errc{} && count > 0 && (stop == end || *stop == ',')) return count;
+  }
+  return omp_get_num_procs();
+}
+
+}  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) {
   return std::make_unique<CpuBackend>(threads);
@@ -21,7 +40,7 @@ CpuBackend::CpuBackend(int threads) {
   if (threads < 0)
     throw ConfigError(fmt::format(
         "cpu backend: threads must be 0 (one per core) or a positive count, got {}", threads));
-  threads_ = threads == 0 ? omp_get_num_procs() : threads;
+  threads_ = threads == 0 ? default_thread_count() : threads;
   // One pool for the process: our loops and oneDNN's kernels both run in it.
   omp_set_num_threads(threads_);
   onednn_ = std::make_unique<OneDnn>(threads_);
