@@ -14,8 +14,8 @@ BERT's 80/10/10) and prints one JSON line, with the same names as seqtrain's
 metrics.jsonl: mlm_loss, mlm_accuracy, mlm_accuracy_at_mask,
 majority_token_accuracy_at_mask, mlm_loss_at_mask.
 
-    python3 scripts/train_hf_mlm_reference.py runs/bert_tiny_6000/data/shards \\
-        --steps 6000 --stop-after 2000 --threads 1 > hf_bert_tiny.jsonl
+    python3 scripts/train_hf_mlm_reference.py runs/bert_tiny/data/shards \\
+        --stop-after 2000 --threads 1 > hf_bert_tiny.jsonl
 """
 import argparse
 import json
@@ -91,9 +91,10 @@ def evaluate(model, validation, vocab_size, length):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("shards", type=pathlib.Path, help="a seqtrain mlm run's data/shards")
-    parser.add_argument("--steps", type=int, default=6000, help="schedule length (decay to 0 here)")
+    parser.add_argument("--steps", type=int, default=16000,
+                        help="schedule length (decay to 0 here; bert_tiny.yaml's 16000)")
     parser.add_argument("--stop-after", type=int, default=None, help="stop early, at this step")
-    parser.add_argument("--warmup", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=160)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--sequence-length", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32)
