@@ -10,6 +10,8 @@
 #include "data/mlm_batch.h"
 #include "data/sentencepiece_tokenizer.h"
 #include "data/sequence_batch.h"
+#include "bert_test_support.h"
+#include "seqtrain/parameters.h"
 #include "train/mlm_runner.h"
 #include "train/mlm_validation_metrics.h"
 
@@ -147,6 +149,37 @@ TEST(MlmRunnerPredictions, SlotLossIsTheCrossEntropyOfTheLabelEvenForHugeLogits)
   EXPECT_NEAR(slots.losses[1], std::log(4.0), 1e-6);
   EXPECT_NEAR(slots.losses[2], std::log(4.0), 1e-4);  // 1000 + ln 2 in float: 6e-5 apart
   EXPECT_EQ(slots.losses[3], 0.0);                    // unused slot
+}
+
+// A phase change (training at a new length) drops the graphs of the old
+// length, validation ones included: the runner then holds what a runner that
+// only ever saw the new length holds. A short validation batch of the current
+// length stays.
+TEST(MlmRunnerGraphs, APhaseChangeDropsTheOldLengthsGraphs) {
+  const BertSpec spec = testing::tiny_bert_spec();
+  auto backend = make_serial_backend();
+  auto planned_after = [&](const std::vector<std::int64_t>& lengths) {
+    ParameterStore parameters(*backend);
+    BertModel model(spec, parameters, 5);
+    MlmRunner runner(model, *backend, parameters);
+    RunContext context;
+    for (const std::int64_t length : lengths) {
+      const auto row = static_cast<std::int32_t>(length);
+      runner.train_batch(testing::make_mlm_batch(spec.vocabulary_size, length, {row, row},
+                                                 {2, 2}, 2, 7),
+                         context);
+      runner.evaluate_batch(
+          testing::make_mlm_batch(spec.vocabulary_size, length, {row, row}, {2, 2}, 2, 8));
+      runner.evaluate_batch(
+          testing::make_mlm_batch(spec.vocabulary_size, length, {row}, {2}, 2, 9));
+    }
+    return runner.planned_bytes();
+  };
+  const auto only_long = planned_after({12});
+  EXPECT_GT(only_long.first, 0);
+  EXPECT_EQ(planned_after({8, 12}), only_long);
+  EXPECT_GT(planned_after({8}).first, 0);
+  EXPECT_LT(planned_after({8}).first, only_long.first);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // GraphCache: the runners' (MlmRunner, SequenceRunner) one Executor per batch
 // layout, built on the first batch of that layout and replayed after: a phase
-// change or a short last batch adds an entry, the steady state adds none.
+// change or a short last batch adds an entry, the steady state adds none. A
+// runner evicts the layouts it will not see again (MlmRunner: those of a
+// finished phase).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,15 @@ class GraphCache {
     auto found = entries_.find(key);
     if (found != entries_.end()) return found->second;
     return entries_.emplace(key, build()).first->second;
+  }
+
+  bool contains(const Key& key) const { return entries_.contains(key); }
+
+  // Drops the entries whose key satisfies stale(key), with their executors
+  // and activation arenas.
+  template <class Stale>
+  void evict_if(Stale&& stale) {
+    std::erase_if(entries_, [&](const auto& entry) { return stale(entry.first); });
   }
 
   // Bytes planned for activations across the cached graphs, and what one

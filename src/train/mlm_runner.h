@@ -1,6 +1,7 @@
 // MlmRunner: feeds MlmBatches to a BertModel's graphs. It keeps one Executor
 // per (batch, length, masked slots, training) layout, built on first use and
-// then replayed: a phase change or a short last validation batch adds one.
+// then replayed: a short last validation batch adds one; a phase change (a
+// training batch of a new length) replaces those of the old length.
 //
 // Metrics of a batch: the graph's loss (mean cross-entropy over the used
 // slots) times the used slots, the used slots whose logits' argmax is the

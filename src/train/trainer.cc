@@ -169,7 +169,9 @@ int run_training(const TrainOptions& options) {
   const std::int64_t accumulation = config.training.gradient_accumulation;
   auto window_start = std::chrono::steady_clock::now();
   TaskMetrics window;
-  bool memory_logged = false;
+  // Logged when the cached graphs' activation memory changes: the first step,
+  // the step after the first validation, a phase change.
+  std::pair<std::int64_t, std::int64_t> logged_memory{-1, -1};
   while (step < config.training.steps) {
     ++step;
     parameters.zero_grads();
@@ -199,13 +201,13 @@ int run_training(const TrainOptions& options) {
     const float learning_rate = schedule.learning_rate(step);
     optimizer->step(learning_rate);
     window.add(step_metrics);
-    if (!memory_logged) {
-      const auto [planned, unshared] = task->planned_bytes();
+    if (const auto planned = task->planned_bytes(); planned != logged_memory) {
+      progress.clear();
       spdlog::info(
           "activation memory: {:.1f} MiB planned by liveness ({:.1f} MiB with one buffer "
           "per tensor)",
-          planned / 1048576.0, unshared / 1048576.0);
-      memory_logged = true;
+          planned.first / 1048576.0, planned.second / 1048576.0);
+      logged_memory = planned;
     }
 
     if (step % config.training.log_every == 0 || step == config.training.steps) {
