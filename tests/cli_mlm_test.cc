@@ -318,6 +318,37 @@ TEST_F(CliMlm, AGivenTokenizerIsUsedAndItsShardsReused) {
       run_seqtrain("train " + write_config("b.yaml", directory_ / "b", given).string() + use_cache);
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_NE(second.output.find("reused from"), std::string::npos) << second.output;
+  // Its corpus gone, the run is still evaluated from its prepared shards.
+  fs::rename(corpus_, directory_ / "moved.txt");
+  const CommandResult evaluated = run_seqtrain("eval " + (directory_ / "b").string());
+  EXPECT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  EXPECT_NE(evaluated.output.find("is gone; using the run's prepared data"), std::string::npos)
+      << evaluated.output;
+}
+
+// A run whose corpus has moved away is evaluated and resumed from the data it
+// prepared (with a warning); a fresh run, or one whose prepared data is gone
+// too, still needs the corpus and names it.
+TEST_F(CliMlm, AnExistingRunOutlivesItsCorpus) {
+  const fs::path run = directory_ / "run";
+  const fs::path config = write_config("c.yaml", run);
+  ASSERT_EQ(run_seqtrain("train " + config.string() + " --set training.steps=2").exit_code, 0);
+  const CommandResult before = run_seqtrain("eval " + run.string(), false);
+  ASSERT_EQ(before.exit_code, 0) << before.output;
+  fs::rename(corpus_, directory_ / "moved.txt");
+  const CommandResult after = run_seqtrain("eval " + run.string(), false);
+  ASSERT_EQ(after.exit_code, 0) << after.output;
+  EXPECT_EQ(after.output, before.output);  // the same metrics (stdout)
+  const CommandResult resumed =
+      run_seqtrain("train --resume " + run.string() + " --set training.steps=4");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("is gone; using the run's prepared data"), std::string::npos)
+      << resumed.output;
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "step_4"));
+  expect_user_error(run_seqtrain("train " + write_config("fresh.yaml", directory_ / "fresh").string()),
+                    "corpus.txt");
+  fs::remove_all(run / "data");
+  expect_user_error(run_seqtrain("eval " + run.string()), "corpus.txt");
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
     if (backend->device() != Device::cuda) config.model.impl = RecurrentImpl::fused;
     ParameterStore parameters(*backend);
     std::unique_ptr<TrainingTask> task =
-        make_training_task(config, options->run_dir, *backend, parameters);
+        make_training_task(config, options->run_dir, *backend, parameters, RunStart::existing);
     const std::filesystem::path checkpoint = options->checkpoint.empty()
                                                  ? require_latest_checkpoint(options->run_dir)
                                                  : std::filesystem::path(options->checkpoint);

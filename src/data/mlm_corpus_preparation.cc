@@ -28,7 +28,8 @@ nlohmann::json preparation_request(const MlmCorpusOptions& options, const std::s
 }
 
 // The cached tokenizer and shards when the record matches the request and
-// both load and agree; nothing otherwise.
+// both load and agree; nothing otherwise. A request without
+// "corpus_checksum" (the corpus is gone) matches whatever the record holds there.
 std::optional<PreparedMlmCorpus> reuse_cache(const std::filesystem::path& directory,
                                              const nlohmann::json& request) {
   std::error_code ignored;
@@ -39,12 +40,13 @@ std::optional<PreparedMlmCorpus> reuse_cache(const std::filesystem::path& direct
     if (!record.is_object() || !record.contains("tokenizer_checksum")) return std::nullopt;
     const nlohmann::json recorded_checksum = record["tokenizer_checksum"];
     record.erase("tokenizer_checksum");
+    if (!request.contains("corpus_checksum")) record.erase("corpus_checksum");
     if (record != request) return std::nullopt;
     SentencePieceTokenizer tokenizer = SentencePieceTokenizer::load(directory / "tokenizer");
     auto shards = std::make_shared<const TokenShards>(TokenShards::open(directory / "shards"));
     shards->require_tokenizer(tokenizer);
     if (recorded_checksum != tokenizer.checksum()) return std::nullopt;
-    return PreparedMlmCorpus{std::move(tokenizer), std::move(shards), true};
+    return PreparedMlmCorpus{std::move(tokenizer), std::move(shards), true, false};
   } catch (const Error&) {
     return std::nullopt;  // damaged or partial: rebuilt below
   } catch (const nlohmann::json::exception&) {
@@ -55,6 +57,15 @@ std::optional<PreparedMlmCorpus> reuse_cache(const std::filesystem::path& direct
 }  // namespace
 
 PreparedMlmCorpus prepare_mlm_corpus(const MlmCorpusOptions& options) {
+  std::error_code ignored;
+  if (options.reuse_without_corpus && !std::filesystem::exists(options.corpus, ignored)) {
+    nlohmann::json request = preparation_request(options, "");
+    request.erase("corpus_checksum");
+    if (std::optional<PreparedMlmCorpus> cached = reuse_cache(options.cache_directory, request)) {
+      cached->corpus_missing = true;
+      return std::move(*cached);
+    }
+  }
   const std::string corpus = read_text_file(options.corpus, "masked-LM corpus");
   nlohmann::json request = preparation_request(options, corpus);
   if (std::optional<PreparedMlmCorpus> cached = reuse_cache(options.cache_directory, request))
@@ -73,7 +84,7 @@ PreparedMlmCorpus prepare_mlm_corpus(const MlmCorpusOptions& options) {
       options.corpus, tokenizer, options.cache_directory / "shards", options.shards));
   request["tokenizer_checksum"] = tokenizer.checksum();
   write_file_atomically(options.cache_directory / kRecordFileName, request.dump(2) + "\n");
-  return PreparedMlmCorpus{std::move(tokenizer), std::move(shards), false};
+  return PreparedMlmCorpus{std::move(tokenizer), std::move(shards), false, false};
 }
 
 }  // namespace seqtrain

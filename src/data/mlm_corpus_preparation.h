@@ -24,6 +24,10 @@ namespace seqtrain {
 struct MlmCorpusOptions {
   std::filesystem::path corpus;
   std::filesystem::path cache_directory;
+  // When the corpus file does not exist, reuse a cache whose record matches
+  // every other option (an existing run evaluated or resumed after its corpus
+  // moved); without one, the missing corpus is the error as usual.
+  bool reuse_without_corpus = false;
   TokenizerTrainingOptions tokenizer = {};
   TokenShardsOptions shards = {};
 };
@@ -32,6 +36,7 @@ struct PreparedMlmCorpus {
   SentencePieceTokenizer tokenizer;
   std::shared_ptr<const TokenShards> shards;
   bool reused = false;  // true when the cache was current and nothing was rebuilt
+  bool corpus_missing = false;  // reused without the corpus (reuse_without_corpus)
 };
 
 // Throws what SentencePieceTokenizer::train and TokenShards::prepare throw

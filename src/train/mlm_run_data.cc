@@ -26,27 +26,33 @@ TokenShardsOptions shard_options(const RunConfig& config) {
   return options;
 }
 
-// Shards of the corpus for a given tokenizer, reused when the record matches.
+// Shards of the corpus for a given tokenizer, reused when the record matches
+// (any corpus checksum when the corpus is gone and reuse_without_corpus).
 std::shared_ptr<const TokenShards> shards_for_tokenizer(const RunConfig& config,
                                                         const SentencePieceTokenizer& tokenizer,
-                                                        const fs::path& directory, bool& reused) {
+                                                        const fs::path& directory,
+                                                        bool reuse_without_corpus,
+                                                        bool& reused, bool& corpus_missing) {
   const fs::path corpus = *config.data.path;
   const TokenShardsOptions options = shard_options(config);
-  const nlohmann::json request{
-      {"format", "seqtrain.mlm_shards_preparation"},
-      {"version", 1},
-      {"corpus", corpus.string()},
-      {"corpus_checksum", fnv1a64_checksum(read_text_file(corpus, "masked-LM corpus"))},
-      {"tokenizer_checksum", tokenizer.checksum()},
-      {"validation_fraction", options.validation_fraction},
-      {"split_seed", options.split_seed},
-      {"max_tokens_per_shard", options.max_tokens_per_shard}};
+  std::error_code ignored;
+  corpus_missing = reuse_without_corpus && !fs::exists(corpus, ignored);
+  nlohmann::json request{{"format", "seqtrain.mlm_shards_preparation"},
+                         {"version", 1},
+                         {"corpus", corpus.string()},
+                         {"tokenizer_checksum", tokenizer.checksum()},
+                         {"validation_fraction", options.validation_fraction},
+                         {"split_seed", options.split_seed},
+                         {"max_tokens_per_shard", options.max_tokens_per_shard}};
+  if (!corpus_missing)
+    request["corpus_checksum"] = fnv1a64_checksum(read_text_file(corpus, "masked-LM corpus"));
   const fs::path record_path = directory / kShardsRecordFileName;
   const fs::path shards_path = directory / "shards";
-  std::error_code ignored;
   if (fs::exists(record_path, ignored)) {
     try {
-      if (nlohmann::json::parse(read_file(record_path)) == request) {
+      nlohmann::json record = nlohmann::json::parse(read_file(record_path));
+      if (corpus_missing && record.is_object()) record.erase("corpus_checksum");
+      if (record == request) {
         auto shards = std::make_shared<const TokenShards>(TokenShards::open(shards_path));
         shards->require_tokenizer(tokenizer);
         reused = true;
@@ -56,6 +62,9 @@ std::shared_ptr<const TokenShards> shards_for_tokenizer(const RunConfig& config,
     } catch (const nlohmann::json::exception&) {
     }
   }
+  // Nothing to reuse: preparing needs the corpus (its error names it).
+  if (corpus_missing) read_text_file(corpus, "masked-LM corpus");
+  corpus_missing = false;
   std::error_code error;
   fs::create_directories(directory, error);
   if (error)
@@ -75,16 +84,18 @@ fs::path mlm_data_directory(const RunConfig& config, const fs::path& run_dir) {
   return config.data.cache_dir ? fs::path(*config.data.cache_dir) : run_dir / "data";
 }
 
-MlmRunData prepare_mlm_run_data(const RunConfig& config, const fs::path& run_dir) {
+MlmRunData prepare_mlm_run_data(const RunConfig& config, const fs::path& run_dir,
+                                bool reuse_without_corpus) {
   SEQTRAIN_CHECK(config.task == Task::mlm && config.data.path, "masked-LM data of a {} run",
                  to_string(config.task));
   const fs::path directory = mlm_data_directory(config, run_dir);
   const auto start = std::chrono::steady_clock::now();
   std::optional<MlmRunData> data;
-  bool reused = false;
+  bool reused = false, corpus_missing = false;
   if (config.data.tokenizer.path) {
     SentencePieceTokenizer tokenizer = SentencePieceTokenizer::load(*config.data.tokenizer.path);
-    auto shards = shards_for_tokenizer(config, tokenizer, directory, reused);
+    auto shards = shards_for_tokenizer(config, tokenizer, directory, reuse_without_corpus, reused,
+                                       corpus_missing);
     data.emplace(MlmRunData{std::move(tokenizer), std::move(shards)});
   } else {
     MlmCorpusOptions options;
@@ -93,13 +104,18 @@ MlmRunData prepare_mlm_run_data(const RunConfig& config, const fs::path& run_dir
     options.tokenizer.vocab_size = config.data.tokenizer.vocab_size;
     options.tokenizer.character_coverage = config.data.tokenizer.character_coverage;
     options.shards = shard_options(config);
+    options.reuse_without_corpus = reuse_without_corpus;
     PreparedMlmCorpus prepared = prepare_mlm_corpus(options);
     reused = prepared.reused;
+    corpus_missing = prepared.corpus_missing;
     data.emplace(MlmRunData{std::move(prepared.tokenizer), std::move(prepared.shards)});
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const TokenShards& shards = *data->shards;
+  if (corpus_missing)
+    spdlog::warn("the corpus {} is gone; using the run's prepared data in {} as it was made",
+                 *config.data.path, directory.string());
   spdlog::info(
       "masked-LM data {} {} in {:.1f} s: tokenizer {} ({} pieces); train {} documents, {} "
       "tokens; validation {} documents, {} tokens",

@@ -32,7 +32,10 @@ std::filesystem::path mlm_data_directory(const RunConfig& config,
                                          const std::filesystem::path& run_dir);
 
 // Logs what it prepared or reused. Throws DataError for a missing, empty or
-// unusable corpus or tokenizer, naming it.
-MlmRunData prepare_mlm_run_data(const RunConfig& config, const std::filesystem::path& run_dir);
+// unusable corpus or tokenizer, naming it. reuse_without_corpus (an existing
+// run resumed or evaluated): when the corpus file is gone, the prepared data
+// is used as it is, with a warning; without prepared data it is the error.
+MlmRunData prepare_mlm_run_data(const RunConfig& config, const std::filesystem::path& run_dir,
+                                bool reuse_without_corpus = false);
 
 }  // namespace seqtrain

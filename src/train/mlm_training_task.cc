@@ -48,9 +48,9 @@ bool is_tied_decoder_tensor(const std::string& name) {
 class MlmTrainingTask final : public TrainingTask {
  public:
   MlmTrainingTask(const RunConfig& config, const fs::path& run_dir, Backend& backend,
-                  ParameterStore& parameters)
+                  ParameterStore& parameters, RunStart run_start)
       : parameters_(&parameters),
-        data_(prepare_mlm_run_data(config, run_dir)),
+        data_(prepare_mlm_run_data(config, run_dir, run_start == RunStart::existing)),
         model_(bert_spec_of(config, data_.tokenizer.vocab_size()), parameters,
                static_cast<std::uint64_t>(config.seed)),
         dataset_(data_.shards, dataset_phases(config), dataset_options(config)),
@@ -272,8 +272,8 @@ BertSpec bert_spec_of(const RunConfig& config, std::int64_t vocabulary_size) {
 
 std::unique_ptr<TrainingTask> make_mlm_training_task(const RunConfig& config,
                                                      const fs::path& run_dir, Backend& backend,
-                                                     ParameterStore& parameters) {
-  return std::make_unique<MlmTrainingTask>(config, run_dir, backend, parameters);
+                                                     ParameterStore& parameters, RunStart start) {
+  return std::make_unique<MlmTrainingTask>(config, run_dir, backend, parameters, start);
 }
 
 }  // namespace seqtrain

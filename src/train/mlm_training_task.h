@@ -34,6 +34,7 @@ BertSpec bert_spec_of(const RunConfig& config, std::int64_t vocabulary_size);
 
 std::unique_ptr<TrainingTask> make_mlm_training_task(const RunConfig& config,
                                                      const std::filesystem::path& run_dir,
-                                                     Backend& backend, ParameterStore& parameters);
+                                                     Backend& backend, ParameterStore& parameters,
+                                                     RunStart start);
 
 }  // namespace seqtrain

@@ -124,7 +124,8 @@ int run_training(const TrainOptions& options) {
   set_up_logging(run_dir);
 
   ParameterStore parameters(*backend);
-  std::unique_ptr<TrainingTask> task = make_training_task(config, run_dir, *backend, parameters);
+  std::unique_ptr<TrainingTask> task = make_training_task(
+      config, run_dir, *backend, parameters, resuming ? RunStart::existing : RunStart::fresh);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(config.training.optimizer, parameters);
   const LrSchedule schedule = make_schedule(config.training);
 

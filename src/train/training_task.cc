@@ -13,8 +13,10 @@ void TrainingTask::initialize_from(const std::filesystem::path& directory) {
 
 std::unique_ptr<TrainingTask> make_training_task(const RunConfig& config,
                                                  const std::filesystem::path& run_dir,
-                                                 Backend& backend, ParameterStore& parameters) {
-  if (config.task == Task::mlm) return make_mlm_training_task(config, run_dir, backend, parameters);
+                                                 Backend& backend, ParameterStore& parameters,
+                                                 RunStart start) {
+  if (config.task == Task::mlm)
+    return make_mlm_training_task(config, run_dir, backend, parameters, start);
   return make_sequence_training_task(config, run_dir, backend, parameters);
 }
 

@@ -50,12 +50,17 @@ class TrainingTask {
   virtual std::pair<std::int64_t, std::int64_t> planned_bytes() const = 0;
 };
 
+// What a task is made for: a fresh run, or a run that exists (resumed or
+// evaluated), whose prepared mlm data may be used after its corpus is gone.
+enum class RunStart { fresh, existing };
+
 // The task of config.task on backend, with its model's parameters added to
 // `parameters` and initialised from the seed. Data a task prepares (the
 // charlm vocabulary, the mlm tokenizer and shards) goes into run_dir, or is
 // reused from there.
 std::unique_ptr<TrainingTask> make_training_task(const RunConfig& config,
                                                  const std::filesystem::path& run_dir,
-                                                 Backend& backend, ParameterStore& parameters);
+                                                 Backend& backend, ParameterStore& parameters,
+                                                 RunStart start = RunStart::fresh);
 
 }  // namespace seqtrain
