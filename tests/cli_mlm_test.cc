@@ -345,8 +345,8 @@ TEST_F(CliMlm, AnExistingRunOutlivesItsCorpus) {
   EXPECT_NE(resumed.output.find("is gone; using the run's prepared data"), std::string::npos)
       << resumed.output;
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "step_4"));
-  expect_user_error(run_seqtrain("train " + write_config("fresh.yaml", directory_ / "fresh").string()),
-                    "corpus.txt");
+  const fs::path fresh = write_config("fresh.yaml", directory_ / "fresh");
+  expect_user_error(run_seqtrain("train " + fresh.string()), "corpus.txt");
   fs::remove_all(run / "data");
   expect_user_error(run_seqtrain("eval " + run.string()), "corpus.txt");
 }

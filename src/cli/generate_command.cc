@@ -31,8 +31,9 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
   commands.add(generate, [=] {
     RunConfig config = resolve_run_config("", {}, *run_dir);
     if (config.task != Task::charlm)
-      throw ConfigError(fmt::format("generate: {} is a run of task {}; only charlm runs generate text",
-                                    *run_dir, to_string(config.task)));
+      throw ConfigError(
+          fmt::format("generate: {} is a run of task {}; only charlm runs generate text",
+                      *run_dir, to_string(config.task)));
     auto backend = select_backend(*device, static_cast<int>(config.threads));
     // A run trained with cuDNN's layers samples with the fused ones elsewhere: same math.
     if (backend->device() != Device::cuda) config.model.impl = RecurrentImpl::fused;

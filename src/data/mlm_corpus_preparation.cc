@@ -13,23 +13,24 @@ namespace {
 constexpr const char* kRecordFileName = "preparation.json";
 
 // Everything the cached tokenizer and shards depend on, except the tokenizer
-// checksum that training produces.
-nlohmann::json preparation_request(const MlmCorpusOptions& options, const std::string& corpus) {
-  return {{"format", "seqtrain.mlm_corpus_preparation"},
-          {"version", 1},
-          {"corpus", options.corpus.string()},
-          {"corpus_checksum", fnv1a64_checksum(corpus)},
-          {"vocab_size", options.tokenizer.vocab_size},
-          {"character_coverage", options.tokenizer.character_coverage},
-          {"max_line_bytes", options.tokenizer.max_line_bytes},
-          {"validation_fraction", options.shards.validation_fraction},
-          {"split_seed", options.shards.split_seed},
-          {"max_tokens_per_shard", options.shards.max_tokens_per_shard}};
+// checksum that training produces; without the corpus's checksum when corpus
+// is null (the corpus is gone).
+nlohmann::json preparation_request(const MlmCorpusOptions& options, const std::string* corpus) {
+  nlohmann::json request{{"format", "seqtrain.mlm_corpus_preparation"},
+                         {"version", 1},
+                         {"corpus", options.corpus.string()},
+                         {"vocab_size", options.tokenizer.vocab_size},
+                         {"character_coverage", options.tokenizer.character_coverage},
+                         {"max_line_bytes", options.tokenizer.max_line_bytes},
+                         {"validation_fraction", options.shards.validation_fraction},
+                         {"split_seed", options.shards.split_seed},
+                         {"max_tokens_per_shard", options.shards.max_tokens_per_shard}};
+  if (corpus != nullptr) request["corpus_checksum"] = fnv1a64_checksum(*corpus);
+  return request;
 }
 
 // The cached tokenizer and shards when the record matches the request and
-// both load and agree; nothing otherwise. A request without
-// "corpus_checksum" (the corpus is gone) matches whatever the record holds there.
+// both load and agree; nothing otherwise.
 std::optional<PreparedMlmCorpus> reuse_cache(const std::filesystem::path& directory,
                                              const nlohmann::json& request) {
   std::error_code ignored;
@@ -40,8 +41,7 @@ std::optional<PreparedMlmCorpus> reuse_cache(const std::filesystem::path& direct
     if (!record.is_object() || !record.contains("tokenizer_checksum")) return std::nullopt;
     const nlohmann::json recorded_checksum = record["tokenizer_checksum"];
     record.erase("tokenizer_checksum");
-    if (!request.contains("corpus_checksum")) record.erase("corpus_checksum");
-    if (record != request) return std::nullopt;
+    if (!preparation_record_matches(std::move(record), request)) return std::nullopt;
     SentencePieceTokenizer tokenizer = SentencePieceTokenizer::load(directory / "tokenizer");
     auto shards = std::make_shared<const TokenShards>(TokenShards::open(directory / "shards"));
     shards->require_tokenizer(tokenizer);
@@ -56,18 +56,22 @@ std::optional<PreparedMlmCorpus> reuse_cache(const std::filesystem::path& direct
 
 }  // namespace
 
+bool preparation_record_matches(nlohmann::json record, const nlohmann::json& request) {
+  if (record.is_object() && !request.contains("corpus_checksum")) record.erase("corpus_checksum");
+  return record == request;
+}
+
 PreparedMlmCorpus prepare_mlm_corpus(const MlmCorpusOptions& options) {
   std::error_code ignored;
   if (options.reuse_without_corpus && !std::filesystem::exists(options.corpus, ignored)) {
-    nlohmann::json request = preparation_request(options, "");
-    request.erase("corpus_checksum");
-    if (std::optional<PreparedMlmCorpus> cached = reuse_cache(options.cache_directory, request)) {
+    if (std::optional<PreparedMlmCorpus> cached =
+            reuse_cache(options.cache_directory, preparation_request(options, nullptr))) {
       cached->corpus_missing = true;
       return std::move(*cached);
     }
   }
   const std::string corpus = read_text_file(options.corpus, "masked-LM corpus");
-  nlohmann::json request = preparation_request(options, corpus);
+  nlohmann::json request = preparation_request(options, &corpus);
   if (std::optional<PreparedMlmCorpus> cached = reuse_cache(options.cache_directory, request))
     return std::move(*cached);
 

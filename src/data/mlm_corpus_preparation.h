@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "data/sentencepiece_tokenizer.h"
 #include "data/token_shards.h"
@@ -38,6 +39,13 @@ struct PreparedMlmCorpus {
   bool reused = false;  // true when the cache was current and nothing was rebuilt
   bool corpus_missing = false;  // reused without the corpus (reuse_without_corpus)
 };
+
+// Whether a cache's preparation record was made for request: equal, except
+// that a request without "corpus_checksum" (its corpus is gone, and an
+// existing run may use what was prepared) accepts any recorded checksum.
+// Shared by this cache and the run's shards for a given tokenizer
+// (train/mlm_run_data.cc).
+bool preparation_record_matches(nlohmann::json record, const nlohmann::json& request);
 
 // Throws what SentencePieceTokenizer::train and TokenShards::prepare throw
 // (DataError naming the corpus, ConfigError for options out of range).

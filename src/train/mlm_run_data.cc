@@ -31,8 +31,8 @@ TokenShardsOptions shard_options(const RunConfig& config) {
 std::shared_ptr<const TokenShards> shards_for_tokenizer(const RunConfig& config,
                                                         const SentencePieceTokenizer& tokenizer,
                                                         const fs::path& directory,
-                                                        bool reuse_without_corpus,
-                                                        bool& reused, bool& corpus_missing) {
+                                                        bool reuse_without_corpus, bool& reused,
+                                                        bool& corpus_missing) {
   const fs::path corpus = *config.data.path;
   const TokenShardsOptions options = shard_options(config);
   std::error_code ignored;
@@ -50,9 +50,7 @@ std::shared_ptr<const TokenShards> shards_for_tokenizer(const RunConfig& config,
   const fs::path shards_path = directory / "shards";
   if (fs::exists(record_path, ignored)) {
     try {
-      nlohmann::json record = nlohmann::json::parse(read_file(record_path));
-      if (corpus_missing && record.is_object()) record.erase("corpus_checksum");
-      if (record == request) {
+      if (preparation_record_matches(nlohmann::json::parse(read_file(record_path)), request)) {
         auto shards = std::make_shared<const TokenShards>(TokenShards::open(shards_path));
         shards->require_tokenizer(tokenizer);
         reused = true;
@@ -62,9 +60,8 @@ std::shared_ptr<const TokenShards> shards_for_tokenizer(const RunConfig& config,
     } catch (const nlohmann::json::exception&) {
     }
   }
-  // Nothing to reuse: preparing needs the corpus (its error names it).
+  // Nothing to reuse: preparing needs the corpus (this read throws the error naming it).
   if (corpus_missing) read_text_file(corpus, "masked-LM corpus");
-  corpus_missing = false;
   std::error_code error;
   fs::create_directories(directory, error);
   if (error)

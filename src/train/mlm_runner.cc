@@ -70,9 +70,8 @@ MlmRunner::CachedGraph& MlmRunner::graph_for(const MlmBatch& batch, bool trainin
   // forward, so the graphs of other lengths (training and validation) are
   // not needed again and their arenas go.
   if (training && !cache_.contains(key))
-    cache_.evict_if([&](const auto& cached) {
-      return std::get<1>(cached) != batch.sequence_length();
-    });
+    cache_.evict_if(
+        [&](const auto& cached) { return std::get<1>(cached) != batch.sequence_length(); });
   return cache_.find_or_build(key, [&] {
     BertGraph built = model_->build_graph(static_cast<int>(batch.batch_size()),
                                           static_cast<int>(batch.sequence_length()),

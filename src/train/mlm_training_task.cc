@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "data/mlm_phased_dataset.h"
@@ -85,9 +87,10 @@ class MlmTrainingTask final : public TrainingTask {
     if (cached == validation_.end() ||
         static_cast<std::int64_t>(cached->second.size()) <
             std::min(max_batches, dataset_.phase_dataset(phase).validation_batch_count()))
-      cached = validation_  // only the batches evaluated: a large split stays on disk
-                   .insert_or_assign(phase, dataset_.validation_batches_of_phase(phase, max_batches))
-                   .first;
+      cached =
+          validation_  // only the batches evaluated: a large split stays on disk
+              .insert_or_assign(phase, dataset_.validation_batches_of_phase(phase, max_batches))
+              .first;
     if (cached->second.empty())
       throw DataError("the masked-LM data has no validation split: raise data.validation_fraction");
     MlmValidationMetrics metrics;
@@ -155,16 +158,12 @@ class MlmTrainingTask final : public TrainingTask {
                       "directory (config.json, model.safetensors)",
                       directory.string(), kHfConfigFileName));
     check_same_architecture(config_path, bert_spec_from_hf_config(config_path));
-    const fs::path tokenizer_path = directory / kTokenizerFileName;
-    if (fs::exists(tokenizer_path)) {
-      const std::string checksum = fnv1a64_checksum(read_file(tokenizer_path));
-      if (checksum != data_.tokenizer.checksum())
-        throw ConfigError(fmt::format(
-            "training.init_from {}: its weights were trained with another tokenizer ({} is {}, "
-            "this run's is {}); set data.tokenizer.path: {}",
-            directory.string(), tokenizer_path.string(), checksum, data_.tokenizer.checksum(),
-            directory.string()));
-    }
+    if (const std::optional<std::string> checksum = other_tokenizer_checksum(directory))
+      throw ConfigError(fmt::format(
+          "training.init_from {}: its weights were trained with another tokenizer ({} is {}, "
+          "this run's is {}); set data.tokenizer.path: {}",
+          directory.string(), (directory / kTokenizerFileName).string(), *checksum,
+          data_.tokenizer.checksum(), directory.string()));
     const fs::path model_path = directory / "model.safetensors";
     const SafetensorsContents contents = read_safetensors(model_path);
     check_hf_tensors(model_path, contents);
@@ -182,23 +181,31 @@ class MlmTrainingTask final : public TrainingTask {
     return dataset_.step() == 0 ? 0 : dataset_.phase_at_step(dataset_.step() - 1);
   }
 
+  // The checksum of directory's tokenizer.model when it differs from this
+  // run's tokenizer; nothing when they agree or the directory has none (a
+  // checkpoint of every mlm run holds one; other BERT directories may not).
+  std::optional<std::string> other_tokenizer_checksum(const fs::path& directory) const {
+    const fs::path tokenizer_path = directory / kTokenizerFileName;
+    if (!fs::exists(tokenizer_path)) return std::nullopt;
+    std::string checksum = fnv1a64_checksum(read_file(tokenizer_path));
+    if (checksum == data_.tokenizer.checksum()) return std::nullopt;
+    return checksum;
+  }
+
   // A checkpoint (resumed or evaluated) carries the tokenizer its weights were
   // trained with; token ids mean nothing under another one. The run's data
   // cache is rebuilt with a new tokenizer when the corpus changes, so this is
   // where a changed corpus is caught.
   void check_checkpoint_tokenizer(const fs::path& checkpoint_dir) const {
-    const fs::path tokenizer_path = checkpoint_dir / kTokenizerFileName;
-    if (!fs::exists(tokenizer_path)) return;  // written by every mlm checkpoint; older ones lack it
-    const std::string checksum = fnv1a64_checksum(read_file(tokenizer_path));
-    if (checksum != data_.tokenizer.checksum())
+    if (const std::optional<std::string> checksum = other_tokenizer_checksum(checkpoint_dir))
       throw CheckpointError(fmt::format(
           "{}: its weights were trained with another tokenizer than this run's data uses ({} is "
           "{}, the run's {} is {}): the corpus or tokenizer options changed since the run "
           "started: restore them, or start a new run_dir with training.init_from: {} and "
           "data.tokenizer.path: {}",
-          checkpoint_dir.string(), tokenizer_path.string(), checksum,
-          data_.tokenizer.model_path().string(), data_.tokenizer.checksum(), checkpoint_dir.string(),
-          checkpoint_dir.string()));
+          checkpoint_dir.string(), (checkpoint_dir / kTokenizerFileName).string(), *checksum,
+          data_.tokenizer.model_path().string(), data_.tokenizer.checksum(),
+          checkpoint_dir.string(), checkpoint_dir.string()));
   }
 
   // Every tensor the model exports must be in the file as f32 or bf16 (read

@@ -10,14 +10,13 @@ namespace fs = std::filesystem;
 
 fs::path config_path_of(const fs::path& run_dir) { return run_dir / "config.yaml"; }
 
-FreshRunDirectoryGuard::FreshRunDirectoryGuard(fs::path run_dir, bool existed_before,
-                                               bool resuming)
-    : run_dir_(std::move(run_dir)), existed_(existed_before), armed_(!resuming) {}
+FreshRunDirectoryGuard::FreshRunDirectoryGuard(fs::path run_dir, bool created, bool resuming)
+    : run_dir_(std::move(run_dir)), created_(created), armed_(!resuming) {}
 
 FreshRunDirectoryGuard::~FreshRunDirectoryGuard() {
   if (!armed_) return;
   std::error_code error;  // best effort: the setup's own error is what the user sees
-  if (!existed_) {
+  if (created_) {
     fs::remove_all(run_dir_, error);
     return;
   }
@@ -50,8 +49,9 @@ RunConfig resolve_run_config(const std::string& config_path,
   return load_run_config(path, all);
 }
 
-void prepare_run_directory(const fs::path& run_dir, const RunConfig& config, bool resuming) {
+bool prepare_run_directory(const fs::path& run_dir, const RunConfig& config, bool resuming) {
   std::error_code error;
+  bool created = false;
   if (resuming) {
     const fs::path saved_path = config_path_of(run_dir);
     if (!fs::exists(saved_path))
@@ -69,11 +69,12 @@ void prepare_run_directory(const fs::path& run_dir, const RunConfig& config, boo
           "run_dir {} already holds files; continue that run with --resume {}, or choose another "
           "run_dir (--set run_dir=...)",
           run_dir.string(), run_dir.string()));
-    fs::create_directories(run_dir, error);
+    created = fs::create_directories(run_dir, error);
     if (error)
       throw ConfigError(fmt::format("run_dir {}: cannot create it: {}", run_dir.string(), error.message()));
   }
   write_file_atomically(config_path_of(run_dir), resolved_yaml(config));
+  return created;
 }
 
 }  // namespace seqtrain

@@ -22,8 +22,9 @@ RunConfig resolve_run_config(const std::string& config_path,
 // resumed run needs the directory and its config.yaml; the config's model and
 // data sections must match what the run was started with (a CheckpointError
 // names the first key that differs). The resolved config is then rewritten, so
-// a run extended with --set training.steps=N records it.
-void prepare_run_directory(const std::filesystem::path& run_dir, const RunConfig& config,
+// a run extended with --set training.steps=N records it. Returns whether the
+// directory was created here (a fresh run into a missing directory).
+bool prepare_run_directory(const std::filesystem::path& run_dir, const RunConfig& config,
                            bool resuming);
 
 std::filesystem::path config_path_of(const std::filesystem::path& run_dir);
@@ -31,12 +32,12 @@ std::filesystem::path config_path_of(const std::filesystem::path& run_dir);
 // Made right after prepare_run_directory succeeded, over a fresh run's setup
 // (data, tokenizer, model, init_from): if that throws, the destructor removes
 // what the run wrote into run_dir (which prepare_run_directory found empty or
-// absent: existed_before says which), and run_dir itself when it was absent,
-// so the retry with a fixed config is not refused as "already holds files".
+// absent), and run_dir itself when prepare_run_directory created it, so the
+// retry with a fixed config is not refused as "already holds files".
 // dismiss() once setup is done; a resumed run is never touched.
 class FreshRunDirectoryGuard {
  public:
-  FreshRunDirectoryGuard(std::filesystem::path run_dir, bool existed_before, bool resuming);
+  FreshRunDirectoryGuard(std::filesystem::path run_dir, bool created, bool resuming);
   FreshRunDirectoryGuard(const FreshRunDirectoryGuard&) = delete;
   FreshRunDirectoryGuard& operator=(const FreshRunDirectoryGuard&) = delete;
   ~FreshRunDirectoryGuard();
@@ -44,7 +45,7 @@ class FreshRunDirectoryGuard {
 
  private:
   std::filesystem::path run_dir_;
-  bool existed_;
+  bool created_;
   bool armed_;
 };
 

@@ -117,10 +117,8 @@ int run_training(const TrainOptions& options) {
         "model.impl: cudnn runs on --device cuda only, and this run would use the {} backend; "
         "set model.impl: fused to train here",
         backend->name()));
-  std::error_code ignored;
-  const bool run_dir_existed = fs::exists(run_dir, ignored);
-  prepare_run_directory(run_dir, config, resuming);
-  FreshRunDirectoryGuard fresh_run_guard(run_dir, run_dir_existed, resuming);
+  const bool created = prepare_run_directory(run_dir, config, resuming);
+  FreshRunDirectoryGuard fresh_run_guard(run_dir, created, resuming);
   set_up_logging(run_dir);
 
   ParameterStore parameters(*backend);
