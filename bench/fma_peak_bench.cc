@@ -21,22 +21,26 @@ using Vector = __m512;
 constexpr int kLanes = 16;
 inline Vector broadcast(float x) { return _mm512_set1_ps(x); }
 inline Vector fma(Vector a, Vector b, Vector c) { return _mm512_fmadd_ps(a, b, c); }
-inline float sum(Vector v) { return _mm512_reduce_add_ps(v); }
+inline void store(float* lanes, Vector v) { _mm512_store_ps(lanes, v); }
 #elif defined(__FMA__)
 using Vector = __m256;
 constexpr int kLanes = 8;
 inline Vector broadcast(float x) { return _mm256_set1_ps(x); }
 inline Vector fma(Vector a, Vector b, Vector c) { return _mm256_fmadd_ps(a, b, c); }
+inline void store(float* lanes, Vector v) { _mm256_store_ps(lanes, v); }
+#else
+#error "fma_peak_bench needs FMA (build with -march=native or x86-64-v3)"
+#endif
+
+// Through memory, not _mm512_reduce_add_ps: GCC 12's version of that reads an
+// undefined register, which -Werror=uninitialized refuses on AVX-512 hosts.
 inline float sum(Vector v) {
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, v);
+  alignas(64) float lanes[kLanes];
+  store(lanes, v);
   float total = 0;
   for (float lane : lanes) total += lane;
   return total;
 }
-#else
-#error "fma_peak_bench needs FMA (build with -march=native or x86-64-v3)"
-#endif
 
 constexpr int kAccumulators = 12;
 constexpr long kIterations = 1L << 24;

@@ -114,6 +114,20 @@ TEST_F(CliMlm, TrainWritesHuggingFaceCheckpointsAndEvalReproducesValidation) {
   nlohmann::json last_train, last_validation;
   for (const nlohmann::json& record : read_metrics(run)) {
     (record.at("split") == "train" ? last_train : last_validation) = record;
+    // Phases count optimizer steps, each of gradient_accumulation (2)
+    // micro-batches: steps 1-3 at length 16, 4-8 at 24, never a mix.
+    if (record.at("split") == "train") {
+      EXPECT_EQ(record.at("sequence_length"), record.at("step").get<int>() <= 3 ? 16 : 24)
+          << record.dump();
+    }
+  }
+  for (const auto& [step, phase] : {std::pair{2, 0}, std::pair{4, 1}}) {
+    std::ifstream state_file(run / "checkpoints" / ("step_" + std::to_string(step)) /
+                             "trainer_state.json");
+    const nlohmann::json position =
+        nlohmann::json::parse(state_file).at("trainer").at("data_position");
+    EXPECT_EQ(position.at("phase"), phase) << position.dump();
+    EXPECT_EQ(position.at("batches"), 2 * step) << position.dump();
   }
   for (const char* key : {"mlm_loss", "mlm_accuracy", "perplexity", "tokens_per_second"})
     EXPECT_TRUE(last_train.contains(key)) << key << " in " << last_train.dump();

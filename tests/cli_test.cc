@@ -176,6 +176,47 @@ TEST_F(Cli, MismatchedCheckpointIsAnError) {
                     "differs");
 }
 
+// The bug this pins: with the newest checkpoint's optimizer file deleted, a
+// resume started again from step 0 and later wrote over that checkpoint.
+TEST_F(Cli, ResumeRefusesAnIncompleteNewestCheckpointAndLosesNothing) {
+  const fs::path run = directory_ / "run";
+  std::string text = adding_config(run.string(), 4);
+  text.replace(text.find("checkpoint_every: 0"), 19, "checkpoint_every: 2");
+  fs::path config = write("c.yaml", text);
+  ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  const fs::path step_4 = run / "checkpoints" / "step_4";
+  fs::remove(step_4 / "optimizer.safetensors");
+  const std::string weights = read_file(step_4 / "model.safetensors");
+  const std::string config_before = read_file(run / "config.yaml");
+
+  CommandResult result =
+      run_seqtrain("train --resume " + run.string() + " --set training.steps=8");
+  expect_user_error(result, "optimizer.safetensors missing");
+  EXPECT_NE(result.output.find("step_2"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("starting from step 0"), std::string::npos) << result.output;
+  EXPECT_EQ(read_file(step_4 / "model.safetensors"), weights);
+  EXPECT_EQ(read_file(run / "config.yaml"), config_before);
+  EXPECT_FALSE(fs::exists(run / "checkpoints" / "step_6"));
+}
+
+// A kill can leave a temp directory of a half-written save and a stale
+// `latest`: a resume removes the one and rewrites the other.
+TEST_F(Cli, ResumeClearsInterruptedSavesAndRewritesLatest) {
+  const fs::path run = directory_ / "run";
+  std::string text = adding_config(run.string(), 2);
+  text.replace(text.find("checkpoint_every: 0"), 19, "checkpoint_every: 2");
+  fs::path config = write("c.yaml", text);
+  ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  const fs::path root = run / "checkpoints";
+  fs::create_directories(root / ".step_3.tmp-Xy12Zw");
+  write_file_atomically(root / "latest", "step_3\n");
+  // Nothing left to train: only the clean-up happens.
+  CommandResult result = run_seqtrain("train --resume " + run.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_FALSE(fs::exists(root / ".step_3.tmp-Xy12Zw"));
+  EXPECT_EQ(read_file(root / "latest"), "step_2\n");
+}
+
 void expect_same_weights(const fs::path& a_file, const fs::path& b_file) {
   auto a = read_safetensors(a_file);
   auto b = read_safetensors(b_file);

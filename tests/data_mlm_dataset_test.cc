@@ -316,7 +316,7 @@ TEST_F(MlmDatasetTest, PhasesSwitchLayoutAtTheirStepAndResume) {
 
   MlmPhasedDataset resumed(shards_, phases, options);
   resumed.restore_position_json(saved);
-  EXPECT_EQ(resumed.step(), 3);
+  EXPECT_EQ(resumed.batches_served(), 3);
   for (const MlmBatch& batch : expected)
     expect_batches_identical(resumed.next_training_batch(), batch);
 
@@ -331,6 +331,54 @@ TEST_F(MlmDatasetTest, PhasesSwitchLayoutAtTheirStepAndResume) {
         MlmPhasedDataset(shards_, {{.steps = 0, .sequence_length = 16, .batch_size = 2}}, options);
       },
       {"phase 0"});
+}
+
+// Phases are optimizer steps: with 2 micro-batches per step, phase 1's 2
+// steps are 4 batches, and a resume keeps the micro-batch position.
+TEST_F(MlmDatasetTest, PhasesCountOptimizerStepsUnderGradientAccumulation) {
+  const std::vector<MlmPhase> phases = {{.steps = 2, .sequence_length = 16, .batch_size = 4},
+                                        {.steps = 2, .sequence_length = 32, .batch_size = 2}};
+  const MlmDatasetOptions options{.validation_batch_size = 3, .seed = 5};
+  MlmPhasedDataset phased(shards_, phases, options, /*batches_per_step=*/2);
+  std::vector<std::int64_t> lengths, last_phases;
+  nlohmann::json after_three;
+  for (int batch = 0; batch < 8; ++batch) {
+    lengths.push_back(phased.next_training_batch().sequence_length());
+    last_phases.push_back(phased.last_phase());
+    if (batch == 2) after_three = nlohmann::json::parse(phased.position_json().dump());
+  }
+  EXPECT_EQ(lengths, (std::vector<std::int64_t>{16, 16, 16, 16, 32, 32, 32, 32}));
+  EXPECT_EQ(last_phases, (std::vector<std::int64_t>{0, 0, 0, 0, 1, 1, 1, 1}));
+
+  // Resumed mid-step (after 3 batches) it serves the 4th batch of phase 1.
+  MlmPhasedDataset resumed(shards_, phases, options, 2);
+  resumed.restore_position_json(after_three);
+  EXPECT_EQ(resumed.batches_served(), 3);
+  EXPECT_EQ(resumed.next_training_batch().sequence_length(), 16);
+  EXPECT_EQ(resumed.next_training_batch().sequence_length(), 32);
+
+  MlmPhasedDataset other_accumulation(shards_, phases, options, 1);
+  expect_error_mentions<CheckpointError>(
+      [&] { other_accumulation.restore_position_json(after_three); },
+      {"2 batches per optimizer step", "gradient_accumulation 1"});
+}
+
+// A position saved before batches_per_step existed ("step": batches served)
+// restores as one batch per step.
+TEST_F(MlmDatasetTest, PhasedPositionWithoutBatchesPerStepRestoresAsOnePerStep) {
+  const std::vector<MlmPhase> phases = {{.steps = 2, .sequence_length = 16, .batch_size = 4},
+                                        {.steps = 2, .sequence_length = 32, .batch_size = 2}};
+  const MlmDatasetOptions options{.validation_batch_size = 3, .seed = 5};
+  MlmPhasedDataset phased(shards_, phases, options);
+  phased.next_training_batch();
+  nlohmann::json saved = nlohmann::json::parse(phased.position_json().dump());
+  saved["step"] = saved["batches"];
+  saved.erase("batches");
+  saved.erase("batches_per_step");
+  const MlmBatch expected = phased.next_training_batch();
+  MlmPhasedDataset resumed(shards_, phases, options);
+  resumed.restore_position_json(saved);
+  expect_batches_identical(resumed.next_training_batch(), expected);
 }
 
 }  // namespace

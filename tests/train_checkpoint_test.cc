@@ -217,26 +217,68 @@ TEST(Checkpoint, FindLatestSkipsTempAndIncompleteDirectories) {
   EXPECT_EQ(*find_latest_checkpoint(run.root()), root / "step_5");
 }
 
-TEST(Checkpoint, SavingAnExistingStepReplacesIt) {
+TEST(Checkpoint, SavingAnExistingStepIsRefusedAndKeepsIt) {
   TrainTestDirectory run;
   SmallModel model;
   model.randomize(1);
   AdamWOptimizer optimizer(model.store, {});
-  save_checkpoint(run.root(), 3, model.store, optimizer, {{"version", "first"}});
+  const auto directory = save_checkpoint(run.root(), 3, model.store, optimizer, {{"version", "first"}});
+  SmallModel first;
+  first.randomize(1);
   model.randomize(50);
-  const auto directory =
-      save_checkpoint(run.root(), 3, model.store, optimizer, {{"version", "second"}});
+  expect_error_mentions(
+      [&] { save_checkpoint(run.root(), 3, model.store, optimizer, {{"version", "second"}}); },
+      {"step_3", "already exists", "never writes over"});
 
   SmallModel restored;
   AdamWOptimizer restored_optimizer(restored.store, {});
   EXPECT_EQ(load_checkpoint(directory, restored.store, &restored_optimizer).trainer_state,
-            (nlohmann::json{{"version", "second"}}));
-  expect_parameters_identical(restored.store, model.store);
+            (nlohmann::json{{"version", "first"}}));
+  expect_parameters_identical(restored.store, first.store);
   std::vector<std::string> entries;
   for (const auto& entry : std::filesystem::directory_iterator(run.root() / "checkpoints"))
     entries.push_back(entry.path().filename().string());
   std::sort(entries.begin(), entries.end());
-  EXPECT_EQ(entries, (std::vector<std::string>{"latest", "step_3"}));
+  EXPECT_EQ(entries, (std::vector<std::string>{"latest", "step_3"}));  // no temp directory left
+}
+
+TEST(Checkpoint, ResumeCheckpointIsTheNewestAndRefusesAnIncompleteOne) {
+  TrainTestDirectory run;
+  EXPECT_FALSE(find_resume_checkpoint(run.root()).has_value());
+  SmallModel model;
+  AdamWOptimizer optimizer(model.store, {});
+  save_checkpoint(run.root(), 2, model.store, optimizer, {{"a", 1}});
+  save_checkpoint(run.root(), 4, model.store, optimizer, {{"a", 1}});
+  const auto root = run.root() / "checkpoints";
+  EXPECT_EQ(*find_resume_checkpoint(run.root()), root / "step_4");
+  // Temp directories of interrupted saves are not checkpoints.
+  std::filesystem::create_directories(root / ".step_6.tmp-Ab12Cd");
+  EXPECT_EQ(*find_resume_checkpoint(run.root()), root / "step_4");
+
+  std::filesystem::remove(root / "step_4" / "optimizer.safetensors");
+  expect_error_mentions([&] { find_resume_checkpoint(run.root()); },
+                        {"step_4", "optimizer.safetensors missing", "resume from step_2"});
+  std::filesystem::remove_all(root / "step_2");
+  expect_error_mentions([&] { find_resume_checkpoint(run.root()); },
+                        {"step_4", "optimizer.safetensors missing", "fresh run"});
+  // find_latest_checkpoint (eval, generate) still skips it.
+  EXPECT_FALSE(find_latest_checkpoint(run.root()).has_value());
+}
+
+TEST(Checkpoint, InterruptedSavesAreRemovedAndLatestRewritten) {
+  TrainTestDirectory run;
+  SmallModel model;
+  AdamWOptimizer optimizer(model.store, {});
+  const auto step_5 = save_checkpoint(run.root(), 5, model.store, optimizer, {{"a", 1}});
+  const auto root = run.root() / "checkpoints";
+  std::filesystem::create_directories(root / ".step_9.tmp-Ab12Cd");
+  write_bytes(root / ".step_9.tmp-Ab12Cd" / "model.safetensors", "\x40");
+  write_bytes(root / "latest", "step_9\n");  // a kill between a rename and its pointer
+  remove_interrupted_saves(run.root());
+  write_latest_pointer(run.root(), step_5);
+  EXPECT_FALSE(std::filesystem::exists(root / ".step_9.tmp-Ab12Cd"));
+  EXPECT_TRUE(std::filesystem::exists(step_5 / "model.safetensors"));
+  EXPECT_EQ(read_bytes(root / "latest"), "step_5\n");
 }
 
 TEST(Checkpoint, PruneKeepsTheNewestAndRemovesLeftoverTempDirectories) {

@@ -7,8 +7,10 @@
 namespace seqtrain {
 
 MlmPhasedDataset::MlmPhasedDataset(std::shared_ptr<const TokenShards> shards,
-                                   std::vector<MlmPhase> phases, const MlmDatasetOptions& options)
-    : phases_(std::move(phases)) {
+                                   std::vector<MlmPhase> phases, const MlmDatasetOptions& options,
+                                   std::int64_t batches_per_step)
+    : phases_(std::move(phases)), batches_per_step_(batches_per_step) {
+  SEQTRAIN_CHECK(batches_per_step_ >= 1, "{} batches per step", batches_per_step_);
   if (phases_.empty())
     throw ConfigError(
         "masked-LM data needs at least one phase (steps, sequence_length, batch_size)");
@@ -41,7 +43,7 @@ const MlmDataset& MlmPhasedDataset::phase_dataset(std::int64_t phase) const {
 
 MlmBatch MlmPhasedDataset::next_training_batch() {
   MlmBatch batch = datasets_[static_cast<std::size_t>(current_phase())].next_training_batch();
-  ++step_;
+  ++batches_;
   return batch;
 }
 
@@ -54,35 +56,44 @@ nlohmann::json MlmPhasedDataset::phases_json() const {
 
 nlohmann::json MlmPhasedDataset::position_json() const {
   const std::int64_t phase = current_phase();
-  return {{"step", step_},
+  return {{"batches", batches_},
+          {"batches_per_step", batches_per_step_},
           {"phases", phases_json()},
           {"phase", phase},
           {"phase_position", datasets_[static_cast<std::size_t>(phase)].position_json()}};
 }
 
 void MlmPhasedDataset::restore_position_json(const nlohmann::json& position) {
-  if (!position.is_object() || !position.contains("step") ||
-      !position["step"].is_number_unsigned() || !position.contains("phase_position"))
+  // "step" and no "batches_per_step": written before phases counted optimizer steps.
+  const char* batches_key = position.contains("batches") ? "batches" : "step";
+  if (!position.is_object() || !position.contains(batches_key) ||
+      !position[batches_key].is_number_unsigned() || !position.contains("phase_position"))
     throw CheckpointError(fmt::format(
-        "the saved masked-LM data position {} needs a non-negative integer \"step\" and a "
+        "the saved masked-LM data position {} needs a non-negative integer \"batches\" and a "
         "\"phase_position\"",
         position.dump()));
+  const nlohmann::json saved_per_step = position.value("batches_per_step", nlohmann::json(1));
+  if (saved_per_step != batches_per_step_)
+    throw CheckpointError(fmt::format(
+        "the saved masked-LM data position was taken with {} batches per optimizer step, this run "
+        "has training.gradient_accumulation {}: resume or evaluate it with that run's own config",
+        saved_per_step.dump(), batches_per_step_));
   if (!position.contains("phases") || position["phases"] != phases_json())
     throw CheckpointError(fmt::format(
         "the saved masked-LM data position was taken with the phases {} ([steps, "
         "sequence_length, batch_size] each), but this run has {}: the checkpoint belongs to a run "
         "with other data.phases; resume or evaluate it with that run's own config",
         position.contains("phases") ? position["phases"].dump() : "(none)", phases_json().dump()));
-  const auto step = position["step"].get<std::int64_t>();
-  const std::int64_t phase = phase_at_step(step);
+  const auto batches = position[batches_key].get<std::int64_t>();
+  const std::int64_t phase = phase_at_step(batches / batches_per_step_);
   if (!position.contains("phase") || position["phase"] != phase)
     throw CheckpointError(fmt::format(
-        "the saved masked-LM data position {} names another phase than step {} falls in ({})",
-        position.dump(), step, phase));
+        "the saved masked-LM data position {} names another phase than batch {} falls in ({})",
+        position.dump(), batches, phase));
   datasets_[static_cast<std::size_t>(phase)].restore_position_json(position["phase_position"]);
   for (std::size_t later = static_cast<std::size_t>(phase) + 1; later < datasets_.size(); ++later)
     datasets_[later].restore_position({0, 0, datasets_[later].batches_per_epoch()});
-  step_ = step;
+  batches_ = batches;
 }
 
 std::vector<MlmBatch> MlmPhasedDataset::validation_batches(std::int64_t max_batches) const {

@@ -2,9 +2,11 @@
 // training step, for BERT's two-phase recipe (short sequences for most steps,
 // long ones at the end: 90% of steps at T = 128, then T = 512).
 //
-// Phases run in order; phase p serves its `steps` batches with its own
-// MlmDataset (sequence length, batch size) over the same memory-mapped
-// shards. Each phase starts at epoch 0, batch 0 of its own packing; the last
+// Phases run in order and are counted in optimizer steps: with
+// `batches_per_step` micro-batches per step (training.gradient_accumulation),
+// phase p serves steps * batches_per_step batches with its own MlmDataset
+// (sequence length, batch size) over the same memory-mapped shards, so one
+// optimizer step never mixes two sequence lengths. Each phase starts at epoch 0, batch 0 of its own packing; the last
 // phase goes on past its step count for as long as training asks. Masks and
 // shuffles come from the one seed, so every phase is reproducible.
 //
@@ -18,9 +20,11 @@
 // validation_batches() uses the current phase's layout (the graph shapes the
 // trainer already holds); validation_batches_of_phase() any phase's.
 //
-// Position: {"step": s, "phases": [[steps, T, B]...], "phase": p,
-// "phase_position": <that phase's MlmDataset position>}; restoring one taken
-// with other phases is a CheckpointError.
+// Position: {"batches": n, "batches_per_step": k, "phases": [[steps, T, B]...],
+// "phase": p, "phase_position": <that phase's MlmDataset position>}; restoring
+// one taken with other phases or another batches_per_step is a
+// CheckpointError. Positions written before batches_per_step existed carry
+// "step" (batches served) and were taken with one batch per step.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +36,7 @@
 namespace seqtrain {
 
 struct MlmPhase {
-  std::int64_t steps = 0;  // training batches in this phase, at least 1
+  std::int64_t steps = 0;  // optimizer steps in this phase, at least 1
   std::int64_t sequence_length = 128;
   std::int64_t batch_size = 32;
 };
@@ -42,15 +46,20 @@ class MlmPhasedDataset final : public MlmBatchSource {
   // `options` gives the seed, masking and validation batch size shared by all
   // phases (its batch_size and sequence_length are ignored). Throws
   // ConfigError for an empty phase list or a phase with steps < 1, and what
-  // MlmDataset throws for each phase's layout.
+  // MlmDataset throws for each phase's layout. batches_per_step >= 1.
   MlmPhasedDataset(std::shared_ptr<const TokenShards> shards, std::vector<MlmPhase> phases,
-                   const MlmDatasetOptions& options);
+                   const MlmDatasetOptions& options, std::int64_t batches_per_step = 1);
 
-  // The phase that serves training step `step` (0-based).
+  // The phase that serves optimizer step `step` (0-based).
   std::int64_t phase_at_step(std::int64_t step) const;
-  std::int64_t current_phase() const { return phase_at_step(step_); }
+  // The phase of the next training batch.
+  std::int64_t current_phase() const { return phase_at_step(batches_ / batches_per_step_); }
+  // The phase that served the last training batch (0 before any).
+  std::int64_t last_phase() const {
+    return batches_ == 0 ? 0 : phase_at_step((batches_ - 1) / batches_per_step_);
+  }
   // Training batches served so far.
-  std::int64_t step() const { return step_; }
+  std::int64_t batches_served() const { return batches_; }
   const std::vector<MlmPhase>& phases() const { return phases_; }
   const MlmDataset& phase_dataset(std::int64_t phase) const;
 
@@ -67,7 +76,8 @@ class MlmPhasedDataset final : public MlmBatchSource {
 
   std::vector<MlmPhase> phases_;
   std::vector<MlmDataset> datasets_;  // one per phase
-  std::int64_t step_ = 0;
+  std::int64_t batches_per_step_;
+  std::int64_t batches_ = 0;
 };
 
 }  // namespace seqtrain

@@ -11,6 +11,8 @@
 #include <set>
 #include <vector>
 
+#include <fmt/ranges.h>
+
 #include "seqtrain/error.h"
 #include "train/file_io.h"
 
@@ -37,15 +39,17 @@ std::optional<std::int64_t> step_of_directory_name(const std::string& name) {
   return step;
 }
 
-bool is_complete_checkpoint(const std::filesystem::path& directory) {
+// The files of a checkpoint directory that are missing (empty when complete).
+std::vector<std::string> missing_checkpoint_files(const std::filesystem::path& directory) {
+  std::vector<std::string> missing;
   std::error_code error;
   for (const char* file : {kModelFileName, kOptimizerFileName, kTrainerStateFileName})
-    if (!std::filesystem::is_regular_file(directory / file, error)) return false;
-  return true;
+    if (!std::filesystem::is_regular_file(directory / file, error)) missing.emplace_back(file);
+  return missing;
 }
 
-// Complete step_<N> directories, newest first.
-std::vector<std::pair<std::int64_t, std::filesystem::path>> complete_checkpoints(
+// Every step_<N> directory, complete or not, newest first.
+std::vector<std::pair<std::int64_t, std::filesystem::path>> step_directories(
     const std::filesystem::path& run_dir) {
   std::vector<std::pair<std::int64_t, std::filesystem::path>> found;
   const std::filesystem::path root = checkpoints_root(run_dir);
@@ -57,10 +61,17 @@ std::vector<std::pair<std::int64_t, std::filesystem::path>> complete_checkpoints
         fmt::format("cannot list checkpoints in '{}': {}", root.string(), error.message()));
   for (const auto& entry : entries) {
     std::optional<std::int64_t> step = step_of_directory_name(entry.path().filename().string());
-    if (step && entry.is_directory(error) && is_complete_checkpoint(entry.path()))
-      found.emplace_back(*step, entry.path());
+    if (step && entry.is_directory(error)) found.emplace_back(*step, entry.path());
   }
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a > b; });
+  return found;
+}
+
+// Complete step_<N> directories, newest first.
+std::vector<std::pair<std::int64_t, std::filesystem::path>> complete_checkpoints(
+    const std::filesystem::path& run_dir) {
+  auto found = step_directories(run_dir);
+  std::erase_if(found, [](const auto& entry) { return !missing_checkpoint_files(entry.second).empty(); });
   return found;
 }
 
@@ -173,6 +184,11 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std:
     throw CheckpointError(
         fmt::format("cannot create checkpoint directory '{}': {}", root.string(), error.message()));
   const std::filesystem::path target = checkpoint_directory(run_dir, step);
+  if (std::filesystem::exists(std::filesystem::symlink_status(target, error)))
+    throw CheckpointError(fmt::format(
+        "checkpoint '{}' already exists and seqtrain never writes over a checkpoint; move it out "
+        "of {} to save step {} again",
+        target.string(), root.string(), step));
 
   std::string temp_template = (root / fmt::format("{}{}.tmp-XXXXXX", kTempPrefix, step)).string();
   if (::mkdtemp(temp_template.data()) == nullptr)
@@ -195,23 +211,17 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std:
         {"trainer", trainer_state}};
     write_file_atomically(temp / kTrainerStateFileName, document.dump(2) + "\n");
 
-    // Into place in one rename; over an existing checkpoint of the same step by
-    // swapping the two directories, so a complete step_<N> exists throughout.
-    if (::rename(temp.c_str(), target.c_str()) != 0) {
-      if (errno != ENOTEMPTY && errno != EEXIST)
-        throw CheckpointError(fmt::format("cannot rename '{}' to '{}': {}", temp.string(),
-                                          target.string(), std::strerror(errno)));
-      if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0)
-        throw CheckpointError(fmt::format("cannot replace '{}' with '{}': {}", target.string(),
-                                          temp.string(), std::strerror(errno)));
-    }
+    // Into place in one rename. RENAME_NOREPLACE: a step_<N> that appeared
+    // since the check above is kept, not replaced.
+    if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0)
+      throw CheckpointError(fmt::format("cannot rename '{}' to '{}': {}", temp.string(),
+                                        target.string(), std::strerror(errno)));
     sync_directory(root);
   } catch (...) {
-    remove_quietly(temp);  // after a swap, this holds the previous checkpoint
+    remove_quietly(temp);
     throw;
   }
-  remove_quietly(temp);
-  write_file_atomically(root / "latest", target.filename().string() + "\n");
+  write_latest_pointer(run_dir, target);
   return target;
 }
 
@@ -219,6 +229,45 @@ std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesyste
   auto found = complete_checkpoints(run_dir);
   if (found.empty()) return std::nullopt;
   return found.front().second;
+}
+
+std::optional<std::filesystem::path> find_resume_checkpoint(const std::filesystem::path& run_dir) {
+  const auto found = step_directories(run_dir);
+  if (found.empty()) return std::nullopt;
+  const std::filesystem::path& newest = found.front().second;
+  const std::vector<std::string> missing = missing_checkpoint_files(newest);
+  if (missing.empty()) return newest;
+  const auto older = std::find_if(found.begin() + 1, found.end(), [](const auto& entry) {
+    return missing_checkpoint_files(entry.second).empty();
+  });
+  const std::string fallback =
+      older == found.end()
+          ? std::string("start a fresh run (no older checkpoint is complete)")
+          : fmt::format("move {} out of {} to resume from {}", newest.filename().string(),
+                        checkpoints_root(run_dir).string(), older->second.filename().string());
+  throw CheckpointError(fmt::format(
+      "the newest checkpoint '{}' is incomplete ({} missing); nothing was changed: restore the "
+      "file, or {}",
+      newest.string(), fmt::join(missing, ", "), fallback));
+}
+
+void remove_interrupted_saves(const std::filesystem::path& run_dir) {
+  const std::filesystem::path root = checkpoints_root(run_dir);
+  std::error_code error;
+  if (!std::filesystem::is_directory(root, error)) return;
+  std::vector<std::filesystem::path> leftovers;
+  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(kTempPrefix) && name.find(".tmp-") != std::string::npos)
+      leftovers.push_back(entry.path());
+  }
+  for (const auto& path : leftovers) remove_quietly(path);
+}
+
+void write_latest_pointer(const std::filesystem::path& run_dir,
+                          const std::filesystem::path& checkpoint_dir) {
+  write_file_atomically(checkpoints_root(run_dir) / "latest",
+                        checkpoint_dir.filename().string() + "\n");
 }
 
 LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
@@ -259,16 +308,7 @@ void prune_checkpoints(const std::filesystem::path& run_dir, int keep) {
   auto found = complete_checkpoints(run_dir);
   for (std::size_t index = static_cast<std::size_t>(keep); index < found.size(); ++index)
     remove_quietly(found[index].second);
-  const std::filesystem::path root = checkpoints_root(run_dir);
-  std::error_code error;
-  if (!std::filesystem::is_directory(root, error)) return;
-  std::vector<std::filesystem::path> leftovers;
-  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with(kTempPrefix) && name.find(".tmp-") != std::string::npos)
-      leftovers.push_back(entry.path());
-  }
-  for (const auto& path : leftovers) remove_quietly(path);
+  remove_interrupted_saves(run_dir);
 }
 
 }  // namespace seqtrain

@@ -19,9 +19,11 @@
 // A checkpoint is written into a hidden temp directory beside the others
 // (".step_<N>.tmp-XXXXXX"), each file fsynced, then renamed into place in one
 // step, so a step_<N> directory is always complete; a crash leaves at most a
-// temp directory, which find_latest_checkpoint ignores and prune_checkpoints
-// removes. Saving a step that already exists swaps the new directory in
-// atomically and then deletes the old one.
+// temp directory, which find_latest_checkpoint ignores and
+// remove_interrupted_saves (called when a run resumes) removes. A checkpoint
+// directory is never written over: saving a step that exists is an error.
+// `latest` is derived: rewritten after every save and when a run resumes, so a
+// kill between the rename and its update leaves it stale only until then.
 #pragma once
 
 #include <cstdint>
@@ -68,7 +70,8 @@ ModelCheckpointFormat parameter_checkpoint_format(ParameterStore& parameters);
 // Writes the checkpoint of `step` and points `latest` at it; returns its
 // directory. trainer_state is a JSON object the trainer fills; it comes back
 // unchanged from load_checkpoint. I/O failures are CheckpointErrors naming the
-// file; nothing partial is left under a step_<N> name.
+// file; nothing partial is left under a step_<N> name. A step_<N> that exists
+// already is a CheckpointError and stays as it was.
 std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
                                       const ModelCheckpointFormat& model,
                                       const Optimizer& optimizer,
@@ -81,6 +84,20 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std:
 // The complete checkpoint with the highest step under <run_dir>/checkpoints, or
 // nothing. Temp directories and step directories missing a file are skipped.
 std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesystem::path& run_dir);
+
+// The checkpoint a resumed run continues from: the newest step_<N> directory,
+// or nothing when there is none. When that directory is incomplete (a file
+// deleted by hand), a CheckpointError names it, the missing files and the
+// older complete checkpoint it could resume from instead: resuming from an
+// older one silently, or from step 0, would later write over it.
+std::optional<std::filesystem::path> find_resume_checkpoint(const std::filesystem::path& run_dir);
+
+// Removes the temp directories of saves that a kill interrupted.
+void remove_interrupted_saves(const std::filesystem::path& run_dir);
+
+// Points <run_dir>/checkpoints/latest at checkpoint_dir (atomically).
+void write_latest_pointer(const std::filesystem::path& run_dir,
+                          const std::filesystem::path& checkpoint_dir);
 
 struct LoadedCheckpoint {
   std::int64_t step = 0;

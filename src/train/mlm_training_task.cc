@@ -55,7 +55,8 @@ class MlmTrainingTask final : public TrainingTask {
         data_(prepare_mlm_run_data(config, run_dir, run_start == RunStart::existing)),
         model_(bert_spec_of(config, data_.tokenizer.vocab_size()), parameters,
                static_cast<std::uint64_t>(config.seed)),
-        dataset_(data_.shards, dataset_phases(config), dataset_options(config)),
+        dataset_(data_.shards, dataset_phases(config), dataset_options(config),
+                 config.training.gradient_accumulation),
         runner_(model_, backend, parameters),
         tokenizer_bytes_(read_file(data_.tokenizer.model_path())) {
     std::int64_t start = 0;
@@ -78,11 +79,11 @@ class MlmTrainingTask final : public TrainingTask {
     record["mlm_loss"] = window.mean_loss();
     record["mlm_accuracy"] = window.accuracy();
     record["perplexity"] = std::exp(window.mean_loss());
-    record["sequence_length"] = dataset_.phases()[last_phase()].sequence_length;
+    record["sequence_length"] = dataset_.phases()[dataset_.last_phase()].sequence_length;
   }
 
   nlohmann::json evaluate(std::int64_t max_batches) override {
-    const std::int64_t phase = last_phase();
+    const std::int64_t phase = dataset_.last_phase();
     auto cached = validation_.find(phase);
     if (cached == validation_.end() ||
         static_cast<std::int64_t>(cached->second.size()) <
@@ -176,11 +177,6 @@ class MlmTrainingTask final : public TrainingTask {
   }
 
  private:
-  // The phase that served the last training step (0 before any).
-  std::int64_t last_phase() const {
-    return dataset_.step() == 0 ? 0 : dataset_.phase_at_step(dataset_.step() - 1);
-  }
-
   // The checksum of directory's tokenizer.model when it differs from this
   // run's tokenizer; nothing when they agree or the directory has none (a
   // checkpoint of every mlm run holds one; other BERT directories may not).

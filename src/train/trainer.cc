@@ -117,7 +117,15 @@ int run_training(const TrainOptions& options) {
         "model.impl: cudnn runs on --device cuda only, and this run would use the {} backend; "
         "set model.impl: fused to train here",
         backend->name()));
+  // Before anything in the run directory changes: an incomplete newest
+  // checkpoint is refused, since training on would write over it.
+  const std::optional<fs::path> checkpoint =
+      resuming ? find_resume_checkpoint(run_dir) : std::nullopt;
   const bool created = prepare_run_directory(run_dir, config, resuming);
+  if (resuming) {
+    remove_interrupted_saves(run_dir);
+    if (checkpoint) write_latest_pointer(run_dir, *checkpoint);
+  }
   FreshRunDirectoryGuard fresh_run_guard(run_dir, created, resuming);
   set_up_logging(run_dir);
 
@@ -128,7 +136,6 @@ int run_training(const TrainOptions& options) {
   const LrSchedule schedule = make_schedule(config.training);
 
   std::int64_t step = 0;
-  std::optional<fs::path> checkpoint = resuming ? find_latest_checkpoint(run_dir) : std::nullopt;
   if (checkpoint) {
     try {
       LoadedCheckpoint loaded =
