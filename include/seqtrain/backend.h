@@ -21,6 +21,10 @@ struct RunContext {
   std::uint64_t seed = 0;  // the run's seed
   std::uint64_t step = 0;  // the optimizer step: dropout masks differ per step
   bool training = true;    // dropout is the identity when false
+  // Training: backward computes the gradient of the loss summed over the
+  // batch's scored rows (mean loss times rows) instead of the mean, so the
+  // micro-batches of one optimizer step weigh by their rows (optimizer_step.h).
+  bool sum_loss_over_rows = false;
 };
 
 // Tensors of one recurrent layer in one direction, time-major.

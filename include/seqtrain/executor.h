@@ -38,8 +38,9 @@ class Executor {
 
   // Forward only (evaluation, generation).
   void forward(const RunContext& context);
-  // Forward and backward: parameter gradients receive d loss / d parameter.
-  void forward_backward(const RunContext& context);
+  // Forward and backward: parameter gradients receive
+  // loss_scale * d loss / d parameter.
+  void forward_backward(const RunContext& context, float loss_scale = 1.0f);
 
   // An output, loss or input value after a run.
   const Tensor& value(ValueId id) const;
@@ -60,6 +61,8 @@ class Executor {
   MemoryPlan plan_;
   Tensor arena_;
   std::vector<Tensor> tensors_;  // by ValueId
+  ValueId loss_seed_ = kNoValue;  // d loss / d loss, the backward's input
+  float loss_seed_value_ = 1.0f;
 };
 
 }  // namespace seqtrain

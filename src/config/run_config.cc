@@ -397,9 +397,11 @@ RunConfigTable build_table() {
       .only_when("task", kMlmTask);
   table
       .phase_list(RUN_CONFIG_KEY(data.phases),
-                  "Sequence-length schedule: phases run in order, each for its steps with its "
-                  "sequence length and batch size; the last runs on to training.steps. Not set: "
-                  "one phase of data.sequence_length and data.batch_size.")
+                  "Sequence-length schedule: phases run in order, each for its steps (optimizer "
+                  "steps: with training.gradient_accumulation k, each is k micro-batches of the "
+                  "phase) with its sequence length and batch size; the last runs on to "
+                  "training.steps. Not set: one phase of data.sequence_length and "
+                  "data.batch_size.")
       .only_when("task", kMlmTask);
 
   table.integer(RUN_CONFIG_KEY(training.steps), "Optimizer steps to train for.")

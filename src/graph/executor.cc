@@ -51,10 +51,10 @@ Executor::Executor(Graph graph, Backend& backend, ParameterStore& parameters, bo
     if (values[v].alias_of != kNoValue)
       tensors_[v] = tensors_[values[v].alias_of].reshaped(values[v].shape);
 
-  ValueId seed = graph_.find_value("loss.seed");
-  if (seed != kNoValue) {
-    Tensor one = Tensor::from_vector(std::vector<float>{1.0f}, values[seed].shape);
-    backend.copy_from_host(one, tensors_[seed]);
+  loss_seed_ = graph_.find_value("loss.seed");
+  if (loss_seed_ != kNoValue) {
+    Tensor one = Tensor::from_vector(std::vector<float>{1.0f}, values[loss_seed_].shape);
+    backend.copy_from_host(one, tensors_[loss_seed_]);
   }
 }
 
@@ -80,9 +80,16 @@ void Executor::set_input(const std::string& name, const Tensor& host) {
 
 void Executor::forward(const RunContext& context) { run_nodes(0, forward_node_count_, context); }
 
-void Executor::forward_backward(const RunContext& context) {
-  SEQTRAIN_CHECK(graph_.nodes().size() > static_cast<std::size_t>(forward_node_count_),
+void Executor::forward_backward(const RunContext& context, float loss_scale) {
+  SEQTRAIN_CHECK(graph_.nodes().size() > static_cast<std::size_t>(forward_node_count_) &&
+                     loss_seed_ != kNoValue,
                  "forward_backward on an executor built without training");
+  if (loss_scale != loss_seed_value_) {  // one copy when it changes, not one per step
+    const Tensor seed = Tensor::from_vector(std::vector<float>{loss_scale},
+                                            tensors_[loss_seed_].shape());
+    backend_->copy_from_host(seed, tensors_[loss_seed_]);
+    loss_seed_value_ = loss_scale;
+  }
   run_nodes(0, static_cast<int>(graph_.nodes().size()), context);
 }
 

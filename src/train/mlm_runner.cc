@@ -91,7 +91,8 @@ TaskMetrics MlmRunner::run(const MlmBatch& batch, bool training, const RunContex
   Executor& executor = *cached.executor;
   model_->set_inputs(executor, batch);
   if (training)
-    executor.forward_backward(context);
+    executor.forward_backward(
+        context, context.sum_loss_over_rows ? static_cast<float>(batch.masked_count) : 1.0f);
   else
     executor.forward(context);
 

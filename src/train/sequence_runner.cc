@@ -45,6 +45,15 @@ TaskMetrics score(SequenceTask task, const Tensor& output, const SequenceBatch& 
   return metrics;
 }
 
+// The rows the loss averages over: every row (adding), or the targets that
+// are not kIgnoreTarget (charlm's steps, classification's examples).
+std::int64_t scored_rows(const SequenceBatch& batch) {
+  if (batch.targets.dtype() != DType::i32) return batch.batch_size();
+  std::int64_t rows = 0;
+  for (std::int32_t target : batch.targets.span<std::int32_t>()) rows += target != kIgnoreTarget;
+  return rows;
+}
+
 }  // namespace
 
 TaskMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
@@ -72,7 +81,8 @@ TaskMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
   }
 
   if (training)
-    executor.forward_backward(context);
+    executor.forward_backward(
+        context, context.sum_loss_over_rows ? static_cast<float>(scored_rows(batch)) : 1.0f);
   else
     executor.forward(context);
 

@@ -15,10 +15,10 @@
 
 #include "backends/device_selection.h"
 #include "train/checkpoint.h"
-#include "train/grad_clip.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
+#include "train/optimizer_step.h"
 #include "train/run_directory.h"
 #include "train/training_task.h"
 
@@ -180,32 +180,17 @@ int run_training(const TrainOptions& options) {
   std::pair<std::int64_t, std::int64_t> logged_memory{-1, -1};
   while (step < config.training.steps) {
     ++step;
-    parameters.zero_grads();
-    TaskMetrics step_metrics;
-    for (std::int64_t micro = 0; micro < accumulation; ++micro) {
-      RunContext context{static_cast<std::uint64_t>(config.seed),
-                         static_cast<std::uint64_t>((step - 1) * accumulation + micro), true};
-      step_metrics.add(task->train_batch(context));
-    }
-    if (!std::isfinite(step_metrics.loss_sum))
-      throw Error(
-          fmt::format("training diverged at step {}: the loss is {}; lower "
-                      "training.optimizer.learning_rate or set training.clip_norm",
-                      step, step_metrics.loss_sum));
-    if (accumulation > 1)
-      for (const auto& parameter : parameters.all())
-        backend->scale(parameter->grad, 1.0f / static_cast<float>(accumulation), parameter->grad);
-    const GradientNorm clip =
-        config.training.clip_norm > 0
-            ? clip_gradients_by_global_norm(parameters, config.training.clip_norm)
-            : global_gradient_norm(parameters);
-    if (!clip.finite)
-      throw Error(
-          fmt::format("training diverged at step {}: the gradient of {} is not finite; "
-                      "lower training.optimizer.learning_rate",
-                      step, clip.non_finite_parameters.front()));
     const float learning_rate = schedule.learning_rate(step);
-    optimizer->step(learning_rate);
+    const OptimizerStepResult outcome = run_optimizer_step(
+        [&](const RunContext& context) { return task->train_batch(context); }, parameters,
+        *optimizer,
+        {.step = step,
+         .accumulation = accumulation,
+         .clip_norm = config.training.clip_norm,
+         .learning_rate = learning_rate,
+         .seed = static_cast<std::uint64_t>(config.seed)});
+    const TaskMetrics& step_metrics = outcome.metrics;
+    const GradientNorm& clip = outcome.gradient;
     window.add(step_metrics);
     if (const auto planned = task->planned_bytes(); planned != logged_memory) {
       progress.clear();

@@ -7,7 +7,12 @@
 // loss, a bias gradient or a gradient norm is bit-identical at 1, 2 or 64
 // threads. Within a row or block, the vectorised summation order depends only
 // on the data's alignment, which the 64-byte aligned tensors and arena slots
-// fix per shape. (oneDNN's GEMMs are the exception: they may split K
+// fix per shape, and on one compiled copy of the loop: parallel_for runs
+// every piece through run_piece, so the calling thread's path and the OpenMP
+// team's path execute the same machine code. (Inlined into each path, the
+// compiler may vectorise an `omp simd reduction` differently in each, e.g.
+// other vector widths on AVX-512: sums then differed in their last bits
+// between 1 and 2 threads.) (oneDNN's GEMMs are the exception: they may split K
 // differently per thread count; they are repeatable for a fixed thread count
 // and CPU.) Element-wise ops compute each element alone, so any split agrees.
 #pragma once
@@ -36,6 +41,12 @@ inline constexpr std::int64_t kSumBlock = 16384;
 // Piece boundaries are multiples of `align` (alignment of vector loads, or
 // whole cache lines between threads). body must not throw: an exception
 // cannot leave an OpenMP region, so validate inputs before the loop.
+// One out-of-line copy of body per Body type: see "Determinism" above.
+template <class Body>
+[[gnu::noinline]] void run_piece(const Body& body, std::int64_t begin, std::int64_t end) {
+  body(begin, end);
+}
+
 template <class Body>
 void parallel_for(int threads, std::int64_t count, std::int64_t grain, const Body& body,
                   std::int64_t align = 1) {
@@ -43,7 +54,7 @@ void parallel_for(int threads, std::int64_t count, std::int64_t grain, const Bod
   const std::int64_t pieces =
       std::clamp<std::int64_t>(count / std::max<std::int64_t>(grain, 1), 1, threads);
   if (pieces == 1) {
-    body(std::int64_t{0}, count);
+    run_piece(body, std::int64_t{0}, count);
     return;
   }
   auto boundary = [&](std::int64_t piece) {
@@ -56,7 +67,7 @@ void parallel_for(int threads, std::int64_t count, std::int64_t grain, const Bod
     const std::int64_t team = omp_get_num_threads();
     for (std::int64_t piece = omp_get_thread_num(); piece < pieces; piece += team) {
       const std::int64_t begin = boundary(piece), end = boundary(piece + 1);
-      if (begin < end) body(begin, end);
+      if (begin < end) run_piece(body, begin, end);
     }
   }
 }

@@ -1,0 +1,49 @@
+#include "train/optimizer_step.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "seqtrain/error.h"
+
+namespace seqtrain {
+
+OptimizerStepResult run_optimizer_step(
+    const std::function<TaskMetrics(const RunContext&)>& micro_batch,
+    ParameterStore& parameters, Optimizer& optimizer, const OptimizerStepOptions& options) {
+  SEQTRAIN_CHECK(options.accumulation >= 1 && options.step >= 1, "step {} of {} micro-batches",
+                 options.step, options.accumulation);
+  const bool accumulating = options.accumulation > 1;
+  parameters.zero_grads();
+  OptimizerStepResult result;
+  for (std::int64_t micro = 0; micro < options.accumulation; ++micro) {
+    RunContext context{options.seed,
+                       static_cast<std::uint64_t>((options.step - 1) * options.accumulation + micro),
+                       true};
+    context.sum_loss_over_rows = accumulating;
+    result.metrics.add(micro_batch(context));
+  }
+  if (!std::isfinite(result.metrics.loss_sum))
+    throw Error(
+        fmt::format("training diverged at step {}: the loss is {}; lower "
+                    "training.optimizer.learning_rate or set training.clip_norm",
+                    options.step, result.metrics.loss_sum));
+  if (accumulating && result.metrics.rows > 0) {
+    Backend& backend = parameters.backend();
+    const float inverse_rows = 1.0f / static_cast<float>(result.metrics.rows);
+    for (const auto& parameter : parameters.all())
+      backend.scale(parameter->grad, inverse_rows, parameter->grad);
+  }
+  result.gradient = options.clip_norm > 0
+                        ? clip_gradients_by_global_norm(parameters, options.clip_norm)
+                        : global_gradient_norm(parameters);
+  if (!result.gradient.finite)
+    throw Error(
+        fmt::format("training diverged at step {}: the gradient of {} is not finite; "
+                    "lower training.optimizer.learning_rate",
+                    options.step, result.gradient.non_finite_parameters.front()));
+  optimizer.step(options.learning_rate);
+  return result;
+}
+
+}  // namespace seqtrain

@@ -1,0 +1,50 @@
+// One optimizer step of a run: the gradients of its micro-batches, combined so
+// the step follows the mean loss over all their scored rows, then checked,
+// clipped and applied.
+//
+// With k = training.gradient_accumulation > 1, each micro-batch's backward
+// computes the gradient of its loss summed over its scored rows
+// (RunContext::sum_loss_over_rows) and the total is divided by the step's
+// scored rows. So k micro-batches of B rows give the gradient, the norm, the
+// clipping and the update of one batch of k*B, also when the micro-batches
+// score different numbers of rows (masked tokens, padded characters): the
+// mean of k per-batch means would weigh a row of a sparse micro-batch more.
+// With k = 1 the micro-batch's own mean-loss gradient is used as it is.
+//
+// Micro-batch i of step s (1-based) runs with RunContext{seed, (s - 1) * k + i},
+// so every micro-batch of every step draws its own dropout masks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "seqtrain/backend.h"
+#include "seqtrain/parameters.h"
+#include "train/grad_clip.h"
+#include "train/optimizer.h"
+#include "train/task_metrics.h"
+
+namespace seqtrain {
+
+struct OptimizerStepOptions {
+  std::int64_t step = 1;          // 1-based, for the messages and the contexts
+  std::int64_t accumulation = 1;  // micro-batches per step
+  double clip_norm = 0.0;         // <= 0: no clipping
+  float learning_rate = 0.0f;
+  std::uint64_t seed = 0;
+};
+
+struct OptimizerStepResult {
+  TaskMetrics metrics;    // summed over the micro-batches
+  GradientNorm gradient;  // the global norm before clipping
+};
+
+// Zeroes the gradients, runs micro_batch `accumulation` times (forward and
+// backward of the next batch, returning its metrics), combines, clips and
+// applies the update. A non-finite loss or gradient is an Error naming the
+// step, and the weights are left as they were.
+OptimizerStepResult run_optimizer_step(
+    const std::function<TaskMetrics(const RunContext&)>& micro_batch,
+    ParameterStore& parameters, Optimizer& optimizer, const OptimizerStepOptions& options);
+
+}  // namespace seqtrain
