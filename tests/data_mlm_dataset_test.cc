@@ -363,6 +363,30 @@ TEST_F(MlmDatasetTest, PhasesCountOptimizerStepsUnderGradientAccumulation) {
       {"2 batches per optimizer step", "gradient_accumulation 1"});
 }
 
+// Every micro-batch of every optimizer step masks its own sequences with its
+// own draws: no two batches of three steps of three micro-batches share their
+// masked positions (each row's, relative to the row) or their labels.
+TEST_F(MlmDatasetTest, MasksDifferForEveryMicroBatchOfEveryStep) {
+  const std::vector<MlmPhase> phases = {{.steps = 2, .sequence_length = 24, .batch_size = 3},
+                                        {.steps = 1, .sequence_length = 32, .batch_size = 2}};
+  MlmPhasedDataset phased(shards_, phases, {.validation_batch_size = 3, .seed = 8}, 3);
+  std::vector<std::vector<std::int32_t>> patterns;
+  for (int batch = 0; batch < 9; ++batch) {
+    const MlmBatch drawn = phased.next_training_batch();
+    std::vector<std::int32_t> pattern;
+    const std::int32_t* positions = drawn.masked_positions.data<std::int32_t>();
+    const std::int32_t* labels = drawn.masked_labels.data<std::int32_t>();
+    for (std::int64_t slot = 0; slot < drawn.masked_positions.numel(); ++slot) {
+      pattern.push_back(positions[slot] % static_cast<std::int32_t>(drawn.sequence_length()));
+      pattern.push_back(labels[slot]);
+    }
+    patterns.push_back(pattern);
+  }
+  for (std::size_t a = 0; a < patterns.size(); ++a)
+    for (std::size_t b = a + 1; b < patterns.size(); ++b)
+      EXPECT_NE(patterns[a], patterns[b]) << "batches " << a << " and " << b;
+}
+
 // A position saved before batches_per_step existed ("step": batches served)
 // restores as one batch per step.
 TEST_F(MlmDatasetTest, PhasedPositionWithoutBatchesPerStepRestoresAsOnePerStep) {
