@@ -74,6 +74,36 @@ TEST_F(Cli, WrongTypeAndRangeAreOneLineErrors) {
                     "learning_rate");
 }
 
+// threads: 100000 or OMP_NUM_THREADS=100000 crashed inside libgomp (SIGSEGV).
+TEST_F(Cli, ThreadCountsBeyondTheLimitAreOneLineErrors) {
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
+  expect_user_error(run_seqtrain("train " + config.string() + " --set threads=100000"),
+                    "threads");
+  const std::string command = "OMP_NUM_THREADS=100000 " + std::string(SEQTRAIN_BINARY) +
+                              " train " + config.string() + " --set threads=0 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe))
+    output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  expect_user_error({WIFEXITED(status) ? WEXITSTATUS(status) : -1, output}, "OMP_NUM_THREADS=100000");
+  EXPECT_FALSE(fs::exists(directory_ / "run")) << output;
+}
+
+// A decay needs a step after warmup: the config check says so, not the run.
+TEST_F(Cli, WarmupAsLongAsTheRunIsAConfigErrorUnlessTheRateIsConstant) {
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 3));
+  expect_user_error(run_seqtrain("train " + config.string() +
+                                 " --set training.schedule.warmup_steps=3"),
+                    "training.schedule.warmup_steps");
+  EXPECT_FALSE(fs::exists(directory_ / "run"));
+  EXPECT_EQ(run_seqtrain("train " + config.string() + " --set training.schedule.warmup_steps=3" +
+                         " --set training.schedule.decay=constant")
+                .exit_code,
+            0);
+}
+
 TEST_F(Cli, BadSetSyntaxIsAnError) {
   fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
   expect_user_error(run_seqtrain("train " + config.string() + " --set training.steps"), "key=value");

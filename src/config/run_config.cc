@@ -12,6 +12,7 @@
 #include "config/config_yaml.h"
 #include "config/schema.h"
 #include "seqtrain/attention_head_dims.h"
+#include "seqtrain/cpu_threads.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {
@@ -213,7 +214,8 @@ RunConfigTable build_table() {
   table.integer(RUN_CONFIG_KEY(threads),
                 "CPU threads to use; 0 uses OMP_NUM_THREADS when it is set, else all cores.")
       .with_default(std::int64_t{0})
-      .at_least(0);
+      .at_least(0)
+      .at_most(kMaxCpuThreads);
   table
       .string(RUN_CONFIG_KEY(run_dir),
               "Directory for the resolved config, logs and checkpoints; a fresh run needs it "
@@ -447,9 +449,9 @@ RunConfigTable build_table() {
       .less_than(1);
   table
       .integer(RUN_CONFIG_KEY(training.schedule.warmup_steps),
-               "Steps of linear warmup from 0 to the learning rate; at most training.steps. "
-               "When task is mlm and the key is not given: 1% of training.steps (BERT warmed up "
-               "for 10,000 of 1,000,000 steps).")
+               "Steps of linear warmup from 0 to the learning rate; below training.steps (at "
+               "most training.steps when decay is constant). When task is mlm and the key is "
+               "not given: 1% of training.steps (BERT warmed up for 10,000 of 1,000,000 steps).")
       .with_default(std::int64_t{0})
       .at_least(0);
   table
@@ -616,9 +618,17 @@ void check_across_keys(const ConfigValues& values, const RunConfig& config) {
                    "cudnn runs forward-direction layers only; set model.bidirectional: false or "
                    "model.impl: fused");
   const TrainingConfig& training = config.training;
-  if (training.schedule.warmup_steps > training.steps)
-    values.fail_at("training.schedule.warmup_steps",
-                   fmt::format("must be <= training.steps ({})", training.steps));
+  // A decay needs a step after warmup to decay over (lr_schedule.h).
+  if (training.schedule.decay == LearningRateDecay::constant
+          ? training.schedule.warmup_steps > training.steps
+          : training.schedule.warmup_steps >= training.steps)
+    values.fail_at(
+        "training.schedule.warmup_steps",
+        training.schedule.decay == LearningRateDecay::constant
+            ? fmt::format("must be <= training.steps ({})", training.steps)
+            : fmt::format("must be < training.steps ({}) when decay is {}, which needs a step "
+                          "after warmup; lower it or set training.schedule.decay: constant",
+                          training.steps, to_string(training.schedule.decay)));
   if (training.schedule.decay != LearningRateDecay::constant &&
       training.schedule.final_learning_rate > training.optimizer.learning_rate)
     values.fail_at("training.schedule.final_learning_rate",

@@ -12,6 +12,7 @@
 
 #include "backends/cpu/onednn_gemm.h"
 #include "backends/cpu/parallel.h"
+#include "seqtrain/cpu_threads.h"
 
 namespace seqtrain {
 
@@ -22,10 +23,17 @@ namespace {
 // omp_get_max_threads(), which an earlier backend's omp_set_num_threads changes.
 int default_thread_count() {
   if (const char* variable = std::getenv("OMP_NUM_THREADS")) {
-    int count = 0;
+    long long count = 0;
     const char* end = variable + std::strlen(variable);
     const auto [stop, error] = std::from_chars(variable, end, count);
-    if (error == std::errc{} && count > 0 && (stop == end || *stop == ',')) return count;
+    const bool parsed = (error == std::errc{} || error == std::errc::result_out_of_range) &&
+                        (stop == end || *stop == ',');
+    if (parsed && (count > kMaxCpuThreads || error == std::errc::result_out_of_range))
+      throw ConfigError(fmt::format(
+          "OMP_NUM_THREADS={} asks for more than {} threads; set it to at most the cores ({} "
+          "here), or set threads in the config",
+          variable, kMaxCpuThreads, omp_get_num_procs()));
+    if (parsed && count > 0) return static_cast<int>(count);
   }
   return omp_get_num_procs();
 }
@@ -37,9 +45,10 @@ std::unique_ptr<Backend> make_cpu_backend(int threads) {
 }
 
 CpuBackend::CpuBackend(int threads) {
-  if (threads < 0)
+  if (threads < 0 || threads > kMaxCpuThreads)
     throw ConfigError(fmt::format(
-        "cpu backend: threads must be 0 (one per core) or a positive count, got {}", threads));
+        "cpu backend: threads must be 0 (one per core) or a count up to {}, got {}",
+        kMaxCpuThreads, threads));
   threads_ = threads == 0 ? default_thread_count() : threads;
   // One pool for the process: our loops and oneDNN's kernels both run in it.
   omp_set_num_threads(threads_);
