@@ -154,6 +154,36 @@ TEST_F(CliMlm, TrainWritesHuggingFaceCheckpointsAndEvalReproducesValidation) {
             std::string::npos);
 }
 
+// SIGTERM during set-up (SentencePiece training on a larger corpus) killed
+// the process by the signal (status 143): the handlers are installed first,
+// the run stops with 130 when set-up ends, and --resume continues it.
+TEST_F(CliMlm, SigtermDuringSetupStopsCleanlyAndTheRunResumes) {
+  {  // about 9 MB: preparing it takes seconds, so the signal lands in set-up
+    std::ofstream corpus(corpus_);
+    const std::string documents = testing::generated_corpus(4000);
+    for (int copy = 0; copy < 10; ++copy) corpus << documents;
+  }
+  const fs::path run = directory_ / "run";
+  const fs::path config = write_config("c.yaml", run);
+  const fs::path log = directory_ / "stopped.log";
+  const std::string command = "OMP_WAIT_POLICY=passive " + std::string(SEQTRAIN_BINARY) +
+                              " train " + config.string() +
+                              " --set training.steps=100000 --set training.schedule.warmup_steps=0"
+                              " > " + log.string() + " 2>&1 & pid=$!; sleep 1; "
+                              "kill -TERM $pid; wait $pid";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  std::ifstream log_file(log);
+  const std::string output((std::istreambuf_iterator<char>(log_file)), {});
+  EXPECT_NE(output.find("stopped by signal 15 before training step 1"), std::string::npos)
+      << output;
+  const CommandResult resumed =
+      run_seqtrain("train --resume " + run.string() + " --set training.steps=2");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("masked-LM data reused"), std::string::npos) << resumed.output;
+}
+
 TEST_F(CliMlm, ResumeContinuesBitForBitAcrossAPhaseChange) {
   const fs::path straight = directory_ / "straight", resumed = directory_ / "resumed";
   ASSERT_EQ(run_seqtrain("train " + write_config("c.yaml", straight).string()).exit_code, 0);

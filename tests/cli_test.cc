@@ -11,6 +11,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli_test_support.h"
 #include "train/file_io.h"
@@ -102,6 +103,30 @@ TEST_F(Cli, WarmupAsLongAsTheRunIsAConfigErrorUnlessTheRateIsConstant) {
                          " --set training.schedule.decay=constant")
                 .exit_code,
             0);
+}
+
+// Messages a probe found rough: an empty --set value silently fell back to
+// the default run_dir; eval named --resume; nan passed as a temperature; a
+// bad count said "not in range 0.000000 to 1797693..." (309 digits).
+TEST_F(Cli, FlagMessagesNameTheFlagAndTheAcceptedValues) {
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
+  expect_user_error(run_seqtrain("train " + config.string() + " --set run_dir="),
+                    "no value after '='");
+  EXPECT_FALSE(fs::exists(directory_ / "run"));
+  const CommandResult missing = run_seqtrain("eval " + (directory_ / "nowhere").string());
+  expect_user_error(missing, "no such run directory");
+  EXPECT_EQ(missing.output.find("--resume"), std::string::npos) << missing.output;
+  for (const char* flag : {"--temperature nan", "--temperature inf", "--temperature -1"})
+    expect_user_error(run_seqtrain("generate " + directory_.string() + " " + flag),
+                      "is not a finite number > 0");
+  for (const auto& [flag, accepted] :
+       {std::pair{"--length 0", "not an integer >= 1"}, std::pair{"--top-k -3", ">= 0"}}) {
+    const CommandResult result = run_seqtrain("generate " + directory_.string() + " " + flag);
+    expect_user_error(result, accepted);
+    EXPECT_EQ(result.output.find("179769"), std::string::npos) << result.output;
+  }
+  const CommandResult batches = run_seqtrain("eval " + directory_.string() + " --batches 0");
+  expect_user_error(batches, "not an integer >= 1");
 }
 
 TEST_F(Cli, BadSetSyntaxIsAnError) {
@@ -299,6 +324,41 @@ TEST_F(Cli, ResumeContinuesBitForBitWithCarriedCharLmState) {
       run_seqtrain("generate " + resumed.string() + " --prompt the --length 20 --seed 3", false);
   EXPECT_EQ(sample.exit_code, 0) << sample.output;
   EXPECT_EQ(sample.output.rfind("the", 0), 0u) << sample.output;
+}
+
+// A trainer_state.json whose carried_state has a negative or a wrong shape
+// ended with exit 70 ("This is a bug in seqtrain"): it is bad input.
+TEST_F(Cli, BadCarriedStateInACheckpointIsAOneLineError) {
+  std::string corpus;
+  for (int i = 0; i < 100; ++i) corpus += "a carried state " + std::to_string(i % 5) + "\n";
+  write("corpus.txt", corpus);
+  const fs::path run = directory_ / "run";
+  fs::path config = write(
+      "charlm.yaml",
+      "task: charlm\nseed: 9\nthreads: 1\nrun_dir: " + run.string() +
+          "\nmodel: {cell: lstm, hidden_size: 4, embedding_size: 3}\n"
+          "data: {path: " + (directory_ / "corpus.txt").string() +
+          ", sequence_length: 5, batch_size: 2}\n"
+          "training: {steps: 2, checkpoint_every: 2, eval_every: 0, eval_batches: 1}\n");
+  ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  const fs::path state_file = run / "checkpoints" / "step_2" / "trainer_state.json";
+  const nlohmann::json original = nlohmann::json::parse(read_file(state_file));
+  ASSERT_EQ(original["trainer"]["carried_state"].size(), 2u);  // h and c of one layer
+
+  const std::vector<std::pair<nlohmann::json, std::string>> bad = {
+      {{{"shape", {-2, -4}}, {"values", std::vector<float>(8, 0.5f)}}, "must be >= 1"},
+      {{{"shape", {4, 2}}, {"values", std::vector<float>(8, 0.5f)}}, "[4, 2]"},
+  };
+  for (const auto& [tensor, fragment] : bad) {
+    nlohmann::json state = original;
+    state["trainer"]["carried_state"][0] = tensor;
+    write_file_atomically(state_file, state.dump());
+    const CommandResult result =
+        run_seqtrain("train --resume " + run.string() + " --set training.steps=3");
+    expect_user_error(result, fragment);
+    EXPECT_NE(result.output.find("carried"), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("bug in seqtrain"), std::string::npos) << result.output;
+  }
 }
 
 TEST_F(Cli, InterruptSavesACheckpointAndExits130) {

@@ -16,6 +16,11 @@ inline constexpr int kUsageExitCode = 2;
 // --device's check: a value is_device_name accepts (cuda:N included).
 CLI::Validator device_validator();
 
+// Numeric options (number_options.cc): an integer >= minimum; a finite number
+// > 0 (nan and inf refused).
+CLI::Validator integer_at_least(std::int64_t minimum);
+CLI::Validator positive_finite_number();
+
 class CommandRegistry {
  public:
   void add(CLI::App* subcommand, std::function<int()> action) {

@@ -23,7 +23,7 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
   eval->add_option("--checkpoint", options->checkpoint,
                    "A checkpoint directory (default: the latest)");
   eval->add_option("--batches", options->batches, "Validation batches (default: all)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_at_least(1));
   eval->add_option("--device", options->device, kDeviceChoices)
       ->check(device_validator());
   commands.add(eval, [options] {

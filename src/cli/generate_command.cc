@@ -20,11 +20,12 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
   generate->add_option("run_dir", *run_dir, "The run directory")->required();
   generate->add_option("--checkpoint", *checkpoint, "A checkpoint directory (default: the latest)");
   generate->add_option("--prompt", options->prompt, "Text the sample continues");
-  generate->add_option("--length", options->length, "Symbols to generate")->check(CLI::PositiveNumber);
+  generate->add_option("--length", options->length, "Symbols to generate")
+      ->check(integer_at_least(1));
   generate->add_option("--temperature", options->temperature, "Softmax temperature (> 0)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_finite_number());
   generate->add_option("--top-k", options->top_k, "Sample among the k likeliest symbols (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_at_least(0));
   generate->add_option("--seed", options->seed, "Sampling seed");
   generate->add_option("--device", *device, kDeviceChoices)
       ->check(device_validator());

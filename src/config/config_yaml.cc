@@ -152,6 +152,13 @@ class ConfigReader {
     const std::string path(trim(std::string_view(assignment).substr(0, equals)));
     if (equals == std::string::npos || path.empty())
       throw ConfigError(fmt::format("--set '{}': expected key=value", assignment));
+    // YAML reads an empty value as null, which would fall back to the default
+    // without a word (--set run_dir= trained into the config's run_dir).
+    if (trim(std::string_view(assignment).substr(equals + 1)).empty())
+      throw ConfigError(fmt::format(
+          "--set '{}': no value after '='; give one, or leave the --set out to keep the "
+          "config's {}",
+          assignment, path));
     const Origin origin{
         .source = "--set " + assignment, .is_override = true, .override_path = path};
     YAML::Node node;

@@ -42,7 +42,8 @@ RunConfig resolve_run_config(const std::string& config_path,
     return load_run_config(config_path, overrides);
   }
   if (!fs::is_directory(resume_dir))
-    throw CheckpointError(fmt::format("--resume {}: no such run directory", resume_dir));
+    throw CheckpointError(fmt::format(
+        "{}: no such run directory (give the run_dir of a seqtrain run)", resume_dir));
   const std::string path = config_path.empty() ? config_path_of(resume_dir).string() : config_path;
   std::vector<std::string> all = overrides;
   all.push_back("run_dir=" + resume_dir);

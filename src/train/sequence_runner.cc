@@ -71,7 +71,18 @@ TaskMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
   executor.set_input(model_io::kTargets, batch.targets.reshaped(target_input.shape()));
 
   const auto& initial = cached.ids.initial_states;
-  const bool carry = batch.continues_previous && state.size() == initial.size();
+  const bool carry = batch.continues_previous && !state.empty();
+  if (carry && state.size() != initial.size())
+    throw CheckpointError(fmt::format(
+        "the carried recurrent state has {} tensors, the model's has {}: the checkpoint's "
+        "trainer_state.json (carried_state) belongs to another model",
+        state.size(), initial.size()));
+  for (std::size_t i = 0; carry && i < initial.size(); ++i)
+    if (state[i].shape() != executor.input(initial[i]).shape())
+      throw CheckpointError(fmt::format(
+          "the carried recurrent state {} is {}, the model's is {}: the checkpoint's "
+          "trainer_state.json (carried_state) belongs to another model or batch size",
+          i, shape_string(state[i].shape()), shape_string(executor.input(initial[i]).shape())));
   for (std::size_t i = 0; i < initial.size(); ++i) {
     Tensor& input = executor.input(initial[i]);
     if (carry)

@@ -1,5 +1,7 @@
 #include "train/sequence_training_task.h"
 
+#include <algorithm>
+
 #include "train/evaluation.h"
 #include "train/sequence_runner.h"
 #include "train/sequence_task.h"
@@ -19,6 +21,11 @@ std::vector<Tensor> carried_state_from_json(const nlohmann::json& json) {
   for (const auto& entry : json) {
     Shape shape = entry.at("shape").get<Shape>();
     std::vector<float> values = entry.at("values").get<std::vector<float>>();
+    if (std::any_of(shape.begin(), shape.end(), [](std::int64_t dim) { return dim < 1; }))
+      throw CheckpointError(fmt::format(
+          "trainer_state.json: carried_state has a tensor of shape {}; every dimension must be "
+          ">= 1",
+          shape_string(shape)));
     if (static_cast<std::int64_t>(values.size()) != shape_numel(shape))
       throw CheckpointError(
           "trainer_state.json: carried_state has a tensor whose values do not fill its shape");

@@ -106,6 +106,9 @@ void set_up_logging(const fs::path& run_dir) {
 }  // namespace
 
 int run_training(const TrainOptions& options) {
+  // First: a SIGTERM during set-up (tokenizer training, data preparation) is
+  // taken when set-up ends, not by dying with the signal.
+  StopSignals signals;
   const bool resuming = !options.resume_dir.empty();
   RunConfig config = resolve_run_config(options.config_path, options.overrides, options.resume_dir);
   const fs::path run_dir = config.run_dir;
@@ -154,10 +157,14 @@ int run_training(const TrainOptions& options) {
   spdlog::info("{} on the {} backend: {} parameters, {} steps", to_string(config.task),
                backend->name(), parameters.total_elements(), config.training.steps);
   fresh_run_guard.dismiss();
+  if (signals.received() != 0) {
+    spdlog::info("stopped by signal {} before training step {}", signals.received(), step + 1);
+    spdlog::info("resume with: seqtrain train --resume {}", run_dir.string());
+    return 130;
+  }
 
   MetricsLog metrics(run_dir);
   ProgressLine progress = ProgressLine::for_stderr();
-  StopSignals signals;
   std::int64_t last_saved_step = -1;
   auto save = [&](std::int64_t at_step) {
     nlohmann::json trainer_state;
