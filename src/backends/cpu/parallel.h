@@ -73,11 +73,15 @@ template <class BlockSum>
 double deterministic_sum(int threads, std::int64_t count, double* partials,
                          const BlockSum& block_sum) {
   const std::int64_t blocks = (count + kSumBlock - 1) / kSumBlock;
-  parallel_for(
-      threads, blocks, kElementGrain / kSumBlock, [&](std::int64_t first, std::int64_t last) {
-        for (std::int64_t block = first; block < last; ++block)
-          partials[block] = block_sum(block * kSumBlock, std::min(count, (block + 1) * kSumBlock));
-      });
+  // One compiled copy of the block loop for the calling thread and the pool:
+  // two inlined copies (parallel_for's serial path and its OpenMP region) may
+  // be vectorised differently (another remainder loop), and a block's sum
+  // would then round differently at 1 and 2 threads.
+  const auto sum_blocks = [&](std::int64_t first, std::int64_t last) __attribute__((noinline)) {
+    for (std::int64_t block = first; block < last; ++block)
+      partials[block] = block_sum(block * kSumBlock, std::min(count, (block + 1) * kSumBlock));
+  };
+  parallel_for(threads, blocks, kElementGrain / kSumBlock, sum_blocks);
   double total = 0.0;
   for (std::int64_t block = 0; block < blocks; ++block) total += partials[block];
   return total;
