@@ -30,16 +30,19 @@ struct LaunchConfig {
   cudaStream_t stream = nullptr;
 };
 
-// Use SEQTRAIN_LAUNCH, which passes the caller's file and line.
+// Use SEQTRAIN_LAUNCH, which passes the caller's file and line, and its
+// arguments as text (kernel_and_arguments: the emulation names the kernel in
+// errors with it).
 template <class... Params, class... Args>
-void launch_kernel(const char* file, int line, const LaunchConfig& config,
-                   void (*kernel)(Params...), Args&&... args) {
+void launch_kernel(const char* file, int line, [[maybe_unused]] const char* kernel_and_arguments,
+                   const LaunchConfig& config, void (*kernel)(Params...), Args&&... args) {
 #if defined(__CUDACC__)
   kernel<<<config.grid, config.block, config.dynamic_shared_bytes, config.stream>>>(
       std::forward<Args>(args)...);
   check_cuda(cudaGetLastError(), "kernel launch", file, line);
 #else
-  emu::launch_grid({config.grid, config.block, config.dynamic_shared_bytes}, file, line,
+  emu::launch_grid({config.grid, config.block, config.dynamic_shared_bytes},
+                   {emu::kernel_of_launch_arguments(kernel_and_arguments), file, line},
                    [&] { kernel(args...); });
 #endif
 }
@@ -47,4 +50,4 @@ void launch_kernel(const char* file, int line, const LaunchConfig& config,
 }  // namespace seqtrain::kernels
 
 #define SEQTRAIN_LAUNCH(config, ...) \
-  ::seqtrain::kernels::launch_kernel(__FILE__, __LINE__, config, __VA_ARGS__)
+  ::seqtrain::kernels::launch_kernel(__FILE__, __LINE__, #__VA_ARGS__, config, __VA_ARGS__)

@@ -4,7 +4,8 @@
 // definition, and the textbook softmax backward), the cpu gradient against a
 // directional finite difference of the cpu forward (so backward recomputes the
 // forward's dropout mask), results that do not depend on the thread count, and
-// fully padded key tails that stay finite.
+// fully padded key tails that stay finite. The cpu backend runs with scratch
+// guard zones on: its per-thread slices stay inside the scratch it reserved.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -183,17 +184,18 @@ std::string problem_name(const AttentionProblem& p) {
 
 TEST(Attention, CpuMatchesSerialOnLargerShapes) {
   SerialBackend serial;
-  CpuBackend cpu(2);
+  CpuBackend cpu(2, cpu::ScratchGuards::on);
   for (const AttentionProblem& p : larger_problems()) {
     SCOPED_TRACE(problem_name(p));
     const Tensor qkv = problem_qkv(p);
     expect_results_close(run_backend(cpu, p, qkv), run_backend(serial, p, qkv), 1e-4, 1e-4);
+    cpu.check_scratch_guards();
   }
 }
 
 TEST(Attention, BackendsMatchNaiveReference) {
   SerialBackend serial;
-  CpuBackend cpu(2);
+  CpuBackend cpu(2, cpu::ScratchGuards::on);
   const std::vector<AttentionProblem> problems = {{2, 67, 4, 32, {67, 40}, 0.0f},
                                                   {2, 67, 4, 32, {50, 67}, 0.1f},
                                                   {3, 70, 2, 20, {70, 5, 0}, 0.2f}};
@@ -203,6 +205,7 @@ TEST(Attention, BackendsMatchNaiveReference) {
     const AttentionResult expected = naive_reference(p, qkv);
     expect_results_close(run_backend(serial, p, qkv), expected, 1e-5, 1e-4);
     expect_results_close(run_backend(cpu, p, qkv), expected, 1e-4, 1e-4);
+    cpu.check_scratch_guards();
   }
 }
 

@@ -3,7 +3,9 @@
 // large enough that the pool really splits the work; GEMMs on odd shapes with
 // every transpose, batching, accumulation and leading dimensions wider than
 // the matrix; dropout masks and reductions that do not depend on the thread
-// count; and the vectorised exp/tanh/erf against libm.
+// count; and the vectorised exp/tanh/erf against libm. Op-level tests run the
+// cpu backend with scratch guard zones on (scratch_buffer.h), so an op that
+// writes past the scratch it reserved fails here.
 #include <omp.h>
 
 #include <cmath>
@@ -22,8 +24,9 @@ namespace {
 class CpuBackendOps : public ::testing::TestWithParam<OpCase> {};
 
 TEST_P(CpuBackendOps, MatchesSerial) {
-  CpuBackend cpu(2);
+  CpuBackend cpu(2, cpu::ScratchGuards::on);
   expect_backends_agree(GetParam().graph_case, cpu);
+  cpu.check_scratch_guards();
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOps, CpuBackendOps, ::testing::ValuesIn(all_op_cases()),
@@ -186,12 +189,13 @@ class CpuBackendLargeShapes : public ::testing::Test {
     }
     call(serial_, expected);
     call(cpu_, actual);
+    cpu_.check_scratch_guards();
     for (std::size_t i = 0; i < outputs.size(); ++i)
       EXPECT_TRUE(tensors_close(actual[i], expected[i], atol, rtol)) << "output " << i;
   }
 
   SerialBackend serial_;
-  CpuBackend cpu_{2};
+  CpuBackend cpu_{2, cpu::ScratchGuards::on};
 };
 
 TEST_F(CpuBackendLargeShapes, ElementwiseAndActivationsMatchSerial) {
@@ -407,11 +411,12 @@ TEST(CpuReductions, AreBitIdenticalAtOneAndTwoThreads) {
     backend.cross_entropy_forward(logits, targets, -100, results.loss, lse);
     backend.mse_forward(prediction, dy, results.mse);
     results.squares = backend.sum_of_squares(dy);
+    backend.check_scratch_guards();
     return results;
   };
-  CpuBackend one(1);
+  CpuBackend one(1, cpu::ScratchGuards::on);
   Results at_one = run(one);
-  CpuBackend two(2);
+  CpuBackend two(2, cpu::ScratchGuards::on);
   Results at_two = run(two);
   EXPECT_TRUE(bitwise_equal(at_two.bias_grad, at_one.bias_grad)) << "bias_grad";
   EXPECT_TRUE(bitwise_equal(at_two.dgamma, at_one.dgamma)) << "layernorm dgamma";

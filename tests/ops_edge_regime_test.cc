@@ -23,8 +23,9 @@ INSTANTIATE_TEST_SUITE_P(AllRegimes, SerialEdgeRegimes, ::testing::ValuesIn(all_
 class CpuEdgeRegimes : public ::testing::TestWithParam<EdgeRegimeCase> {};
 
 TEST_P(CpuEdgeRegimes, MatchIndependentValues) {
-  CpuBackend cpu(2);
+  CpuBackend cpu(2, cpu::ScratchGuards::on);
   GetParam().check(cpu);
+  cpu.check_scratch_guards();
 }
 
 INSTANTIATE_TEST_SUITE_P(AllRegimes, CpuEdgeRegimes, ::testing::ValuesIn(all_edge_regime_cases()),

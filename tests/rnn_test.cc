@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/cpu_backend.h"
 #include "test_support.h"
 
 namespace seqtrain::testing {
@@ -181,16 +182,18 @@ TEST_P(RnnLayer, PackedRowsMatchEachSequenceRunAlone) {
 
 // The cpu backend (all-steps GEMMs, fused per-step passes) against serial on
 // the same small cases: full loss, final state only, outputs with zero state.
+// Scratch guards on: the backward's gathered operands stay inside their scratch.
 TEST_P(RnnLayer, CpuMatchesSerial) {
-  auto cpu = make_cpu_backend(2);
+  CpuBackend cpu(2, cpu::ScratchGuards::on);
   RnnCaseOptions o = options();
-  expect_backends_agree(rnn_case(o), *cpu);
+  expect_backends_agree(rnn_case(o), cpu);
   o.loss_on_outputs = false;
-  expect_backends_agree(rnn_case(o), *cpu);
+  expect_backends_agree(rnn_case(o), cpu);
   o.loss_on_outputs = true;
   o.loss_on_state = false;
   o.initial_state = false;
-  expect_backends_agree(rnn_case(o), *cpu);
+  expect_backends_agree(rnn_case(o), cpu);
+  cpu.check_scratch_guards();
 }
 
 // Hidden size 70 spans a full and a partial 64-unit tile; lengths include 1 and T.

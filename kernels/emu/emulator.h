@@ -45,13 +45,34 @@ struct LaunchGeometry {
   std::size_t dynamic_shared_bytes = 0;
 };
 
+// A launch as errors name it.
+struct LaunchSite {
+  std::string kernel;  // as written at the launch, template arguments included
+  const char* file = "";
+  int line = 0;
+};
+// "kernel adamw_kernel launched at kernels/optimizer.cu:98".
+std::string describe(const LaunchSite& launch);
+// The kernel of SEQTRAIN_LAUNCH's stringised arguments ("kernel<A, B>, x, y"):
+// the text before the first comma outside brackets, without blanks at its ends.
+std::string kernel_of_launch_arguments(const char* arguments);
+
 // Runs body on every thread of every block of the grid; each thread sees its own
-// threadIdx / blockIdx / blockDim / gridDim. file and line name the launch in
-// errors. Throws KernelFault for an invalid configuration (as CUDA would refuse
-// it: empty grid, more than 1024 threads per block, more than 48 KiB of dynamic
-// shared memory) and for kernel bugs found while running.
-void launch_grid(const LaunchGeometry& geometry, const char* file, int line,
+// threadIdx / blockIdx / blockDim / gridDim. launch names it in errors. Throws
+// KernelFault for an invalid configuration (as CUDA would refuse it: empty
+// grid, more than 1024 threads per block, more than 48 KiB of dynamic shared
+// memory) and for kernel bugs found while running.
+void launch_grid(const LaunchGeometry& geometry, const LaunchSite& launch,
                  const std::function<void()>& body);
+
+// Called once every launch's grid has run, before launch_grid returns, so
+// that what the launch did to memory outside the kernel's own view can be
+// checked and blamed on it. The emulated CUDA runtime (kernels/emu/runtime)
+// registers its check of device-memory guard zones here; what it throws
+// leaves launch_grid (when a block faulted, the KernelFault is thrown instead).
+// One observer per process; null removes it.
+using LaunchObserver = void (*)(const LaunchSite& launch);
+void set_launch_observer(LaunchObserver observer);
 
 // How long a block may go without finishing while some thread still runs
 // (default 60 s). Deadlocks among waiting threads are found at once, not by it.

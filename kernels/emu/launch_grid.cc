@@ -6,6 +6,7 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "kernels/emu/emulated_block.h"
 #include "kernels/emu/emulator.h"
@@ -18,6 +19,7 @@ namespace {
 constexpr std::size_t kMaxDynamicSharedBytes = 48 * 1024;  // without cudaFuncSetAttribute
 
 std::atomic<std::int64_t> watchdog_milliseconds{60'000};
+std::atomic<LaunchObserver> launch_observer{nullptr};
 
 // Constructed in this order so the pool (and its workers) goes first at exit.
 EmulatedBlock& emulated_block() {
@@ -73,8 +75,34 @@ void set_watchdog_timeout(std::chrono::milliseconds timeout) {
   watchdog_milliseconds.store(timeout.count());
 }
 
-void launch_grid(const LaunchGeometry& geometry, const char* file, int line,
+void set_launch_observer(LaunchObserver observer) {
+  launch_observer.store(observer);
+}
+
+std::string describe(const LaunchSite& launch) {
+  return fmt::format("kernel {} launched at {}:{}", launch.kernel, launch.file, launch.line);
+}
+
+std::string kernel_of_launch_arguments(const char* arguments) {
+  const std::string_view text(arguments);
+  int depth = 0;
+  std::size_t end = 0;
+  for (; end < text.size(); ++end) {
+    const char c = text[end];
+    if (c == '<' || c == '(' || c == '[' || c == '{') ++depth;
+    if (c == '>' || c == ')' || c == ']' || c == '}') --depth;
+    if (c == ',' && depth == 0) break;
+  }
+  const std::string_view kernel = text.substr(0, end);
+  const std::size_t first = kernel.find_first_not_of(" \t\n");
+  if (first == std::string_view::npos) return {};
+  return std::string(kernel.substr(first, kernel.find_last_not_of(" \t\n") - first + 1));
+}
+
+void launch_grid(const LaunchGeometry& geometry, const LaunchSite& launch,
                  const std::function<void()>& body) {
+  const char* const file = launch.file;
+  const int line = launch.line;
   if (const std::string problem = configuration_problem(geometry); !problem.empty())
     throw KernelFault(
         fmt::format("invalid launch configuration at {}:{}: grid {}, block {}, {} "
@@ -118,6 +146,7 @@ void launch_grid(const LaunchGeometry& geometry, const char* file, int line,
   };
 
   const auto watchdog = std::chrono::milliseconds(watchdog_milliseconds.load());
+  const LaunchObserver observer = launch_observer.load();
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) {
@@ -125,11 +154,21 @@ void launch_grid(const LaunchGeometry& geometry, const char* file, int line,
         block.begin(thread_count, geometry.dynamic_shared_bytes);
         pool.start(thread_count, run_thread);
         const std::string name =
-            fmt::format("block ({}, {}, {}) of the kernel launched at {}:{}", x, y, z, file, line);
+            fmt::format("block ({}, {}, {}) of the {}", x, y, z, describe(launch));
         const std::string fault = block.wait_until_done(watchdog, name);
         pool.wait_idle();
-        if (!fault.empty()) throw KernelFault(fmt::format("{}: {}", name, fault));
+        if (!fault.empty()) {
+          // The fault is the report; the observer still sees the launch (and
+          // repairs what it finds), so this kernel's damage is not blamed on
+          // the next one.
+          try {
+            if (observer != nullptr) observer(launch);
+          } catch (const std::exception&) {
+          }
+          throw KernelFault(fmt::format("{}: {}", name, fault));
+        }
       }
+  if (observer != nullptr) observer(launch);
 }
 
 void sync_threads(const std::source_location& where) {

@@ -11,6 +11,19 @@
 //             0xFF at allocation: NaN as float and bf16), counted against a
 //             configurable capacity so running out is testable; cudaMemGetInfo
 //             reports capacity minus what is allocated.
+//   guards    what a GPU does not report: a write outside every allocation.
+//             Each allocation lies between guard zones (device_allocation.h:
+//             256 bytes of 0xA5 before it, and from its end to at least 256
+//             bytes past it), checked after every kernel launch (the launch
+//             helper's emulated side, kernels/emu) and at cudaFree. A changed
+//             guard byte is a DeviceFault naming the kernel launched last and
+//             the allocation (size, address), and is repaired, so each damage
+//             is reported once. The CUDA backend's caching allocator hands out
+//             size-class blocks bigger than the tensor they hold; in its
+//             emulated build it reports each hand-out (hand_out_device_block),
+//             so the block's bytes past the tensor are guard zone too and the
+//             fault names the tensor's size, and copies and GEMMs must stay
+//             inside the tensor, not just the block.
 //   copies    cudaMemcpy/cudaMemcpyAsync/cudaMemcpy2DAsync/cudaMemset/
 //             cudaMemsetAsync, executed when called. A device side must lie
 //             inside one live allocation and a host side outside all of them;
@@ -53,6 +66,16 @@ class DeviceFault : public InternalError {
 // next cudaMalloc fail.
 void set_device_memory_capacity(std::size_t bytes);
 std::size_t device_memory_capacity();
+// For the CUDA backend's caching allocator (emulated build): bytes of the
+// cudaMalloc'd block at `block` now hold a `holder` ("tensor", "scratch", ...;
+// a string literal), the rest of the block is guard zone. Throws DeviceFault
+// if the block's guards were damaged since the last check (host code writing
+// through a device pointer: kernels are checked as they finish).
+void hand_out_device_block(void* block, std::size_t bytes, const char* holder);
+// Checks every allocation's guard zones now (the emulation does so after every
+// launch and at cudaFree): DeviceFault naming the last launch if one changed.
+void check_device_guard_zones();
+
 // What cudaMalloc has handed out and not yet freed.
 std::size_t device_memory_in_use();
 std::size_t device_allocation_count();

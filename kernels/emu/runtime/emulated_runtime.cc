@@ -11,8 +11,13 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <set>
+#include <string>
 
+#include "kernels/emu/emulator.h"
+#include "kernels/emu/runtime/device_allocation.h"
 #include "kernels/emu/runtime/device_state.h"
 #include "kernels/emu/runtime/emulated_device.h"
 
@@ -24,11 +29,14 @@ struct CUstream_st {
 namespace seqtrain::emu {
 namespace {
 
-constexpr std::size_t kAllocationAlignment = 256;  // what cudaMalloc guarantees
+using runtime::DeviceAllocation;
+using Allocations = std::map<std::uintptr_t, DeviceAllocation>;  // user() -> allocation
 
 struct Device {
   std::mutex mutex;
-  std::map<std::uintptr_t, std::size_t> allocations;  // start -> bytes
+  Allocations allocations;
+  // describe() of the kernel launched last, for damage found outside a launch.
+  std::string last_launch = "no kernel launched yet";
   std::size_t capacity = std::size_t{8} << 30;
   std::size_t in_use = 0;
   std::set<cudaStream_t> streams;
@@ -44,19 +52,45 @@ Device& device() {
 thread_local cudaError_t last_error = cudaSuccess;
 
 // The live allocation containing address, or allocations.end(). Caller holds the mutex.
-std::map<std::uintptr_t, std::size_t>::const_iterator containing(const Device& state,
-                                                                 std::uintptr_t address) {
+Allocations::iterator containing(Device& state, std::uintptr_t address) {
   auto after = state.allocations.upper_bound(address);
   if (after == state.allocations.begin()) return state.allocations.end();
   auto candidate = std::prev(after);
-  return address < candidate->first + candidate->second ? candidate : state.allocations.end();
+  return address < candidate->first + candidate->second.size() ? candidate
+                                                               : state.allocations.end();
 }
 
 bool overlaps_device(const Device& state, std::uintptr_t begin, std::uintptr_t end) {
   auto after = state.allocations.lower_bound(end);
   if (after == state.allocations.begin()) return false;
   auto candidate = std::prev(after);
-  return candidate->first + candidate->second > begin;
+  return candidate->first + candidate->second.size() > begin;
+}
+
+// Every damaged guard zone, repaired (so each damage is reported once), as
+// one DeviceFault naming `when` ("after kernel ... launched at ..."). Caller
+// holds the mutex.
+void check_guard_zones(Device& state, const std::string& when) {
+  std::string damage;
+  for (auto& [start, allocation] : state.allocations) {
+    std::string found = allocation.guard_damage();
+    if (found.empty()) continue;
+    allocation.repair_guards();
+    damage += fmt::format("{}{}", damage.empty() ? "" : "; ", found);
+  }
+  if (!damage.empty())
+    throw DeviceFault(
+        fmt::format("emulated CUDA device: memory outside every allocation was written ({}): {}",
+                    when, damage));
+}
+
+// The launch observer (emulator.h): whatever a kernel wrote outside its
+// tensors shows in a guard zone now, and is that kernel's doing.
+void check_guard_zones_after_launch(const LaunchSite& launch) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  state.last_launch = describe(launch);
+  check_guard_zones(state, fmt::format("found after {}", state.last_launch));
 }
 
 }  // namespace
@@ -72,12 +106,13 @@ void require_device_range(const void* pointer, std::size_t bytes, const std::str
   if (found == state.allocations.end())
     throw DeviceFault(fmt::format("emulated CUDA device: {} at {} ({} bytes) is not device memory",
                                   what, pointer, bytes));
-  const std::uintptr_t end = found->first + found->second;
+  // What its holder may touch: a tensor from the caching allocator ends where
+  // the tensor does, not where its size class does.
+  const std::uintptr_t end = found->first + found->second.in_use();
   if (address + bytes > end)
     throw DeviceFault(fmt::format(
-        "emulated CUDA device: {} ({} bytes at offset {} of a {}-byte allocation) reaches {} "
-        "bytes past its end",
-        what, bytes, address - found->first, found->second, address + bytes - end));
+        "emulated CUDA device: {} ({} bytes at offset {} of {}) reaches {} bytes past its end",
+        what, bytes, address - found->first, found->second.description(), address + bytes - end));
 }
 
 void require_host_range(const void* pointer, std::size_t bytes, const std::string& what) {
@@ -128,6 +163,32 @@ std::size_t device_memory_in_use() {
   Device& state = device();
   std::lock_guard lock(state.mutex);
   return state.in_use;
+}
+
+void hand_out_device_block(void* block, std::size_t bytes, const char* holder) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  auto found = state.allocations.find(reinterpret_cast<std::uintptr_t>(block));
+  if (found == state.allocations.end())
+    throw DeviceFault(fmt::format(
+        "emulated CUDA device: the caching allocator handed out {}, which is not the start of "
+        "a live allocation",
+        block));
+  if (std::string damage = found->second.guard_damage(); !damage.empty()) {
+    found->second.repair_guards();
+    throw DeviceFault(fmt::format(
+        "emulated CUDA device: memory outside every allocation was written (found when the "
+        "caching allocator handed the block out again; the last launch was the {}): {}",
+        state.last_launch, damage));
+  }
+  found->second.hand_out(bytes, holder);
+}
+
+void check_device_guard_zones() {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  check_guard_zones(state,
+                    fmt::format("found on request; the last launch was the {}", state.last_launch));
 }
 
 std::size_t device_allocation_count() {
@@ -299,19 +360,24 @@ cudaError_t cudaMalloc(void** devPtr, size_t size) {
   if (no_driver()) return record(cudaErrorInsufficientDriver);
   *devPtr = nullptr;
   if (size == 0) return cudaSuccess;
+  // From the first allocation on, every kernel launch checks the guard zones.
+  static const bool guards_checked_after_launches =
+      (emu::set_launch_observer(&emu::check_guard_zones_after_launch), true);
+  static_cast<void>(guards_checked_after_launches);
   auto& state = emu::device();
   std::lock_guard lock(state.mutex);
   if (size > state.capacity || state.in_use > state.capacity - size)
     return record(cudaErrorMemoryAllocation);
-  const std::size_t rounded = (size + emu::kAllocationAlignment - 1) / emu::kAllocationAlignment *
-                              emu::kAllocationAlignment;
-  void* memory = std::aligned_alloc(emu::kAllocationAlignment, rounded);
-  if (memory == nullptr) return record(cudaErrorMemoryAllocation);
-  // Uninitialised device memory reads as NaN, so a kernel that uses it shows.
-  std::memset(memory, 0xFF, rounded);
-  state.allocations.emplace(reinterpret_cast<std::uintptr_t>(memory), size);
+  std::optional<emu::DeviceAllocation> allocation;
+  try {
+    allocation.emplace(size);
+  } catch (const std::bad_alloc&) {
+    return record(cudaErrorMemoryAllocation);
+  }
+  std::byte* user = allocation->user();
+  state.allocations.emplace(reinterpret_cast<std::uintptr_t>(user), std::move(*allocation));
   state.in_use += size;
-  *devPtr = memory;
+  *devPtr = user;
   return cudaSuccess;
 }
 
@@ -321,9 +387,16 @@ cudaError_t cudaFree(void* devPtr) {
   std::lock_guard lock(state.mutex);
   auto found = state.allocations.find(reinterpret_cast<std::uintptr_t>(devPtr));
   if (found == state.allocations.end()) return record(cudaErrorInvalidValue);
-  state.in_use -= found->second;
+  // Freed either way, then reported: a write outside the allocation since the
+  // last launch's check (host code writing through a device pointer).
+  const std::string damage = found->second.guard_damage();
+  state.in_use -= found->second.size();
   state.allocations.erase(found);
-  std::free(devPtr);
+  if (!damage.empty())
+    throw emu::DeviceFault(fmt::format(
+        "emulated CUDA device: memory outside an allocation was written (found at cudaFree; the "
+        "last launch was the {}): {}",
+        state.last_launch, damage));
   return cudaSuccess;
 }
 

@@ -652,9 +652,9 @@ void run_tasks(int threads, const std::vector<Task>& tasks, float* scratch,
 
 }  // namespace
 
-float* CpuBackend::attention_scratch(std::int64_t count) {
-  if (attention_scratch_.numel() < count) attention_scratch_ = Tensor::empty({count}, DType::f32);
-  return attention_scratch_.data<float>();
+float* CpuBackend::attention_scratch(std::int64_t count, const std::source_location& user) {
+  check_scratch_guards();
+  return attention_scratch_.reserve<float>(count, user);
 }
 
 void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths,

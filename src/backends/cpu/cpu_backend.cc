@@ -44,7 +44,10 @@ std::unique_ptr<Backend> make_cpu_backend(int threads) {
   return std::make_unique<CpuBackend>(threads);
 }
 
-CpuBackend::CpuBackend(int threads) {
+CpuBackend::CpuBackend(int threads, cpu::ScratchGuards scratch_guards)
+    : reduction_scratch_("reduction scratch", scratch_guards),
+      rnn_scratch_("recurrent-layer scratch", scratch_guards),
+      attention_scratch_("attention scratch", scratch_guards) {
   if (threads < 0 || threads > kMaxCpuThreads)
     throw ConfigError(fmt::format(
         "cpu backend: threads must be 0 (one per core) or a count up to {}, got {}",
@@ -57,10 +60,15 @@ CpuBackend::CpuBackend(int threads) {
 
 CpuBackend::~CpuBackend() = default;
 
-double* CpuBackend::reduction_scratch(std::int64_t count) {
-  if (reduction_scratch_.size() < static_cast<std::size_t>(count))
-    reduction_scratch_.resize(static_cast<std::size_t>(count));
-  return reduction_scratch_.data();
+void CpuBackend::check_scratch_guards() {
+  reduction_scratch_.check_guards();
+  rnn_scratch_.check_guards();
+  attention_scratch_.check_guards();
+}
+
+double* CpuBackend::reduction_scratch(std::int64_t count, const std::source_location& user) {
+  check_scratch_guards();
+  return reduction_scratch_.reserve<double>(count, user);
 }
 
 Tensor CpuBackend::allocate(const Shape& shape, DType dtype) {

@@ -6,9 +6,11 @@
 
 #include <map>
 #include <memory>
+#include <source_location>
 #include <tuple>
 #include <vector>
 
+#include "backends/cpu/scratch_buffer.h"
 #include "seqtrain/backend.h"
 
 namespace seqtrain {
@@ -16,7 +18,9 @@ namespace seqtrain {
 class CpuBackend final : public Backend {
  public:
   // threads: the OpenMP pool size for this process (0 = one per core).
-  explicit CpuBackend(int threads);
+  // scratch_guards: on puts guard zones around the scratch buffers
+  // (scratch_buffer.h), for tests; seqtrain runs with them off.
+  explicit CpuBackend(int threads, cpu::ScratchGuards scratch_guards = cpu::ScratchGuards::off);
   ~CpuBackend() override;
 
   std::string name() const override { return "cpu"; }
@@ -88,25 +92,35 @@ class CpuBackend final : public Backend {
             float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
             float beta, float* c, std::int64_t ldc);
 
+  // With scratch guards on: throws InternalError if the op that last used a
+  // scratch buffer wrote outside what it reserved (every scratch request
+  // checks this too). Nothing to check with them off.
+  void check_scratch_guards();
+
  private:
   struct OneDnn;  // engine, stream and the primitive cache (cpu_gemm.cc)
+  // Scratch requests: the caller's location names it if it writes outside the
+  // count it asked for (scratch guards on).
   // At least `count` doubles of scratch for block partial sums (parallel.h),
   // kept between calls so reductions do not allocate once warmed up.
-  double* reduction_scratch(std::int64_t count);
+  double* reduction_scratch(std::int64_t count,
+                            const std::source_location& user = std::source_location::current());
   // At least `count` floats of scratch for the recurrent layer's backward
   // (rnn.cc), kept between calls so replayed steps do not allocate.
-  float* rnn_scratch(std::int64_t count);
+  float* rnn_scratch(std::int64_t count,
+                     const std::source_location& user = std::source_location::current());
 
   // At least `count` floats of scratch for attention (attention.cc): one slice
   // per pool thread holding a head's packed K, V and gradients and one query
   // tile's scores. Grown before the parallel loop, kept between calls.
-  float* attention_scratch(std::int64_t count);
+  float* attention_scratch(std::int64_t count,
+                           const std::source_location& user = std::source_location::current());
 
   int threads_;
   std::unique_ptr<OneDnn> onednn_;
-  std::vector<double> reduction_scratch_;
-  Tensor rnn_scratch_;
-  Tensor attention_scratch_;
+  cpu::ScratchBuffer reduction_scratch_;
+  cpu::ScratchBuffer rnn_scratch_;
+  cpu::ScratchBuffer attention_scratch_;
 };
 
 }  // namespace seqtrain

@@ -408,9 +408,9 @@ void CpuBackend::rnn_backward(const RnnBackwardArgs& a) {
   std::fill(dc, dc + B * H, 0.0f);
 }
 
-float* CpuBackend::rnn_scratch(std::int64_t count) {
-  if (rnn_scratch_.numel() < count) rnn_scratch_ = Tensor::empty({count}, DType::f32);
-  return rnn_scratch_.data<float>();
+float* CpuBackend::rnn_scratch(std::int64_t count, const std::source_location& user) {
+  check_scratch_guards();
+  return rnn_scratch_.reserve<float>(count, user);
 }
 
 }  // namespace seqtrain

@@ -50,7 +50,8 @@ CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
     throw;
   }
   allocator_ = cuda::DeviceAllocator::create(device_index);
-  index_flags_ = allocator_->allocate(kIndexFlags * sizeof(unsigned long long), stream_);
+  index_flags_ = allocator_->allocate(kIndexFlags * sizeof(unsigned long long), stream_,
+                                     "index-check flag array");
   CUDA_CHECK(cudaMemsetAsync(index_flags_.get(), 0, kIndexFlags * sizeof(unsigned long long),
                              stream_));
   pending_index_checks_.reserve(kIndexFlags);
@@ -95,14 +96,14 @@ void CudaBackend::raise_deferred_errors() {
 }
 
 std::shared_ptr<void> CudaBackend::scratch(std::size_t bytes) {
-  return allocator_->allocate(bytes, stream_);
+  return allocator_->allocate(bytes, stream_, "scratch");
 }
 
 Tensor CudaBackend::allocate(const Shape& shape, DType dtype) {
   for (std::int64_t extent : shape)
     SEQTRAIN_CHECK(extent >= 0, "negative extent in shape {}", shape_string(shape));
   const std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
-  return Tensor::adopt(allocator_->allocate(bytes, stream_), shape, dtype, Device::cuda);
+  return Tensor::adopt(allocator_->allocate(bytes, stream_, "tensor"), shape, dtype, Device::cuda);
 }
 
 void CudaBackend::copy_from_host(const Tensor& host, Tensor& target) {

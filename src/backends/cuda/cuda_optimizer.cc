@@ -32,7 +32,8 @@ const kernels::OptimizerTensor* CudaBackend::describe_one_tensor(
     float* parameter, const float* grad, float* first_moment, float* second_moment,
     std::int64_t numel, std::int64_t& blocks) {
   if (!optimizer_descriptor_)
-    optimizer_descriptor_ = allocator_->allocate(sizeof(kernels::OptimizerTensor), stream_);
+    optimizer_descriptor_ = allocator_->allocate(sizeof(kernels::OptimizerTensor), stream_,
+                                                 "optimizer descriptor");
   kernels::OptimizerTensor descriptor;
   descriptor.parameter = parameter;
   descriptor.grad = grad;

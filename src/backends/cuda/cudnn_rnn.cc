@@ -327,7 +327,9 @@ class CudnnRnnImpl final : public CudnnRnn {
   static void* raw_or_null(const Tensor* tensor) {
     return tensor != nullptr ? const_cast<void*>(tensor->raw()) : nullptr;
   }
-  std::shared_ptr<void> allocate(std::size_t bytes) { return allocator_->allocate(bytes, stream_); }
+  std::shared_ptr<void> allocate(std::size_t bytes) {
+    return allocator_->allocate(bytes, stream_, "cuDNN buffer");
+  }
   void copy(void* target, const void* source, std::int64_t floats) {
     CUDA_CHECK(cudaMemcpyAsync(target, source, static_cast<std::size_t>(floats) * sizeof(float),
                                cudaMemcpyDeviceToDevice, stream_));

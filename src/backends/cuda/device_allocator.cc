@@ -7,6 +7,10 @@
 #include "kernels/cuda_check.h"
 #include "seqtrain/error.h"
 
+#if SEQTRAIN_EMULATED_DEVICE
+#include "kernels/emu/runtime/emulated_device.h"
+#endif
+
 namespace seqtrain::cuda {
 namespace {
 
@@ -35,7 +39,8 @@ std::size_t DeviceAllocator::size_class(std::size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
-std::shared_ptr<void> DeviceAllocator::allocate(std::size_t bytes, cudaStream_t stream) {
+std::shared_ptr<void> DeviceAllocator::allocate(std::size_t bytes, cudaStream_t stream,
+                                                [[maybe_unused]] const char* holder) {
   if (bytes == 0) return nullptr;
   const std::size_t rounded = size_class(bytes);
   void* pointer = nullptr;
@@ -67,8 +72,13 @@ std::shared_ptr<void> DeviceAllocator::allocate(std::size_t bytes, cudaStream_t 
     stats_.peak_in_use_bytes = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes);
   }
   std::shared_ptr<DeviceAllocator> self = shared_from_this();
-  return std::shared_ptr<void>(
+  std::shared_ptr<void> block(
       pointer, [self, rounded, stream](void* block) { self->give_back(block, rounded, stream); });
+#if SEQTRAIN_EMULATED_DEVICE
+  // If it throws (the block's guards were damaged), block goes back to the cache.
+  emu::hand_out_device_block(pointer, bytes, holder);
+#endif
+  return block;
 }
 
 void DeviceAllocator::give_back(void* pointer, std::size_t size, cudaStream_t stream) {

@@ -12,6 +12,11 @@
 // Out of memory: the cache is released to the driver and the cudaMalloc
 // retried; if it still fails, a DeviceError says how much was requested, what
 // cudaMemGetInfo reports free and in total, and what this allocator holds.
+//
+// On the emulated device (the build with SEQTRAIN_EMULATED_DEVICE) every
+// hand-out is reported to it (emulated_device.h's hand_out_device_block), so
+// a block's bytes past what was requested are guard zone: a kernel writing
+// one element past a tensor is caught although the size class covers it.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -44,8 +49,10 @@ class DeviceAllocator : public std::enable_shared_from_this<DeviceAllocator> {
 
   // At least bytes of device memory for work on stream, 256-byte aligned
   // (contents undefined). The block returns to the cache when the last copy of
-  // the pointer is dropped. bytes 0 gives a null pointer.
-  std::shared_ptr<void> allocate(std::size_t bytes, cudaStream_t stream);
+  // the pointer is dropped. bytes 0 gives a null pointer. holder says what the
+  // memory is for ("tensor", "scratch"; a string literal): the emulated device
+  // names it when a kernel writes past it.
+  std::shared_ptr<void> allocate(std::size_t bytes, cudaStream_t stream, const char* holder);
 
   // cudaFree every cached block (blocks in use are untouched).
   void release_cached();
