@@ -1,6 +1,6 @@
 // Bias add, activations and their gradients, fp32 math on float or bf16 storage
-// (s = 2 or 4 bytes per element), with the serial backend's formulas
-// (src/backends/pointwise_math.h):
+// (s = 2 or 4 bytes per element), with the formulas every backend shares
+// (include/seqtrain/activation_math.h, whose functions these kernels call):
 //
 //   sigmoid  y = 1 / (1 + e^-x)                       dy/dx = y (1 - y)
 //   tanh     y = tanh x                               dy/dx = 1 - y^2
@@ -32,6 +32,7 @@
 #include "kernels/device_api.h"
 #include "kernels/launch.h"
 #include "kernels/storage.h"
+#include "seqtrain/activation_math.h"
 
 namespace seqtrain::kernels {
 
@@ -42,41 +43,6 @@ constexpr std::int64_t kBiasActivationMaxRowBlocks = 256;
 constexpr int kActivationThreads = 256;
 constexpr std::int64_t kActivationMaxBlocks = 1024;
 
-namespace {
-
-__device__ __forceinline__ float activate(ActivationKind activation, float x) {
-  switch (activation) {
-    case ActivationKind::sigmoid: return 1.0f / (1.0f + expf(-x));
-    case ActivationKind::tanh: return tanhf(x);
-    case ActivationKind::relu: return x > 0.0f ? x : 0.0f;
-    case ActivationKind::gelu: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case ActivationKind::identity: return x;
-  }
-  return x;
-}
-
-__device__ __forceinline__ float activation_derivative(ActivationKind activation, float x,
-                                                       float y) {
-  switch (activation) {
-    case ActivationKind::sigmoid: return y * (1.0f - y);
-    case ActivationKind::tanh: return 1.0f - y * y;
-    case ActivationKind::relu: return x > 0.0f ? 1.0f : 0.0f;
-    case ActivationKind::gelu: {
-      const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
-      const float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
-      return cdf + x * pdf;
-    }
-    case ActivationKind::identity: return 1.0f;
-  }
-  return 1.0f;
-}
-
-// Which of x and y the derivative reads.
-__device__ __forceinline__ bool derivative_uses_output(ActivationKind activation) {
-  return activation == ActivationKind::sigmoid || activation == ActivationKind::tanh;
-}
-
-}  // namespace
 
 template <class Storage>
 __global__ void __launch_bounds__(kBiasActivationThreads)
@@ -90,7 +56,8 @@ __global__ void __launch_bounds__(kBiasActivationThreads)
            static_cast<std::int64_t>(blockIdx.y) * kBiasActivationRowLanes + threadIdx.y;
        row < args.rows; row += row_stride) {
     const std::int64_t index = row * args.columns + column;
-    store_float(args.out + index, activate(args.activation, load_float(args.x + index) + bias));
+    store_float(args.out + index,
+                activation_value(args.activation, load_float(args.x + index) + bias));
   }
 }
 
@@ -100,13 +67,13 @@ __global__ void __launch_bounds__(kActivationThreads)
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        i < args.count; i += stride)
-    store_float(args.y + i, activate(args.activation, load_float(args.x + i)));
+    store_float(args.y + i, activation_value(args.activation, load_float(args.x + i)));
 }
 
 template <class Storage>
 __global__ void __launch_bounds__(kActivationThreads)
     activation_backward_kernel(const ActivationBackwardArgs<Storage> args) {
-  const bool uses_output = derivative_uses_output(args.activation);
+  const bool uses_output = derivative_reads_output(args.activation);
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        i < args.count; i += stride) {

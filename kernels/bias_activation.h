@@ -1,7 +1,7 @@
 // Host entry points of the bias and activation kernels (kernels/bias_activation.cu,
 // whose header has the formulas, launch geometry and costs):
 //   bias_activation_forward  out[r, c] = act(x[r, c] + bias[c])  (Backend::bias_add
-//                            with ActivationKind::identity, or the fused
+//                            with Activation::identity, or the fused
 //                            bias + activation after a GEMM)
 //   activation_forward       y[i] = act(x[i])                     (Backend::activation_forward)
 //   activation_backward      dx[i] = dy[i] * act'(x[i], y[i])      (Backend::activation_backward)
@@ -16,17 +16,15 @@
 
 #include <cstdint>
 
-namespace seqtrain::kernels {
+#include "seqtrain/op_types.h"
 
-// The first four in seqtrain::Activation's order (include/seqtrain/graph.h), so
-// static_cast<ActivationKind>(activation) converts; identity is the bias add alone.
-enum class ActivationKind : std::uint8_t { sigmoid, tanh, relu, gelu, identity };
+namespace seqtrain::kernels {
 
 // out[r, c] = act(x[r, c] + bias[c]) for x, out [rows, columns]; bias [columns]
 // (null: no bias).
 template <class Storage>
 struct BiasActivationForwardArgs {
-  ActivationKind activation = ActivationKind::identity;
+  Activation activation = Activation::identity;
   std::int64_t rows = 0;
   std::int32_t columns = 0;
   const Storage* x = nullptr;
@@ -37,7 +35,7 @@ struct BiasActivationForwardArgs {
 // y[i] = act(x[i]) for i < count.
 template <class Storage>
 struct ActivationForwardArgs {
-  ActivationKind activation = ActivationKind::identity;
+  Activation activation = Activation::identity;
   std::int64_t count = 0;
   const Storage* x = nullptr;
   Storage* y = nullptr;
@@ -48,7 +46,7 @@ struct ActivationForwardArgs {
 // The input the activation does not use may be null.
 template <class Storage>
 struct ActivationBackwardArgs {
-  ActivationKind activation = ActivationKind::identity;
+  Activation activation = Activation::identity;
   std::int64_t count = 0;
   const Storage* x = nullptr;
   const Storage* y = nullptr;

@@ -20,14 +20,7 @@ namespace {
 
 using kernels::ActivationBackwardArgs;
 using kernels::ActivationForwardArgs;
-using kernels::ActivationKind;
 using kernels::BiasActivationForwardArgs;
-
-// The backend converts seqtrain::Activation with a static_cast.
-static_assert(static_cast<int>(ActivationKind::sigmoid) == static_cast<int>(Activation::sigmoid));
-static_assert(static_cast<int>(ActivationKind::tanh) == static_cast<int>(Activation::tanh));
-static_assert(static_cast<int>(ActivationKind::relu) == static_cast<int>(Activation::relu));
-static_assert(static_cast<int>(ActivationKind::gelu) == static_cast<int>(Activation::gelu));
 
 const Activation kActivations[] = {Activation::sigmoid, Activation::tanh, Activation::relu,
                                    Activation::gelu};
@@ -48,10 +41,6 @@ Tolerance tolerance() {
 template <class Storage>
 std::string storage_name() {
   return std::is_same_v<Storage, float> ? "fp32" : "bf16";
-}
-
-ActivationKind kind_of(Activation activation) {
-  return static_cast<ActivationKind>(activation);
 }
 
 // Serial reference of act(x + bias) (identity when activation is null).
@@ -76,7 +65,7 @@ void expect_bias_activation_matches_serial(std::int64_t rows, std::int32_t colum
   const std::vector<Storage> x_values = storage_values<Storage>(x);
   GuardedBuffer<Storage> out(rows * columns, 0, storage_from_float<Storage>(-7.0f));
   BiasActivationForwardArgs<Storage> args;
-  args.activation = activation != nullptr ? kind_of(*activation) : ActivationKind::identity;
+  args.activation = activation != nullptr ? *activation : Activation::identity;
   args.rows = rows;
   args.columns = columns;
   args.x = x_values.data();
@@ -122,7 +111,7 @@ void expect_activation_forward_matches_serial(Activation activation, std::int64_
   const std::vector<Storage> x_values = storage_values<Storage>(x);
   GuardedBuffer<Storage> y(count, 0, storage_from_float<Storage>(-7.0f));
   kernels::activation_forward(
-      ActivationForwardArgs<Storage>{kind_of(activation), count, x_values.data(), y.data()},
+      ActivationForwardArgs<Storage>{activation, count, x_values.data(), y.data()},
       nullptr);
   Tensor expected = Tensor::zeros({count});
   make_serial_backend()->activation_forward(activation, x, expected);
@@ -157,7 +146,7 @@ void expect_activation_backward_matches_serial(Activation activation, std::int64
   const bool uses_output = activation == Activation::sigmoid || activation == Activation::tanh;
   GuardedBuffer<Storage> dx(count, 0, storage_from_float<Storage>(-7.0f));
   ActivationBackwardArgs<Storage> args;
-  args.activation = kind_of(activation);
+  args.activation = activation;
   args.count = count;
   args.x = uses_output ? nullptr : x_values.data();
   args.y = uses_output ? y_values.data() : nullptr;
@@ -185,7 +174,7 @@ TEST(BiasActivationKernels, IdentityBackwardPassesTheGradientThrough) {
   const std::vector<float> dy = random_tensor({count}, 9).to_vector();
   std::vector<float> dx(count, -7.0f);
   kernels::activation_backward(
-      ActivationBackwardArgs<float>{ActivationKind::identity, count, x.data(), nullptr, dy.data(),
+      ActivationBackwardArgs<float>{Activation::identity, count, x.data(), nullptr, dy.data(),
                                     dx.data()},
       nullptr);
   EXPECT_EQ(dx, dy);

@@ -223,6 +223,7 @@ void check_activation(Backend& backend, Activation activation) {
       case Activation::sigmoid: y[i] = sigmoid(x), dydx[i] = y[i] * (1 - y[i]); break;
       case Activation::tanh: y[i] = std::tanh(x), dydx[i] = 1 - y[i] * y[i]; break;
       case Activation::relu: y[i] = x > 0 ? x : 0, dydx[i] = x > 0 ? 1 : 0; break;
+      case Activation::identity: y[i] = x, dydx[i] = 1; break;
       case Activation::gelu:
         y[i] = x * cdf;
         dydx[i] = cdf + x * std::exp(-x * x / 2) / std::sqrt(2 * 3.14159265358979323846L);
@@ -252,8 +253,8 @@ void check_activation(Backend& backend, Activation activation) {
 }
 
 void check_activations(Backend& backend) {
-  for (Activation activation :
-       {Activation::sigmoid, Activation::tanh, Activation::relu, Activation::gelu})
+  for (Activation activation : {Activation::sigmoid, Activation::tanh, Activation::relu,
+                                Activation::gelu, Activation::identity})
     check_activation(backend, activation);
 }
 

@@ -8,7 +8,7 @@
 //   layernorm    constant rows (variance 0), variance below, at and above eps
 //                (1e-5 and BERT's 1e-12), tiny and large scales, a large
 //                offset, and two rows worked out by hand
-//   activations  sigmoid, tanh, gelu, relu far into saturation (|x| up to 1e4)
+//   activations  sigmoid, tanh, gelu, relu, identity, into saturation (|x| up to 1e4)
 //   lstm cell    one step with gate pre-activations of +-20 to +-100
 //   softmax      logits of +-1e4 and rows of equal large logits
 //   cross-ent.   the same logits, an ignored row, and a batch of ignored rows

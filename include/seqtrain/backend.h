@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "seqtrain/graph.h"
+#include "seqtrain/op_types.h"
 #include "seqtrain/tensor.h"
 
 namespace seqtrain {

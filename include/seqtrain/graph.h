@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "seqtrain/op_types.h"
 #include "seqtrain/tensor.h"
 
 namespace seqtrain {
@@ -20,25 +21,6 @@ enum class ValueKind : std::uint8_t {
   parameter_grad,  // the gradient of a parameter, owned by the ParameterStore
   activation,      // produced by a node; lives in the executor's planned arena
 };
-
-enum class Activation : std::uint8_t { sigmoid, tanh, relu, gelu };
-const char* activation_name(Activation activation);
-
-// The recurrent cells, with PyTorch's gate order in the weight rows:
-// rnn_tanh: h' = tanh(W_ih x + b_ih + W_hh h + b_hh)               (1 gate)
-// lstm:     i, f, g, o                                              (4 gates)
-// gru:      r, z, n                                                 (3 gates)
-enum class RnnCell : std::uint8_t { rnn_tanh, lstm, gru };
-const char* rnn_cell_name(RnnCell cell);
-int rnn_gate_count(RnnCell cell);
-// Floats of saved activations per (time step, batch row) / hidden size.
-int rnn_workspace_width(RnnCell cell);
-
-// Whose code runs a recurrent layer on the cuda backend: seqtrain's fused cell
-// kernels (every backend), or cuDNN's RNN API (cuda only: for comparing the two
-// on a GPU; it keeps its own saved state, so the layer's workspace is empty).
-enum class RnnImpl : std::uint8_t { fused, cudnn };
-const char* rnn_impl_name(RnnImpl impl);
 
 enum class OpKind : std::uint8_t {
   embedding,

@@ -6,51 +6,6 @@
 
 namespace seqtrain {
 
-const char* activation_name(Activation activation) {
-  switch (activation) {
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::tanh: return "tanh";
-    case Activation::relu: return "relu";
-    case Activation::gelu: return "gelu";
-  }
-  return "?";
-}
-
-const char* rnn_cell_name(RnnCell cell) {
-  switch (cell) {
-    case RnnCell::rnn_tanh: return "rnn";
-    case RnnCell::lstm: return "lstm";
-    case RnnCell::gru: return "gru";
-  }
-  return "?";
-}
-
-const char* rnn_impl_name(RnnImpl impl) {
-  switch (impl) {
-    case RnnImpl::fused: return "fused";
-    case RnnImpl::cudnn: return "cudnn";
-  }
-  return "?";
-}
-
-int rnn_gate_count(RnnCell cell) {
-  switch (cell) {
-    case RnnCell::rnn_tanh: return 1;
-    case RnnCell::lstm: return 4;
-    case RnnCell::gru: return 3;
-  }
-  return 0;
-}
-
-int rnn_workspace_width(RnnCell cell) {
-  switch (cell) {
-    case RnnCell::rnn_tanh: return 0;
-    case RnnCell::lstm: return 5;
-    case RnnCell::gru: return 4;
-  }
-  return 0;
-}
-
 ValueId Graph::new_value(Value value) {
   values_.push_back(std::move(value));
   return static_cast<ValueId>(values_.size() - 1);

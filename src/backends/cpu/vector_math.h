@@ -14,7 +14,7 @@
 //   fast_exp     relative error <= 2e-7 down to 2^-126, then 0; saturates at 88.37
 //   fast_tanh    absolute error <= 3e-7
 //   fast_erf     absolute error <= 4e-7
-// The formulas the results approximate are those of backends/pointwise_math.h.
+// The formulas the results approximate are those of seqtrain/activation_math.h.
 #pragma once
 
 #include <bit>

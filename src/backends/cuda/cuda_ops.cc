@@ -25,17 +25,6 @@ using cuda::with_storage;
 
 namespace {
 
-kernels::ActivationKind activation_kind(Activation activation) {
-  switch (activation) {
-    case Activation::sigmoid: return kernels::ActivationKind::sigmoid;
-    case Activation::tanh: return kernels::ActivationKind::tanh;
-    case Activation::relu: return kernels::ActivationKind::relu;
-    case Activation::gelu: return kernels::ActivationKind::gelu;
-  }
-  SEQTRAIN_CHECK(false, "activation {}", static_cast<int>(activation));
-  return kernels::ActivationKind::identity;
-}
-
 void expect_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
   SEQTRAIN_CHECK(a.dtype() == b.dtype(), "{} of {} and {}", op, dtype_name(a.dtype()),
                  dtype_name(b.dtype()));
@@ -96,7 +85,7 @@ void CudaBackend::bias_add(const Tensor& x, const Tensor& bias, Tensor& out) {
   const std::int64_t columns = bias.numel();
   with_storage(out, "bias_add", [&]<class S>(S) {
     kernels::bias_activation_forward(
-        {kernels::ActivationKind::identity, columns == 0 ? 0 : x.numel() / columns,
+        {Activation::identity, columns == 0 ? 0 : x.numel() / columns,
          to_int32(columns, "bias width"), device_data<S>(x), device_data<float>(bias),
          device_data<S>(out)},
         stream_);
@@ -107,7 +96,7 @@ void CudaBackend::activation_forward(Activation activation, const Tensor& x, Ten
   expect_same_dtype(x, y, "activation_forward");
   with_storage(y, "activation_forward", [&]<class S>(S) {
     kernels::activation_forward(
-        {activation_kind(activation), y.numel(), device_data<S>(x), device_data<S>(y)}, stream_);
+        {activation, y.numel(), device_data<S>(x), device_data<S>(y)}, stream_);
   });
 }
 
@@ -115,7 +104,7 @@ void CudaBackend::activation_backward(Activation activation, const Tensor& x, co
                                       const Tensor& dy, Tensor& dx) {
   expect_same_dtype(x, dx, "activation_backward");
   with_storage(dx, "activation_backward", [&]<class S>(S) {
-    kernels::activation_backward({activation_kind(activation), dx.numel(), device_data<S>(x),
+    kernels::activation_backward({activation, dx.numel(), device_data<S>(x),
                                   device_data<S>(y), device_data<S>(dy), device_data<S>(dx)},
                                  stream_);
   });

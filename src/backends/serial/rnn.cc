@@ -19,7 +19,7 @@
 #include <cmath>
 #include <vector>
 
-#include "backends/pointwise_math.h"
+#include "seqtrain/activation_math.h"
 #include "backends/rnn_layout.h"
 #include "backends/serial/serial_backend.h"
 

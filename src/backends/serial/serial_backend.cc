@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "backends/pointwise_math.h"
+#include "seqtrain/activation_math.h"
 #include "seqtrain/rng.h"
 
 namespace seqtrain {
