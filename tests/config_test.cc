@@ -236,8 +236,8 @@ TEST(RunConfig, DefaultsFillEveryKeyNotGiven) {
   EXPECT_EQ(config.seed, 1234);
   EXPECT_EQ(config.threads, 0);
   EXPECT_EQ(config.run_dir, "runs/adding");
-  EXPECT_EQ(config.model.cell, RecurrentCell::lstm);
-  EXPECT_EQ(config.model.impl, RecurrentImpl::fused);
+  EXPECT_EQ(config.model.cell, RnnCell::lstm);
+  EXPECT_EQ(config.model.impl, RnnImpl::fused);
   EXPECT_EQ(config.model.hidden_size, 256);
   EXPECT_EQ(config.model.layers, 1);
   EXPECT_FALSE(config.model.bidirectional);
@@ -261,7 +261,7 @@ TEST(RunConfig, DefaultsFillEveryKeyNotGiven) {
   EXPECT_EQ(training.optimizer.weight_decay, 0.0);
   EXPECT_EQ(training.optimizer.momentum, 0.9);
   EXPECT_EQ(training.schedule.warmup_steps, 0);
-  EXPECT_EQ(training.schedule.decay, LearningRateDecay::cosine);
+  EXPECT_EQ(training.schedule.decay, LrDecay::cosine);
   EXPECT_EQ(training.schedule.final_learning_rate, 0.0);
   EXPECT_EQ(training.clip_norm, 1.0);
   EXPECT_EQ(training.eval_every, 200);
@@ -283,8 +283,8 @@ TEST(RunConfig, FileValuesAndOverridesLandInTheTypedConfig) {
        "model.cell=lstm", "training.schedule={decay: linear, warmup_steps: 10}",
        "training.carry_state=false", "model.dropout=0.25", "model.impl=cudnn"});
   EXPECT_EQ(config.run_dir, "out/x");
-  EXPECT_EQ(config.model.impl, RecurrentImpl::cudnn);
-  EXPECT_EQ(config.model.cell, RecurrentCell::lstm);  // the last override wins
+  EXPECT_EQ(config.model.impl, RnnImpl::cudnn);
+  EXPECT_EQ(config.model.cell, RnnCell::lstm);  // the last override wins
   EXPECT_EQ(config.model.layers, 2);
   EXPECT_EQ(config.model.dropout, 0.25);
   EXPECT_EQ(config.data.path, "text.txt");
@@ -292,7 +292,7 @@ TEST(RunConfig, FileValuesAndOverridesLandInTheTypedConfig) {
   EXPECT_EQ(config.training.steps, 700);
   EXPECT_EQ(config.training.optimizer.learning_rate, 3e-3);
   EXPECT_EQ(config.training.optimizer.betas, (std::array<double, 2>{0.9, 0.98}));
-  EXPECT_EQ(config.training.schedule.decay, LearningRateDecay::linear);
+  EXPECT_EQ(config.training.schedule.decay, LrDecay::linear);
   EXPECT_EQ(config.training.schedule.warmup_steps, 10);
   EXPECT_FALSE(config.training.carry_state);
 }
@@ -387,7 +387,7 @@ TEST(MlmConfig, DefaultsAreBertsRecipe) {
   EXPECT_EQ(training.optimizer.betas, (std::array<double, 2>{0.9, 0.999}));
   EXPECT_EQ(training.optimizer.epsilon, 1e-6);
   EXPECT_EQ(training.optimizer.weight_decay, 0.01);
-  EXPECT_EQ(training.schedule.decay, LearningRateDecay::linear);
+  EXPECT_EQ(training.schedule.decay, LrDecay::linear);
   EXPECT_EQ(training.schedule.warmup_steps, 10);  // 1% of the default 1000 steps
   EXPECT_EQ(training.clip_norm, 1.0);
   EXPECT_EQ(training.init_from, std::nullopt);
@@ -423,7 +423,7 @@ TEST(MlmConfig, GivenValuesOverrideTheMlmDefaults) {
   EXPECT_EQ(config.training.optimizer.learning_rate, 3e-4);
   EXPECT_EQ(config.training.optimizer.epsilon, 1e-8);
   EXPECT_EQ(config.training.optimizer.weight_decay, 0.0);
-  EXPECT_EQ(config.training.schedule.decay, LearningRateDecay::cosine);
+  EXPECT_EQ(config.training.schedule.decay, LrDecay::cosine);
   EXPECT_EQ(config.training.schedule.warmup_steps, 0);
   EXPECT_EQ(config.model.bert.layers, 4);
   EXPECT_EQ(config.model.bert.hidden_size, 256);

@@ -592,7 +592,7 @@ struct TrainingTrace {
 TrainingTrace train_adding_problem(Backend& backend) {
   ParameterStore parameters(backend);
   SequenceModelSpec spec;
-  spec.task = SequenceTask::adding;
+  spec.task = Task::adding;
   spec.cell = RnnCell::lstm;
   spec.hidden_size = 16;
   spec.feature_size = static_cast<int>(AddingProblem::kFeatureCount);

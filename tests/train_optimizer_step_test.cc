@@ -66,7 +66,7 @@ struct LanguageModelSetup {
 
   static SequenceModelSpec spec() {
     SequenceModelSpec spec;
-    spec.task = SequenceTask::charlm;
+    spec.task = Task::charlm;
     spec.hidden_size = 10;
     spec.layers = 2;
     spec.vocabulary_size = kVocabulary;

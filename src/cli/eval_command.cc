@@ -30,7 +30,7 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
     RunConfig config = resolve_run_config("", {}, options->run_dir);
     auto backend = select_backend(options->device, static_cast<int>(config.threads));
     // A run trained with cuDNN's layers evaluates with the fused ones elsewhere: same math.
-    if (backend->device() != Device::cuda) config.model.impl = RecurrentImpl::fused;
+    if (backend->device() != Device::cuda) config.model.impl = RnnImpl::fused;
     ParameterStore parameters(*backend);
     std::unique_ptr<TrainingTask> task =
         make_training_task(config, options->run_dir, *backend, parameters, RunStart::existing);

@@ -18,13 +18,6 @@
 namespace seqtrain {
 namespace {
 
-constexpr std::array<std::string_view, 4> kTaskNames{"charlm", "adding", "classification", "mlm"};
-constexpr std::array<std::string_view, 3> kCellNames{"lstm", "gru", "rnn"};
-constexpr std::array<std::string_view, 2> kImplNames{"fused", "cudnn"};
-constexpr std::array<std::string_view, 2> kVocabularyNames{"byte", "char"};
-constexpr std::array<std::string_view, 2> kOptimizerNames{"adamw", "sgd"};
-constexpr std::array<std::string_view, 3> kDecayNames{"constant", "linear", "cosine"};
-
 // Conditions of keys that only one family of tasks reads.
 const std::vector<std::string> kSequenceTasks{"charlm", "adding", "classification"};
 const std::vector<std::string> kMlmTask{"mlm"};
@@ -111,7 +104,15 @@ class RunConfigTable {
     return schema_.add_string(std::move(path), std::move(doc));
   }
 
-  // An enum member whose values are named by names (in enum order).
+  // An enum member whose values are named by names, the enum's name table (in
+  // enum order).
+  template <class Field, std::size_t count>
+  ConfigKey& choice(std::string path, Field field, const char* const (&names)[count],
+                    std::string doc) {
+    std::array<std::string_view, count> name_views;
+    std::copy(std::begin(names), std::end(names), name_views.begin());
+    return choice(std::move(path), field, name_views, std::move(doc));
+  }
   template <class Field, std::size_t count>
   ConfigKey& choice(std::string path, Field field, const std::array<std::string_view, count>& names,
                     std::string doc) {
@@ -222,11 +223,11 @@ RunConfigTable build_table() {
               "empty or absent.")
       .with_derived_default("runs/<task>");
 
-  table.choice(RUN_CONFIG_KEY(model.cell), kCellNames, "Recurrent cell.")
+  table.choice(RUN_CONFIG_KEY(model.cell), kRnnCellNames, "Recurrent cell.")
       .with_default(std::string("lstm"))
       .only_when("task", kSequenceTasks);
   table
-      .choice(RUN_CONFIG_KEY(model.impl), kImplNames,
+      .choice(RUN_CONFIG_KEY(model.impl), kRnnImplNames,
               "Whose code runs the recurrent layers on --device cuda: seqtrain's fused cell "
               "kernels, or cuDNN's RNN (for comparing the two on a GPU; forward-direction layers "
               "only, untested until run on a GPU). The cpu and serial backends have fused only.")
@@ -455,7 +456,7 @@ RunConfigTable build_table() {
       .with_default(std::int64_t{0})
       .at_least(0);
   table
-      .choice(RUN_CONFIG_KEY(training.schedule.decay), kDecayNames,
+      .choice(RUN_CONFIG_KEY(training.schedule.decay), kLrDecayNames,
               "Shape of the decay from the learning rate to final_learning_rate after warmup.")
       .with_default(std::string("cosine"))
       .with_default_when("task", "mlm", std::string("linear"));
@@ -589,7 +590,7 @@ void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
 
 // Checks that involve more than one key, or depend on the task.
 void check_across_keys(const ConfigValues& values, const RunConfig& config) {
-  const std::string_view task = to_string(config.task);
+  const std::string_view task = task_name(config.task);
   if (config.task == Task::charlm) {
     if (!config.data.path)
       values.fail(
@@ -613,34 +614,34 @@ void check_across_keys(const ConfigValues& values, const RunConfig& config) {
                      "data.validation_path)");
   }
   if (config.task == Task::mlm) check_mlm_keys(values, config);
-  if (config.model.impl == RecurrentImpl::cudnn && config.model.bidirectional)
+  if (config.model.impl == RnnImpl::cudnn && config.model.bidirectional)
     values.fail_at("model.impl",
                    "cudnn runs forward-direction layers only; set model.bidirectional: false or "
                    "model.impl: fused");
   const TrainingConfig& training = config.training;
   // A decay needs a step after warmup to decay over (lr_schedule.h).
-  if (training.schedule.decay == LearningRateDecay::constant
+  if (training.schedule.decay == LrDecay::constant
           ? training.schedule.warmup_steps > training.steps
           : training.schedule.warmup_steps >= training.steps)
     values.fail_at(
         "training.schedule.warmup_steps",
-        training.schedule.decay == LearningRateDecay::constant
+        training.schedule.decay == LrDecay::constant
             ? fmt::format("must be <= training.steps ({})", training.steps)
             : fmt::format("must be < training.steps ({}) when decay is {}, which needs a step "
                           "after warmup; lower it or set training.schedule.decay: constant",
-                          training.steps, to_string(training.schedule.decay)));
-  if (training.schedule.decay != LearningRateDecay::constant &&
+                          training.steps, lr_decay_name(training.schedule.decay)));
+  if (training.schedule.decay != LrDecay::constant &&
       training.schedule.final_learning_rate > training.optimizer.learning_rate)
     values.fail_at("training.schedule.final_learning_rate",
                    fmt::format("must be <= training.optimizer.learning_rate ({}) when decay is {}",
                                format_config_value(training.optimizer.learning_rate),
-                               to_string(training.schedule.decay)));
+                               lr_decay_name(training.schedule.decay)));
 }
 
 RunConfig run_config_from_values(const ConfigValues& values) {
   RunConfig config;
   for (const FieldBinding& binding : run_config_table().bindings()) binding.read(values, config);
-  if (config.run_dir.empty()) config.run_dir = fmt::format("runs/{}", to_string(config.task));
+  if (config.run_dir.empty()) config.run_dir = fmt::format("runs/{}", task_name(config.task));
   if (config.task == Task::mlm && !values.is_given("training.schedule.warmup_steps"))
     config.training.schedule.warmup_steps = config.training.steps / 100;
   check_across_keys(values, config);
@@ -649,24 +650,11 @@ RunConfig run_config_from_values(const ConfigValues& values) {
 
 }  // namespace
 
-std::string_view to_string(Task task) {
-  return kTaskNames[static_cast<std::size_t>(task)];
-}
-std::string_view to_string(RecurrentImpl impl) {
-  return kImplNames[static_cast<std::size_t>(impl)];
-}
-
-std::string_view to_string(RecurrentCell cell) {
-  return kCellNames[static_cast<std::size_t>(cell)];
-}
 std::string_view to_string(Vocabulary vocabulary) {
   return kVocabularyNames[static_cast<std::size_t>(vocabulary)];
 }
 std::string_view to_string(OptimizerName name) {
   return kOptimizerNames[static_cast<std::size_t>(name)];
-}
-std::string_view to_string(LearningRateDecay decay) {
-  return kDecayNames[static_cast<std::size_t>(decay)];
 }
 
 std::vector<MlmPhaseConfig> mlm_phases(const RunConfig& config) {

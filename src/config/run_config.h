@@ -11,24 +11,25 @@
 #include <string_view>
 #include <vector>
 
+#include "seqtrain/op_types.h"
+#include "seqtrain/task.h"
+#include "train/lr_schedule.h"
+
 namespace seqtrain {
 
 class ConfigSchema;
 
-enum class Task { charlm, adding, classification, mlm };
-enum class RecurrentCell { lstm, gru, rnn };
-enum class RecurrentImpl { fused, cudnn };
-enum class Vocabulary { byte, character };  // "byte" | "char"
+// The choices of the keys, one enum per concept with its name table beside
+// it: Task (seqtrain/task.h), RnnCell and RnnImpl (seqtrain/op_types.h),
+// LrDecay (train/lr_schedule.h), and these two, which only the config has.
+enum class Vocabulary { byte, character };
+inline constexpr const char* kVocabularyNames[] = {"byte", "char"};
 enum class OptimizerName { adamw, sgd };
-enum class LearningRateDecay { constant, linear, cosine };
+inline constexpr const char* kOptimizerNames[] = {"adamw", "sgd"};
 
-// The names the YAML uses ("charlm", "char", "cosine", ...).
-std::string_view to_string(Task task);
-std::string_view to_string(RecurrentCell cell);
-std::string_view to_string(RecurrentImpl impl);
+// The names the YAML uses ("char", "adamw").
 std::string_view to_string(Vocabulary vocabulary);
 std::string_view to_string(OptimizerName name);
-std::string_view to_string(LearningRateDecay decay);
 
 // task mlm: the BERT encoder (src/models/bert.h).
 struct BertModelConfig {
@@ -46,8 +47,8 @@ struct BertModelConfig {
 
 // The recurrent keys are for charlm, adding and classification; bert for mlm.
 struct ModelConfig {
-  RecurrentCell cell = RecurrentCell::lstm;
-  RecurrentImpl impl = RecurrentImpl::fused;
+  RnnCell cell = RnnCell::lstm;
+  RnnImpl impl = RnnImpl::fused;
   std::int64_t hidden_size = 0;
   std::int64_t layers = 0;
   bool bidirectional = false;
@@ -115,7 +116,7 @@ struct OptimizerConfig {
 
 struct ScheduleConfig {
   std::int64_t warmup_steps = 0;
-  LearningRateDecay decay = LearningRateDecay::cosine;
+  LrDecay decay = LrDecay::cosine;
   double final_learning_rate = 0;
 
   bool operator==(const ScheduleConfig&) const = default;

@@ -19,7 +19,7 @@ int head_input_size(const SequenceModelSpec& spec) {
   return spec.hidden_size * directions;
 }
 
-bool uses_tokens(SequenceTask task) { return task != SequenceTask::adding; }
+bool uses_tokens(Task task) { return task != Task::adding; }
 
 }  // namespace
 
@@ -87,7 +87,7 @@ SequenceGraph SequenceModel::build_graph(int steps, int batch, bool with_state,
   Attributes transpose_weight;
   transpose_weight.transpose_b = true;
   ValueId features;
-  if (spec_.task == SequenceTask::charlm) {
+  if (spec_.task == Task::charlm) {
     // Every step predicts the next token: [T, B, H] -> [T*B, H].
     Attributes flatten;
     flatten.shape = {static_cast<std::int64_t>(steps) * batch, head_input_size(spec_)};
@@ -106,7 +106,7 @@ SequenceGraph SequenceModel::build_graph(int steps, int batch, bool with_state,
   g.mark_output(result.output);
 
   if (with_targets) {
-    if (spec_.task == SequenceTask::adding) {
+    if (spec_.task == Task::adding) {
       ValueId targets = g.add_input(model_io::kTargets, {batch, 1});
       result.loss = g.add(OpKind::mse, {result.output, targets}, {}, "loss");
     } else {

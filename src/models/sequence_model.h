@@ -14,13 +14,13 @@
 #include "models/recurrent_stack.h"
 #include "seqtrain/graph.h"
 #include "seqtrain/parameters.h"
+#include "seqtrain/task.h"
 
 namespace seqtrain {
 
-enum class SequenceTask { charlm, adding, classification };
-
+// task picks the head: charlm, adding or classification (not mlm).
 struct SequenceModelSpec {
-  SequenceTask task = SequenceTask::charlm;
+  Task task = Task::charlm;
   RnnCell cell = RnnCell::lstm;
   RnnImpl impl = RnnImpl::fused;
   int layers = 1;

@@ -8,15 +8,6 @@
 
 namespace seqtrain {
 
-const char* lr_decay_name(LrDecay decay) {
-  switch (decay) {
-    case LrDecay::constant: return "constant";
-    case LrDecay::linear: return "linear";
-    case LrDecay::cosine: return "cosine";
-  }
-  return "?";
-}
-
 LrDecay parse_lr_decay(const std::string& name) {
   for (LrDecay decay : {LrDecay::constant, LrDecay::linear, LrDecay::cosine})
     if (name == lr_decay_name(decay)) return decay;

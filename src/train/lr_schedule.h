@@ -17,9 +17,11 @@
 
 namespace seqtrain {
 
+// Named as the config's training.schedule.decay.
 enum class LrDecay { constant, linear, cosine };
+inline constexpr const char* kLrDecayNames[] = {"constant", "linear", "cosine"};
+constexpr const char* lr_decay_name(LrDecay decay) { return kLrDecayNames[static_cast<int>(decay)]; }
 
-const char* lr_decay_name(LrDecay decay);
 // "constant", "linear", "cosine"; anything else is a ConfigError listing those.
 LrDecay parse_lr_decay(const std::string& name);
 

@@ -84,7 +84,7 @@ fs::path mlm_data_directory(const RunConfig& config, const fs::path& run_dir) {
 MlmRunData prepare_mlm_run_data(const RunConfig& config, const fs::path& run_dir,
                                 bool reuse_without_corpus) {
   SEQTRAIN_CHECK(config.task == Task::mlm && config.data.path, "masked-LM data of a {} run",
-                 to_string(config.task));
+                 task_name(config.task));
   const fs::path directory = mlm_data_directory(config, run_dir);
   const auto start = std::chrono::steady_clock::now();
   std::optional<MlmRunData> data;

@@ -22,9 +22,9 @@ SequenceRunner::CachedGraph& SequenceRunner::graph_for(int steps, int batch, boo
 namespace {
 
 // Rows that count towards the loss, and how many of them the argmax gets right.
-TaskMetrics score(SequenceTask task, const Tensor& output, const SequenceBatch& batch, float loss) {
+TaskMetrics score(Task task, const Tensor& output, const SequenceBatch& batch, float loss) {
   TaskMetrics metrics;
-  if (task == SequenceTask::adding) {
+  if (task == Task::adding) {
     metrics.rows = batch.batch_size();
     metrics.loss_sum = static_cast<double>(loss) * static_cast<double>(metrics.rows);
     return metrics;
@@ -104,7 +104,7 @@ TaskMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
   std::int64_t tokens = 0;
   for (std::int32_t length : batch.lengths.span<std::int32_t>()) tokens += length;
   if (!std::isfinite(loss)) return {static_cast<double>(loss), 1, 0, tokens};
-  Tensor output = model_->spec().task == SequenceTask::adding
+  Tensor output = model_->spec().task == Task::adding
                       ? Tensor()
                       : executor.value_to_host(cached.ids.output);
   TaskMetrics metrics = score(model_->spec().task, output, batch, loss);

@@ -11,30 +11,17 @@
 namespace seqtrain {
 namespace {
 
-RnnCell rnn_cell(RecurrentCell cell) {
-  switch (cell) {
-    case RecurrentCell::lstm: return RnnCell::lstm;
-    case RecurrentCell::gru: return RnnCell::gru;
-    case RecurrentCell::rnn: return RnnCell::rnn_tanh;
-  }
-  return RnnCell::lstm;
-}
-
 SequenceModelSpec base_spec(const RunConfig& config) {
   SequenceModelSpec spec;
-  spec.cell = rnn_cell(config.model.cell);
-  spec.impl = config.model.impl == RecurrentImpl::cudnn ? RnnImpl::cudnn : RnnImpl::fused;
+  SEQTRAIN_CHECK(config.task != Task::mlm, "a sequence model for task mlm");
+  spec.task = config.task;
+  spec.cell = config.model.cell;
+  spec.impl = config.model.impl;
   spec.layers = static_cast<int>(config.model.layers);
   spec.hidden_size = static_cast<int>(config.model.hidden_size);
   spec.bidirectional = config.model.bidirectional;
   spec.dropout = static_cast<float>(config.model.dropout);
   spec.embedding_size = static_cast<int>(config.model.embedding_size);
-  switch (config.task) {
-    case Task::charlm: spec.task = SequenceTask::charlm; break;
-    case Task::adding: spec.task = SequenceTask::adding; break;
-    case Task::classification: spec.task = SequenceTask::classification; break;
-    case Task::mlm: SEQTRAIN_CHECK(false, "a sequence model for task mlm"); break;
-  }
   return spec;
 }
 

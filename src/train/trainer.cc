@@ -74,11 +74,7 @@ LrSchedule make_schedule(const TrainingConfig& training) {
   options.warmup_steps = training.schedule.warmup_steps;
   options.final_learning_rate = training.schedule.final_learning_rate;
   options.total_steps = training.steps;
-  switch (training.schedule.decay) {
-    case LearningRateDecay::constant: options.decay = LrDecay::constant; break;
-    case LearningRateDecay::linear: options.decay = LrDecay::linear; break;
-    case LearningRateDecay::cosine: options.decay = LrDecay::cosine; break;
-  }
+  options.decay = training.schedule.decay;
   return LrSchedule(options);
 }
 
@@ -115,7 +111,7 @@ int run_training(const TrainOptions& options) {
   // Before the run directory exists: a device that is not there (--device cuda
   // without a GPU) must not leave a directory that refuses the retry.
   auto backend = select_backend(options.device, static_cast<int>(config.threads));
-  if (config.model.impl == RecurrentImpl::cudnn && backend->device() != Device::cuda)
+  if (config.model.impl == RnnImpl::cudnn && backend->device() != Device::cuda)
     throw ConfigError(fmt::format(
         "model.impl: cudnn runs on --device cuda only, and this run would use the {} backend; "
         "set model.impl: fused to train here",
@@ -154,7 +150,7 @@ int run_training(const TrainOptions& options) {
     if (resuming) spdlog::info("{} has no checkpoint yet: starting from step 0", run_dir.string());
     if (config.training.init_from) task->initialize_from(*config.training.init_from);
   }
-  spdlog::info("{} on the {} backend: {} parameters, {} steps", to_string(config.task),
+  spdlog::info("{} on the {} backend: {} parameters, {} steps", task_name(config.task),
                backend->name(), parameters.total_elements(), config.training.steps);
   fresh_run_guard.dismiss();
   if (signals.received() != 0) {
