@@ -22,37 +22,48 @@ enum class ValueKind : std::uint8_t {
   activation,      // produced by a node; lives in the executor's planned arena
 };
 
+// Every op, once: X(kind, Definition) gives the OpKind enumerator `kind`
+// (also its printed name) and the OpDefinition k<Definition>Op that declares
+// its shapes, its run and its gradient (src/graph/ops_*.cc). Adding an op is a
+// line here, its definition, and its Backend method on each backend
+// (docs/adding_an_op.md).
+#define SEQTRAIN_OPS(X) \
+  X(embedding, Embedding)                         \
+  X(embedding_backward, EmbeddingBackward)        \
+  X(matmul, Matmul)                               \
+  X(bias_add, BiasAdd)                            \
+  X(bias_grad, BiasGrad)                          \
+  X(add, Add)                                     \
+  X(mul, Mul)                                     \
+  X(scale, Scale)                                 \
+  X(activation, Activation)                       \
+  X(activation_backward, ActivationBackward)      \
+  X(softmax, Softmax)                             \
+  X(softmax_backward, SoftmaxBackward)            \
+  X(cross_entropy, CrossEntropy)                  \
+  X(cross_entropy_backward, CrossEntropyBackward) \
+  X(mse, Mse)                                     \
+  X(mse_backward, MseBackward)                    \
+  X(layernorm, Layernorm)                         \
+  X(layernorm_backward, LayernormBackward)        \
+  X(dropout, Dropout)                             \
+  X(reshape, Reshape)                             \
+  X(transpose01, Transpose01)                     \
+  X(concat_last, ConcatLast)                      \
+  X(split_last, SplitLast)                        \
+  X(sequence_last, SequenceLast)                  \
+  X(sequence_last_backward, SequenceLastBackward) \
+  X(rnn, Rnn)                                     \
+  X(rnn_backward, RnnBackward)                    \
+  X(accumulate, Accumulate)                       \
+  X(attention, Attention)                         \
+  X(attention_backward, AttentionBackward)        \
+  /* end of SEQTRAIN_OPS */
+
 enum class OpKind : std::uint8_t {
-  embedding,
-  embedding_backward,
-  matmul,
-  bias_add,
-  bias_grad,
-  add,
-  mul,
-  scale,
-  activation,
-  activation_backward,
-  softmax,
-  softmax_backward,
-  cross_entropy,
-  cross_entropy_backward,
-  mse,
-  mse_backward,
-  layernorm,
-  layernorm_backward,
-  dropout,
-  reshape,
-  transpose01,
-  concat_last,
-  split_last,
-  sequence_last,
-  sequence_last_backward,
-  rnn,
-  rnn_backward,
-  accumulate,
-  attention,
-  attention_backward,
+#define SEQTRAIN_OP_KIND(kind, definition) kind,
+  SEQTRAIN_OPS(SEQTRAIN_OP_KIND)
+#undef SEQTRAIN_OP_KIND
 };
 const char* op_name(OpKind op);
 
@@ -115,6 +126,11 @@ class Graph {
   // The scalar that training minimises.
   void set_loss(ValueId loss);
   ValueId loss() const { return loss_; }
+  // d loss / d loss: the input that starts the backward pass, which
+  // append_backward adds and the executor fills (1, or a micro-batch's
+  // weight). kNoValue in a graph without backward.
+  void set_loss_seed(ValueId seed);
+  ValueId loss_seed() const { return loss_seed_; }
   // Values the caller reads after a run (logits, predictions): kept alive to the end.
   void mark_output(ValueId value);
   const std::vector<ValueId>& outputs() const { return outputs_; }
@@ -134,6 +150,7 @@ class Graph {
   std::vector<Node> nodes_;
   std::vector<ValueId> outputs_;
   ValueId loss_ = kNoValue;
+  ValueId loss_seed_ = kNoValue;
 };
 
 // Appends the backward nodes for graph.loss(): for every parameter reachable

@@ -47,8 +47,9 @@ int append_backward(Graph& graph) {
 
   Attributes seed_attributes;
   seed_attributes.alpha = 1.0f;
-  // d loss / d loss = 1, supplied by the executor as the input "loss.seed".
-  ValueId seed = graph.add_input("loss.seed", graph.value(graph.loss()).shape);
+  // d loss / d loss: an input the executor fills (Graph::loss_seed).
+  const ValueId seed = graph.add_input("loss.seed", graph.value(graph.loss()).shape);
+  graph.set_loss_seed(seed);
   grads[graph.loss()] = seed;
 
   for (int n = forward_count - 1; n >= 0; --n) {
@@ -68,10 +69,10 @@ int append_backward(Graph& graph) {
     if (!any_output_grad || !any_input_needs) continue;
     const OpDefinition& definition = op_definition(request.node.op);
     SEQTRAIN_CHECK(definition.gradient != nullptr, "op {} ('{}') has no gradient",
-                   definition.name, request.node.name);
+                   op_name(request.node.op), request.node.name);
     std::vector<ValueId> input_grads = definition.gradient(graph, request);
     SEQTRAIN_CHECK(input_grads.size() == request.node.inputs.size(),
-                   "gradient of {} returned {} values for {} inputs", definition.name,
+                   "gradient of {} returned {} values for {} inputs", op_name(request.node.op),
                    input_grads.size(), request.node.inputs.size());
     for (std::size_t i = 0; i < input_grads.size(); ++i)
       if (request.needs_input_grad[i]) add_gradient(request.node.inputs[i], input_grads[i]);

@@ -51,7 +51,7 @@ Executor::Executor(Graph graph, Backend& backend, ParameterStore& parameters, bo
     if (values[v].alias_of != kNoValue)
       tensors_[v] = tensors_[values[v].alias_of].reshaped(values[v].shape);
 
-  loss_seed_ = graph_.find_value("loss.seed");
+  loss_seed_ = graph_.loss_seed();
   if (loss_seed_ != kNoValue) {
     Tensor one = Tensor::from_vector(std::vector<float>{1.0f}, values[loss_seed_].shape);
     backend.copy_from_host(one, tensors_[loss_seed_]);

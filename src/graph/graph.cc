@@ -44,7 +44,7 @@ std::vector<ValueId> Graph::add_node(OpKind op, std::vector<ValueId> inputs,
   for (std::size_t i = 0; i < specs.size(); ++i) {
     Value output{specs.size() == 1 ? node.name : fmt::format("{}:{}", node.name, i),
                  std::move(specs[i].shape), specs[i].dtype, ValueKind::activation, index};
-    if (op == OpKind::reshape) output.alias_of = node.inputs[0];
+    if (definition.output_aliases_input) output.alias_of = node.inputs[0];
     node.outputs.push_back(new_value(std::move(output)));
   }
   nodes_.push_back(std::move(node));
@@ -64,6 +64,12 @@ void Graph::set_loss(ValueId loss) {
                  value(loss).name);
   loss_ = loss;
   mark_output(loss);
+}
+
+void Graph::set_loss_seed(ValueId seed) {
+  SEQTRAIN_CHECK(value(seed).kind == ValueKind::input && value(seed).shape == value(loss_).shape,
+                 "the loss seed '{}' is not an input shaped like the loss", value(seed).name);
+  loss_seed_ = seed;
 }
 
 void Graph::mark_output(ValueId id) {

@@ -1,7 +1,8 @@
 // How each op is declared once: its output shapes, how it runs on a backend and
 // how its gradient flows (which backward nodes autodiff appends). Adding an op
-// means: an OpKind, a definition in one of the ops_*.cc files, a Backend method
-// and its serial, cpu and cuda implementations (docs/adding_an_op.md).
+// means: a line in SEQTRAIN_OPS (seqtrain/graph.h), a definition in one of the
+// ops_*.cc files, a Backend method and its serial, cpu and cuda
+// implementations (docs/adding_an_op.md).
 #pragma once
 
 #include <span>
@@ -32,24 +33,23 @@ struct GradientRequest {
 };
 
 struct OpDefinition {
-  const char* name;
   std::vector<ValueSpec> (*infer)(const Graph& graph, const Node& node);
   void (*run)(Backend& backend, const Node& node, const NodeTensors& tensors,
               const RunContext& context);
   // Appends gradient nodes to graph; returns one gradient per input (kNoValue
   // where not needed). nullptr: the op is not differentiable (a backward op).
   std::vector<ValueId> (*gradient)(Graph& graph, const GradientRequest& request);
+  // The output is a view of input 0 (reshape): it shares that storage instead
+  // of getting its own in the memory plan.
+  bool output_aliases_input = false;
 };
 
 const OpDefinition& op_definition(OpKind op);
 
-// The definitions, grouped by family (ops_*.cc).
-extern const OpDefinition kEmbeddingOp, kEmbeddingBackwardOp, kMatmulOp, kBiasAddOp,
-    kBiasGradOp, kAddOp, kMulOp, kScaleOp, kActivationOp, kActivationBackwardOp, kSoftmaxOp,
-    kSoftmaxBackwardOp, kCrossEntropyOp, kCrossEntropyBackwardOp, kMseOp, kMseBackwardOp,
-    kLayernormOp, kLayernormBackwardOp, kDropoutOp, kReshapeOp, kTranspose01Op, kConcatLastOp,
-    kSplitLastOp, kSequenceLastOp, kSequenceLastBackwardOp, kRnnOp, kRnnBackwardOp,
-    kAccumulateOp, kAttentionOp, kAttentionBackwardOp;
+// The definitions, grouped by family (ops_*.cc), one per SEQTRAIN_OPS entry.
+#define SEQTRAIN_DECLARE_OP_DEFINITION(kind, definition) extern const OpDefinition k##definition##Op;
+SEQTRAIN_OPS(SEQTRAIN_DECLARE_OP_DEFINITION)
+#undef SEQTRAIN_DECLARE_OP_DEFINITION
 
 // Shape checks shared by the definitions: a failed check is a bug in the model
 // builder, reported with the node's name and the shapes involved.

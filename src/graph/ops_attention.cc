@@ -72,8 +72,8 @@ void run_attention_backward(Backend& backend, const Node& node, const NodeTensor
 
 }  // namespace
 
-const OpDefinition kAttentionOp{"attention", infer_attention, run_attention, gradient_attention};
-const OpDefinition kAttentionBackwardOp{"attention_backward", infer_attention_backward,
+const OpDefinition kAttentionOp{infer_attention, run_attention, gradient_attention};
+const OpDefinition kAttentionBackwardOp{infer_attention_backward,
                                         run_attention_backward, nullptr};
 
 }  // namespace seqtrain

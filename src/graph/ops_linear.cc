@@ -160,12 +160,12 @@ void run_accumulate(Backend& backend, const Node&, const NodeTensors& t, const R
 
 }  // namespace
 
-const OpDefinition kMatmulOp{"matmul", infer_matmul, run_matmul, gradient_matmul};
-const OpDefinition kBiasAddOp{"bias_add", infer_bias_add, run_bias_add, gradient_bias_add};
-const OpDefinition kBiasGradOp{"bias_grad", infer_bias_grad, run_bias_grad, nullptr};
-const OpDefinition kAddOp{"add", infer_same_as_first, run_add, gradient_add};
-const OpDefinition kMulOp{"mul", infer_same_as_first, run_mul, gradient_mul};
-const OpDefinition kScaleOp{"scale", infer_same_as_first, run_scale, gradient_scale};
-const OpDefinition kAccumulateOp{"accumulate", infer_accumulate, run_accumulate, nullptr};
+const OpDefinition kMatmulOp{infer_matmul, run_matmul, gradient_matmul};
+const OpDefinition kBiasAddOp{infer_bias_add, run_bias_add, gradient_bias_add};
+const OpDefinition kBiasGradOp{infer_bias_grad, run_bias_grad, nullptr};
+const OpDefinition kAddOp{infer_same_as_first, run_add, gradient_add};
+const OpDefinition kMulOp{infer_same_as_first, run_mul, gradient_mul};
+const OpDefinition kScaleOp{infer_same_as_first, run_scale, gradient_scale};
+const OpDefinition kAccumulateOp{infer_accumulate, run_accumulate, nullptr};
 
 }  // namespace seqtrain

@@ -60,11 +60,11 @@ void run_mse_backward(Backend& backend, const Node&, const NodeTensors& t, const
 
 }  // namespace
 
-const OpDefinition kCrossEntropyOp{"cross_entropy", infer_cross_entropy, run_cross_entropy,
+const OpDefinition kCrossEntropyOp{infer_cross_entropy, run_cross_entropy,
                                    gradient_cross_entropy};
-const OpDefinition kCrossEntropyBackwardOp{"cross_entropy_backward", infer_like_first,
+const OpDefinition kCrossEntropyBackwardOp{infer_like_first,
                                            run_cross_entropy_backward, nullptr};
-const OpDefinition kMseOp{"mse", infer_mse, run_mse, gradient_mse};
-const OpDefinition kMseBackwardOp{"mse_backward", infer_like_first, run_mse_backward, nullptr};
+const OpDefinition kMseOp{infer_mse, run_mse, gradient_mse};
+const OpDefinition kMseBackwardOp{infer_like_first, run_mse_backward, nullptr};
 
 }  // namespace seqtrain

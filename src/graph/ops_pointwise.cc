@@ -98,16 +98,16 @@ std::vector<ValueId> gradient_dropout(Graph& graph, const GradientRequest& reque
 
 }  // namespace
 
-const OpDefinition kActivationOp{"activation", infer_like_input, run_activation,
+const OpDefinition kActivationOp{infer_like_input, run_activation,
                                  gradient_activation};
-const OpDefinition kActivationBackwardOp{"activation_backward", infer_like_input,
+const OpDefinition kActivationBackwardOp{infer_like_input,
                                          run_activation_backward, nullptr};
-const OpDefinition kSoftmaxOp{"softmax", infer_like_input, run_softmax, gradient_softmax};
-const OpDefinition kSoftmaxBackwardOp{"softmax_backward", infer_like_input, run_softmax_backward,
+const OpDefinition kSoftmaxOp{infer_like_input, run_softmax, gradient_softmax};
+const OpDefinition kSoftmaxBackwardOp{infer_like_input, run_softmax_backward,
                                       nullptr};
-const OpDefinition kLayernormOp{"layernorm", infer_layernorm, run_layernorm, gradient_layernorm};
-const OpDefinition kLayernormBackwardOp{"layernorm_backward", infer_layernorm_backward,
+const OpDefinition kLayernormOp{infer_layernorm, run_layernorm, gradient_layernorm};
+const OpDefinition kLayernormBackwardOp{infer_layernorm_backward,
                                         run_layernorm_backward, nullptr};
-const OpDefinition kDropoutOp{"dropout", infer_dropout, run_dropout, gradient_dropout};
+const OpDefinition kDropoutOp{infer_dropout, run_dropout, gradient_dropout};
 
 }  // namespace seqtrain

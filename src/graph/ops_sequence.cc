@@ -123,10 +123,10 @@ void run_rnn_backward(Backend& backend, const Node& node, const NodeTensors& t,
 
 }  // namespace
 
-const OpDefinition kEmbeddingOp{"embedding", infer_embedding, run_embedding, gradient_embedding};
-const OpDefinition kEmbeddingBackwardOp{"embedding_backward", infer_embedding_backward,
+const OpDefinition kEmbeddingOp{infer_embedding, run_embedding, gradient_embedding};
+const OpDefinition kEmbeddingBackwardOp{infer_embedding_backward,
                                         run_embedding_backward, nullptr};
-const OpDefinition kRnnOp{"rnn", infer_rnn, run_rnn, gradient_rnn};
-const OpDefinition kRnnBackwardOp{"rnn_backward", infer_rnn_backward, run_rnn_backward, nullptr};
+const OpDefinition kRnnOp{infer_rnn, run_rnn, gradient_rnn};
+const OpDefinition kRnnBackwardOp{infer_rnn_backward, run_rnn_backward, nullptr};
 
 }  // namespace seqtrain

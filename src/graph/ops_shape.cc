@@ -109,15 +109,16 @@ void run_sequence_last_backward(Backend& backend, const Node& node, const NodeTe
 
 }  // namespace
 
-const OpDefinition kReshapeOp{"reshape", infer_reshape, run_reshape, gradient_reshape};
-const OpDefinition kTranspose01Op{"transpose01", infer_transpose01, run_transpose01,
+const OpDefinition kReshapeOp{infer_reshape, run_reshape, gradient_reshape,
+                               /*output_aliases_input=*/true};
+const OpDefinition kTranspose01Op{infer_transpose01, run_transpose01,
                                   gradient_transpose01};
-const OpDefinition kConcatLastOp{"concat_last", infer_concat_last, run_concat_last,
+const OpDefinition kConcatLastOp{infer_concat_last, run_concat_last,
                                  gradient_concat_last};
-const OpDefinition kSplitLastOp{"split_last", infer_split_last, run_split_last, nullptr};
-const OpDefinition kSequenceLastOp{"sequence_last", infer_sequence_last, run_sequence_last,
+const OpDefinition kSplitLastOp{infer_split_last, run_split_last, nullptr};
+const OpDefinition kSequenceLastOp{infer_sequence_last, run_sequence_last,
                                    gradient_sequence_last};
-const OpDefinition kSequenceLastBackwardOp{"sequence_last_backward", infer_sequence_last_backward,
+const OpDefinition kSequenceLastBackwardOp{infer_sequence_last_backward,
                                            run_sequence_last_backward, nullptr};
 
 }  // namespace seqtrain
