@@ -23,7 +23,7 @@ using kernels::ActivationForwardArgs;
 using kernels::BiasActivationForwardArgs;
 
 const Activation kActivations[] = {Activation::sigmoid, Activation::tanh, Activation::relu,
-                                   Activation::gelu};
+                                   Activation::gelu, Activation::silu};
 
 struct Tolerance {
   double atol, rtol;

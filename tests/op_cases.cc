@@ -85,6 +85,7 @@ std::vector<OpCase> all_op_cases() {
   cases.push_back(unary_case("tanh", OpKind::activation, with_activation(Activation::tanh), {3, 7}, 2.0f));
   cases.push_back(unary_case("relu", OpKind::activation, with_activation(Activation::relu), {3, 7}, 2.0f));
   cases.push_back(unary_case("gelu", OpKind::activation, with_activation(Activation::gelu), {3, 7}, 2.0f));
+  cases.push_back(unary_case("silu", OpKind::activation, with_activation(Activation::silu), {3, 7}, 2.0f));
   cases.push_back(unary_case("softmax", OpKind::softmax, {}, {3, 9}, 2.0f));
   {
     GraphCase c;

@@ -223,16 +223,22 @@ void check_activation(Backend& backend, Activation activation) {
       case Activation::sigmoid: y[i] = sigmoid(x), dydx[i] = y[i] * (1 - y[i]); break;
       case Activation::tanh: y[i] = std::tanh(x), dydx[i] = 1 - y[i] * y[i]; break;
       case Activation::relu: y[i] = x > 0 ? x : 0, dydx[i] = x > 0 ? 1 : 0; break;
+      case Activation::silu:
+        y[i] = x * sigmoid(x), dydx[i] = sigmoid(x) * (1 + x * (1 - sigmoid(x)));
+        break;
       case Activation::identity: y[i] = x, dydx[i] = 1; break;
       case Activation::gelu:
         y[i] = x * cdf;
         dydx[i] = cdf + x * std::exp(-x * x / 2) / std::sqrt(2 * 3.14159265358979323846L);
         break;
     }
-    // Below f32's normal range a backend may flush to zero. GELU's f32
-    // 1 + erf(x) cancels for x << 0: its error is absolute, in units of |x|.
-    y_atol[i] = activation == Activation::gelu ? 2 * kFloatUlp * std::max<Real>(1, std::fabs(x))
-                                               : 1e-37L;
+    // Below f32's normal range a backend may flush to zero (or clamp to its
+    // smallest value), times |x| for SiLU. GELU's f32 1 + erf(x) cancels for
+    // x << 0: its error is absolute, in units of |x|.
+    const Real magnitude = std::max<Real>(1, std::fabs(x));
+    y_atol[i] = activation == Activation::gelu   ? 2 * kFloatUlp * magnitude
+                : activation == Activation::silu ? 1e-37L * magnitude
+                                                 : 1e-37L;
   }
   const std::string name = activation_name(activation);
   const Shape shape{static_cast<std::int64_t>(n)};
@@ -254,7 +260,7 @@ void check_activation(Backend& backend, Activation activation) {
 
 void check_activations(Backend& backend) {
   for (Activation activation : {Activation::sigmoid, Activation::tanh, Activation::relu,
-                                Activation::gelu, Activation::identity})
+                                Activation::gelu, Activation::silu, Activation::identity})
     check_activation(backend, activation);
 }
 

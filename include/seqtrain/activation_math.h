@@ -9,6 +9,7 @@
 //   relu     y = max(x, 0)                             dy/dx = [x > 0]
 //   gelu     y = x Phi(x) = x/2 (1 + erf(x / sqrt 2))  dy/dx = Phi(x) + x phi(x),
 //            phi(x) = e^(-x^2/2) / sqrt(2 pi)          (the erf form BERT uses)
+//   silu     y = x sigmoid(x)                          dy/dx = s + x s (1 - s), s = sigmoid(x)
 //   identity y = x                                     dy/dx = 1
 // The derivative takes the forward output y too: sigmoid and tanh read it.
 #pragma once
@@ -37,6 +38,7 @@ SEQTRAIN_HOST_DEVICE inline float activation_value(Activation activation, float 
     case Activation::tanh: return tanhf(x);
     case Activation::relu: return x > 0.0f ? x : 0.0f;
     case Activation::gelu: return x * gelu_cdf(x);
+    case Activation::silu: return x * sigmoid(x);
     case Activation::identity: return x;
   }
   return x;
@@ -48,6 +50,10 @@ SEQTRAIN_HOST_DEVICE inline float activation_derivative(Activation activation, f
     case Activation::tanh: return 1.0f - y * y;
     case Activation::relu: return x > 0.0f ? 1.0f : 0.0f;
     case Activation::gelu: return gelu_cdf(x) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+    case Activation::silu: {
+      const float s = sigmoid(x);
+      return s + x * s * (1.0f - s);
+    }
     case Activation::identity: return 1.0f;
   }
   return 1.0f;

@@ -10,8 +10,9 @@ namespace seqtrain {
 
 // Pointwise activations; identity is a bias add alone (the fused bias +
 // activation kernel). Their math: seqtrain/activation_math.h.
-enum class Activation : std::uint8_t { sigmoid, tanh, relu, gelu, identity };
-inline constexpr const char* kActivationNames[] = {"sigmoid", "tanh", "relu", "gelu", "identity"};
+enum class Activation : std::uint8_t { sigmoid, tanh, relu, gelu, silu, identity };
+inline constexpr const char* kActivationNames[] = {"sigmoid", "tanh", "relu",
+                                                   "gelu",    "silu", "identity"};
 constexpr const char* activation_name(Activation activation) {
   return kActivationNames[static_cast<int>(activation)];
 }

@@ -143,6 +143,9 @@ void CpuBackend::activation_forward(Activation activation, const Tensor& x, Tens
     case Activation::gelu:
       map_unary(threads_, in, out, n, [](float u) { return cpu::fast_gelu(u); });
       return;
+    case Activation::silu:
+      map_unary(threads_, in, out, n, [](float u) { return u * cpu::fast_sigmoid(u); });
+      return;
     case Activation::identity:
       map_unary(threads_, in, out, n, [](float u) { return u; });
       return;
@@ -151,7 +154,7 @@ void CpuBackend::activation_forward(Activation activation, const Tensor& x, Tens
 }
 
 // Derivatives as in seqtrain/activation_math.h: sigmoid y(1-y), tanh 1-y^2, relu [x>0],
-// gelu Phi(x) + x phi(x), identity 1.
+// gelu Phi(x) + x phi(x), silu s + x s (1 - s), identity 1.
 void CpuBackend::activation_backward(Activation activation, const Tensor& x, const Tensor& y,
                                      const Tensor& dy, Tensor& dx) {
   const float* x_data = x.data<float>();
@@ -175,6 +178,12 @@ void CpuBackend::activation_backward(Activation activation, const Tensor& x, con
     case Activation::gelu:
       map_backward(threads_, x_data, y_data, dy_data, dx_data, n,
                    [](float in, float) { return cpu::fast_gelu_derivative(in); });
+      return;
+    case Activation::silu:
+      map_backward(threads_, x_data, y_data, dy_data, dx_data, n, [](float in, float) {
+        const float s = cpu::fast_sigmoid(in);
+        return s + in * s * (1.0f - s);
+      });
       return;
     case Activation::identity:
       map_backward(threads_, x_data, y_data, dy_data, dx_data, n, [](float, float) { return 1.0f; });
