@@ -50,8 +50,7 @@ Tensor random_host(const Shape& shape, std::uint64_t stream, float bound) {
   return uniform_tensor(shape, bound, rng);
 }
 
-void run_seqtrain_layer(benchmark::State& state, Backend& backend,
-                        RnnImpl impl = RnnImpl::fused) {
+void run_seqtrain_layer(benchmark::State& state, Backend& backend) {
   const float bound = 1.0f / std::sqrt(static_cast<float>(kHidden));
   auto make = [&](const Shape& shape, std::uint64_t stream, float scale) {
     Tensor host = random_host(shape, stream, scale);
@@ -73,19 +72,16 @@ void run_seqtrain_layer(benchmark::State& state, Backend& backend,
     return tensor;
   };
   Tensor y = zeros({kSteps, kBatch, kHidden}), h_n = zeros({kBatch, kHidden}), c_n = zeros({kBatch, kHidden});
-  // cuDNN keeps its own saved state: no workspace or scratch (RnnForwardArgs).
-  const std::int64_t fused = impl == RnnImpl::fused ? 1 : 0;
-  Tensor workspace = zeros({kSteps, kBatch, fused * 5 * kHidden}),
-         projection = zeros({kSteps, kBatch, fused * kGates});
+  Tensor workspace = zeros({kSteps, kBatch, 5 * kHidden}),
+         projection = zeros({kSteps, kBatch, kGates});
   Tensor dx = zeros(x.shape()), dweight_ih = zeros(weight_ih.shape()), dweight_hh = zeros(weight_hh.shape());
   Tensor dbias_ih = zeros({kGates}), dbias_hh = zeros({kGates}), dh0 = zeros({kBatch, kHidden}),
-         dc0 = zeros({kBatch, kHidden}), gate_grads = zeros({kSteps, kBatch, fused * kGates});
+         dc0 = zeros({kBatch, kHidden}), gate_grads = zeros({kSteps, kBatch, kGates});
   RnnForwardArgs forward{RnnCell::lstm, false, &x, &weight_ih, &weight_hh, &bias_ih, &bias_hh,
                          nullptr, nullptr, &lengths, &y, &h_n, &c_n, &workspace, &projection};
   RnnBackwardArgs backward{RnnCell::lstm, false, &x, &weight_ih, &weight_hh, nullptr, nullptr,
                            &lengths, &y, &workspace, &dy, nullptr, nullptr, &dx, &dweight_ih,
                            &dweight_hh, &dbias_ih, &dbias_hh, &dh0, &dc0, &gate_grads};
-  forward.impl = backward.impl = impl;
   Tensor bias_grad_on_host = Tensor::empty({kGates}, DType::f32);
   for (auto _ : state) {
     backend.rnn_forward(forward);
@@ -109,12 +105,12 @@ void BM_LstmLayer_SeqtrainSerial(benchmark::State& state) {
 void run_on_cuda(benchmark::State& state, RnnImpl impl) {
   std::unique_ptr<Backend> backend;
   try {
-    backend = make_cuda_backend(0);
+    backend = make_cuda_backend(0, impl);
   } catch (const Error& error) {
     state.SkipWithError(error.what());
     return;
   }
-  run_seqtrain_layer(state, *backend, impl);
+  run_seqtrain_layer(state, *backend);
 }
 
 void BM_LstmLayer_CudaFused(benchmark::State& state) { run_on_cuda(state, RnnImpl::fused); }

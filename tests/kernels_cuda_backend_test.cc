@@ -353,7 +353,7 @@ RnnTensors make_rnn_inputs(const RnnCase& c) {
   return r;
 }
 
-void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r, RnnImpl impl = RnnImpl::fused) {
+void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r) {
   RnnForwardArgs forward{c.cell,
                          c.reverse,
                          r.get("x"),
@@ -369,7 +369,6 @@ void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r, RnnImpl impl = R
                          r.get("c_n"),
                          r.get("workspace"),
                          r.get("input_projection")};
-  forward.impl = impl;
   backend.rnn_forward(forward);
   RnnBackwardArgs backward{c.cell,
                            c.reverse,
@@ -392,7 +391,6 @@ void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r, RnnImpl impl = R
                            r.get("dh0"),
                            r.get("dc0"),
                            r.get("gate_grads")};
-  backward.impl = impl;
   backend.rnn_backward(backward);
 }
 
@@ -461,19 +459,24 @@ INSTANTIATE_TEST_SUITE_P(Cells, CudaBackendRnn,
 // has the rest of the backend, says so in one line instead of failing inside.
 TEST(CudaBackendRnnCudnn, TheEmulatedDeviceSaysCudnnIsNotEmulated) {
   RnnCase c;
-  CudaBackend cuda(0);
   RnnTensors host = make_rnn_inputs(c);
-  RnnTensors on_device;
-  for (const auto& [name, tensor] : host.t) on_device.t[name] = to_device(cuda, tensor);
+  CudaBackend cudnn(0, RnnImpl::cudnn);
+  EXPECT_EQ(cudnn.recurrent_impl(), RnnImpl::cudnn);
+  RnnTensors on_cudnn;
+  for (const auto& [name, tensor] : host.t) on_cudnn.t[name] = to_device(cudnn, tensor);
   try {
-    run_rnn(cuda, c, on_device, RnnImpl::cudnn);
+    run_rnn(cudnn, c, on_cudnn);
     FAIL() << "the emulated device ran cuDNN";
   } catch (const DeviceError& error) {
     EXPECT_EQ(std::string(error.what()),
               "model.impl: cudnn is not available: the emulated device does not emulate cuDNN (it "
               "runs on a GPU only); use model.impl: fused");
   }
-  // The fused layer still runs on the same backend afterwards.
+  // A backend with the fused layers runs the same layer.
+  CudaBackend cuda(0);
+  EXPECT_EQ(cuda.recurrent_impl(), RnnImpl::fused);
+  RnnTensors on_device;
+  for (const auto& [name, tensor] : host.t) on_device.t[name] = to_device(cuda, tensor);
   run_rnn(cuda, c, on_device);
 }
 

@@ -39,9 +39,9 @@ struct RunContext {
 //   rnn_tanh: nothing beyond the outputs                               (W = 0)
 // input_projection [T, B, G*H] is scratch for the input projection x W_ih^T
 // (a backend may add b_ih there or later, in its fused cell update).
-// impl cudnn (cuda backend only; other backends refuse it with a DeviceError):
-// cuDNN's RNN keeps what backward needs itself, workspace and input_projection
-// are empty, and only forward-direction layers are accepted.
+// A cuda backend made with RnnImpl::cudnn (Backend::recurrent_impl) hands the
+// layer to cuDNN's RNN instead, which keeps what backward needs itself (the
+// workspace and projection go unused) and accepts forward-direction layers only.
 struct RnnForwardArgs {
   RnnCell cell;
   bool reverse;
@@ -58,7 +58,6 @@ struct RnnForwardArgs {
   Tensor* c_n;
   Tensor* workspace;
   Tensor* input_projection;
-  RnnImpl impl = RnnImpl::fused;
   bool training = true;  // false: no backward follows (cuDNN then saves nothing)
 };
 
@@ -66,7 +65,7 @@ struct RnnForwardArgs {
 // (null: zero); h0 and c0 may be null as in the forward pass. Every gradient
 // output is overwritten (dc0 with zeros for GRU and rnn_tanh). gate_grads
 // [T, B, G*H] is scratch that lets the weight gradients be one GEMM each over
-// all time steps (empty for impl cudnn).
+// all time steps (unused by cuDNN's layers).
 struct RnnBackwardArgs {
   RnnCell cell;
   bool reverse;
@@ -89,7 +88,6 @@ struct RnnBackwardArgs {
   Tensor* dh0;
   Tensor* dc0;
   Tensor* gate_grads;
-  RnnImpl impl = RnnImpl::fused;
 };
 
 // Dropout on the attention probabilities. Element (b, h, i, j) of the
@@ -119,6 +117,10 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   virtual Device device() const = 0;
+  // Whose code runs the recurrent layers (the config's model.impl): the fused
+  // cell updates on every backend; cuDNN's RNN on a cuda backend made with
+  // RnnImpl::cudnn.
+  virtual RnnImpl recurrent_impl() const { return RnnImpl::fused; }
   virtual Tensor allocate(const Shape& shape, DType dtype) = 0;
   // Copies between a host tensor and a tensor of this backend (same shape).
   virtual void copy_from_host(const Tensor& host, Tensor& target) = 0;
@@ -254,6 +256,7 @@ std::unique_ptr<Backend> make_cpu_backend(int threads);
 // The CUDA backend on device device_index; a DeviceError when this build has
 // no CUDA backend or the device cannot be used (src/backends/device_selection.h
 // says which devices answer).
-std::unique_ptr<Backend> make_cuda_backend(int device_index);
+std::unique_ptr<Backend> make_cuda_backend(int device_index,
+                                           RnnImpl recurrent_impl = RnnImpl::fused);
 
 }  // namespace seqtrain

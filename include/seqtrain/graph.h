@@ -78,7 +78,6 @@ struct Attributes {
   std::int64_t ignore_index = -100;   // cross_entropy
   float epsilon = 1e-5f;              // layernorm
   RnnCell cell = RnnCell::lstm;       // rnn
-  RnnImpl rnn_impl = RnnImpl::fused;  // rnn
   bool reverse = false;               // rnn, sequence_last
   Shape shape;                        // reshape target, sequence_last_backward time steps
   std::int64_t split = 0;             // split_last: width of the first part

@@ -18,7 +18,7 @@ CudaDeviceQuery query_cuda_devices() {
   return {0, "no CUDA backend in this build"};
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int) {
+std::unique_ptr<Backend> make_cuda_backend(int, RnnImpl) {
   throw DeviceError(
       "this build has no CUDA backend (rebuild on a machine with the CUDA toolkit, or use "
       "--device cpu)");

@@ -33,7 +33,8 @@ std::string describe_devices() {
                      query_cuda_devices().description);
 }
 
-std::unique_ptr<Backend> select_backend(const std::string& device, int threads) {
+std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
+                                        RnnImpl recurrent_impl) {
   if (device == "serial") return make_serial_backend();
   if (device == "cpu") return make_cpu_backend(threads);
   if (const int ordinal = cuda_ordinal(device); ordinal >= 0) {
@@ -51,7 +52,7 @@ std::unique_ptr<Backend> select_backend(const std::string& device, int threads) 
           fmt::format("--device {}: there is no CUDA device {} ({}); use cuda:0 "
                       "to cuda:{}",
                       device, ordinal, devices.description, devices.count - 1));
-    return make_cuda_backend(ordinal);
+    return make_cuda_backend(ordinal, recurrent_impl);
   }
   if (device == "auto") {
     if (!cuda_backend_built()) {
@@ -64,7 +65,7 @@ std::unique_ptr<Backend> select_backend(const std::string& device, int threads) 
       return make_cpu_backend(threads);
     }
     spdlog::info("device auto: using CUDA device 0 (CUDA: {})", devices.description);
-    return make_cuda_backend(0);
+    return make_cuda_backend(0, recurrent_impl);
   }
   throw Error(
       fmt::format("--device '{}': expected one of auto, serial, cpu, cuda, cuda:N", device));

@@ -19,8 +19,11 @@ bool is_device_name(const std::string& device);
 // has the CUDA backend and a device answers, the cpu backend otherwise, and
 // logs which and why. cuda (device 0) or cuda:N where there is no such device
 // is a DeviceError saying what is missing. threads: OpenMP pool size for the
-// CPU backends (0 = one per core).
-std::unique_ptr<Backend> select_backend(const std::string& device, int threads);
+// CPU backends (0 = one per core). recurrent_impl (the config's model.impl)
+// goes to a cuda backend; the others have fused layers only, so compare
+// Backend::recurrent_impl() with what was asked where it matters.
+std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
+                                        RnnImpl recurrent_impl = RnnImpl::fused);
 
 // ---- provided by the CUDA backend linked into the binary --------------------
 // The core library does not link the CUDA runtime: these come from

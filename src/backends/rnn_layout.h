@@ -36,15 +36,6 @@ inline std::int64_t sequence_length(const std::int32_t* lengths, std::int64_t ro
   return length;
 }
 
-// The serial and cpu backends have one implementation, seqtrain's own.
-inline void expect_fused_rnn(RnnImpl impl, const char* backend) {
-  if (impl != RnnImpl::fused)
-    throw DeviceError(fmt::format(
-        "recurrent layer: implementation {} runs on the cuda backend only, not on {} (use "
-        "--device cuda, or model.impl: fused)",
-        rnn_impl_name(impl), backend));
-}
-
 // Checks every one of the rows' lengths and returns the longest.
 inline std::int64_t longest_sequence(const std::int32_t* lengths, std::int64_t rows,
                                      std::int64_t steps) {

@@ -28,9 +28,9 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
       ->check(device_validator());
   commands.add(eval, [options] {
     RunConfig config = resolve_run_config("", {}, options->run_dir);
-    auto backend = select_backend(options->device, static_cast<int>(config.threads));
-    // A run trained with cuDNN's layers evaluates with the fused ones elsewhere: same math.
-    if (backend->device() != Device::cuda) config.model.impl = RnnImpl::fused;
+    // model.impl goes to a cuda backend; elsewhere the fused layers compute the same.
+    auto backend = select_backend(options->device, static_cast<int>(config.threads),
+                                  config.model.impl);
     ParameterStore parameters(*backend);
     std::unique_ptr<TrainingTask> task =
         make_training_task(config, options->run_dir, *backend, parameters, RunStart::existing);

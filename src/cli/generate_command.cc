@@ -35,9 +35,8 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
       throw ConfigError(
           fmt::format("generate: {} is a run of task {}; only charlm runs generate text",
                       *run_dir, task_name(config.task)));
-    auto backend = select_backend(*device, static_cast<int>(config.threads));
-    // A run trained with cuDNN's layers samples with the fused ones elsewhere: same math.
-    if (backend->device() != Device::cuda) config.model.impl = RnnImpl::fused;
+    // model.impl goes to a cuda backend; elsewhere the fused layers compute the same.
+    auto backend = select_backend(*device, static_cast<int>(config.threads), config.model.impl);
     ParameterStore parameters(*backend);
     SequenceModel model(sequence_model_spec(config, *run_dir), parameters,
                         static_cast<std::uint64_t>(config.seed));

@@ -55,14 +55,12 @@ std::vector<ValueSpec> infer_rnn(const Graph& graph, const Node& node) {
   if (node.inputs[6] != kNoValue) expect_shape(graph, node, 6, {batch, hidden});
   expect_shape(graph, node, 7, {batch});
   expect_dtype(graph, node, 7, DType::i32);
-  // cuDNN keeps its own saved state and projections (RnnForwardArgs).
-  const bool fused = node.attributes.rnn_impl == RnnImpl::fused;
-  const std::int64_t workspace = fused ? rnn_workspace_width(node.attributes.cell) * hidden : 0;
+  const std::int64_t workspace = rnn_workspace_width(node.attributes.cell) * hidden;
   return {{{steps, batch, hidden}},
           {{batch, hidden}},
           {{batch, hidden}},
           {{steps, batch, workspace}},
-          {{steps, batch, fused ? gates : 0}}};
+          {{steps, batch, gates}}};
 }
 
 const Tensor* if_defined(const Tensor* tensor) { return tensor->defined() ? tensor : nullptr; }
@@ -77,7 +75,6 @@ void run_rnn(Backend& backend, const Node& node, const NodeTensors& t,
                       t.outputs[0],           t.outputs[1],
                       t.outputs[2],           t.outputs[3],
                       t.outputs[4]};
-  args.impl = node.attributes.rnn_impl;
   args.training = context.training;
   backend.rnn_forward(args);
 }
@@ -103,9 +100,8 @@ std::vector<ValueSpec> infer_rnn_backward(const Graph& graph, const Node& node) 
   const Shape& weight_ih = input_shape(graph, node, 1);
   const Shape& weight_hh = input_shape(graph, node, 2);
   const Shape h0{x[1], weight_hh[1]};
-  const std::int64_t gate_grads = node.attributes.rnn_impl == RnnImpl::fused ? weight_ih[0] : 0;
   return {{x},         {weight_ih}, {weight_hh}, {{weight_ih[0]}},
-          {{weight_ih[0]}}, {h0},   {h0},        {{x[0], x[1], gate_grads}}};
+          {{weight_ih[0]}}, {h0},   {h0},        {{x[0], x[1], weight_ih[0]}}};
 }
 
 void run_rnn_backward(Backend& backend, const Node& node, const NodeTensors& t,
@@ -117,7 +113,6 @@ void run_rnn_backward(Backend& backend, const Node& node, const NodeTensors& t,
                        in[0], in[1], in[2], if_defined(in[3]), if_defined(in[4]), in[5],
                        in[6], in[7], if_defined(in[8]), if_defined(in[9]), if_defined(in[10]),
                        out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7]};
-  args.impl = node.attributes.rnn_impl;
   backend.rnn_backward(args);
 }
 

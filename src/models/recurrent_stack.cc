@@ -28,8 +28,6 @@ void check_recurrent_stack_spec(const RecurrentStackSpec& spec) {
   if (spec.layers < 1) fail("layers", std::to_string(spec.layers), "at least 1");
   if (!(spec.dropout >= 0.0f && spec.dropout < 1.0f))
     fail("dropout", fmt::format("{}", spec.dropout), "a probability in [0, 1)");
-  if (spec.impl == RnnImpl::cudnn && spec.bidirectional)
-    fail("bidirectional", "true", "false with cuDNN's layers (forward direction only)");
 }
 
 int recurrent_directions(const RecurrentStackSpec& spec) {
@@ -115,7 +113,6 @@ RecurrentStackOutput add_recurrent_stack(Graph& graph, const RecurrentStackSpec&
       const ValueId c0 = initial_state != nullptr && lstm ? initial_state->c[index] : kNoValue;
       Attributes attributes;
       attributes.cell = spec.cell;
-      attributes.rnn_impl = spec.impl;
       attributes.reverse = reverse;
       std::vector<ValueId> outputs = graph.add_node(
           OpKind::rnn,

@@ -20,7 +20,6 @@ namespace seqtrain {
 
 struct RecurrentStackSpec {
   RnnCell cell = RnnCell::lstm;
-  RnnImpl impl = RnnImpl::fused;  // who runs the layers on the cuda backend
   int input_size = 0;
   int hidden_size = 0;
   int layers = 1;

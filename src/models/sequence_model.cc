@@ -28,7 +28,6 @@ SequenceModel::SequenceModel(const SequenceModelSpec& spec, ParameterStore& para
     : spec_(spec) {
   SEQTRAIN_CHECK(spec.output_size > 0, "model output size {}", spec.output_size);
   stack_.cell = spec.cell;
-  stack_.impl = spec.impl;
   stack_.input_size = uses_tokens(spec.task) ? spec.embedding_size : spec.feature_size;
   stack_.hidden_size = spec.hidden_size;
   stack_.layers = spec.layers;

@@ -22,7 +22,6 @@ namespace seqtrain {
 struct SequenceModelSpec {
   Task task = Task::charlm;
   RnnCell cell = RnnCell::lstm;
-  RnnImpl impl = RnnImpl::fused;
   int layers = 1;
   int hidden_size = 128;
   bool bidirectional = false;

@@ -110,12 +110,16 @@ int run_training(const TrainOptions& options) {
   const fs::path run_dir = config.run_dir;
   // Before the run directory exists: a device that is not there (--device cuda
   // without a GPU) must not leave a directory that refuses the retry.
-  auto backend = select_backend(options.device, static_cast<int>(config.threads));
-  if (config.model.impl == RnnImpl::cudnn && backend->device() != Device::cuda)
+  auto backend =
+      select_backend(options.device, static_cast<int>(config.threads), config.model.impl);
+  // Training runs the layers the config names; eval and generate may run a
+  // run's layers with another implementation of the same math.
+  if (backend->recurrent_impl() != config.model.impl)
     throw ConfigError(fmt::format(
-        "model.impl: cudnn runs on --device cuda only, and this run would use the {} backend; "
-        "set model.impl: fused to train here",
-        backend->name()));
+        "model.impl: {} runs on --device cuda only, and this run would use the {} backend; "
+        "set model.impl: {} to train here",
+        rnn_impl_name(config.model.impl), backend->name(),
+        rnn_impl_name(backend->recurrent_impl())));
   // Before anything in the run directory changes: an incomplete newest
   // checkpoint is refused, since training on would write over it.
   const std::optional<fs::path> checkpoint =

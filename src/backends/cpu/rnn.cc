@@ -213,7 +213,6 @@ void copy_or_zero(const Tensor* source, float* target, std::int64_t count) {
 }  // namespace
 
 void CpuBackend::rnn_forward(const RnnForwardArgs& a) {
-  expect_fused_rnn(a.impl, "cpu");
   const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
   const std::int64_t H = n.hidden, B = n.batch, GH = n.gate_width;
   const std::int64_t longest =
@@ -271,7 +270,6 @@ void CpuBackend::rnn_forward(const RnnForwardArgs& a) {
 }
 
 void CpuBackend::rnn_backward(const RnnBackwardArgs& a) {
-  expect_fused_rnn(a.impl, "cpu");
   const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
   const std::int64_t H = n.hidden, B = n.batch, GH = n.gate_width, T = n.steps;
   const std::int64_t longest =

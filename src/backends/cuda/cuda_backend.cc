@@ -27,7 +27,8 @@ std::string gib(std::size_t bytes) {
 
 }  // namespace
 
-CudaBackend::CudaBackend(int device_index) : device_index_(device_index) {
+CudaBackend::CudaBackend(int device_index, RnnImpl recurrent_impl)
+    : device_index_(device_index), recurrent_impl_(recurrent_impl) {
   int count = 0;
   CUDA_CHECK(cudaGetDeviceCount(&count));
   if (device_index < 0 || device_index >= count)

@@ -36,15 +36,17 @@ class CudnnRnn;
 
 class CudaBackend final : public Backend {
  public:
-  // device_index: a CUDA device ordinal. Throws DeviceError when the device or
-  // cuBLAS cannot be set up.
-  explicit CudaBackend(int device_index);
+  // device_index: a CUDA device ordinal. recurrent_impl: whose code runs the
+  // recurrent layers (cuDNN's is set up on first use). Throws DeviceError when
+  // the device or cuBLAS cannot be set up.
+  explicit CudaBackend(int device_index, RnnImpl recurrent_impl = RnnImpl::fused);
   ~CudaBackend() override;
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
 
   std::string name() const override { return "cuda"; }
   Device device() const override { return Device::cuda; }
+  RnnImpl recurrent_impl() const override { return recurrent_impl_; }
   int device_index() const { return device_index_; }
   // "NVIDIA H100 80GB HBM3 (device 0, sm_90, 79.1 GiB)"
   const std::string& description() const { return description_; }
@@ -141,6 +143,7 @@ class CudaBackend final : public Backend {
                                                       std::int64_t numel, std::int64_t& blocks);
 
   int device_index_;
+  RnnImpl recurrent_impl_;
   std::string description_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;

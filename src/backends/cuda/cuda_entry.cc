@@ -28,8 +28,8 @@ CudaDeviceQuery query_cuda_devices() {
   return query;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device_index) {
-  auto backend = std::make_unique<CudaBackend>(device_index);
+std::unique_ptr<Backend> make_cuda_backend(int device_index, RnnImpl recurrent_impl) {
+  auto backend = std::make_unique<CudaBackend>(device_index, recurrent_impl);
   spdlog::info("cuda backend on {}", backend->description());
   return backend;
 }

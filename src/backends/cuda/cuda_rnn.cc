@@ -35,7 +35,7 @@
 //                                                  db_hh from the hidden side)
 // No gather of [x | H_prev] as on the cpu: the shifted y is already in place.
 //
-// RnnImpl::cudnn hands the layer to cuDNN instead (cudnn_rnn.h).
+// A backend made with RnnImpl::cudnn hands the layer to cuDNN instead (cudnn_rnn.h).
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
 
@@ -91,7 +91,7 @@ void CudaBackend::rnn_forward(const RnnForwardArgs& a) {
   const std::int64_t W = n.workspace_width;
   std::int64_t longest = 0;
   const std::vector<std::int32_t> host = host_lengths(*a.lengths, T, longest);
-  if (a.impl == RnnImpl::cudnn) {
+  if (recurrent_impl_ == RnnImpl::cudnn) {
     cudnn_rnn().forward(a, host);
     return;
   }
@@ -150,7 +150,7 @@ void CudaBackend::rnn_backward(const RnnBackwardArgs& a) {
   const std::int64_t W = n.workspace_width;
   std::int64_t longest = 0;
   const std::vector<std::int32_t> lengths = host_lengths(*a.lengths, T, longest);
-  if (a.impl == RnnImpl::cudnn) {
+  if (recurrent_impl_ == RnnImpl::cudnn) {
     cudnn_rnn().backward(a, lengths);
     return;
   }

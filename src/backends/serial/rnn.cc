@@ -41,7 +41,6 @@ float value_or_zero(const Tensor* tensor, std::int64_t index) {
 }  // namespace
 
 void SerialBackend::rnn_forward(const RnnForwardArgs& a) {
-  expect_fused_rnn(a.impl, "serial");
   const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
   const std::int64_t H = n.hidden;
   const float* x = a.x->data<float>();
@@ -150,7 +149,6 @@ void SerialBackend::rnn_forward(const RnnForwardArgs& a) {
 //   dW_ih += da_x^T x_t,  dW_hh += da_h^T h_{t-1},  db_ih += da_x,  db_hh += da_h
 // Invalid steps pass dh and dc through untouched and give dx_t = 0.
 void SerialBackend::rnn_backward(const RnnBackwardArgs& a) {
-  expect_fused_rnn(a.impl, "serial");
   const RnnShape n = rnn_shape(a.cell, *a.x, *a.weight_hh);
   const std::int64_t H = n.hidden;
   const float* x = a.x->data<float>();
