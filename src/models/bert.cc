@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "data/sequence_batch.h"
+#include "models/layers.h"
 #include "seqtrain/attention_head_dims.h"
 #include "seqtrain/rng.h"
 
@@ -67,7 +68,8 @@ std::string layer_prefix(int layer) {
   return fmt::format("bert.encoder.layer.{}.", layer);
 }
 
-// Builds the graph of one (B, T, P) layout; parameters are referred to by name.
+// Builds the graph of one (B, T, P) layout from the shared layers
+// (models/layers.h); parameters are referred to by their Hugging Face names.
 class BertGraphBuilder {
  public:
   BertGraphBuilder(const BertSpec& spec, Graph& graph, std::int64_t batch, std::int64_t length)
@@ -76,26 +78,20 @@ class BertGraphBuilder {
   // [B, T] ids -> [B * T, H]: LN(word + position + token type), dropout.
   ValueId embeddings(ValueId input_ids, ValueId position_ids, ValueId token_type_ids) {
     const std::int64_t hidden = spec_.hidden_size;
-    ValueId word = g_.add(
-        OpKind::embedding,
-        {parameter("bert.embeddings.word_embeddings.weight", {spec_.vocabulary_size, hidden}),
-         input_ids},
-        {}, "embeddings.word");
-    ValueId position = g_.add(
-        OpKind::embedding,
-        {parameter("bert.embeddings.position_embeddings.weight", {spec_.max_positions, hidden}),
-         position_ids},
-        {}, "embeddings.position");
-    ValueId token_type = g_.add(OpKind::embedding,
-                                {parameter("bert.embeddings.token_type_embeddings.weight",
-                                           {spec_.type_vocabulary_size, hidden}),
-                                 token_type_ids},
-                                {}, "embeddings.token_type");
+    ValueId word = add_embedding(g_, kWordEmbeddings, {spec_.vocabulary_size, hidden}, input_ids,
+                                 "embeddings.word");
+    ValueId position = add_embedding(g_, "bert.embeddings.position_embeddings.weight",
+                                     {spec_.max_positions, hidden}, position_ids,
+                                     "embeddings.position");
+    ValueId token_type = add_embedding(g_, "bert.embeddings.token_type_embeddings.weight",
+                                       {spec_.type_vocabulary_size, hidden}, token_type_ids,
+                                       "embeddings.token_type");
     ValueId sum = g_.add(OpKind::add, {word, position}, {}, "embeddings.word_position");
     sum = g_.add(OpKind::add, {sum, token_type}, {}, "embeddings.sum");
-    sum = reshape(sum, {rows_, hidden}, "embeddings.rows");
+    sum = add_reshape(g_, sum, {rows_, hidden}, "embeddings.rows");
     ValueId normalised = layernorm(sum, "bert.embeddings.LayerNorm", "embeddings.layernorm");
-    return dropout(normalised, kDropoutStreamBase, "embeddings.dropout");
+    return add_dropout(g_, normalised, spec_.hidden_dropout, kDropoutStreamBase,
+                       "embeddings.dropout");
   }
 
   ValueId encoder_layer(ValueId x, ValueId lengths, int layer) {
@@ -132,95 +128,42 @@ class BertGraphBuilder {
     ValueId gathered =
         g_.add(OpKind::embedding, {hidden_states, masked_positions}, {}, "mlm.gather");
     ValueId transformed =
-        linear(gathered, "cls.predictions.transform.dense", hidden, hidden, "mlm.transform");
-    transformed = activation(transformed, Activation::gelu, "mlm.transform.gelu");
+        add_linear(g_, gathered, "cls.predictions.transform.dense", hidden, hidden, "mlm.transform");
+    transformed = add_activation(g_, transformed, Activation::gelu, "mlm.transform.gelu");
     transformed = layernorm(transformed, "cls.predictions.transform.LayerNorm", "mlm.layernorm");
     // The decoder is the word embedding table: logits = x E^T + b.
     Attributes transpose_b;
     transpose_b.transpose_b = true;
-    ValueId logits = g_.add(OpKind::matmul,
-                            {transformed, parameter("bert.embeddings.word_embeddings.weight",
-                                                    {spec_.vocabulary_size, hidden})},
-                            transpose_b, "mlm.decoder");
+    ValueId logits = g_.add(
+        OpKind::matmul,
+        {transformed, g_.add_parameter(kWordEmbeddings, {spec_.vocabulary_size, hidden})},
+        transpose_b, "mlm.decoder");
     return g_.add(OpKind::bias_add,
-                  {logits, parameter("cls.predictions.bias", {spec_.vocabulary_size})}, {},
+                  {logits, g_.add_parameter("cls.predictions.bias", {spec_.vocabulary_size})}, {},
                   "mlm.logits");
   }
 
  private:
-  // softmax(QK^T / sqrt(d) + key mask) V with the fused QKV projection, then
-  // the output dense and dropout.
+  static constexpr const char* kWordEmbeddings = "bert.embeddings.word_embeddings.weight";
+
   ValueId attention(ValueId x, ValueId lengths, const std::string& prefix, const std::string& name,
                     std::uint64_t stream) {
-    const std::int64_t hidden = spec_.hidden_size, heads = spec_.heads;
-    ValueId qkv = linear(x, prefix + "attention.self.qkv", 3 * hidden, hidden, name + "qkv");
-    qkv = reshape(qkv, {batch_, length_, 3, heads, hidden / heads}, name + "qkv.heads");
-    Attributes attributes;
-    attributes.heads = heads;
-    attributes.probability = spec_.attention_dropout;
-    attributes.stream = stream;
-    ValueId context = g_.add(OpKind::attention, {qkv, lengths}, attributes, name + "attention");
-    context = reshape(context, {rows_, hidden}, name + "attention.rows");
-    ValueId output = linear(context, prefix + "attention.output.dense", hidden, hidden,
-                            name + "attention.output");
-    return dropout(output, stream + 1, name + "attention.dropout");
+    const SelfAttentionShape shape{batch_,         length_,
+                                   spec_.hidden_size, spec_.heads,
+                                   spec_.attention_dropout, spec_.hidden_dropout};
+    return add_self_attention(g_, x, lengths, shape, prefix + "attention", stream, name);
   }
 
-  // dense -> GELU -> dense -> dropout.
   ValueId feed_forward(ValueId x, const std::string& prefix, const std::string& name,
                        std::uint64_t stream) {
-    const std::int64_t hidden = spec_.hidden_size, intermediate = spec_.intermediate_size;
-    ValueId inner =
-        linear(x, prefix + "intermediate.dense", intermediate, hidden, name + "intermediate");
-    inner = activation(inner, Activation::gelu, name + "intermediate.gelu");
-    ValueId output = linear(inner, prefix + "output.dense", hidden, intermediate, name + "output");
-    return dropout(output, stream, name + "output.dropout");
-  }
-
-  ValueId parameter(const std::string& name, const Shape& shape) {
-    return g_.add_parameter(name, shape);
-  }
-
-  // x W^T + b, W [out, in] as nn.Linear.
-  ValueId linear(ValueId x, const std::string& prefix, std::int64_t out, std::int64_t in,
-                 const std::string& name) {
-    Attributes transpose_b;
-    transpose_b.transpose_b = true;
-    ValueId product =
-        g_.add(OpKind::matmul, {x, parameter(prefix + ".weight", {out, in})}, transpose_b, name);
-    return g_.add(OpKind::bias_add, {product, parameter(prefix + ".bias", {out})}, {},
-                  name + ".bias");
+    const FeedForwardShape shape{spec_.hidden_size, spec_.intermediate_size, Activation::gelu,
+                                 spec_.hidden_dropout};
+    return add_feed_forward(g_, x, shape, prefix + "intermediate.dense", prefix + "output.dense",
+                            stream, name);
   }
 
   ValueId layernorm(ValueId x, const std::string& prefix, const std::string& name) {
-    const std::int64_t width = g_.value(x).shape.back();
-    Attributes attributes;
-    attributes.epsilon = spec_.layer_norm_epsilon;
-    return g_.add_node(
-        OpKind::layernorm,
-        {x, parameter(prefix + ".weight", {width}), parameter(prefix + ".bias", {width})},
-        attributes, name)[0];
-  }
-
-  ValueId activation(ValueId x, Activation kind, const std::string& name) {
-    Attributes attributes;
-    attributes.activation = kind;
-    return g_.add(OpKind::activation, {x}, attributes, name);
-  }
-
-  // No node at all when the probability is 0: the graph then has no mask to keep.
-  ValueId dropout(ValueId x, std::uint64_t stream, const std::string& name) {
-    if (spec_.hidden_dropout == 0.0f) return x;
-    Attributes attributes;
-    attributes.probability = spec_.hidden_dropout;
-    attributes.stream = stream;
-    return g_.add(OpKind::dropout, {x}, attributes, name);
-  }
-
-  ValueId reshape(ValueId x, Shape shape, const std::string& name) {
-    Attributes attributes;
-    attributes.shape = std::move(shape);
-    return g_.add(OpKind::reshape, {x}, attributes, name);
+    return add_layernorm(g_, x, prefix, spec_.layer_norm_epsilon, name);
   }
 
   const BertSpec& spec_;

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "models/layers.h"
+
 namespace seqtrain {
 namespace {
 
@@ -127,13 +129,10 @@ RecurrentStackOutput add_recurrent_stack(Graph& graph, const RecurrentStackSpec&
     ValueId layer_output = directions == 2 ? graph.add(OpKind::concat_last, direction_outputs, {},
                                                        fmt::format("{}l{}_concat", prefix, layer))
                                            : direction_outputs.front();
-    if (spec.dropout > 0.0f && layer + 1 < spec.layers) {
-      Attributes attributes;
-      attributes.probability = spec.dropout;
-      attributes.stream = first_dropout_stream + static_cast<std::uint64_t>(layer);
-      layer_output = graph.add(OpKind::dropout, {layer_output}, attributes,
-                               fmt::format("{}dropout_l{}", prefix, layer));
-    }
+    if (layer + 1 < spec.layers)
+      layer_output = add_dropout(graph, layer_output, spec.dropout,
+                                 first_dropout_stream + static_cast<std::uint64_t>(layer),
+                                 fmt::format("{}dropout_l{}", prefix, layer));
     layer_input = layer_output;
   }
   result.output = layer_input;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "models/layers.h"
 #include "seqtrain/rng.h"
 
 namespace seqtrain {
@@ -58,8 +59,8 @@ SequenceGraph SequenceModel::build_graph(int steps, int batch, bool with_state,
   ValueId x;
   if (uses_tokens(spec_.task)) {
     ValueId tokens = g.add_input(model_io::kTokens, {steps, batch}, DType::i32);
-    ValueId table = g.add_parameter("embedding.weight", {spec_.vocabulary_size, spec_.embedding_size});
-    x = g.add(OpKind::embedding, {table, tokens}, {}, "embedding");
+    x = add_embedding(g, "embedding.weight", {spec_.vocabulary_size, spec_.embedding_size}, tokens,
+                      "embedding");
   } else {
     x = g.add_input(model_io::kFeatures, {steps, batch, spec_.feature_size});
   }
@@ -81,16 +82,12 @@ SequenceGraph SequenceModel::build_graph(int steps, int batch, bool with_state,
     for (ValueId final_state : result.final_states) g.mark_output(final_state);
   }
 
-  ValueId weight = g.add_parameter("head.weight", {spec_.output_size, head_input_size(spec_)});
-  ValueId bias = g.add_parameter("head.bias", {spec_.output_size});
-  Attributes transpose_weight;
-  transpose_weight.transpose_b = true;
   ValueId features;
   if (spec_.task == Task::charlm) {
     // Every step predicts the next token: [T, B, H] -> [T*B, H].
-    Attributes flatten;
-    flatten.shape = {static_cast<std::int64_t>(steps) * batch, head_input_size(spec_)};
-    features = g.add(OpKind::reshape, {stack.output}, flatten, "head.input");
+    features = add_reshape(g, stack.output,
+                           {static_cast<std::int64_t>(steps) * batch, head_input_size(spec_)},
+                           "head.input");
   } else {
     // The top layer's state after each sequence's last step; both directions'
     // when bidirectional (the reverse direction ends at step 0).
@@ -100,8 +97,8 @@ SequenceGraph SequenceModel::build_graph(int steps, int batch, bool with_state,
     if (directions == 2)
       features = g.add(OpKind::concat_last, {features, stack.final_state.h[top + 1]}, {}, "head.input");
   }
-  ValueId projected = g.add(OpKind::matmul, {features, weight}, transpose_weight, "head.matmul");
-  result.output = g.add(OpKind::bias_add, {projected, bias}, {}, "head");
+  result.output =
+      add_linear(g, features, "head", spec_.output_size, head_input_size(spec_), "head");
   g.mark_output(result.output);
 
   if (with_targets) {
