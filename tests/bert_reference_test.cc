@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "models/bert_checkpoint.h"
 #include "test_directory.h"
 #include "test_support.h"
-#include "train/safetensors.h"
 
 namespace seqtrain::testing {
 namespace {

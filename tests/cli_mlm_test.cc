@@ -16,7 +16,7 @@
 
 #include "cli_test_support.h"
 #include "data_mlm_test_support.h"
-#include "train/safetensors.h"
+#include "io/safetensors.h"
 
 namespace seqtrain {
 namespace {

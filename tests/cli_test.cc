@@ -14,8 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_test_support.h"
-#include "train/file_io.h"
-#include "train/safetensors.h"
+#include "io/atomic_write.h"
+#include "io/read_file.h"
+#include "io/safetensors.h"
 
 namespace seqtrain {
 namespace {

@@ -102,6 +102,22 @@ TEST(CharVocabulary, SavedFileLoadsBackIdentically) {
   EXPECT_EQ(CharVocabulary::load(path), vocabulary);
 }
 
+// save() goes through the shared atomic writer: an earlier file is replaced
+// whole and no temporary file is left beside it.
+TEST(CharVocabulary, SaveReplacesAnEarlierFileAndLeavesNothingElse) {
+  DataTestDirectory directory;
+  const std::filesystem::path path = directory.root() / "vocabulary.json";
+  CharVocabulary::from_training_text(VocabularyKind::character, "a much longer first text", "t")
+      .save(path);
+  CharVocabulary second = CharVocabulary::from_training_text(VocabularyKind::character, "ab", "t");
+  second.save(path);
+  EXPECT_EQ(CharVocabulary::load(path), second);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(directory.root()))
+    ++entries;
+  EXPECT_EQ(entries, 1u);
+}
+
 TEST(CharVocabulary, LoadingMissingFileIsDataErrorNamingIt) {
   DataTestDirectory directory;
   const std::filesystem::path path = directory.root() / "absent.json";

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "models/recurrent_stack.h"
 #include "test_support.h"
-#include "train/safetensors.h"
 
 namespace seqtrain::testing {
 namespace {

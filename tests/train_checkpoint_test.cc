@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "seqtrain/backend.h"
 #include "test_support.h"
 #include "train/checkpoint.h"
-#include "train/safetensors.h"
 #include "train_test_support.h"
 
 namespace seqtrain {

@@ -22,12 +22,16 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
-class DataError : public Error {
+// Error is a virtual base of DataError and CheckpointError because one error is
+// both: a file that cannot be read or written (IoError, src/io/io_error.h) is
+// the user's data or a checkpoint depending on the file, and a single Error
+// subobject keeps it catchable as Error.
+class DataError : public virtual Error {
  public:
   using Error::Error;
 };
 
-class CheckpointError : public Error {
+class CheckpointError : public virtual Error {
  public:
   using Error::Error;
 };

@@ -1,15 +1,11 @@
 #include "data/char_vocabulary.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "data/read_text_file.h"
 #include "data/utf8.h"
+#include "io/atomic_write.h"
+#include "io/read_text_file.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {
@@ -21,35 +17,6 @@ constexpr char32_t kReplacementCharacter = 0xFFFD;
 
 bool is_unicode_scalar(std::int64_t value) {
   return value >= 0 && value <= 0x10FFFF && (value < 0xD800 || value > 0xDFFF);
-}
-
-void write_file_atomically(const std::filesystem::path& path, const std::string& contents) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (descriptor < 0)
-    throw DataError(fmt::format("cannot create '{}' to save the vocabulary: {}", temporary.string(),
-                                std::strerror(errno)));
-  std::size_t written = 0;
-  while (written < contents.size()) {
-    ssize_t count = ::write(descriptor, contents.data() + written, contents.size() - written);
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) {
-      int saved = errno;
-      ::close(descriptor);
-      throw DataError(fmt::format("cannot write the vocabulary to '{}': {}", temporary.string(),
-                                  std::strerror(saved)));
-    }
-    written += static_cast<std::size_t>(count);
-  }
-  if (::fsync(descriptor) != 0 || ::close(descriptor) != 0)
-    throw DataError(fmt::format("cannot flush the vocabulary to '{}': {}", temporary.string(),
-                                std::strerror(errno)));
-  std::error_code rename_error;
-  std::filesystem::rename(temporary, path, rename_error);
-  if (rename_error)
-    throw DataError(fmt::format("cannot move '{}' to '{}': {}", temporary.string(), path.string(),
-                                rename_error.message()));
 }
 
 }  // namespace

@@ -67,7 +67,8 @@ class CharVocabulary {
   // DataError naming `source_name` when the JSON is not a vocabulary this
   // version wrote.
   static CharVocabulary from_json(const nlohmann::json& json, std::string_view source_name);
-  // Written atomically (temporary file, fsync, rename).
+  // Written atomically (io/atomic_write.h: unique temporary file, fsync, rename,
+  // fsync of the directory).
   void save(const std::filesystem::path& path) const;
   static CharVocabulary load(const std::filesystem::path& path);
 

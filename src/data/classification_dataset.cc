@@ -8,8 +8,8 @@
 #include <numeric>
 #include <string_view>
 
-#include "data/read_text_file.h"
 #include "data/utf8.h"
+#include "io/read_text_file.h"
 #include "seqtrain/error.h"
 #include "seqtrain/rng.h"
 

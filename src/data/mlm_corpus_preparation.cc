@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "data/read_text_file.h"
+#include "io/atomic_write.h"
+#include "io/read_text_file.h"
 #include "seqtrain/error.h"
-#include "train/file_io.h"
 
 namespace seqtrain {
 namespace {

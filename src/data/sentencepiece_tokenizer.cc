@@ -7,9 +7,9 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "data/read_text_file.h"
+#include "io/atomic_write.h"
+#include "io/read_text_file.h"
 #include "seqtrain/error.h"
-#include "train/file_io.h"
 
 namespace seqtrain {
 namespace {

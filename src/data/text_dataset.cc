@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <span>
 
-#include "data/read_text_file.h"
+#include "io/read_text_file.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "data/read_text_file.h"
+#include "io/atomic_write.h"
+#include "io/read_text_file.h"
 #include "seqtrain/error.h"
 #include "seqtrain/rng.h"
-#include "train/file_io.h"
 
 namespace seqtrain {
 namespace {

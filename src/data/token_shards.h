@@ -33,8 +33,8 @@
 #include <string>
 #include <vector>
 
-#include "data/mapped_file.h"
 #include "data/sentencepiece_tokenizer.h"
+#include "io/mapped_file.h"
 
 namespace seqtrain {
 

@@ -13,8 +13,9 @@
 
 #include <fmt/ranges.h>
 
+#include "io/atomic_write.h"
+#include "io/read_file.h"
 #include "seqtrain/error.h"
-#include "train/file_io.h"
 
 namespace seqtrain {
 namespace {

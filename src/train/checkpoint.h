@@ -35,9 +35,9 @@
 #include <utility>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "seqtrain/parameters.h"
 #include "train/optimizer.h"
-#include "train/safetensors.h"
 
 namespace seqtrain {
 

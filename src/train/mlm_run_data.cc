@@ -7,9 +7,10 @@
 #include <optional>
 
 #include "data/mlm_corpus_preparation.h"
-#include "data/read_text_file.h"
+#include "io/atomic_write.h"
+#include "io/read_file.h"
+#include "io/read_text_file.h"
 #include "seqtrain/error.h"
-#include "train/file_io.h"
 
 namespace seqtrain {
 namespace {

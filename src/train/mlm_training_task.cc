@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "data/mlm_phased_dataset.h"
+#include "io/read_file.h"
 #include "models/bert_checkpoint.h"
 #include "seqtrain/error.h"
-#include "train/file_io.h"
 #include "train/mlm_run_data.h"
 #include "train/mlm_runner.h"
 #include "train/mlm_validation_metrics.h"

@@ -1,8 +1,8 @@
 #include "train/run_directory.h"
 
+#include "io/atomic_write.h"
 #include "seqtrain/error.h"
 #include "train/checkpoint.h"
-#include "train/file_io.h"
 
 namespace seqtrain {
 

@@ -5,8 +5,9 @@
 #include "data/adding_problem.h"
 #include "data/classification_dataset.h"
 #include "data/text_dataset.h"
+#include "io/atomic_write.h"
+#include "io/read_file.h"
 #include "seqtrain/error.h"
-#include "train/file_io.h"
 
 namespace seqtrain {
 namespace {

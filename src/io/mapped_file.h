@@ -16,7 +16,7 @@ class MappedFile {
  public:
   MappedFile() = default;
 
-  // Maps `path`. Throws DataError naming the path (and `what` it is, e.g.
+  // Maps `path`. Throws IoError naming the path (and `what` it is, e.g.
   // "token shard") when it is missing, not a regular file, or cannot be
   // mapped. An empty file maps to an empty span.
   static MappedFile open(const std::filesystem::path& path, std::string_view what);

@@ -1,13 +1,14 @@
 // safetensors: round trips, a file written by the Python package, and every
-// kind of corruption the reader must turn into a CheckpointError naming the file.
+// kind of corruption the reader must turn into a CheckpointError naming the file
+// (the io layer's IoError, which is one).
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "seqtrain/error.h"
-#include "train/safetensors.h"
 #include "train_test_support.h"
 
 namespace seqtrain {

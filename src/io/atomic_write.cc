@@ -1,4 +1,4 @@
-#include "train/file_io.h"
+#include "io/atomic_write.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -6,8 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
-#include "seqtrain/error.h"
+#include "io/io_error.h"
 
 namespace seqtrain {
 namespace {
@@ -53,7 +54,7 @@ void write_all(int descriptor, std::span<const std::byte> bytes,
     ssize_t written = ::write(descriptor, bytes.data(), bytes.size());
     if (written < 0) {
       if (errno == EINTR) continue;
-      throw CheckpointError(fmt::format("cannot write '{}': {}", target.string(), system_reason()));
+      throw IoError(target, fmt::format("cannot write '{}': {}", target.string(), system_reason()));
     }
     bytes = bytes.subspan(static_cast<std::size_t>(written));
   }
@@ -68,23 +69,23 @@ void write_file_atomically(const std::filesystem::path& path,
       (directory / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   int descriptor = ::mkstemp(temp_template.data());
   if (descriptor < 0)
-    throw CheckpointError(fmt::format("cannot create a temp file in '{}' to write '{}': {}",
-                                      directory.string(), path.string(), system_reason()));
+    throw IoError(path, fmt::format("cannot create a temp file in '{}' to write '{}': {}",
+                                    directory.string(), path.string(), system_reason()));
   TempFile temp(descriptor, temp_template);
-  // mkstemp makes the file private (0600); a checkpoint is as readable as any output.
+  // mkstemp makes the file private (0600); what we write is as readable as any output.
   if (::fchmod(temp.descriptor(), 0644) != 0)
-    throw CheckpointError(
-        fmt::format("cannot set the mode of '{}': {}", temp.path(), system_reason()));
+    throw IoError(path,
+                  fmt::format("cannot set the mode of '{}': {}", temp.path(), system_reason()));
   for (std::span<const std::byte> piece : pieces) write_all(temp.descriptor(), piece, path);
   if (::fsync(temp.descriptor()) != 0)
-    throw CheckpointError(fmt::format("cannot fsync '{}' (writing '{}'): {}", temp.path(),
-                                      path.string(), system_reason()));
+    throw IoError(path, fmt::format("cannot fsync '{}' (writing '{}'): {}", temp.path(),
+                                    path.string(), system_reason()));
   if (temp.close() != 0)
-    throw CheckpointError(fmt::format("cannot close '{}' (writing '{}'): {}", temp.path(),
-                                      path.string(), system_reason()));
+    throw IoError(path, fmt::format("cannot close '{}' (writing '{}'): {}", temp.path(),
+                                    path.string(), system_reason()));
   if (::rename(temp.path().c_str(), path.c_str()) != 0)
-    throw CheckpointError(
-        fmt::format("cannot rename '{}' to '{}': {}", temp.path(), path.string(), system_reason()));
+    throw IoError(path, fmt::format("cannot rename '{}' to '{}': {}", temp.path(), path.string(),
+                                    system_reason()));
   temp.release();
   sync_directory(directory);
 }
@@ -96,35 +97,14 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
 void sync_directory(const std::filesystem::path& directory) {
   int descriptor = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (descriptor < 0)
-    throw CheckpointError(
-        fmt::format("cannot open directory '{}': {}", directory.string(), system_reason()));
+    throw IoError(directory, fmt::format("cannot open directory '{}': {}", directory.string(),
+                                         system_reason()));
   int status = ::fsync(descriptor);
   std::string reason = status != 0 ? system_reason() : std::string();
   ::close(descriptor);
   if (status != 0)
-    throw CheckpointError(
-        fmt::format("cannot fsync directory '{}': {}", directory.string(), reason));
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (descriptor < 0)
-    throw CheckpointError(fmt::format("cannot open '{}': {}", path.string(), system_reason()));
-  std::string content;
-  char buffer[65536];
-  while (true) {
-    ssize_t count = ::read(descriptor, buffer, sizeof buffer);
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) {
-      std::string reason = system_reason();
-      ::close(descriptor);
-      throw CheckpointError(fmt::format("cannot read '{}': {}", path.string(), reason));
-    }
-    if (count == 0) break;
-    content.append(buffer, static_cast<std::size_t>(count));
-  }
-  ::close(descriptor);
-  return content;
+    throw IoError(directory,
+                  fmt::format("cannot fsync directory '{}': {}", directory.string(), reason));
 }
 
 }  // namespace seqtrain

@@ -1,4 +1,4 @@
-#include "data/mapped_file.h"
+#include "io/mapped_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "seqtrain/error.h"
+#include "io/io_error.h"
 
 namespace seqtrain {
 
@@ -28,15 +28,15 @@ struct MappedFile::Mapping {
 MappedFile MappedFile::open(const std::filesystem::path& path, std::string_view what) {
   const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (descriptor < 0)
-    throw DataError(fmt::format("{} '{}' cannot be opened: {}{}", what, path.string(),
-                                std::strerror(errno),
-                                errno == ENOENT ? " (prepare the data again)" : ""));
+    throw IoError(path, fmt::format("{} '{}' cannot be opened: {}{}", what, path.string(),
+                                    std::strerror(errno),
+                                    errno == ENOENT ? " (prepare the data again)" : ""));
   struct stat status {};
   const bool stat_failed = ::fstat(descriptor, &status) != 0;
   if (stat_failed || !S_ISREG(status.st_mode)) {
     const std::string reason = stat_failed ? std::strerror(errno) : "not a regular file";
     ::close(descriptor);
-    throw DataError(fmt::format("{} '{}' cannot be read: {}", what, path.string(), reason));
+    throw IoError(path, fmt::format("{} '{}' cannot be read: {}", what, path.string(), reason));
   }
   auto mapping = std::make_shared<Mapping>();
   mapping->path = path;
@@ -46,8 +46,8 @@ MappedFile MappedFile::open(const std::filesystem::path& path, std::string_view 
     if (address == MAP_FAILED) {
       const std::string reason = std::strerror(errno);
       ::close(descriptor);
-      throw DataError(
-          fmt::format("{} '{}' cannot be mapped into memory: {}", what, path.string(), reason));
+      throw IoError(path, fmt::format("{} '{}' cannot be mapped into memory: {}", what,
+                                      path.string(), reason));
     }
     mapping->address = address;
   }

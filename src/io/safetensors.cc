@@ -1,4 +1,4 @@
-#include "train/safetensors.h"
+#include "io/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,8 +14,8 @@
 #include <set>
 #include <span>
 
-#include "seqtrain/error.h"
-#include "train/file_io.h"
+#include "io/atomic_write.h"
+#include "io/io_error.h"
 
 namespace seqtrain {
 
@@ -45,7 +45,7 @@ std::optional<DType> dtype_from_safetensors(const std::string& name) {
 
 // Every complaint about a file goes through here, so each names the file.
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
-  throw CheckpointError(fmt::format("safetensors file '{}': {}", path.string(), what));
+  throw IoError(path, fmt::format("safetensors file '{}': {}", path.string(), what));
 }
 
 class ReadOnlyFile {

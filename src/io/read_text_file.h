@@ -8,7 +8,7 @@
 
 namespace seqtrain {
 
-// The bytes of `path`. Throws DataError when the file is missing, is not a
+// The bytes of `path`. Throws IoError when the file is missing, is not a
 // regular file, cannot be read, or is empty. `what` says what the file is for
 // ("training text", "classification validation file") and starts the message.
 std::string read_text_file(const std::filesystem::path& path, std::string_view what);

@@ -8,9 +8,9 @@
 //   the rest    the tensors' bytes, little-endian, row-major; offsets are relative
 //               to the start of this region, which they cover without gaps or
 //               overlaps
-// Files are written atomically (file_io.h). Reading trusts nothing: a truncated
-// or corrupted file is a CheckpointError naming the file and what is wrong, and
-// no byte outside the file is ever read.
+// Files are written atomically (atomic_write.h). Reading trusts nothing: a
+// truncated or corrupted file is an IoError naming the file and what is wrong,
+// and no byte outside the file is ever read.
 #pragma once
 
 #include <filesystem>

@@ -1,19 +1,18 @@
-// File input and output for checkpoints and run records.
-//
-// Crash-safe file replacement. A reader sees either the old file or the whole
-// new one, never a partial write, even if the process or the machine dies:
-//   1. write a temp file in the target's directory (same file system),
+// Crash-safe file replacement, for every file seqtrain writes: checkpoints, run
+// records, vocabularies, tokenizers and token shards. A reader sees either the old file or the
+// whole new one, never a partial write, even if the process or the machine dies:
+//   1. write a temp file with a unique name in the target's directory (same file
+//      system; writers of the same target never share a temp file),
 //   2. fsync it (its data is on disk before its name is),
 //   3. rename it over the target (atomic on POSIX),
 //   4. fsync the directory (the rename itself is on disk).
-// An existing file is never modified in place. Failures are CheckpointErrors
-// naming the file and the system's reason; the temp file is removed then.
+// An existing file is never modified in place. Failures are IoErrors naming the
+// file and the system's reason; the temp file is removed then.
 #pragma once
 
 #include <cstddef>
 #include <filesystem>
 #include <span>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,8 +25,5 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
 
 // fsync of a directory, so that entries created or renamed in it are durable.
 void sync_directory(const std::filesystem::path& directory);
-
-// Reads a whole file; a missing or unreadable file is a CheckpointError naming it.
-std::string read_file(const std::filesystem::path& path);
 
 }  // namespace seqtrain

@@ -1,0 +1,15 @@
+// Reading a whole file as it is, for files seqtrain wrote itself (trainer state,
+// run records, labels, tokenizer models): any bytes, empty allowed. A user's
+// data file goes through read_text_file.h instead, whose messages say what the
+// file is for and what to do.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace seqtrain {
+
+// The bytes of `path`; a missing or unreadable file is an IoError naming it.
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace seqtrain

@@ -1,0 +1,39 @@
+#include "io/read_text_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "io/io_error.h"
+
+namespace seqtrain {
+
+std::string read_text_file(const std::filesystem::path& path, std::string_view what) {
+  std::error_code status_error;
+  std::filesystem::file_status status = std::filesystem::status(path, status_error);
+  if (!std::filesystem::exists(status))
+    throw IoError(path, fmt::format("{} '{}' does not exist: check the path (relative paths are "
+                                    "resolved from the working directory)",
+                                    what, path.string()));
+  if (std::filesystem::is_directory(status))
+    throw IoError(
+        path, fmt::format("{} '{}' is a directory: give the path of a text file inside it", what,
+                          path.string()));
+  std::ifstream file(path, std::ios::binary);
+  if (!file)
+    throw IoError(path, fmt::format("{} '{}' cannot be opened: {} (check its permissions)", what,
+                                    path.string(), std::strerror(errno)));
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  if (file.bad())
+    throw IoError(path, fmt::format("{} '{}' could not be read to the end: {}", what, path.string(),
+                                    std::strerror(errno)));
+  std::string text = std::move(contents).str();
+  if (text.empty())
+    throw IoError(path, fmt::format("{} '{}' is empty: it must hold UTF-8 text to learn from", what,
+                                    path.string()));
+  return text;
+}
+
+}  // namespace seqtrain
