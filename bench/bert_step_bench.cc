@@ -51,6 +51,7 @@
 #include "seqtrain/rng.h"
 #include "train/grad_clip.h"
 #include "train/optimizer.h"
+#include "train/mlm_runner.h"
 
 namespace seqtrain {
 namespace {
@@ -153,7 +154,7 @@ struct BertTrainingStep {
                      .graph,
                  backend, parameters, true),
         optimizer(parameters, AdamWOptimizerOptions{0.9f, 0.999f, 1e-6f, 0.01f}) {
-    model.set_inputs(executor, batch);
+    model.set_inputs(executor, bert_inputs(batch));
   }
 
   RunContext context(std::uint64_t step) const { return RunContext{kSeed, step, true}; }

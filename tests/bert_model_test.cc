@@ -9,6 +9,7 @@
 
 #include "bert_test_support.h"
 #include "test_support.h"
+#include "train/mlm_runner.h"
 
 namespace seqtrain::testing {
 namespace {
@@ -42,7 +43,7 @@ ModelRun run_model(const BertModel& model, ParameterStore& parameters, const Mlm
                                       static_cast<int>(batch.masked_per_sequence()));
   const ValueId logits = graph.logits;
   Executor executor(std::move(graph.graph), parameters.backend(), parameters, training);
-  model.set_inputs(executor, batch);
+  model.set_inputs(executor, bert_inputs(batch));
   parameters.zero_grads();
   const RunContext context{42, step, training};
   if (training)
@@ -168,7 +169,7 @@ void expect_model_gradients_match_finite_differences(const BertSpec& spec) {
 
   BertGraph graph = model.build_graph(3, 9, 3);
   Executor probe(std::move(graph.graph), *serial, parameters, true);
-  model.set_inputs(probe, batch);
+  model.set_inputs(probe, bert_inputs(batch));
   const RunContext context{42, 1, true};
   auto loss_at = [&](Parameter& parameter, const Tensor& value) {
     parameters.set_value(parameter, value);

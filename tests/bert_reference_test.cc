@@ -24,6 +24,7 @@
 #include "models/bert_checkpoint.h"
 #include "test_directory.h"
 #include "test_support.h"
+#include "train/mlm_runner.h"
 
 namespace seqtrain::testing {
 namespace {
@@ -111,7 +112,7 @@ void expect_model_matches_hugging_face(Backend& backend) {
                                       static_cast<int>(batch.masked_per_sequence()));
   const ValueId logits = graph.logits;
   Executor executor(std::move(graph.graph), backend, parameters, /*training=*/true);
-  model.set_inputs(executor, batch);
+  model.set_inputs(executor, bert_inputs(batch));
   parameters.zero_grads();
   executor.forward_backward(RunContext{1, 1, true});
 
@@ -159,7 +160,7 @@ Tensor evaluation_logits(const BertModel& model, ParameterStore& parameters, con
                                       static_cast<int>(batch.masked_per_sequence()));
   const ValueId logits = graph.logits;
   Executor executor(std::move(graph.graph), parameters.backend(), parameters, false);
-  model.set_inputs(executor, batch);
+  model.set_inputs(executor, bert_inputs(batch));
   executor.forward(RunContext{1, 1, false});
   *loss = executor.loss_value();
   return executor.value_to_host(logits);

@@ -16,6 +16,7 @@
 #include "bert_test_support.h"
 #include "test_support.h"
 #include "train/grad_clip.h"
+#include "train/mlm_runner.h"
 #include "train/optimizer.h"
 
 namespace seqtrain::testing {
@@ -88,7 +89,7 @@ BertTrainingTrace train_bert(Backend& backend) {
   const std::vector<MlmBatch> batches = training_batches(spec);
   for (std::uint64_t step = 1; step <= kSteps; ++step) {
     parameters.zero_grads();
-    model.set_inputs(train, batches[step - 1]);
+    model.set_inputs(train, bert_inputs(batches[step - 1]));
     train.forward_backward(RunContext{kSeed, step - 1, true});
     trace.losses.push_back(train.loss_value());
     const GradientNorm norm = clip_gradients_by_global_norm(parameters, kMaxGradientNorm);
@@ -102,8 +103,8 @@ BertTrainingTrace train_bert(Backend& backend) {
   BertGraph eval_graph = model.build_graph(2, kLength, kSlots);
   const ValueId logits = eval_graph.logits;
   Executor evaluate(std::move(eval_graph.graph), backend, parameters, false);
-  model.set_inputs(evaluate,
-                   make_mlm_batch(spec.vocabulary_size, kLength, {10, 8}, {3, 2}, kSlots, 104));
+  model.set_inputs(evaluate, bert_inputs(make_mlm_batch(spec.vocabulary_size, kLength, {10, 8},
+                                                       {3, 2}, kSlots, 104)));
   evaluate.forward(RunContext{kSeed, kSteps, false});
   trace.evaluation_loss = evaluate.loss_value();
   trace.evaluation_logits = evaluate.value_to_host(logits);

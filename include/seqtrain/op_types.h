@@ -44,4 +44,8 @@ enum class RnnImpl : std::uint8_t { fused, cudnn };
 inline constexpr const char* kRnnImplNames[] = {"fused", "cudnn"};
 constexpr const char* rnn_impl_name(RnnImpl impl) { return kRnnImplNames[static_cast<int>(impl)]; }
 
+// The target id a loss skips (cross_entropy's default ignore_index): padded
+// positions, unused masked-LM slots. The value PyTorch's cross_entropy ignores.
+inline constexpr std::int32_t kIgnoreTarget = -100;
+
 }  // namespace seqtrain

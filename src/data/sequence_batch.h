@@ -5,13 +5,13 @@
 
 #include <cstdint>
 
+#include "seqtrain/op_types.h"
 #include "seqtrain/tensor.h"
 
 namespace seqtrain {
 
-// Target id a loss must skip: positions past a sequence's length, and rows
-// that carry no example. The same value PyTorch's cross_entropy ignores.
-inline constexpr std::int32_t kIgnoreTarget = -100;
+// Target id a loss must skip (positions past a sequence's length, rows that
+// carry no example): kIgnoreTarget, seqtrain/op_types.h.
 
 // Input id at positions past a sequence's length. Those positions are never
 // read by a model that honours `lengths`; the value only keeps them defined.

@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "data/sequence_batch.h"
 #include "models/layers.h"
 #include "seqtrain/attention_head_dims.h"
 #include "seqtrain/rng.h"
@@ -256,7 +255,7 @@ BertGraph BertModel::build_graph(int batch, int length, int masked_per_sequence)
   return result;
 }
 
-void BertModel::set_inputs(Executor& executor, const MlmBatch& batch) const {
+void BertModel::set_inputs(Executor& executor, const BertInputs& batch) const {
   const Shape& ids_shape = executor.input(kInputIds).shape();
   const std::int64_t slots = executor.input(kMaskedPositions).dim(0);
   SEQTRAIN_CHECK(batch.input_ids.shape() == ids_shape && batch.masked_positions.dim(0) == slots,

@@ -37,7 +37,6 @@
 #include <map>
 #include <string>
 
-#include "data/mlm_batch.h"
 #include "seqtrain/executor.h"
 #include "seqtrain/graph.h"
 #include "seqtrain/parameters.h"
@@ -61,8 +60,18 @@ struct BertSpec {
   bool operator==(const BertSpec&) const = default;
 };
 
+// The host tensors of one batch, laid out as data/mlm_batch.h describes (the
+// masked-LM data makes them; the model only reads them).
+struct BertInputs {
+  Tensor input_ids;         // [B, T] i32: [CLS] ... [SEP], [PAD] (0) after lengths[b]
+  Tensor token_type_ids;    // [B, T] i32
+  Tensor lengths;           // [B] i32: attention key lengths
+  Tensor masked_positions;  // [B * P] i32: b * T + t of the decoder's slots
+  Tensor masked_labels;     // [B * P] i32: the targets, kIgnoreTarget in unused slots
+};
+
 // One graph of the model for one batch layout (B, T, P).
-// Inputs are set from an MlmBatch with BertModel::set_inputs.
+// Inputs are set with BertModel::set_inputs.
 struct BertGraph {
   Graph graph;
   ValueId loss = kNoValue;    // [1] mean masked-LM cross-entropy
@@ -78,10 +87,9 @@ class BertModel {
 
   // batch x length tokens with masked_per_sequence decoder slots per row.
   BertGraph build_graph(int batch, int length, int masked_per_sequence) const;
-  // Copies the batch (input_ids, token_type_ids, lengths, masked_positions,
-  // masked_labels, and whatever position inputs the graph has) into the
+  // Copies the batch (and the position ids the graph has) into the
   // executor's inputs. The batch's layout must be the graph's.
-  void set_inputs(Executor& executor, const MlmBatch& batch) const;
+  void set_inputs(Executor& executor, const BertInputs& batch) const;
 
   const BertSpec& spec() const { return spec_; }
 

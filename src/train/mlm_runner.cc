@@ -60,6 +60,11 @@ std::int64_t count_correct_predictions(std::span<const std::int32_t> predicted_t
   return correct;
 }
 
+BertInputs bert_inputs(const MlmBatch& batch) {
+  return {batch.input_ids, batch.token_type_ids, batch.lengths, batch.masked_positions,
+          batch.masked_labels};
+}
+
 MlmRunner::MlmRunner(const BertModel& model, Backend& backend, ParameterStore& parameters)
     : model_(&model), backend_(&backend), parameters_(&parameters) {}
 
@@ -89,7 +94,7 @@ TaskMetrics MlmRunner::run(const MlmBatch& batch, bool training, const RunContex
                            MlmSlotPredictions* slots) {
   CachedGraph& cached = graph_for(batch, training);
   Executor& executor = *cached.executor;
-  model_->set_inputs(executor, batch);
+  model_->set_inputs(executor, bert_inputs(batch));
   if (training)
     executor.forward_backward(
         context, context.sum_loss_over_rows ? static_cast<float>(batch.masked_count) : 1.0f);

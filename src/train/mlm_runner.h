@@ -22,6 +22,9 @@
 
 namespace seqtrain {
 
+// The model's view of a batch: its tensors, without the data layer's type.
+BertInputs bert_inputs(const MlmBatch& batch);
+
 // What the decoder said at each of a batch's B * P slots, unused slots
 // included (their entries mean nothing).
 struct MlmSlotPredictions {
