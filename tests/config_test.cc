@@ -344,9 +344,8 @@ TEST(RunConfig, ResolvedYamlWritesEveryKeyOfItsTaskAndNoOther) {
   const YAML::Node mlm = YAML::Load(resolved_yaml(load_text(kMlm)));
   std::size_t charlm_keys = 0, mlm_keys = 0;
   for (const ConfigKey& key : run_config_schema().keys()) {
-    const bool for_mlm =
-        key.applies_when && key.applies_when->values == std::vector<std::string>{"mlm"};
-    const bool for_sequences = key.applies_when && !for_mlm;
+    const bool for_mlm = key.applies_when == std::vector<ConfigCondition>{{"task", {"mlm"}}};
+    const bool for_sequences = !key.applies_when.empty() && !for_mlm;
     EXPECT_EQ(yaml_has_path(root, key.path), !for_mlm) << key.path;
     EXPECT_EQ(yaml_has_path(mlm, key.path), !for_sequences) << key.path;
     charlm_keys += !for_mlm;
@@ -558,12 +557,109 @@ TEST(ConfigSchema, ConditionsMustNameAnEarlierChoiceAndItsValues) {
   EXPECT_THROW(later.check_consistency(), InternalError);
 }
 
+// A schema with a key that depends on two conditions at once (task and model
+// type), the way a key of one model type for some tasks does, and a default
+// that does the same.
+ConfigSchema two_condition_schema() {
+  ConfigSchema schema;
+  schema.add_choice("task", {"a", "b", "c"}, "The task.").required();
+  schema.add_choice("model.type", {"x", "y"}, "The model.").with_default(std::string("x"));
+  schema.add_integer("model.size", "Size of an x model.")
+      .with_default(std::int64_t{4})
+      .at_least(1)
+      .only_when("task", {"a", "b"})
+      .only_when("model.type", {"x"});
+  schema.add_integer("model.depth", "Depth.")
+      .with_default(std::int64_t{1})
+      .with_default_when({{"task", {"c"}}, {"model.type", {"y"}}}, std::int64_t{3});
+  schema.check_consistency();
+  return schema;
+}
+
+ConfigValues read_two_condition_yaml(const std::string& text) {
+  return read_config_yaml(two_condition_schema(), text, "x.yaml", {});
+}
+
+std::string two_condition_error(const std::string& text) {
+  try {
+    read_two_condition_yaml(text);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "no ConfigError for:\n" << text;
+  return {};
+}
+
+TEST(ConfigSchema, AKeyWithTwoConditionsAppliesOnlyWhenBothHold) {
+  const ConfigSchema schema = two_condition_schema();
+  const ConfigKey& size = *schema.find("model.size");
+  EXPECT_EQ(read_two_condition_yaml("task: b\nmodel: {size: 7}\n").integer("model.size"), 7);
+  EXPECT_TRUE(schema.applies(size, read_two_condition_yaml("task: a\n").set_values()));
+  EXPECT_FALSE(schema.applies(size, read_two_condition_yaml("task: c\n").set_values()));
+  EXPECT_FALSE(
+      schema.applies(size, read_two_condition_yaml("task: a\nmodel: {type: y}\n").set_values()));
+  EXPECT_FALSE(
+      schema.applies(size, read_two_condition_yaml("task: c\nmodel: {type: y}\n").set_values()));
+}
+
+TEST(ConfigSchema, AKeyGivenWhereItsConditionsFailNamesEachConditionThatFails) {
+  EXPECT_EQ(two_condition_error("task: c\nmodel: {size: 7}\n"),
+            "x.yaml: model.size = 7: applies only when task is a or b, and model.type is x "
+            "(task is c here); remove it");
+  EXPECT_EQ(two_condition_error("task: a\nmodel: {type: y, size: 7}\n"),
+            "x.yaml: model.size = 7: applies only when task is a or b, and model.type is x "
+            "(model.type is y here); remove it");
+  EXPECT_EQ(two_condition_error("task: c\nmodel: {type: y, size: 7}\n"),
+            "x.yaml: model.size = 7: applies only when task is a or b, and model.type is x "
+            "(task is c and model.type is y here); remove it");
+}
+
+TEST(ConfigSchema, WrittenYamlHoldsAKeyWithTwoConditionsOnlyWhenBothHold) {
+  const ConfigSchema schema = two_condition_schema();
+  const auto written = [&](const std::string& text) {
+    return write_config_yaml(schema, read_two_condition_yaml(text).set_values(), "header");
+  };
+  EXPECT_NE(written("task: a\n").find("size: 4"), std::string::npos);
+  EXPECT_EQ(written("task: a\nmodel: {type: y}\n").find("size:"), std::string::npos);
+  EXPECT_EQ(written("task: c\n").find("size:"), std::string::npos);
+}
+
+TEST(ConfigSchema, ADefaultWithTwoConditionsHoldsOnlyWhenBothDo) {
+  EXPECT_EQ(read_two_condition_yaml("task: c\nmodel: {type: y}\n").integer("model.depth"), 3);
+  EXPECT_EQ(read_two_condition_yaml("task: c\n").integer("model.depth"), 1);
+  EXPECT_EQ(read_two_condition_yaml("task: a\nmodel: {type: y}\n").integer("model.depth"), 1);
+}
+
+TEST(ConfigSchema, ReferenceNamesEveryConditionOfAKey) {
+  const std::string markdown = schema_reference_markdown(two_condition_schema());
+  EXPECT_NE(markdown.find("| `model.size` | an integer >= 1 | `4` | *Only when task is a or b, "
+                          "and model.type is x.* Size of an x model. |"),
+            std::string::npos)
+      << markdown;
+  EXPECT_NE(markdown.find("| `model.depth` | an integer | `1`; when task is c, and model.type is "
+                          "y: `3` | Depth. |"),
+            std::string::npos)
+      << markdown;
+}
+
+TEST(ConfigSchema, ConsistencyCheckRejectsTwoConditionsOnOneKeyOrOnALaterKey) {
+  ConfigSchema twice;
+  twice.add_choice("task", {"a", "b"}, "doc").required();
+  twice.add_integer("x", "doc").only_when("task", {"a"}).only_when("task", {"b"});
+  EXPECT_THROW(twice.check_consistency(), InternalError);
+  ConfigSchema later;
+  later.add_choice("task", {"a", "b"}, "doc").required();
+  later.add_integer("x", "doc").only_when("task", {"a"}).only_when("model.type", {"x"});
+  later.add_choice("model.type", {"x", "y"}, "doc").required();
+  EXPECT_THROW(later.check_consistency(), InternalError);
+}
+
 // docs/configuration.md holds the generated key reference between two markers.
 // SEQTRAIN_UPDATE_DOCS=1 rewrites it from the schema instead of comparing.
 TEST(RunConfigDocs, ConfigurationReferenceMatchesTheSchema) {
   const std::string path = std::string(SEQTRAIN_SOURCE_DIR) + "/docs/configuration.md";
   const std::string begin =
-      "<!-- BEGIN KEY REFERENCE (generated from src/config/run_config.cc) -->\n";
+      "<!-- BEGIN KEY REFERENCE (generated from src/config/run_config_keys.cc) -->\n";
   const std::string end = "<!-- END KEY REFERENCE -->\n";
   std::ifstream file(path);
   ASSERT_TRUE(file) << path;

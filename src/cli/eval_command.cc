@@ -5,6 +5,7 @@
 
 #include "backends/device_selection.h"
 #include "cli/commands.h"
+#include "config/resolve_run_config.h"
 #include "data/sequence_dataset.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"

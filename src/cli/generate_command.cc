@@ -4,6 +4,7 @@
 
 #include "backends/device_selection.h"
 #include "cli/commands.h"
+#include "config/resolve_run_config.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
 #include "train/sampling.h"

@@ -176,7 +176,7 @@ class ConfigReader {
       if (values_.contains(key.path)) continue;
       const ConditionalDefault* conditional = nullptr;
       for (const ConditionalDefault& candidate : key.conditional_defaults) {
-        if (condition_holds(candidate.condition, values_.set_values())) {
+        if (conditions_hold(candidate.conditions, values_.set_values())) {
           conditional = &candidate;
           break;
         }
@@ -185,7 +185,7 @@ class ConfigReader {
         values_.set(key.path, conditional->value,
                     fmt::format("{}: {} = {} (the default when {})", source, key.path,
                                 shown_value(conditional->value, key),
-                                describe_condition(conditional->condition)),
+                                describe_conditions(conditional->conditions)),
                     /*given=*/false);
       } else if (key.default_value) {
         values_.set(key.path, key.default_value,
@@ -204,14 +204,19 @@ class ConfigReader {
     // mistakes, not silently ignored settings.
     const std::map<std::string, ConfigValue, std::less<>> set = values_.set_values();
     for (const ConfigKey& key : schema_.keys()) {
-      if (!key.applies_when || !values_.is_given(key.path) || schema_.applies(key, set)) continue;
-      const auto condition_value = set.find(key.applies_when->path);
-      values_.fail_at(
-          key.path,
-          fmt::format("applies only when {} ({} is {} here); remove it",
-                      describe_condition(*key.applies_when), key.applies_when->path,
-                      condition_value == set.end() ? "not set"
-                                                   : format_config_value(condition_value->second)));
+      if (!values_.is_given(key.path) || schema_.applies(key, set)) continue;
+      // All the key's conditions, then the value of each one that fails.
+      std::vector<std::string> failing;
+      for (const ConfigCondition& condition : failing_conditions(key.applies_when, set)) {
+        const auto condition_value = set.find(condition.path);
+        failing.push_back(fmt::format("{} is {}", condition.path,
+                                      condition_value == set.end()
+                                          ? "not set"
+                                          : format_config_value(condition_value->second)));
+      }
+      values_.fail_at(key.path,
+                      fmt::format("applies only when {} ({} here); remove it",
+                                  describe_conditions(key.applies_when), join(failing, " and ")));
     }
     return std::move(values_);
   }

@@ -1,7 +1,9 @@
 // The run configuration: what one YAML file (plus --set overrides) tells
 // seqtrain to do, fully validated before any work starts. The keys, their
-// defaults, ranges and docs are declared once in run_config.cc; see
-// docs/configuration.md for the table generated from them.
+// defaults, ranges and docs are declared once in run_config_keys.cc, the
+// checks across keys are in run_config_cross_key_checks.cc; see
+// docs/configuration.md for the table generated from them. Which config a run
+// uses (a fresh run's file or a resumed run's own) is resolve_run_config.h.
 #pragma once
 
 #include <array>

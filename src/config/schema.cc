@@ -119,12 +119,17 @@ ConfigKey& ConfigKey::with_default(ConfigValue value) {
 }
 ConfigKey& ConfigKey::with_default_when(std::string path, std::string value,
                                         ConfigValue default_value) {
-  conditional_defaults.push_back(ConditionalDefault{
-      ConfigCondition{std::move(path), {std::move(value)}}, std::move(default_value)});
+  return with_default_when({ConfigCondition{std::move(path), {std::move(value)}}},
+                           std::move(default_value));
+}
+ConfigKey& ConfigKey::with_default_when(std::vector<ConfigCondition> conditions,
+                                        ConfigValue default_value) {
+  conditional_defaults.push_back(
+      ConditionalDefault{std::move(conditions), std::move(default_value)});
   return *this;
 }
 ConfigKey& ConfigKey::only_when(std::string path, std::vector<std::string> values) {
-  applies_when = ConfigCondition{std::move(path), std::move(values)};
+  applies_when.push_back(ConfigCondition{std::move(path), std::move(values)});
   return *this;
 }
 ConfigKey& ConfigKey::required() {
@@ -198,9 +203,25 @@ bool condition_holds(const ConfigCondition& condition,
                                 condition.values.end();
 }
 
+bool conditions_hold(const std::vector<ConfigCondition>& conditions,
+                     const std::map<std::string, ConfigValue, std::less<>>& values) {
+  return std::all_of(conditions.begin(), conditions.end(), [&](const ConfigCondition& condition) {
+    return condition_holds(condition, values);
+  });
+}
+
+std::vector<ConfigCondition> failing_conditions(
+    const std::vector<ConfigCondition>& conditions,
+    const std::map<std::string, ConfigValue, std::less<>>& values) {
+  std::vector<ConfigCondition> failing;
+  for (const ConfigCondition& condition : conditions)
+    if (!condition_holds(condition, values)) failing.push_back(condition);
+  return failing;
+}
+
 bool ConfigSchema::applies(const ConfigKey& key,
                            const std::map<std::string, ConfigValue, std::less<>>& values) const {
-  return !key.applies_when || condition_holds(*key.applies_when, values);
+  return conditions_hold(key.applies_when, values);
 }
 
 bool ConfigSchema::section_applies(
@@ -255,24 +276,35 @@ void ConfigSchema::check_consistency() const {
       SEQTRAIN_CHECK(field.type == ConfigType::integer && !field.path.empty() && !field.doc.empty(),
                      "record field '{}' of config key '{}' is not a documented integer", field.path,
                      key.path);
-    std::vector<const ConfigCondition*> conditions;
-    if (key.applies_when) conditions.push_back(&*key.applies_when);
+    std::vector<const std::vector<ConfigCondition>*> condition_lists{&key.applies_when};
     for (const ConditionalDefault& conditional : key.conditional_defaults) {
-      conditions.push_back(&conditional.condition);
+      SEQTRAIN_CHECK(!conditional.conditions.empty(),
+                     "config key '{}' has a conditional default without a condition", key.path);
+      condition_lists.push_back(&conditional.conditions);
       check_default(key, conditional.value);
     }
-    for (const ConfigCondition* condition : conditions) {
-      const ConfigKey* on = find(condition->path);
-      SEQTRAIN_CHECK(
-          on != nullptr && on->type == ConfigType::choice && on != &key && paths.contains(on->path),
-          "config key '{}' has a condition on '{}', which is not a choice key "
-          "declared before it",
-          key.path, condition->path);
-      for (const std::string& value : condition->values)
-        SEQTRAIN_CHECK(
-            std::find(on->choices.begin(), on->choices.end(), value) != on->choices.end(),
-            "config key '{}' has a condition on '{}' being '{}', not one of its choices", key.path,
-            condition->path, value);
+    for (const std::vector<ConfigCondition>* conditions : condition_lists) {
+      std::set<std::string_view> condition_paths;
+      for (const ConfigCondition& condition : *conditions) {
+        // Two conditions on one key would read as "task is a, and task is b":
+        // list every accepted value in one condition instead.
+        SEQTRAIN_CHECK(condition_paths.insert(condition.path).second,
+                       "config key '{}' has two conditions on '{}'", key.path, condition.path);
+        const ConfigKey* on = find(condition.path);
+        SEQTRAIN_CHECK(on != nullptr && on->type == ConfigType::choice && on != &key &&
+                           paths.contains(on->path),
+                       "config key '{}' has a condition on '{}', which is not a choice key "
+                       "declared before it",
+                       key.path, condition.path);
+        SEQTRAIN_CHECK(!condition.values.empty(),
+                       "config key '{}' has a condition on '{}' without values", key.path,
+                       condition.path);
+        for (const std::string& value : condition.values)
+          SEQTRAIN_CHECK(
+              std::find(on->choices.begin(), on->choices.end(), value) != on->choices.end(),
+              "config key '{}' has a condition on '{}' being '{}', not one of its choices",
+              key.path, condition.path, value);
+      }
     }
     if (key.default_value) check_default(key, *key.default_value);
   }
@@ -307,6 +339,16 @@ std::string describe_condition(const ConfigCondition& condition) {
     values += condition.values[i];
   }
   return fmt::format("{} is {}", condition.path, values);
+}
+
+std::string describe_conditions(const std::vector<ConfigCondition>& conditions) {
+  // ", and " between conditions, since each may already list values with "or".
+  std::string text;
+  for (std::size_t i = 0; i < conditions.size(); ++i) {
+    if (i > 0) text += i + 1 == conditions.size() ? ", and " : ", ";
+    text += describe_condition(conditions[i]);
+  }
+  return text;
 }
 
 std::optional<std::string> range_problem(const ConfigKey& key, double value) {
@@ -372,11 +414,11 @@ std::string schema_reference_markdown(const ConfigSchema& schema) {
       if (!key.derived_default.empty()) default_text = "`" + key.derived_default + "`";
       if (key.default_value) default_text = "`" + format_config_value(*key.default_value) + "`";
       for (const ConditionalDefault& conditional : key.conditional_defaults)
-        default_text += fmt::format("; when {}: `{}`", describe_condition(conditional.condition),
+        default_text += fmt::format("; when {}: `{}`", describe_conditions(conditional.conditions),
                                     format_config_value(conditional.value));
       std::string meaning = key.doc;
-      if (key.applies_when)
-        meaning = fmt::format("*Only when {}.* {}", describe_condition(*key.applies_when), meaning);
+      if (!key.applies_when.empty())
+        meaning = fmt::format("*Only when {}.* {}", describe_conditions(key.applies_when), meaning);
       markdown +=
           fmt::format("| `{}` | {} | {} | {} |\n", key.path, markdown_cell(describe_accepted(key)),
                       markdown_cell(default_text), markdown_cell(meaning));

@@ -3,8 +3,8 @@
 // drives reading YAML (config_yaml.h), writing the effective config back out and
 // the key reference in docs/configuration.md, so the three cannot disagree.
 //
-// This file is generic: it knows nothing of seqtrain's keys. run_config.cc holds
-// seqtrain's table.
+// This file is generic: it knows nothing of seqtrain's keys. run_config_keys.cc
+// holds seqtrain's table.
 #pragma once
 
 #include <cstddef>
@@ -45,8 +45,9 @@ struct ConfigCondition {
   bool operator==(const ConfigCondition&) const = default;
 };
 
+// A default that holds when every one of its conditions does.
 struct ConditionalDefault {
-  ConfigCondition condition;
+  std::vector<ConfigCondition> conditions;
   ConfigValue value;
 };
 
@@ -67,22 +68,28 @@ struct ConfigKey {
   // record_list: the fields every record must have, each an integer key whose
   // path is the field name (with its own range and doc). The list may not be empty.
   std::vector<ConfigKey> record_fields;
-  // The key applies only under this condition: a config that gives it
-  // otherwise is an error, and written configs leave it out.
-  std::optional<ConfigCondition> applies_when;
-  // Defaults that replace default_value under their condition (the first that holds).
+  // The key applies only when all of these conditions hold (always when there
+  // are none): a config that gives it otherwise is an error, and written
+  // configs leave it out. One condition per key path, so each reads as
+  // "task is ..." and a key can depend on the task and the model type at once.
+  std::vector<ConfigCondition> applies_when;
+  // Defaults that replace default_value under their conditions (the first that holds).
   std::vector<ConditionalDefault> conditional_defaults;
 
   ConfigKey& with_default(ConfigValue value);
   // The default when `path` has the value `value` (default_value otherwise).
   ConfigKey& with_default_when(std::string path, std::string value, ConfigValue default_value);
+  // The default when every one of conditions holds.
+  ConfigKey& with_default_when(std::vector<ConfigCondition> conditions, ConfigValue default_value);
   ConfigKey& required();
   ConfigKey& with_derived_default(std::string description);
   ConfigKey& at_least(double bound);
   ConfigKey& greater_than(double bound);
   ConfigKey& at_most(double bound);
   ConfigKey& less_than(double bound);
-  // The key applies only when `path` has one of `values`.
+  // The key applies only when `path` has one of `values`. Called again with
+  // another path, it adds a condition that must hold as well:
+  // .only_when("task", {"charlm"}).only_when("model.type", {"lstm", "gru"}).
   ConfigKey& only_when(std::string path, std::vector<std::string> values);
 };
 
@@ -106,7 +113,7 @@ class ConfigSchema {
   // Names directly under a section, keys and subsections, in declaration order.
   std::vector<std::string> children(std::string_view section) const;
 
-  // Whether key applies given the values read so far (its condition holds, or it has none).
+  // Whether key applies given the values read so far (all its conditions hold).
   // A section applies when any key under it does.
   bool applies(const ConfigKey& key,
                const std::map<std::string, ConfigValue, std::less<>>& values) const;
@@ -115,7 +122,8 @@ class ConfigSchema {
 
   // Internal check that the table is well formed: unique paths, no key that is
   // also a section, defaults of the right type that pass their own checks,
-  // conditions on choice keys declared earlier naming their choices.
+  // conditions on choice keys declared earlier naming their choices, at most
+  // one condition per key path in each list of conditions.
   void check_consistency() const;
 
  private:
@@ -130,8 +138,17 @@ std::optional<std::string> range_problem(const ConfigKey& key, double value);
 // Whether condition's key has one of its values in values.
 bool condition_holds(const ConfigCondition& condition,
                      const std::map<std::string, ConfigValue, std::less<>>& values);
+// Whether every one of conditions holds (true for none).
+bool conditions_hold(const std::vector<ConfigCondition>& conditions,
+                     const std::map<std::string, ConfigValue, std::less<>>& values);
+// The conditions that do not hold, in the order given.
+std::vector<ConfigCondition> failing_conditions(
+    const std::vector<ConfigCondition>& conditions,
+    const std::map<std::string, ConfigValue, std::less<>>& values);
 // "task is mlm", "task is charlm, adding or classification".
 std::string describe_condition(const ConfigCondition& condition);
+// All of conditions: "task is mlm", "task is charlm or adding, and model.type is lstm".
+std::string describe_conditions(const std::vector<ConfigCondition>& conditions);
 // Canonical text of a value, as YAML would read it back: numbers always carry a
 // '.' so other YAML readers see floats ("1.0e-08", "0.0"); lists as "[0.9, 0.999]";
 // records in flow style ("[{steps: 900, sequence_length: 128}]").

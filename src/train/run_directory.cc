@@ -1,5 +1,6 @@
 #include "train/run_directory.h"
 
+#include "config/resolve_run_config.h"
 #include "io/atomic_write.h"
 #include "seqtrain/error.h"
 #include "train/checkpoint.h"
@@ -7,8 +8,6 @@
 namespace seqtrain {
 
 namespace fs = std::filesystem;
-
-fs::path config_path_of(const fs::path& run_dir) { return run_dir / "config.yaml"; }
 
 FreshRunDirectoryGuard::FreshRunDirectoryGuard(fs::path run_dir, bool created, bool resuming)
     : run_dir_(std::move(run_dir)), created_(created), armed_(!resuming) {}
@@ -31,23 +30,6 @@ fs::path require_latest_checkpoint(const fs::path& run_dir) {
                                       "first (seqtrain train) or pass --checkpoint DIR",
                                       run_dir.string(), run_dir.string()));
   return *latest;
-}
-
-RunConfig resolve_run_config(const std::string& config_path,
-                             const std::vector<std::string>& overrides,
-                             const std::string& resume_dir) {
-  if (resume_dir.empty()) {
-    if (config_path.empty())
-      throw ConfigError("no config given: seqtrain train CONFIG.yaml (or --resume RUN_DIR)");
-    return load_run_config(config_path, overrides);
-  }
-  if (!fs::is_directory(resume_dir))
-    throw CheckpointError(fmt::format(
-        "{}: no such run directory (give the run_dir of a seqtrain run)", resume_dir));
-  const std::string path = config_path.empty() ? config_path_of(resume_dir).string() : config_path;
-  std::vector<std::string> all = overrides;
-  all.push_back("run_dir=" + resume_dir);
-  return load_run_config(path, all);
 }
 
 bool prepare_run_directory(const fs::path& run_dir, const RunConfig& config, bool resuming) {

@@ -1,21 +1,12 @@
 // The run directory: where a run's resolved config, logs, metrics and
-// checkpoints live, and how a config is found again when a run is resumed.
+// checkpoints live. Which config a run uses is config/resolve_run_config.h.
 #pragma once
 
 #include <filesystem>
-#include <string>
-#include <vector>
 
 #include "config/run_config.h"
 
 namespace seqtrain {
-
-// The config of a run: config_path with overrides for a fresh run. When
-// resuming, config_path may be empty (the run's own config.yaml is used), and
-// run_dir is always resume_dir.
-RunConfig resolve_run_config(const std::string& config_path,
-                             const std::vector<std::string>& overrides,
-                             const std::string& resume_dir);
 
 // A fresh run needs a missing or empty directory (ConfigError otherwise, naming
 // --resume as the way to continue); it is created and config.yaml written. A
@@ -26,8 +17,6 @@ RunConfig resolve_run_config(const std::string& config_path,
 // directory was created here (a fresh run into a missing directory).
 bool prepare_run_directory(const std::filesystem::path& run_dir, const RunConfig& config,
                            bool resuming);
-
-std::filesystem::path config_path_of(const std::filesystem::path& run_dir);
 
 // Made right after prepare_run_directory succeeded, over a fresh run's setup
 // (data, tokenizer, model, init_from): if that throws, the destructor removes

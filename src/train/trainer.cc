@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "backends/device_selection.h"
+#include "config/resolve_run_config.h"
 #include "train/checkpoint.h"
 #include "train/lr_schedule.h"
 #include "train/metrics.h"

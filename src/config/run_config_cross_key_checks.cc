@@ -1,0 +1,145 @@
+#include "config/run_config_cross_key_checks.h"
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/schema.h"
+#include "seqtrain/attention_head_dims.h"
+#include "seqtrain/error.h"
+
+namespace seqtrain {
+namespace {
+
+// Keys that another key overrides (data.phases overrides data.sequence_length)
+// are ignored at their defaults, which resolved configs write back, and an
+// error otherwise.
+bool given_unlike_default(const ConfigValues& values, std::string_view path) {
+  const ConfigKey* key = run_config_schema().find(path);
+  SEQTRAIN_CHECK(key != nullptr && key->default_value, "config key '{}' has no default", path);
+  if (!values.is_given(path)) return false;
+  if (key->type == ConfigType::integer)
+    return ConfigValue(values.integer(path)) != key->default_value;
+  return ConfigValue(values.number(path)) != key->default_value;
+}
+
+void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
+  const DataConfig& data = config.data;
+  const BertModelConfig& bert = config.model.bert;
+  if (!data.path)
+    values.fail(
+        "missing key 'data.path': required when task is mlm (the corpus to pretrain on, e.g. "
+        "data/fortunes.txt)");
+  if (bert.hidden_size % bert.heads != 0)
+    values.fail_at(
+        "model.bert.heads",
+        fmt::format("must divide model.bert.hidden_size ({}) into equal heads", bert.hidden_size));
+  else if (const auto head_dim = bert.hidden_size / bert.heads;
+           !is_attention_head_dim(static_cast<int>(head_dim))) {
+    std::string fix = "a model.bert.hidden_size that is a multiple of 32";
+    for (const int dim : {64, 32, 128})
+      if (bert.hidden_size % dim == 0) {
+        fix = fmt::format("heads: {}", bert.hidden_size / dim);
+        break;
+      }
+    values.fail_at("model.bert.heads",
+                   fmt::format("gives heads of {} / {} = {} dimensions; the attention op "
+                               "supports 32, 64 or 128 (e.g. {})",
+                               bert.hidden_size, bert.heads, head_dim, fix));
+  }
+  if (data.tokenizer.path)
+    for (const char* path : {"data.tokenizer.vocab_size", "data.tokenizer.character_coverage"})
+      if (given_unlike_default(values, path))
+        values.fail_at(path,
+                       "trains a tokenizer, but data.tokenizer.path names one to use; remove "
+                       "one of the two");
+  if (config.training.init_from && bert.pre_layernorm)
+    values.fail_at("training.init_from",
+                   "starts from Hugging Face BERT weights, which are post-LN; set "
+                   "model.bert.pre_layernorm to false");
+  if (data.masking.replace_with_mask + data.masking.replace_with_random > 1)
+    values.fail_at("data.masking.replace_with_random",
+                   fmt::format("plus data.masking.replace_with_mask ({}) must be <= 1",
+                               format_config_value(data.masking.replace_with_mask)));
+  if (!data.phases.empty()) {
+    for (const char* path : {"data.sequence_length", "data.batch_size"})
+      if (given_unlike_default(values, path))
+        values.fail_at(path,
+                       "is set by data.phases when task is mlm; give each phase its "
+                       "sequence_length and batch_size there instead");
+  }
+  // Phases that start after training.steps are allowed (a short trial run of
+  // a long config); the trainer logs that they will not run.
+  const std::vector<MlmPhaseConfig> phases = mlm_phases(config);
+  const char* phase_key = data.phases.empty() ? "data.sequence_length" : "data.phases";
+  for (std::size_t p = 0; p < phases.size(); ++p) {
+    if (phases[p].sequence_length < 3)
+      values.fail_at(phase_key,
+                     fmt::format("sequence length {}{} is too short; a sequence holds [CLS], at "
+                                 "least one token and [SEP], so at least 3",
+                                 phases[p].sequence_length,
+                                 data.phases.empty() ? "" : fmt::format(" of phase {}", p + 1)));
+    if (phases[p].sequence_length > bert.max_positions)
+      values.fail_at(phase_key,
+                     fmt::format("sequence length {}{} exceeds "
+                                 "model.bert.max_positions ({})",
+                                 phases[p].sequence_length,
+                                 data.phases.empty() ? "" : fmt::format(" of phase {}", p + 1),
+                                 bert.max_positions));
+  }
+}
+
+}  // namespace
+
+void check_across_keys(const ConfigValues& values, const RunConfig& config) {
+  const std::string_view task = task_name(config.task);
+  if (config.task == Task::charlm) {
+    if (!config.data.path)
+      values.fail(
+          fmt::format("missing key 'data.path': required when task is {} (the text file "
+                      "to train on)",
+                      task));
+    if (config.model.bidirectional)
+      values.fail_at("model.bidirectional",
+                     "must be false when task is charlm (a language model must not see the "
+                     "characters it predicts)");
+    for (const char* path : {"data.train_path", "data.validation_path"})
+      if (values.is_set(path))
+        values.fail_at(path, "is for classification; charlm reads its text from data.path");
+  }
+  if (config.task == Task::classification) {
+    if (!config.data.train_path)
+      values.fail(fmt::format("missing key 'data.train_path': required when task is {}", task));
+    if (config.data.path)
+      values.fail_at("data.path",
+                     "is for charlm; classification reads data.train_path (and "
+                     "data.validation_path)");
+  }
+  if (config.task == Task::mlm) check_mlm_keys(values, config);
+  if (config.model.impl == RnnImpl::cudnn && config.model.bidirectional)
+    values.fail_at("model.impl",
+                   "cudnn runs forward-direction layers only; set model.bidirectional: false or "
+                   "model.impl: fused");
+  const TrainingConfig& training = config.training;
+  // A decay needs a step after warmup to decay over (lr_schedule.h).
+  if (training.schedule.decay == LrDecay::constant
+          ? training.schedule.warmup_steps > training.steps
+          : training.schedule.warmup_steps >= training.steps)
+    values.fail_at(
+        "training.schedule.warmup_steps",
+        training.schedule.decay == LrDecay::constant
+            ? fmt::format("must be <= training.steps ({})", training.steps)
+            : fmt::format("must be < training.steps ({}) when decay is {}, which needs a step "
+                          "after warmup; lower it or set training.schedule.decay: constant",
+                          training.steps, lr_decay_name(training.schedule.decay)));
+  if (training.schedule.decay != LrDecay::constant &&
+      training.schedule.final_learning_rate > training.optimizer.learning_rate)
+    values.fail_at("training.schedule.final_learning_rate",
+                   fmt::format("must be <= training.optimizer.learning_rate ({}) when decay is {}",
+                               format_config_value(training.optimizer.learning_rate),
+                               lr_decay_name(training.schedule.decay)));
+}
+
+}  // namespace seqtrain
