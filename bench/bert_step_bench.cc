@@ -51,7 +51,7 @@
 #include "seqtrain/rng.h"
 #include "train/grad_clip.h"
 #include "train/optimizer.h"
-#include "train/mlm_runner.h"
+#include "tasks/mlm_runner.h"
 
 namespace seqtrain {
 namespace {

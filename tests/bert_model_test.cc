@@ -9,7 +9,7 @@
 
 #include "bert_test_support.h"
 #include "test_support.h"
-#include "train/mlm_runner.h"
+#include "tasks/mlm_runner.h"
 
 namespace seqtrain::testing {
 namespace {

@@ -24,7 +24,7 @@
 #include "models/bert_checkpoint.h"
 #include "test_directory.h"
 #include "test_support.h"
-#include "train/mlm_runner.h"
+#include "tasks/mlm_runner.h"
 
 namespace seqtrain::testing {
 namespace {

@@ -16,7 +16,7 @@
 #include "bert_test_support.h"
 #include "test_support.h"
 #include "train/grad_clip.h"
-#include "train/mlm_runner.h"
+#include "tasks/mlm_runner.h"
 #include "train/optimizer.h"
 
 namespace seqtrain::testing {

@@ -20,7 +20,7 @@
 #include "test_support.h"
 #include "train/grad_clip.h"
 #include "train/optimizer.h"
-#include "train/sequence_runner.h"
+#include "tasks/sequence_runner.h"
 
 namespace seqtrain::testing {
 namespace {

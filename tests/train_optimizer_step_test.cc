@@ -18,9 +18,9 @@
 #include "models/bert.h"
 #include "models/sequence_model.h"
 #include "test_support.h"
-#include "train/mlm_runner.h"
+#include "tasks/mlm_runner.h"
 #include "train/optimizer_step.h"
-#include "train/sequence_runner.h"
+#include "tasks/sequence_runner.h"
 
 namespace seqtrain::testing {
 namespace {

@@ -9,7 +9,7 @@
 #include "data/sequence_dataset.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
-#include "train/training_task.h"
+#include "tasks/training_task.h"
 
 namespace seqtrain {
 

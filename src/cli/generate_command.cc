@@ -7,8 +7,8 @@
 #include "config/resolve_run_config.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
-#include "train/sampling.h"
-#include "train/sequence_task.h"
+#include "tasks/sampling.h"
+#include "tasks/sequence_task.h"
 
 namespace seqtrain {
 

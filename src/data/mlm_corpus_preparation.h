@@ -44,7 +44,7 @@ struct PreparedMlmCorpus {
 // that a request without "corpus_checksum" (its corpus is gone, and an
 // existing run may use what was prepared) accepts any recorded checksum.
 // Shared by this cache and the run's shards for a given tokenizer
-// (train/mlm_run_data.cc).
+// (tasks/mlm_run_data.cc).
 bool preparation_record_matches(nlohmann::json record, const nlohmann::json& request);
 
 // Throws what SentencePieceTokenizer::train and TokenShards::prepare throw

@@ -22,7 +22,7 @@
 #include "seqtrain/parameters.h"
 #include "train/grad_clip.h"
 #include "train/optimizer.h"
-#include "train/task_metrics.h"
+#include "tasks/task_metrics.h"
 
 namespace seqtrain {
 

@@ -21,7 +21,7 @@
 #include "train/optimizer.h"
 #include "train/optimizer_step.h"
 #include "train/run_directory.h"
-#include "train/training_task.h"
+#include "tasks/training_task.h"
 
 namespace seqtrain {
 namespace {

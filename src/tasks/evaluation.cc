@@ -1,4 +1,4 @@
-#include "train/evaluation.h"
+#include "tasks/evaluation.h"
 
 #include <cmath>
 

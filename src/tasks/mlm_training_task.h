@@ -25,7 +25,7 @@
 #include <memory>
 
 #include "models/bert.h"
-#include "train/training_task.h"
+#include "tasks/training_task.h"
 
 namespace seqtrain {
 

@@ -1,4 +1,4 @@
-#include "train/sequence_runner.h"
+#include "tasks/sequence_runner.h"
 
 #include <cmath>
 

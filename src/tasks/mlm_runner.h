@@ -17,8 +17,8 @@
 #include "data/mlm_batch.h"
 #include "models/bert.h"
 #include "seqtrain/executor.h"
-#include "train/graph_cache.h"
-#include "train/task_metrics.h"
+#include "tasks/graph_cache.h"
+#include "tasks/task_metrics.h"
 
 namespace seqtrain {
 

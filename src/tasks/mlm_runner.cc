@@ -1,4 +1,4 @@
-#include "train/mlm_runner.h"
+#include "tasks/mlm_runner.h"
 
 #include <cmath>
 #include <vector>

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "train/training_task.h"
+#include "tasks/training_task.h"
 
 namespace seqtrain {
 

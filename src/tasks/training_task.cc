@@ -1,8 +1,8 @@
-#include "train/training_task.h"
+#include "tasks/training_task.h"
 
 #include "seqtrain/error.h"
-#include "train/mlm_training_task.h"
-#include "train/sequence_training_task.h"
+#include "tasks/mlm_training_task.h"
+#include "tasks/sequence_training_task.h"
 
 namespace seqtrain {
 

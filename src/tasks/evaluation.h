@@ -7,7 +7,7 @@
 
 #include "config/run_config.h"
 #include "data/sequence_dataset.h"
-#include "train/sequence_runner.h"
+#include "tasks/sequence_runner.h"
 
 namespace seqtrain {
 

@@ -1,10 +1,10 @@
-#include "train/sequence_training_task.h"
+#include "tasks/sequence_training_task.h"
 
 #include <algorithm>
 
-#include "train/evaluation.h"
-#include "train/sequence_runner.h"
-#include "train/sequence_task.h"
+#include "tasks/evaluation.h"
+#include "tasks/sequence_runner.h"
+#include "tasks/sequence_task.h"
 
 namespace seqtrain {
 namespace {

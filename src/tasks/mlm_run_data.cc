@@ -1,4 +1,4 @@
-#include "train/mlm_run_data.h"
+#include "tasks/mlm_run_data.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,4 +1,4 @@
-#include "train/mlm_training_task.h"
+#include "tasks/mlm_training_task.h"
 
 #include <spdlog/spdlog.h>
 
@@ -13,9 +13,9 @@
 #include "io/read_file.h"
 #include "models/bert_checkpoint.h"
 #include "seqtrain/error.h"
-#include "train/mlm_run_data.h"
-#include "train/mlm_runner.h"
-#include "train/mlm_validation_metrics.h"
+#include "tasks/mlm_run_data.h"
+#include "tasks/mlm_runner.h"
+#include "tasks/mlm_validation_metrics.h"
 
 namespace seqtrain {
 namespace {

@@ -23,8 +23,8 @@
 #include <nlohmann/json.hpp>
 
 #include "data/mlm_batch.h"
-#include "train/mlm_runner.h"
-#include "train/task_metrics.h"
+#include "tasks/mlm_runner.h"
+#include "tasks/task_metrics.h"
 
 namespace seqtrain {
 

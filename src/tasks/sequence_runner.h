@@ -11,8 +11,8 @@
 #include "data/sequence_batch.h"
 #include "models/sequence_model.h"
 #include "seqtrain/executor.h"
-#include "train/graph_cache.h"
-#include "train/task_metrics.h"
+#include "tasks/graph_cache.h"
+#include "tasks/task_metrics.h"
 
 namespace seqtrain {
 

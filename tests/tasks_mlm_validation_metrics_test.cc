@@ -1,4 +1,4 @@
-// The masked-LM validation metrics (src/train/mlm_validation_metrics.h) and
+// The masked-LM validation metrics (src/tasks/mlm_validation_metrics.h) and
 // the runner's predicted tokens, on batches and logits built by hand: every
 // expected value is counted out in the comments.
 #include <gtest/gtest.h>
@@ -12,8 +12,8 @@
 #include "data/sequence_batch.h"
 #include "bert_test_support.h"
 #include "seqtrain/parameters.h"
-#include "train/mlm_runner.h"
-#include "train/mlm_validation_metrics.h"
+#include "tasks/mlm_runner.h"
+#include "tasks/mlm_validation_metrics.h"
 
 namespace seqtrain {
 namespace {

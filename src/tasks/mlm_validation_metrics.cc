@@ -1,4 +1,4 @@
-#include "train/mlm_validation_metrics.h"
+#include "tasks/mlm_validation_metrics.h"
 
 #include <algorithm>
 #include <cmath>

@@ -17,7 +17,7 @@
 #include "seqtrain/backend.h"
 #include "seqtrain/parameters.h"
 #include "train/checkpoint.h"
-#include "train/task_metrics.h"
+#include "tasks/task_metrics.h"
 
 namespace seqtrain {
 

@@ -1,4 +1,4 @@
-#include "train/sequence_task.h"
+#include "tasks/sequence_task.h"
 
 #include <nlohmann/json.hpp>
 
