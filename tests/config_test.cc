@@ -77,7 +77,7 @@ TEST(RunConfigErrors, UnknownKeyInTheWrongSectionSuggestsWhereItBelongs) {
 
 TEST(RunConfigErrors, UnknownKeyWithNothingNearListsTheSectionsKeys) {
   EXPECT_EQ(config_error(kCharlm + "model:\n  size: 3\n"),
-            "x.yaml: unknown key 'model.size' ('model' accepts cell, impl, hidden_size, layers, "
+            "x.yaml: unknown key 'model.size' ('model' accepts type, cell, impl, hidden_size, layers, "
             "bidirectional, embedding_size, dropout, bert)");
 }
 
@@ -115,7 +115,7 @@ TEST(RunConfigErrors, WrongTypesSayWhatWasExpected) {
   EXPECT_EQ(config_error(kCharlm + "model:\n  bidirectional: yes\n"),
             "x.yaml: model.bidirectional = yes: expected true or false");
   EXPECT_EQ(config_error(kCharlm + "model: 3\n"),
-            "x.yaml: model = 3: expected a section with keys cell, impl, hidden_size, layers, "
+            "x.yaml: model = 3: expected a section with keys type, cell, impl, hidden_size, layers, "
             "bidirectional, embedding_size, dropout, bert");
   EXPECT_EQ(config_error(kCharlm + "training:\n  steps:\n"),
             "x.yaml: training.steps = null: expected an integer >= 1 (leave the key out for the "
@@ -193,6 +193,32 @@ TEST(RunConfigErrors, BadOverridesNameTheOverride) {
             "of adamw, sgd (did you mean 'sgd'?)");
   EXPECT_EQ(config_error(kCharlm, {"training.optimizer.betas=[0.9, 0.98"}).substr(0, 62),
             "--set training.optimizer.betas=[0.9, 0.98: the value is not va");
+}
+
+// model.type picks the model apart from the task; model.cell, its older name
+// for the recurrent types, still works alone and must agree when both are given.
+TEST(RunConfig, ModelTypeAndItsOlderNameCell) {
+  auto load = [](const std::string& text, std::vector<std::string> overrides = {}) {
+    return run_config_from_yaml_text(text, "x.yaml", overrides);
+  };
+  EXPECT_EQ(load(kCharlm).model.type, ModelType::lstm);
+  const RunConfig by_cell = load(kCharlm + "model:\n  cell: gru\n");
+  EXPECT_EQ(by_cell.model.type, ModelType::gru);
+  EXPECT_EQ(by_cell.model.cell, RnnCell::gru);
+  const RunConfig by_type = load(kCharlm + "model:\n  type: rnn\n");
+  EXPECT_EQ(by_type.model.type, ModelType::rnn);
+  EXPECT_EQ(by_type.model.cell, RnnCell::rnn_tanh);
+  EXPECT_EQ(load(kCharlm, {"model.type=gru", "model.cell=gru"}).model.cell, RnnCell::gru);
+  EXPECT_EQ(config_error(kCharlm, {"model.type=gru", "model.cell=lstm"}),
+            "--set model.cell=lstm: is the older name of model.type, which says gru; give one of "
+            "the two");
+  EXPECT_EQ(config_error(kCharlm, {"model.type=bert"}),
+            "--set model.type=bert: bert cannot serve task charlm: use lstm, gru or rnn");
+  // A resolved config (every key written) reads back to the same model.
+  EXPECT_EQ(load(resolved_yaml(by_type)).model, by_type.model);
+  EXPECT_EQ(load(kMlm).model.type, ModelType::bert);
+  EXPECT_EQ(config_error(kMlm, {"model.type=lstm"}),
+            "--set model.type=lstm: lstm cannot serve task mlm: use bert");
 }
 
 TEST(RunConfigErrors, CrossFieldChecksNameTheKeyThatBreaksThem) {

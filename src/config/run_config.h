@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "models/model_type.h"
 #include "seqtrain/op_types.h"
 #include "seqtrain/task.h"
 #include "train/lr_schedule.h"
@@ -49,7 +50,8 @@ struct BertModelConfig {
 
 // The recurrent keys are for charlm, adding and classification; bert for mlm.
 struct ModelConfig {
-  RnnCell cell = RnnCell::lstm;
+  ModelType type = ModelType::lstm;
+  RnnCell cell = RnnCell::lstm;  // the recurrent types' cell (model.cell: an alias of model.type)
   RnnImpl impl = RnnImpl::fused;
   std::int64_t hidden_size = 0;
   std::int64_t layers = 0;

@@ -93,8 +93,30 @@ void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
 
 }  // namespace
 
+void resolve_model_type_alias(const ConfigValues& values, RunConfig& config) {
+  ModelConfig& model = config.model;
+  if (values.is_given("model.cell")) {
+    const ModelType named = model_type_of(model.cell);
+    if (!values.is_given("model.type"))
+      model.type = named;
+    else if (model.type != named)
+      values.fail_at("model.cell",
+                     fmt::format("is the older name of model.type, which says {}; give one of "
+                                 "the two",
+                                 model_type_name(model.type)));
+  }
+  if (const std::optional<RnnCell> cell = recurrent_cell_of(model.type)) model.cell = *cell;
+}
+
 void check_across_keys(const ConfigValues& values, const RunConfig& config) {
   const std::string_view task = task_name(config.task);
+  // A task takes the models that yield its head: today BERT's masked-LM head
+  // for mlm and the recurrent stacks' heads for the sequence tasks.
+  const bool recurrent = recurrent_cell_of(config.model.type).has_value();
+  if (config.task == Task::mlm ? config.model.type != ModelType::bert : !recurrent)
+    values.fail_at("model.type",
+                   fmt::format("{} cannot serve task {}: use {}", model_type_name(config.model.type),
+                               task, config.task == Task::mlm ? "bert" : "lstm, gru or rnn"));
   if (config.task == Task::charlm) {
     if (!config.data.path)
       values.fail(

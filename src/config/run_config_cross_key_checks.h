@@ -14,4 +14,9 @@ class ConfigValues;
 // from, and how to fix it; values is what config was read from.
 void check_across_keys(const ConfigValues& values, const RunConfig& config);
 
+// model.cell is the older name of model.type for the recurrent types: given
+// alone it sets model.type; given with model.type the two must agree. Then
+// config.model.cell follows model.type.
+void resolve_model_type_alias(const ConfigValues& values, RunConfig& config);
+
 }  // namespace seqtrain

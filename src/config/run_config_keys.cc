@@ -49,7 +49,17 @@ RunConfigTable build_table() {
               "empty or absent.")
       .with_derived_default("runs/<task>");
 
-  table.choice(RUN_CONFIG_KEY(model.cell), kRnnCellNames, "Recurrent cell.")
+  table
+      .choice(RUN_CONFIG_KEY(model.type), kModelTypeNames,
+              "The model: a recurrent stack of LSTM, GRU or tanh-RNN cells (charlm, adding, "
+              "classification), or BERT's Transformer encoder (mlm). Chosen apart from the task; "
+              "a task takes any model that yields its head.")
+      .with_default(std::string("lstm"))
+      .with_default_when("task", "mlm", std::string("bert"));
+  table
+      .choice(RUN_CONFIG_KEY(model.cell), kRnnCellNames,
+              "The older name of model.type for the recurrent types; given alone it sets "
+              "model.type.")
       .with_default(std::string("lstm"))
       .only_when("task", kSequenceTasks);
   table
