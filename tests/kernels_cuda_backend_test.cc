@@ -596,11 +596,11 @@ TrainingTrace train_adding_problem(Backend& backend) {
   ParameterStore parameters(backend);
   SequenceModelSpec spec;
   spec.task = Task::adding;
-  spec.cell = RnnCell::lstm;
+  spec.type = ModelType::lstm;
   spec.hidden_size = 16;
   spec.feature_size = static_cast<int>(AddingProblem::kFeatureCount);
   spec.output_size = 1;
-  SequenceModel model(spec, parameters, 17);
+  RecurrentSequenceModel model(spec, parameters, 17);
   AdamWOptimizer optimizer(parameters, AdamWOptimizerOptions{});
   SequenceRunner runner(model, backend, parameters, false);
   AddingProblem data({.sequence_length = 20, .batch_size = 8, .seed = 5, .validation_examples = 0});

@@ -55,7 +55,7 @@ struct LanguageModelSetup {
 
   std::unique_ptr<Backend> backend;
   ParameterStore parameters;
-  SequenceModel model;
+  RecurrentSequenceModel model;
   SequenceRunner runner;
 
   explicit LanguageModelSetup(std::unique_ptr<Backend> chosen)

@@ -39,13 +39,14 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
     // model.impl goes to a cuda backend; elsewhere the fused layers compute the same.
     auto backend = select_backend(*device, static_cast<int>(config.threads), config.model.impl);
     ParameterStore parameters(*backend);
-    SequenceModel model(sequence_model_spec(config, *run_dir), parameters,
-                        static_cast<std::uint64_t>(config.seed));
+    // The same route as training: the model config.model.type names.
+    const std::unique_ptr<SequenceModel> model = make_sequence_model(
+        sequence_model_spec(config, *run_dir), parameters, static_cast<std::uint64_t>(config.seed));
     const std::filesystem::path from =
         checkpoint->empty() ? require_latest_checkpoint(*run_dir) : std::filesystem::path(*checkpoint);
     load_checkpoint(from, parameters, nullptr);
     CharVocabulary vocabulary = CharVocabulary::load(vocabulary_path(*run_dir));
-    std::cout << sample_text(model, *backend, parameters, vocabulary, *options) << std::endl;
+    std::cout << sample_text(*model, *backend, parameters, vocabulary, *options) << std::endl;
     return 0;
   });
 }

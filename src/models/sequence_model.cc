@@ -1,8 +1,11 @@
 #include "models/sequence_model.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "models/layers.h"
+#include "seqtrain/error.h"
 #include "seqtrain/rng.h"
 
 namespace seqtrain {
@@ -24,11 +27,26 @@ bool uses_tokens(Task task) { return task != Task::adding; }
 
 }  // namespace
 
-SequenceModel::SequenceModel(const SequenceModelSpec& spec, ParameterStore& parameters,
-                             std::uint64_t seed)
+std::unique_ptr<SequenceModel> make_sequence_model(const SequenceModelSpec& spec,
+                                                   ParameterStore& parameters, std::uint64_t seed) {
+  switch (spec.type) {
+    case ModelType::lstm:
+    case ModelType::gru:
+    case ModelType::rnn: return std::make_unique<RecurrentSequenceModel>(spec, parameters, seed);
+    case ModelType::bert: break;
+  }
+  throw ConfigError(fmt::format("model.type {} cannot serve task {}; use lstm, gru or rnn",
+                                model_type_name(spec.type), task_name(spec.task)));
+}
+
+RecurrentSequenceModel::RecurrentSequenceModel(const SequenceModelSpec& spec,
+                                               ParameterStore& parameters, std::uint64_t seed)
     : spec_(spec) {
   SEQTRAIN_CHECK(spec.output_size > 0, "model output size {}", spec.output_size);
-  stack_.cell = spec.cell;
+  const std::optional<RnnCell> cell = recurrent_cell_of(spec.type);
+  SEQTRAIN_CHECK(cell.has_value(), "a recurrent sequence model of type {}",
+                 model_type_name(spec.type));
+  stack_.cell = *cell;
   stack_.input_size = uses_tokens(spec.task) ? spec.embedding_size : spec.feature_size;
   stack_.hidden_size = spec.hidden_size;
   stack_.layers = spec.layers;
@@ -52,8 +70,8 @@ SequenceModel::SequenceModel(const SequenceModelSpec& spec, ParameterStore& para
   parameters.set_value(bias, uniform_tensor(bias.value.shape(), bound, head_rng));
 }
 
-SequenceGraph SequenceModel::build_graph(int steps, int batch, bool with_state,
-                                         bool with_targets) const {
+SequenceGraph RecurrentSequenceModel::build_graph(int steps, int batch, bool with_state,
+                                                  bool with_targets) const {
   SequenceGraph result;
   Graph& g = result.graph;
   ValueId x;

@@ -1,4 +1,7 @@
-// The recurrent models of the sequence tasks: an input layer (an embedding of
+// The models of the sequence tasks (charlm, adding, classification), behind
+// one interface (SequenceModel) that the tasks' runner, evaluation and
+// sampling use; make_sequence_model builds the one model.type names. Today's
+// model is recurrent (RecurrentSequenceModel): an input layer (an embedding of
 // token ids, or the raw per-step features), a recurrent stack (LSTM, GRU or
 // tanh RNN; layers; optionally bidirectional) and a task head:
 //   charlm          a linear decoder on every step's output -> next-token logits
@@ -8,20 +11,23 @@
 // "embedding.weight", "rnn.weight_ih_l0", "head.weight", "head.bias".
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "models/recurrent_stack.h"
 #include "seqtrain/graph.h"
 #include "seqtrain/parameters.h"
+#include "models/model_type.h"
 #include "seqtrain/task.h"
 
 namespace seqtrain {
 
-// task picks the head: charlm, adding or classification (not mlm).
+// task picks the head: charlm, adding or classification (not mlm); type the
+// model (lstm, gru or rnn: the recurrent stack's cell).
 struct SequenceModelSpec {
   Task task = Task::charlm;
-  RnnCell cell = RnnCell::lstm;
+  ModelType type = ModelType::lstm;
   int layers = 1;
   int hidden_size = 128;
   bool bidirectional = false;
@@ -51,18 +57,36 @@ struct SequenceGraph {
   std::vector<ValueId> final_states;
 };
 
+// What the sequence tasks need of a model. Adding a model for them: a
+// ModelType (model_type.h), a class implementing this, and its case in
+// make_sequence_model (docs/architecture.md).
 class SequenceModel {
+ public:
+  virtual ~SequenceModel() = default;
+  // steps x batch; with_state adds initial-state inputs (carried state),
+  // with_targets adds the targets input and the loss.
+  virtual SequenceGraph build_graph(int steps, int batch, bool with_state,
+                                    bool with_targets) const = 0;
+  virtual const SequenceModelSpec& spec() const = 0;
+};
+
+// The model spec.type names; its parameters are added to the store and
+// initialised from the run's seed. A ConfigError for a type that cannot
+// serve the sequence tasks.
+std::unique_ptr<SequenceModel> make_sequence_model(const SequenceModelSpec& spec,
+                                                   ParameterStore& parameters, std::uint64_t seed);
+
+class RecurrentSequenceModel final : public SequenceModel {
  public:
   // Adds the parameters to the store with PyTorch's default initialisation
   // (normal(0, 1) for the embedding, uniform +-1/sqrt(fan) for the stack and
-  // the head), drawn from the run's seed.
-  SequenceModel(const SequenceModelSpec& spec, ParameterStore& parameters, std::uint64_t seed);
+  // the head), drawn from the run's seed. spec.type: lstm, gru or rnn.
+  RecurrentSequenceModel(const SequenceModelSpec& spec, ParameterStore& parameters,
+                         std::uint64_t seed);
 
-  // steps x batch; with_state adds initial-state inputs (carried state),
-  // with_targets adds the targets input and the loss.
-  SequenceGraph build_graph(int steps, int batch, bool with_state, bool with_targets) const;
-
-  const SequenceModelSpec& spec() const { return spec_; }
+  SequenceGraph build_graph(int steps, int batch, bool with_state,
+                            bool with_targets) const override;
+  const SequenceModelSpec& spec() const override { return spec_; }
 
  private:
   SequenceModelSpec spec_;

@@ -16,7 +16,7 @@ SequenceModelSpec base_spec(const RunConfig& config) {
   SequenceModelSpec spec;
   SEQTRAIN_CHECK(config.task != Task::mlm, "a sequence model for task mlm");
   spec.task = config.task;
-  spec.cell = config.model.cell;
+  spec.type = config.model.type;
   spec.layers = static_cast<int>(config.model.layers);
   spec.hidden_size = static_cast<int>(config.model.hidden_size);
   spec.bidirectional = config.model.bidirectional;

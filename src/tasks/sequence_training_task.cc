@@ -41,8 +41,9 @@ class SequenceTrainingTask final : public TrainingTask {
       : config_(config),
         parameters_(&parameters),
         data_(load_sequence_task(config, run_dir)),
-        model_(data_.model_spec, parameters, static_cast<std::uint64_t>(config.seed)),
-        runner_(model_, backend, parameters,
+        model_(make_sequence_model(data_.model_spec, parameters,
+                                   static_cast<std::uint64_t>(config.seed))),
+        runner_(*model_, backend, parameters,
                 config.task == Task::charlm && config.training.carry_state) {}
 
   TaskMetrics train_batch(const RunContext& context) override {
@@ -82,7 +83,7 @@ class SequenceTrainingTask final : public TrainingTask {
   RunConfig config_;
   ParameterStore* parameters_;
   SequenceTaskData data_;
-  SequenceModel model_;
+  std::unique_ptr<SequenceModel> model_;
   SequenceRunner runner_;
 };
 
