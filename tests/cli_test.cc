@@ -44,12 +44,13 @@ class Cli : public ::testing::Test {
   }
 
   // A tiny adding-problem config that trains in well under a second.
-  std::string adding_config(const std::string& run_dir, int steps) {
+  std::string adding_config(const std::string& run_dir, int steps, int checkpoint_every = 0) {
     return "task: adding\nseed: 5\nthreads: 1\nrun_dir: " + run_dir +
            "\nmodel: {cell: lstm, hidden_size: 8}\n"
            "data: {sequence_length: 6, batch_size: 4, validation_size: 8}\n"
            "training:\n  steps: " + std::to_string(steps) +
-           "\n  eval_every: 0\n  checkpoint_every: 0\n  log_every: 1\n"
+           "\n  eval_every: 0\n  checkpoint_every: " + std::to_string(checkpoint_every) +
+           "\n  log_every: 1\n"
            "  optimizer: {learning_rate: 0.01}\n  schedule: {warmup_steps: 1}\n";
   }
 
@@ -81,16 +82,10 @@ TEST_F(Cli, ThreadCountsBeyondTheLimitAreOneLineErrors) {
   fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
   expect_user_error(run_seqtrain("train " + config.string() + " --set threads=100000"),
                     "threads");
-  const std::string command = "OMP_NUM_THREADS=100000 " + std::string(SEQTRAIN_BINARY) +
-                              " train " + config.string() + " --set threads=0 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe))
-    output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  expect_user_error({WIFEXITED(status) ? WEXITSTATUS(status) : -1, output}, "OMP_NUM_THREADS=100000");
-  EXPECT_FALSE(fs::exists(directory_ / "run")) << output;
+  const CommandResult result =
+      run_seqtrain("train " + config.string() + " --set threads=0", true, "OMP_NUM_THREADS=100000");
+  expect_user_error(result, "OMP_NUM_THREADS=100000");
+  EXPECT_FALSE(fs::exists(directory_ / "run")) << result.output;
 }
 
 // A decay needs a step after warmup: the config check says so, not the run.
@@ -236,9 +231,7 @@ TEST_F(Cli, MismatchedCheckpointIsAnError) {
 // resume started again from step 0 and later wrote over that checkpoint.
 TEST_F(Cli, ResumeRefusesAnIncompleteNewestCheckpointAndLosesNothing) {
   const fs::path run = directory_ / "run";
-  std::string text = adding_config(run.string(), 4);
-  text.replace(text.find("checkpoint_every: 0"), 19, "checkpoint_every: 2");
-  fs::path config = write("c.yaml", text);
+  fs::path config = write("c.yaml", adding_config(run.string(), 4, 2));
   ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
   const fs::path step_4 = run / "checkpoints" / "step_4";
   fs::remove(step_4 / "optimizer.safetensors");
@@ -259,9 +252,7 @@ TEST_F(Cli, ResumeRefusesAnIncompleteNewestCheckpointAndLosesNothing) {
 // `latest`: a resume removes the one and rewrites the other.
 TEST_F(Cli, ResumeClearsInterruptedSavesAndRewritesLatest) {
   const fs::path run = directory_ / "run";
-  std::string text = adding_config(run.string(), 2);
-  text.replace(text.find("checkpoint_every: 0"), 19, "checkpoint_every: 2");
-  fs::path config = write("c.yaml", text);
+  fs::path config = write("c.yaml", adding_config(run.string(), 2, 2));
   ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
   const fs::path root = run / "checkpoints";
   fs::create_directories(root / ".step_3.tmp-Xy12Zw");
@@ -289,9 +280,7 @@ void expect_same_weights(const fs::path& a_file, const fs::path& b_file) {
 // match bit for bit.
 TEST_F(Cli, ResumeContinuesBitForBitOnTheAddingProblem) {
   const fs::path straight = directory_ / "straight", resumed = directory_ / "resumed";
-  std::string text = adding_config(straight.string(), 8);
-  text.replace(text.find("checkpoint_every: 0"), 19, "checkpoint_every: 4");
-  fs::path config = write("a.yaml", text);
+  fs::path config = write("a.yaml", adding_config(straight.string(), 8, 4));
   ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
   fs::copy(straight, resumed, fs::copy_options::recursive);
   fs::remove_all(resumed / "checkpoints" / "step_8");

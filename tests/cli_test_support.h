@@ -15,11 +15,14 @@ struct CommandResult {
   std::string output;  // stdout and stderr, or stdout alone
 };
 
-// `seqtrain <arguments>` through the shell (OMP_WAIT_POLICY=passive); its
-// output is stdout and stderr together, or stdout alone without with_stderr.
-inline CommandResult run_seqtrain(const std::string& arguments, bool with_stderr = true) {
-  const std::string command = "OMP_WAIT_POLICY=passive " + std::string(SEQTRAIN_BINARY) + " " +
-                              arguments + (with_stderr ? " 2>&1" : " 2>/dev/null");
+// `seqtrain <arguments>` through the shell (OMP_WAIT_POLICY=passive, plus
+// `environment`: "NAME=value ..."); its output is stdout and stderr together,
+// or stdout alone without with_stderr.
+inline CommandResult run_seqtrain(const std::string& arguments, bool with_stderr = true,
+                                  const std::string& environment = "") {
+  const std::string command = "OMP_WAIT_POLICY=passive " + environment + " " +
+                              std::string(SEQTRAIN_BINARY) + " " + arguments +
+                              (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   std::array<char, 4096> buffer;

@@ -54,7 +54,7 @@ TEST(CpuScratchGuards, AWriteBeforeTheStartIsCaughtAtTheNextReserve) {
   values[-1] = 1.0f;
   const std::string message =
       internal_error_message([&] { scratch.reserve<float>(16, std::source_location::current()); });
-  EXPECT_NE(message.find("4 guard bytes changed, from 1 to 4 bytes before its start"),
+  EXPECT_NE(message.find("4 guard bytes changed, from 1 to 4 bytes before the start"),
             std::string::npos)
       << message;
 }

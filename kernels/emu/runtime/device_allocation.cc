@@ -9,32 +9,12 @@
 #include <vector>
 
 #include "seqtrain/error.h"
+#include "seqtrain/guard_zone.h"
 
 namespace seqtrain::emu::runtime {
 namespace {
 
 constexpr std::size_t kAllocationAlignment = 256;  // what cudaMalloc guarantees
-constexpr std::uint64_t kGuardWord = 0x0101010101010101ull * DeviceAllocation::kGuardByte;
-
-// Offsets from begin of the bytes in [begin, end) that are not the guard byte.
-// Guards are checked after every launch: whole words are compared first.
-std::vector<std::size_t> changed_offsets(const std::byte* begin, const std::byte* end) {
-  std::vector<std::size_t> changed;
-  const std::byte* p = begin;
-  for (; p + sizeof(std::uint64_t) <= end; p += sizeof(std::uint64_t)) {
-    std::uint64_t word;
-    std::memcpy(&word, p, sizeof(word));
-    if (word == kGuardWord) continue;
-    for (std::size_t k = 0; k < sizeof(word); ++k)
-      if (p[k] != std::byte{DeviceAllocation::kGuardByte})
-        changed.push_back(static_cast<std::size_t>(p + k - begin));
-  }
-  for (; p < end; ++p)
-    if (*p != std::byte{DeviceAllocation::kGuardByte})
-      changed.push_back(static_cast<std::size_t>(p - begin));
-  return changed;
-}
-
 }  // namespace
 
 void DeviceAllocation::FreeMemory::operator()(std::byte* memory) const {
@@ -61,16 +41,8 @@ void DeviceAllocation::hand_out(std::size_t bytes, const char* holder) {
 }
 
 std::string DeviceAllocation::guard_damage() const {
-  std::string damage;
-  // Distances from the start, counted as "1 byte before" for the byte just before it.
-  const std::vector<std::size_t> front = changed_offsets(memory_.get(), user());
-  if (!front.empty())
-    damage = fmt::format("{} guard bytes changed, from {} to {} bytes before the start",
-                         front.size(), kGuardBytes - front.back(), kGuardBytes - front.front());
-  const std::vector<std::size_t> back = changed_offsets(back_guard_begin(), end());
-  if (!back.empty())
-    damage += fmt::format("{}{} guard bytes changed, from {} to {} bytes past the end",
-                          damage.empty() ? "" : " and ", back.size(), back.front(), back.back());
+  const std::string damage =
+      describe_guard_damage(memory_.get(), user(), back_guard_begin(), end());
   if (damage.empty()) return damage;
   return fmt::format("{} of {}", damage, description());
 }

@@ -25,7 +25,6 @@ namespace seqtrain::emu::runtime {
 class DeviceAllocation {
  public:
   static constexpr std::size_t kGuardBytes = 256;  // a multiple of cudaMalloc's alignment
-  static constexpr unsigned char kGuardByte = 0xA5;
 
   // size bytes (> 0) in use, every one 0xFF (NaN as float and bf16, so reading
   // memory nothing wrote shows), guards filled. Throws std::bad_alloc.

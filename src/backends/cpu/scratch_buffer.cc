@@ -1,5 +1,7 @@
 #include "backends/cpu/scratch_buffer.h"
 
+#include "seqtrain/guard_zone.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,20 +12,12 @@
 #include <vector>
 
 #include "seqtrain/error.h"
+#include "seqtrain/guard_zone.h"
 
 namespace seqtrain::cpu {
 namespace {
 
 constexpr std::size_t kAlignment = 64;
-
-// Offsets from begin of the bytes in [begin, end) that are not the guard byte.
-std::vector<std::size_t> changed_offsets(const std::byte* begin, const std::byte* end) {
-  std::vector<std::size_t> changed;
-  for (const std::byte* p = begin; p < end; ++p)
-    if (*p != std::byte{ScratchBuffer::kGuardByte})
-      changed.push_back(static_cast<std::size_t>(p - begin));
-  return changed;
-}
 
 }  // namespace
 
@@ -68,15 +62,8 @@ void ScratchBuffer::check_guards() {
 }
 
 std::string ScratchBuffer::guard_damage() const {
-  std::string damage;
-  const std::vector<std::size_t> front = changed_offsets(memory_.get(), user_begin());
-  if (!front.empty())
-    damage = fmt::format("{} guard bytes changed, from {} to {} bytes before its start",
-                         front.size(), kGuardBytes - front.back(), kGuardBytes - front.front());
-  const std::vector<std::size_t> back = changed_offsets(back_guard_begin(), end());
-  if (!back.empty())
-    damage += fmt::format("{}{} guard bytes changed, from {} to {} bytes past the end",
-                          damage.empty() ? "" : " and ", back.size(), back.front(), back.back());
+  const std::string damage =
+      describe_guard_damage(memory_.get(), user_begin(), back_guard_begin(), end());
   if (damage.empty()) return damage;
   return fmt::format(
       "cpu backend: {} written outside what its user reserved: {} of the {} bytes reserved by {} "

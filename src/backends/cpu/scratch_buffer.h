@@ -26,7 +26,6 @@ enum class ScratchGuards { off, on };
 class ScratchBuffer {
  public:
   static constexpr std::size_t kGuardBytes = 64;  // keeps the elements 64-byte aligned
-  static constexpr unsigned char kGuardByte = 0xA5;
 
   // name says which buffer it is in errors ("reduction scratch").
   ScratchBuffer(const char* name, ScratchGuards guards) : name_(name), guards_(guards) {}
