@@ -2,6 +2,8 @@
 // and exit code 2; a short run writes its run directory; N steps + resume + N
 // steps equals 2N steps bit for bit.
 
+#include <sys/stat.h>
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -123,6 +125,26 @@ TEST_F(Cli, FlagMessagesNameTheFlagAndTheAcceptedValues) {
   }
   const CommandResult batches = run_seqtrain("eval " + directory_.string() + " --batches 0");
   expect_user_error(batches, "not an integer >= 1");
+}
+
+// A FIFO as the config, the corpus or a tokenizer's input blocked forever,
+// and /dev/zero as a corpus was read until memory ran out: inputs must be
+// regular files. (The test's timeout would catch a hang.)
+TEST_F(Cli, InputsThatAreNotRegularFilesAreOneLineErrors) {
+  const fs::path fifo = directory_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_user_error(run_seqtrain("train " + fifo.string()), "is not a regular file (a FIFO)");
+  const std::string charlm = "task: charlm\nthreads: 1\nrun_dir: " + (directory_ / "run").string() +
+                             "\nmodel: {hidden_size: 4, embedding_size: 3}\n"
+                             "training: {steps: 1}\ndata: {path: ";
+  for (const std::string& corpus : {fifo.string(), std::string("/dev/zero")}) {
+    const fs::path config = write("c.yaml", charlm + corpus + "}\n");
+    expect_user_error(run_seqtrain("train " + config.string()), "is not a regular file");
+    EXPECT_FALSE(fs::exists(directory_ / "run"));
+  }
+  expect_user_error(run_seqtrain("tokenizer train --input " + fifo.string() + " --vocab-size 50 " +
+                                 "--output " + (directory_ / "tokenizer").string()),
+                    "is not a regular file (a FIFO)");
 }
 
 TEST_F(Cli, BadSetSyntaxIsAnError) {

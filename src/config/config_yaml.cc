@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "config/nearest_name.h"
+#include "io/read_file.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {
@@ -488,12 +489,8 @@ std::string read_config_file(const std::string& path) {
     throw ConfigError(fmt::format("{}: missing file", path));
   if (std::filesystem::is_directory(path, error))
     throw ConfigError(fmt::format("{}: is a directory, expected a YAML file", path));
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw ConfigError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) throw ConfigError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
-  return text.str();
+  // A regular file no larger than memory (a FIFO blocked forever): an IoError.
+  return read_file(path, "config");
 }
 
 ConfigValues read_config_yaml(const ConfigSchema& schema, std::string_view text,

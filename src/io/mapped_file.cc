@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "io/io_error.h"
+#include "io/open_regular_file.h"
 
 namespace seqtrain {
 
@@ -26,21 +27,15 @@ struct MappedFile::Mapping {
 };
 
 MappedFile MappedFile::open(const std::filesystem::path& path, std::string_view what) {
-  const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (descriptor < 0)
-    throw IoError(path, fmt::format("{} '{}' cannot be opened: {}{}", what, path.string(),
-                                    std::strerror(errno),
-                                    errno == ENOENT ? " (prepare the data again)" : ""));
-  struct stat status {};
-  const bool stat_failed = ::fstat(descriptor, &status) != 0;
-  if (stat_failed || !S_ISREG(status.st_mode)) {
-    const std::string reason = stat_failed ? std::strerror(errno) : "not a regular file";
-    ::close(descriptor);
-    throw IoError(path, fmt::format("{} '{}' cannot be read: {}", what, path.string(), reason));
-  }
+  std::error_code exists_error;
+  if (!std::filesystem::exists(path, exists_error))
+    throw IoError(path, fmt::format("{} '{}' cannot be opened: {} (prepare the data again)", what,
+                                    path.string(), std::strerror(ENOENT)));
+  const OpenedFile opened = open_regular_file(path, what);
+  const int descriptor = opened.descriptor;
   auto mapping = std::make_shared<Mapping>();
   mapping->path = path;
-  mapping->size = static_cast<std::size_t>(status.st_size);
+  mapping->size = static_cast<std::size_t>(opened.size);
   if (mapping->size > 0) {
     void* address = ::mmap(nullptr, mapping->size, PROT_READ, MAP_SHARED, descriptor, 0);
     if (address == MAP_FAILED) {

@@ -7,13 +7,12 @@
 #include <cstring>
 
 #include "io/io_error.h"
+#include "io/open_regular_file.h"
 
 namespace seqtrain {
 
-std::string read_file(const std::filesystem::path& path) {
-  int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (descriptor < 0)
-    throw IoError(path, fmt::format("cannot open '{}': {}", path.string(), std::strerror(errno)));
+std::string read_file(const std::filesystem::path& path, std::string_view what) {
+  const int descriptor = open_regular_file(path, what).descriptor;
   std::string content;
   char buffer[65536];
   while (true) {

@@ -6,10 +6,12 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace seqtrain {
 
-// The bytes of `path`; a missing or unreadable file is an IoError naming it.
-std::string read_file(const std::filesystem::path& path);
+// The bytes of `path`; a missing, unreadable or irregular file (a FIFO, a
+// device) is an IoError naming it as `what` '<path>'.
+std::string read_file(const std::filesystem::path& path, std::string_view what = "file");
 
 }  // namespace seqtrain

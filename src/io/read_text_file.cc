@@ -2,10 +2,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "io/io_error.h"
+#include "io/read_file.h"
 
 namespace seqtrain {
 
@@ -20,16 +19,7 @@ std::string read_text_file(const std::filesystem::path& path, std::string_view w
     throw IoError(
         path, fmt::format("{} '{}' is a directory: give the path of a text file inside it", what,
                           path.string()));
-  std::ifstream file(path, std::ios::binary);
-  if (!file)
-    throw IoError(path, fmt::format("{} '{}' cannot be opened: {} (check its permissions)", what,
-                                    path.string(), std::strerror(errno)));
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  if (file.bad())
-    throw IoError(path, fmt::format("{} '{}' could not be read to the end: {}", what, path.string(),
-                                    std::strerror(errno)));
-  std::string text = std::move(contents).str();
+  std::string text = read_file(path, what);
   if (text.empty())
     throw IoError(path, fmt::format("{} '{}' is empty: it must hold UTF-8 text to learn from", what,
                                     path.string()));
