@@ -15,93 +15,44 @@
 #include <vector>
 
 #include "kernel_rnn_layer_support.h"
-#include "kernels/bias_grad.h"
 #include "kernels/gru_cell.h"
 
 namespace seqtrain::testing {
 namespace {
 
-using kernels::BiasGradArgs;
 using kernels::GruCellBackwardArgs;
 using kernels::GruCellForwardArgs;
 
-// The kernels driven over all steps as the CUDA backend will drive them.
+// The GRU's own part of the step-by-step drive: the hidden-side gate gradients
+// (the ones that reach h_{t-1} through W_hh), both bias gradients and dW_hh.
 template <class Storage>
 struct GruKernelLayer {
-  std::vector<Storage> y, h, saved, gate_grads, hidden_gate_grads;
-  std::vector<float> dh, dbias_ih, dbias_hh, dweight_hh;
+  KernelRnnLayer<Storage> layer;
+  std::vector<Storage> hidden_gate_grads;
+  std::vector<float> dbias_ih, dbias_hh, dweight_hh;
 
-  explicit GruKernelLayer(const SerialRnnLayer& s) {
-    const std::int64_t T = s.shape.steps, B = s.shape.batch, I = s.shape.input, H = s.shape.hidden,
-                       G = 3 * H;
-    const auto* lengths = s.lengths.data<std::int32_t>();
-    const std::vector<Storage> h0 = storage_values<Storage>(s.h0);
-    // Forward: one input-projection GEMM, then per step the recurrent GEMM into
-    // the step's workspace gate slots (stride 4H) and the cell kernel in place.
-    const std::vector<Storage> x = storage_values<Storage>(s.x);
-    std::vector<Storage> projection(static_cast<std::size_t>(T * B * G));
-    gemm_transposed_b(x.data(), s.weight_ih.data<float>(), T * B, G, I, projection.data(), G);
-    y.assign(static_cast<std::size_t>(T * B * H), storage_from_float<Storage>(-7.0f));
-    saved.assign(static_cast<std::size_t>(T * B * 4 * H), storage_from_float<Storage>(-7.0f));
-    h = s.initial_state ? h0
-                        : std::vector<Storage>(static_cast<std::size_t>(B * H),
-                                               storage_from_float<Storage>(0.0f));
-    for (std::int64_t position = 0; position < T; ++position) {
-      const std::int64_t t = s.reverse ? T - 1 - position : position;
-      Storage* saved_step = saved.data() + t * B * 4 * H;
-      gemm_transposed_b(h.data(), s.weight_hh.data<float>(), B, G, H, saved_step, 4 * H);
-      GruCellForwardArgs<Storage> args;
-      args.batch = static_cast<std::int32_t>(B);
-      args.hidden = static_cast<std::int32_t>(H);
-      args.step = static_cast<std::int32_t>(t);
-      args.lengths = lengths;
-      args.input_projection = projection.data() + t * B * G;
-      args.recurrent = saved_step;
-      args.recurrent_stride = 4 * H;
-      args.bias_ih = s.bias_ih.data<float>();
-      args.bias_hh = s.bias_hh.data<float>();
-      args.h = h.data();
-      args.y = y.data() + t * B * H;
-      args.saved = saved_step;
+  explicit GruKernelLayer(const SerialRnnLayer& s) : layer(s) {
+    layer.run_forward(GruCellForwardArgs<Storage>{}, [&](auto& args, std::int64_t t) {
+      args.saved = layer.workspace_of_step(t);
       kernels::gru_cell_forward(args, nullptr);
-    }
-
-    // Backward: per step the cell kernel, then dh += hidden_gate_grads[t] W_hh.
-    const std::vector<Storage> dy = storage_values<Storage>(s.dy);
-    dh = s.dh_n.to_vector();
-    gate_grads.assign(static_cast<std::size_t>(T * B * G), storage_from_float<Storage>(-7.0f));
-    hidden_gate_grads = gate_grads;
-    for (std::int64_t position = 0; position < T; ++position) {
-      const std::int64_t t = s.reverse ? position : T - 1 - position;
-      const std::int64_t previous = s.reverse ? t + 1 : t - 1;
-      GruCellBackwardArgs<Storage> args;
-      args.batch = static_cast<std::int32_t>(B);
-      args.hidden = static_cast<std::int32_t>(H);
-      args.step = static_cast<std::int32_t>(t);
+    });
+    hidden_gate_grads = layer.gate_grads;
+    layer.run_backward(GruCellBackwardArgs<Storage>{}, [&](auto& args, std::int64_t t) {
       args.reverse = s.reverse;
-      args.lengths = lengths;
-      args.saved = saved.data() + t * B * 4 * H;
-      args.previous_y = previous >= 0 && previous < T ? y.data() + previous * B * H : nullptr;
-      args.h0 = s.initial_state ? h0.data() : nullptr;
-      args.dy = dy.data() + t * B * H;
-      args.dh = dh.data();
-      args.gate_grads = gate_grads.data() + t * B * G;
-      args.hidden_gate_grads = hidden_gate_grads.data() + t * B * G;
+      args.saved = layer.workspace_of_step(t);
+      args.previous_y = layer.previous_step(layer.y, layer.hidden, t);
+      args.h0 = s.initial_state ? layer.h0.data() : nullptr;
+      args.hidden_gate_grads = hidden_gate_grads.data() + t * layer.batch * layer.gate_width;
       kernels::gru_cell_backward(args, nullptr);
-      add_gemm(args.hidden_gate_grads, s.weight_hh.data<float>(), B, G, H, dh.data());
-    }
-
-    dbias_ih.assign(static_cast<std::size_t>(G), -7.0f);
-    dbias_hh.assign(static_cast<std::size_t>(G), -7.0f);
-    kernels::bias_grad(BiasGradArgs<Storage>{T * B, static_cast<std::int32_t>(G), gate_grads.data(),
-                                             dbias_ih.data()},
-                       nullptr);
-    kernels::bias_grad(BiasGradArgs<Storage>{T * B, static_cast<std::int32_t>(G),
-                                             hidden_gate_grads.data(), dbias_hh.data()},
-                       nullptr);
+      return args.hidden_gate_grads;
+    });
+    dbias_ih = layer.bias_grad(layer.gate_grads);
+    dbias_hh = layer.bias_grad(hidden_gate_grads);
 
     // dW_hh = sum over the valid (step, row) pairs of hidden_gate_grads^T h_{t-1}
     // (one GEMM on the GPU, where padded rows contribute their zero gradients).
+    const std::int64_t T = layer.steps, B = layer.batch, H = layer.hidden, G = layer.gate_width;
+    const std::int32_t* lengths = layer.lengths;
     std::vector<double> sums(static_cast<std::size_t>(G * H), 0.0);
     for (std::int64_t t = 0; t < T; ++t)
       for (std::int64_t b = 0; b < B; ++b) {
@@ -111,9 +62,9 @@ struct GruKernelLayer {
         for (std::int64_t k = 0; k < H; ++k) {
           float previous_h = 0.0f;
           if (!first)
-            previous_h = storage_to_float(y[(previous * B + b) * H + k]);
+            previous_h = storage_to_float(layer.y[(previous * B + b) * H + k]);
           else if (s.initial_state)
-            previous_h = storage_to_float(h0[b * H + k]);
+            previous_h = storage_to_float(layer.h0[b * H + k]);
           for (std::int64_t r = 0; r < G; ++r)
             sums[r * H + k] +=
                 static_cast<double>(storage_to_float(hidden_gate_grads[(t * B + b) * G + r])) *
@@ -122,66 +73,29 @@ struct GruKernelLayer {
       }
     dweight_hh.assign(sums.begin(), sums.end());
   }
+
+  void expect_cell_results_match(const CellKernelTolerances& tolerances) const {
+    const SerialRnnLayer& serial = layer.serial;
+    expect_close(dbias_ih, serial.dbias_ih, tolerances.bias_grads, "dbias_ih");
+    expect_close(dbias_hh, serial.dbias_hh, tolerances.bias_grads, "dbias_hh");
+    expect_close(dweight_hh, serial.dweight_hh, tolerances.backward, "dweight_hh");
+  }
 };
 
-template <class Storage>
-void expect_kernels_match_serial(bool reverse, bool initial_state, Tolerance forward,
-                                 Tolerance backward) {
-  const SerialRnnLayer serial(RnnCell::gru, RnnLayerShape{}, reverse, initial_state,
-                              reverse ? 303 : 404);
-  const GruKernelLayer<Storage> kernel(serial);
-  const RnnLayerShape& n = serial.shape;
-  const Shape state{n.batch, n.hidden};
-  EXPECT_TRUE(tensors_close(storage_tensor(kernel.y, serial.y.shape()), serial.y, forward.atol,
-                            forward.rtol))
-      << "y";
-  EXPECT_TRUE(
-      tensors_close(storage_tensor(kernel.h, state), serial.h_n, forward.atol, forward.rtol))
-      << "h_n";
-  EXPECT_TRUE(tensors_close(storage_tensor(kernel.saved, serial.workspace.shape()),
-                            serial.workspace, forward.atol, forward.rtol))
-      << "workspace (r, z, n, hn)";
-  EXPECT_TRUE(tensors_close(storage_tensor(kernel.gate_grads, serial.gate_grads.shape()),
-                            serial.gate_grads, backward.atol, backward.rtol))
-      << "gate_grads";
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel.dh, state), serial.dh0, backward.atol,
-                            backward.rtol))
-      << "dh0";
-  const Shape bias_shape = serial.dbias_ih.shape();
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel.dbias_ih, bias_shape), serial.dbias_ih,
-                            backward.atol, backward.rtol))
-      << "dbias_ih";
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel.dbias_hh, bias_shape), serial.dbias_hh,
-                            backward.atol, backward.rtol))
-      << "dbias_hh";
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel.dweight_hh, serial.dweight_hh.shape()),
-                            serial.dweight_hh, backward.atol, backward.rtol))
-      << "dweight_hh";
-}
+// The GRU cell for the shared cases (kernel_rnn_layer_support.h).
+struct GruCellUnderTest {
+  template <class Storage>
+  using KernelLayer = GruKernelLayer<Storage>;
+  static constexpr RnnCell cell = RnnCell::gru;
+  static constexpr std::uint64_t forward_seed = 404, reverse_seed = 303;
+  static constexpr CellKernelTolerances float_tolerances = kFp32CellKernelTolerances;
+  // bf16 storage rounds h, activations and gate gradients to 8 bits of mantissa
+  // (relative error 2^-9) every step.
+  static constexpr Tolerance kBf16{1e-2, 2e-2};
+  static constexpr CellKernelTolerances bf16_tolerances{kBf16, kBf16, kBf16};
+};
 
-// fp32: the kernels differ from serial by float rounding and summation order only.
-constexpr Tolerance kFloatTolerance{2e-6, 2e-5};
-// bf16 storage rounds h, activations and gate gradients to 8 bits of mantissa
-// (relative error 2^-9) every step.
-constexpr Tolerance kBf16Tolerance{1e-2, 2e-2};
-
-TEST(GruCellKernels, ForwardAndBackwardStepsMatchTheSerialLayer) {
-  expect_kernels_match_serial<float>(false, true, kFloatTolerance, kFloatTolerance);
-}
-
-TEST(GruCellKernels, ReverseLayerStartsAtEachRowsLastStep) {
-  expect_kernels_match_serial<float>(true, true, kFloatTolerance, kFloatTolerance);
-}
-
-TEST(GruCellKernels, MissingInitialStateIsZero) {
-  expect_kernels_match_serial<float>(false, false, kFloatTolerance, kFloatTolerance);
-  expect_kernels_match_serial<float>(true, false, kFloatTolerance, kFloatTolerance);
-}
-
-TEST(GruCellKernels, Bf16StorageWithFp32MathMatchesTheSerialLayer) {
-  expect_kernels_match_serial<__nv_bfloat16>(false, true, kBf16Tolerance, kBf16Tolerance);
-  expect_kernels_match_serial<__nv_bfloat16>(true, true, kBf16Tolerance, kBf16Tolerance);
-}
+INSTANTIATE_TYPED_TEST_SUITE_P(GruCellKernels, RecurrentCellKernels, GruCellUnderTest);
 
 }  // namespace
 }  // namespace seqtrain::testing

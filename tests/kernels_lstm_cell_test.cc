@@ -24,143 +24,60 @@ using kernels::BiasGradArgs;
 using kernels::LstmCellBackwardArgs;
 using kernels::LstmCellForwardArgs;
 
-// The kernels driven over all steps as the CUDA backend will drive them.
+// The LSTM's own part of the step-by-step drive: the cell state c and its
+// gradient dc, which stay fp32, and the bias gradient.
 template <class Storage>
-struct KernelLayer {
-  std::vector<Storage> y, h, saved, gate_grads;
-  std::vector<float> c, dh, dc, dbias;
+struct LstmKernelLayer {
+  KernelRnnLayer<Storage> layer;
+  std::vector<float> c, dc, dbias;
 
-  explicit KernelLayer(const SerialRnnLayer& s) {
-    const std::int64_t T = s.shape.steps, B = s.shape.batch, I = s.shape.input, H = s.shape.hidden,
-                       G = 4 * H;
-    const auto* lengths = s.lengths.data<std::int32_t>();
-    // Forward: one input-projection GEMM, then per step the recurrent GEMM into
-    // the step's workspace gate slots (stride 5H) and the cell kernel in place.
-    const std::vector<Storage> x = storage_values<Storage>(s.x);
-    std::vector<Storage> projection(static_cast<std::size_t>(T * B * G));
-    gemm_transposed_b(x.data(), s.weight_ih.data<float>(), T * B, G, I, projection.data(), G);
-    y.assign(static_cast<std::size_t>(T * B * H), storage_from_float<Storage>(-7.0f));
-    saved.assign(static_cast<std::size_t>(T * B * 5 * H), storage_from_float<Storage>(-7.0f));
-    h = s.initial_state ? storage_values<Storage>(s.h0)
-                        : std::vector<Storage>(static_cast<std::size_t>(B * H),
-                                               storage_from_float<Storage>(0.0f));
-    c = s.initial_state ? s.c0.to_vector()
-                        : std::vector<float>(static_cast<std::size_t>(B * H), 0.0f);
-    for (std::int64_t position = 0; position < T; ++position) {
-      const std::int64_t t = s.reverse ? T - 1 - position : position;
-      Storage* saved_step = saved.data() + t * B * 5 * H;
-      gemm_transposed_b(h.data(), s.weight_hh.data<float>(), B, G, H, saved_step, 5 * H);
-      LstmCellForwardArgs<Storage> args;
-      args.batch = static_cast<std::int32_t>(B);
-      args.hidden = static_cast<std::int32_t>(H);
-      args.step = static_cast<std::int32_t>(t);
-      args.lengths = lengths;
-      args.input_projection = projection.data() + t * B * G;
-      args.recurrent = saved_step;
-      args.recurrent_stride = 5 * H;
-      args.bias_ih = s.bias_ih.data<float>();
-      args.bias_hh = s.bias_hh.data<float>();
-      args.h = h.data();
+  explicit LstmKernelLayer(const SerialRnnLayer& s) : layer(s) {
+    c = s.initial_state
+            ? s.c0.to_vector()
+            : std::vector<float>(static_cast<std::size_t>(layer.batch * layer.hidden), 0.0f);
+    layer.run_forward(LstmCellForwardArgs<Storage>{}, [&](auto& args, std::int64_t t) {
       args.c = c.data();
-      args.y = y.data() + t * B * H;
-      args.saved = saved_step;
+      args.saved = layer.workspace_of_step(t);
       kernels::lstm_cell_forward(args, nullptr);
-    }
-
-    // Backward: per step the cell kernel, then dh += gate_grads[t] W_hh.
-    const std::vector<Storage> dy = storage_values<Storage>(s.dy);
-    dh = s.dh_n.to_vector();
+    });
     dc = s.dc_n.to_vector();
-    gate_grads.assign(static_cast<std::size_t>(T * B * G), storage_from_float<Storage>(-7.0f));
-    for (std::int64_t position = 0; position < T; ++position) {
-      const std::int64_t t = s.reverse ? position : T - 1 - position;
-      const std::int64_t previous = s.reverse ? t + 1 : t - 1;
-      LstmCellBackwardArgs<Storage> args;
-      args.batch = static_cast<std::int32_t>(B);
-      args.hidden = static_cast<std::int32_t>(H);
-      args.step = static_cast<std::int32_t>(t);
+    layer.run_backward(LstmCellBackwardArgs<Storage>{}, [&](auto& args, std::int64_t t) {
       args.reverse = s.reverse;
-      args.lengths = lengths;
-      args.saved = saved.data() + t * B * 5 * H;
-      args.previous_saved =
-          previous >= 0 && previous < T ? saved.data() + previous * B * 5 * H : nullptr;
+      args.saved = layer.workspace_of_step(t);
+      // Its c slot is c_{t-1}.
+      args.previous_saved = layer.previous_step(layer.workspace, layer.workspace_width, t);
       args.c0 = s.initial_state ? s.c0.data<float>() : nullptr;
-      args.dy = dy.data() + t * B * H;
-      args.dh = dh.data();
       args.dc = dc.data();
-      args.gate_grads = gate_grads.data() + t * B * G;
       kernels::lstm_cell_backward(args, nullptr);
-      add_gemm(args.gate_grads, s.weight_hh.data<float>(), B, G, H, dh.data());
-    }
+      return args.gate_grads;
+    });
+    dbias = layer.bias_grad(layer.gate_grads);
+  }
 
-    dbias.assign(static_cast<std::size_t>(G), -7.0f);
-    BiasGradArgs<Storage> bias_args;
-    bias_args.rows = T * B;
-    bias_args.columns = static_cast<std::int32_t>(G);
-    bias_args.dy = gate_grads.data();
-    bias_args.bias_grad = dbias.data();
-    kernels::bias_grad(bias_args, nullptr);
+  void expect_cell_results_match(const CellKernelTolerances& tolerances) const {
+    const SerialRnnLayer& serial = layer.serial;
+    expect_close(c, serial.c_n, tolerances.forward, "c_n");
+    expect_close(dc, serial.dc0, tolerances.backward, "dc0");
+    expect_close(dbias, serial.dbias_ih, tolerances.bias_grads, "dbias_ih");
+    expect_close(dbias, serial.dbias_hh, tolerances.bias_grads, "dbias_hh");
   }
 };
 
-template <class Storage>
-void expect_kernels_match_serial(bool reverse, bool initial_state, Tolerance forward,
-                                 Tolerance backward) {
-  const SerialRnnLayer serial(RnnCell::lstm, RnnLayerShape{}, reverse, initial_state,
-                              reverse ? 101 : 202);
-  const KernelLayer<Storage> kernel(serial);
-  const RnnLayerShape& n = serial.shape;
-  const Shape state{n.batch, n.hidden};
-  EXPECT_TRUE(tensors_close(storage_tensor(kernel.y, serial.y.shape()), serial.y, forward.atol,
-                            forward.rtol))
-      << "y";
-  EXPECT_TRUE(
-      tensors_close(storage_tensor(kernel.h, state), serial.h_n, forward.atol, forward.rtol))
-      << "h_n";
-  EXPECT_TRUE(
-      tensors_close(Tensor::from_vector(kernel.c, state), serial.c_n, forward.atol, forward.rtol))
-      << "c_n";
-  EXPECT_TRUE(tensors_close(storage_tensor(kernel.saved, serial.workspace.shape()),
-                            serial.workspace, forward.atol, forward.rtol))
-      << "workspace (i, f, g, o, c)";
-  EXPECT_TRUE(tensors_close(storage_tensor(kernel.gate_grads, serial.gate_grads.shape()),
-                            serial.gate_grads, backward.atol, backward.rtol))
-      << "gate_grads";
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel.dh, state), serial.dh0, backward.atol,
-                            backward.rtol))
-      << "dh0";
-  EXPECT_TRUE(tensors_close(Tensor::from_vector(kernel.dc, state), serial.dc0, backward.atol,
-                            backward.rtol))
-      << "dc0";
-  const Tensor dbias = Tensor::from_vector(kernel.dbias, serial.dbias_ih.shape());
-  EXPECT_TRUE(tensors_close(dbias, serial.dbias_ih, backward.atol, backward.rtol)) << "dbias_ih";
-  EXPECT_TRUE(tensors_close(dbias, serial.dbias_hh, backward.atol, backward.rtol)) << "dbias_hh";
-}
+// The LSTM cell for the shared cases (kernel_rnn_layer_support.h).
+struct LstmCellUnderTest {
+  template <class Storage>
+  using KernelLayer = LstmKernelLayer<Storage>;
+  static constexpr RnnCell cell = RnnCell::lstm;
+  static constexpr std::uint64_t forward_seed = 202, reverse_seed = 101;
+  static constexpr CellKernelTolerances float_tolerances = kFp32CellKernelTolerances;
+  // bf16 storage rounds h, activations and gate gradients to 8 bits of mantissa
+  // (relative error 2^-9) every step; over 4 steps the worst errors seen are
+  // about 1% (bias gradients) and 0.006 absolute (saved gates).
+  static constexpr Tolerance kBf16{1e-2, 2e-2};
+  static constexpr CellKernelTolerances bf16_tolerances{kBf16, kBf16, kBf16};
+};
 
-// fp32: the kernels differ from serial by float rounding and summation order only.
-constexpr Tolerance kFloatTolerance{2e-6, 2e-5};
-// bf16 storage rounds h, activations and gate gradients to 8 bits of mantissa
-// (relative error 2^-9) every step; over 4 steps the worst errors seen are
-// about 1% (bias gradients) and 0.006 absolute (saved gates).
-constexpr Tolerance kBf16Tolerance{1e-2, 2e-2};
-
-TEST(LstmCellKernels, ForwardAndBackwardStepsMatchTheSerialLayer) {
-  expect_kernels_match_serial<float>(false, true, kFloatTolerance, kFloatTolerance);
-}
-
-TEST(LstmCellKernels, ReverseLayerStartsAtEachRowsLastStep) {
-  expect_kernels_match_serial<float>(true, true, kFloatTolerance, kFloatTolerance);
-}
-
-TEST(LstmCellKernels, MissingInitialStateIsZero) {
-  expect_kernels_match_serial<float>(false, false, kFloatTolerance, kFloatTolerance);
-  expect_kernels_match_serial<float>(true, false, kFloatTolerance, kFloatTolerance);
-}
-
-TEST(LstmCellKernels, Bf16StorageWithFp32MathMatchesTheSerialLayer) {
-  expect_kernels_match_serial<__nv_bfloat16>(false, true, kBf16Tolerance, kBf16Tolerance);
-  expect_kernels_match_serial<__nv_bfloat16>(true, true, kBf16Tolerance, kBf16Tolerance);
-}
+INSTANTIATE_TYPED_TEST_SUITE_P(LstmCellKernels, RecurrentCellKernels, LstmCellUnderTest);
 
 // ---- the bias gradient on its own --------------------------------------------------
 
