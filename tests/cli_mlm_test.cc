@@ -7,6 +7,7 @@
 // input is one line and exit code 2.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -182,6 +183,24 @@ TEST_F(CliMlm, SigtermDuringSetupStopsCleanlyAndTheRunResumes) {
       run_seqtrain("train --resume " + run.string() + " --set training.steps=2");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("masked-LM data reused"), std::string::npos) << resumed.output;
+}
+
+// A second SIGTERM ends the process at once, as the signal would, instead of
+// waiting for set-up to end.
+TEST_F(CliMlm, ASecondSignalDuringSetupEndsTheProcessAtOnce) {
+  {
+    std::ofstream corpus(corpus_);
+    const std::string documents = testing::generated_corpus(4000);
+    for (int copy = 0; copy < 10; ++copy) corpus << documents;
+  }
+  const fs::path config = write_config("c.yaml", directory_ / "run");
+  const std::string command = "OMP_WAIT_POLICY=passive " + std::string(SEQTRAIN_BINARY) +
+                              " train " + config.string() +
+                              " > /dev/null 2>&1 & pid=$!; sleep 1; kill -TERM $pid; "
+                              "sleep 0.2; kill -TERM $pid; wait $pid";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);  // the shell's status for a signalled child
 }
 
 TEST_F(CliMlm, ResumeContinuesBitForBitAcrossAPhaseChange) {

@@ -30,8 +30,14 @@ namespace fs = std::filesystem;
 
 std::atomic<int> stop_signal{0};
 
+// The first SIGINT/SIGTERM asks for a clean stop (a checkpoint, exit 130); a
+// second one, say during a long data preparation that cannot be interrupted,
+// ends the process at once as the signal would.
 extern "C" void request_stop(int signal_number) {
-  stop_signal.store(signal_number);
+  if (stop_signal.exchange(signal_number) != 0) {
+    std::signal(signal_number, SIG_DFL);
+    std::raise(signal_number);
+  }
 }
 
 // Installs SIGINT/SIGTERM handlers for the run and restores the old ones after.
