@@ -147,6 +147,29 @@ TEST_F(Cli, InputsThatAreNotRegularFilesAreOneLineErrors) {
                     "is not a regular file (a FIFO)");
 }
 
+// Every run prints its memory plan before its first batch; a run that cannot
+// fit (data.sequence_length 1e9 on a small corpus grew past 23 GB until the
+// kernel killed it) is refused in one line, leaving no run directory.
+TEST_F(Cli, ARunThatCannotFitInMemoryIsRefusedBeforeAllocating) {
+  std::string corpus;
+  for (int i = 0; i < 50; ++i) corpus += "a small corpus line " + std::to_string(i) + "\n";
+  write("corpus.txt", corpus);
+  const fs::path config = write(
+      "charlm.yaml", "task: charlm\nthreads: 1\nrun_dir: " + (directory_ / "run").string() +
+                         "\nmodel: {hidden_size: 8, embedding_size: 4}\n"
+                         "data: {path: " + (directory_ / "corpus.txt").string() +
+                         ", sequence_length: 8, batch_size: 2}\n"
+                         "training: {steps: 1, eval_batches: 1}\n");
+  const CommandResult fits = run_seqtrain("train " + config.string());
+  ASSERT_EQ(fits.exit_code, 0) << fits.output;
+  EXPECT_NE(fits.output.find("memory plan: "), std::string::npos) << fits.output;
+  fs::remove_all(directory_ / "run");
+  const CommandResult huge =
+      run_seqtrain("train " + config.string() + " --set data.sequence_length=1000000000");
+  expect_user_error(huge, "of memory available: lower data.batch_size or data.sequence_length");
+  EXPECT_FALSE(fs::exists(directory_ / "run"));
+}
+
 TEST_F(Cli, BadSetSyntaxIsAnError) {
   fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
   expect_user_error(run_seqtrain("train " + config.string() + " --set training.steps"), "key=value");

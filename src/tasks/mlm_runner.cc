@@ -133,4 +133,11 @@ std::pair<std::int64_t, std::int64_t> MlmRunner::planned_bytes() const {
   return cache_.planned_bytes();
 }
 
+std::int64_t MlmRunner::planned_training_arena_bytes(int batch, int length,
+                                                     int masked_per_sequence) const {
+  BertGraph built = model_->build_graph(batch, length, masked_per_sequence);
+  append_backward(built.graph);  // as the training executor does
+  return plan_memory(built.graph).arena_bytes;
+}
+
 }  // namespace seqtrain

@@ -46,6 +46,9 @@ class MlmRunner {
   TaskMetrics evaluate_batch(const MlmBatch& batch, MlmSlotPredictions* slots = nullptr);
 
   std::pair<std::int64_t, std::int64_t> planned_bytes() const;
+  // The activation arena the training graph of this layout would plan,
+  // without building an executor or allocating anything.
+  std::int64_t planned_training_arena_bytes(int batch, int length, int masked_per_sequence) const;
 
  private:
   struct CachedGraph {

@@ -176,6 +176,18 @@ class MlmTrainingTask final : public TrainingTask {
     return runner_.planned_bytes();
   }
 
+  std::int64_t largest_training_arena_bytes() const override {
+    std::int64_t largest = 0;
+    for (std::size_t p = 0; p < dataset_.phases().size(); ++p) {
+      const MlmDataset& phase = dataset_.phase_dataset(static_cast<std::int64_t>(p));
+      largest = std::max(largest, runner_.planned_training_arena_bytes(
+                                      static_cast<int>(phase.options().batch_size),
+                                      static_cast<int>(phase.options().sequence_length),
+                                      static_cast<int>(phase.masked_per_sequence())));
+    }
+    return largest;
+  }
+
  private:
   // The checksum of directory's tokenizer.model when it differs from this
   // run's tokenizer; nothing when they agree or the directory has none (a

@@ -126,4 +126,10 @@ std::pair<std::int64_t, std::int64_t> SequenceRunner::planned_bytes() const {
   return cache_.planned_bytes();
 }
 
+std::int64_t SequenceRunner::planned_training_arena_bytes(int steps, int batch) const {
+  SequenceGraph built = model_->build_graph(steps, batch, carry_state_, true);
+  append_backward(built.graph);  // as the training executor does
+  return plan_memory(built.graph).arena_bytes;
+}
+
 }  // namespace seqtrain

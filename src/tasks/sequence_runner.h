@@ -35,6 +35,9 @@ class SequenceRunner {
   // Bytes planned for activations across the cached graphs, and what one
   // buffer per tensor would take.
   std::pair<std::int64_t, std::int64_t> planned_bytes() const;
+  // The activation arena the training graph of steps x batch would plan,
+  // without building an executor or allocating anything.
+  std::int64_t planned_training_arena_bytes(int steps, int batch) const;
 
  private:
   struct CachedGraph {

@@ -1,6 +1,7 @@
 #include "tasks/sequence_training_task.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "tasks/evaluation.h"
 #include "tasks/sequence_runner.h"
@@ -77,6 +78,15 @@ class SequenceTrainingTask final : public TrainingTask {
 
   std::pair<std::int64_t, std::int64_t> planned_bytes() const override {
     return runner_.planned_bytes();
+  }
+
+  // Batches are at most data.sequence_length steps of data.batch_size rows.
+  std::int64_t largest_training_arena_bytes() const override {
+    auto as_int = [](std::int64_t value) {
+      return static_cast<int>(std::min<std::int64_t>(value, std::numeric_limits<int>::max()));
+    };
+    return runner_.planned_training_arena_bytes(as_int(config_.data.sequence_length),
+                                                as_int(config_.data.batch_size));
   }
 
  private:

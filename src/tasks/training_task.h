@@ -48,6 +48,9 @@ class TrainingTask {
   // Bytes planned for activations across the cached graphs, and what one
   // buffer per tensor would take.
   virtual std::pair<std::int64_t, std::int64_t> planned_bytes() const = 0;
+  // The activation arena of the largest training graph the run's config will
+  // build (every phase), planned without allocating it.
+  virtual std::int64_t largest_training_arena_bytes() const = 0;
 };
 
 // What a task is made for: a fresh run, or a run that exists (resumed or

@@ -17,6 +17,7 @@
 #include "config/resolve_run_config.h"
 #include "train/checkpoint.h"
 #include "train/lr_schedule.h"
+#include "train/memory_estimate.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
 #include "train/optimizer_step.h"
@@ -106,6 +107,23 @@ void set_up_logging(const fs::path& run_dir) {
   spdlog::set_default_logger(logger);
 }
 
+// Plans the run's memory before its first batch and graph are allocated,
+// logs it, and on the CPU refuses a run that cannot fit.
+void check_memory_plan(const TrainingTask& task, const ParameterStore& parameters,
+                       const Optimizer& optimizer, const Backend& backend) {
+  MemoryEstimate estimate;
+  estimate.activations = task.largest_training_arena_bytes();
+  estimate.parameters = 2 * parameters.total_elements() * static_cast<std::int64_t>(sizeof(float));
+  for (const auto& [name, shape] : optimizer.state_shapes())
+    estimate.optimizer_state += shape_numel(shape) * static_cast<std::int64_t>(sizeof(float));
+  const std::optional<std::int64_t> available = available_host_memory_bytes();
+  spdlog::info("memory plan: {}{}", describe(estimate),
+               available && backend.device() != Device::cuda
+                   ? fmt::format(" of {:.1f} MiB available", *available / 1048576.0)
+                   : std::string());
+  if (available && backend.device() != Device::cuda) require_memory_fits(estimate, *available);
+}
+
 }  // namespace
 
 int run_training(const TrainOptions& options) {
@@ -144,6 +162,7 @@ int run_training(const TrainOptions& options) {
       config, run_dir, *backend, parameters, resuming ? RunStart::existing : RunStart::fresh);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(config.training.optimizer, parameters);
   const LrSchedule schedule = make_schedule(config.training);
+  check_memory_plan(*task, parameters, *optimizer, *backend);
 
   std::int64_t step = 0;
   if (checkpoint) {
