@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -168,6 +169,19 @@ TEST_F(Cli, ARunThatCannotFitInMemoryIsRefusedBeforeAllocating) {
       run_seqtrain("train " + config.string() + " --set data.sequence_length=1000000000");
   expect_user_error(huge, "of memory available: lower data.batch_size or data.sequence_length");
   EXPECT_FALSE(fs::exists(directory_ / "run"));
+}
+
+// A vocabulary far too large for the corpus: SentencePiece's warning line
+// came before seqtrain's error; now the error is the only line.
+TEST_F(Cli, AnImpossibleVocabularySizeIsOneLine) {
+  std::string corpus;
+  for (int i = 0; i < 200; ++i) corpus += "some words to learn pieces from " + std::to_string(i) + "\n";
+  const fs::path input = write("corpus.txt", corpus);
+  const CommandResult result =
+      run_seqtrain("tokenizer train --input " + input.string() + " --vocab-size 1000000000 " +
+                   "--output " + (directory_ / "tokenizer").string());
+  expect_user_error(result, "Vocabulary size too high");
+  EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
 }
 
 TEST_F(Cli, BadSetSyntaxIsAnError) {

@@ -137,8 +137,9 @@ SentencePieceTokenizer SentencePieceTokenizer::train(const std::filesystem::path
       {"input_sentence_size", "0"},
       {"shuffle_input_sentence", "false"},
       {"num_threads", "1"},
-      // SentencePiece logs every training stage to stderr; warnings and errors only.
-      {"minloglevel", "1"},
+      // SentencePiece logs every training stage and warning to stderr; its
+      // errors come back in the status, which becomes one line of ours.
+      {"minloglevel", "2"},
   };
   CorpusLines lines(text);
   std::string model_bytes;
