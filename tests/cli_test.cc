@@ -184,6 +184,20 @@ TEST_F(Cli, AnImpossibleVocabularySizeIsOneLine) {
   EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
 }
 
+// Steps with a non-finite loss are skipped and counted; max_skipped_steps + 1
+// in a row stop the run with one line naming the last good checkpoint.
+TEST_F(Cli, NonFiniteStepsAreSkippedUntilTooManyInARow) {
+  const fs::path run = directory_ / "run";
+  const fs::path config = write("c.yaml", adding_config(run.string(), 50, 1));
+  const CommandResult result =
+      run_seqtrain("train " + config.string() + " --set training.optimizer.learning_rate=1e30" +
+                   " --set training.clip_norm=0 --set training.max_skipped_steps=2");
+  expect_user_error(result, "training diverged: 3 steps in a row up to step");
+  EXPECT_NE(result.output.find("the last good checkpoint is " + run.string()), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("skipped: the loss is"), std::string::npos) << result.output;
+}
+
 TEST_F(Cli, BadSetSyntaxIsAnError) {
   fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
   expect_user_error(run_seqtrain("train " + config.string() + " --set training.steps"), "key=value");

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include "backends/cpu/cpu_backend.h"
@@ -244,6 +245,48 @@ INSTANTIATE_TEST_SUITE_P(
         AccumulationCase{"CpuSgd", [] { return make_cpu_backend(2); }, OptimizerKind::sgd},
         AccumulationCase{"CpuAdamW", [] { return make_cpu_backend(2); }, OptimizerKind::adamw}),
     [](const auto& info) { return info.param.name; });
+
+// A non-finite loss or gradient skips the update: weights, optimizer state
+// and step count stay as they were, and the result says why.
+TEST(OptimizerStep, ANonFiniteLossOrGradientSkipsTheUpdate) {
+  std::unique_ptr<Backend> backend = make_serial_backend();
+  ParameterStore parameters(*backend);
+  Parameter& weight = parameters.add("w", {3}, true);
+  parameters.set_value(weight, Tensor::from_vector(std::vector<float>{1, 2, 3}, {3}));
+  AdamWOptimizer optimizer(parameters, AdamWOptimizerOptions{});
+  const OptimizerStepOptions options{.step = 1, .accumulation = 2, .clip_norm = 1.0,
+                                     .learning_rate = 0.1f, .seed = 1};
+  auto gradient = [&](float value) {
+    backend->copy_from_host(Tensor::from_vector(std::vector<float>(3, value), {3}), weight.grad);
+  };
+
+  const OptimizerStepResult nan_loss = run_optimizer_step(
+      [&](const RunContext&) {
+        gradient(0.5f);
+        return TaskMetrics{std::nan(""), 1, 0, 1};
+      },
+      parameters, optimizer, options);
+  EXPECT_EQ(nan_loss.skipped, "the loss is nan");
+  const OptimizerStepResult inf_gradient = run_optimizer_step(
+      [&](const RunContext&) {
+        gradient(std::numeric_limits<float>::infinity());
+        return TaskMetrics{1.0, 1, 0, 1};
+      },
+      parameters, optimizer, options);
+  EXPECT_EQ(inf_gradient.skipped, "the gradient of w is not finite");
+  EXPECT_EQ(parameters.value_to_host(weight).to_vector(), (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(optimizer.step_count(), 0);
+
+  const OptimizerStepResult applied = run_optimizer_step(
+      [&](const RunContext&) {
+        gradient(0.5f);
+        return TaskMetrics{1.0, 1, 0, 1};
+      },
+      parameters, optimizer, options);
+  EXPECT_TRUE(applied.skipped.empty());
+  EXPECT_EQ(optimizer.step_count(), 1);
+  EXPECT_NE(parameters.value_to_host(weight).to_vector(), (std::vector<float>{1, 2, 3}));
+}
 
 }  // namespace
 }  // namespace seqtrain::testing

@@ -132,6 +132,7 @@ struct TrainingConfig {
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   double clip_norm = 0;         // 0: no clipping
+  std::int64_t max_skipped_steps = 0;  // non-finite steps in a row before the run stops
   std::int64_t eval_every = 0;  // 0: only at the end
   std::int64_t eval_batches = 0;
   std::int64_t checkpoint_every = 0;  // 0: only at the end

@@ -308,6 +308,13 @@ RunConfigTable build_table() {
       .with_default(1.0)
       .at_least(0);
   table
+      .integer(RUN_CONFIG_KEY(training.max_skipped_steps),
+               "A step whose loss or gradient is not finite is skipped (no update) and counted; "
+               "this many in a row stop the run, keeping the last good checkpoint. 0 stops at "
+               "the first.")
+      .with_default(std::int64_t{5})
+      .at_least(0);
+  table
       .integer(RUN_CONFIG_KEY(training.eval_every),
                "Validate every this many steps; 0 validates only at the end.")
       .with_default(std::int64_t{200})

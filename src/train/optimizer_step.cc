@@ -23,11 +23,10 @@ OptimizerStepResult run_optimizer_step(
     context.sum_loss_over_rows = accumulating;
     result.metrics.add(micro_batch(context));
   }
-  if (!std::isfinite(result.metrics.loss_sum))
-    throw Error(
-        fmt::format("training diverged at step {}: the loss is {}; lower "
-                    "training.optimizer.learning_rate or set training.clip_norm",
-                    options.step, result.metrics.loss_sum));
+  if (!std::isfinite(result.metrics.loss_sum)) {
+    result.skipped = fmt::format("the loss is {}", result.metrics.loss_sum);
+    return result;
+  }
   if (accumulating && result.metrics.rows > 0) {
     Backend& backend = parameters.backend();
     const float inverse_rows = 1.0f / static_cast<float>(result.metrics.rows);
@@ -37,11 +36,11 @@ OptimizerStepResult run_optimizer_step(
   result.gradient = options.clip_norm > 0
                         ? clip_gradients_by_global_norm(parameters, options.clip_norm)
                         : global_gradient_norm(parameters);
-  if (!result.gradient.finite)
-    throw Error(
-        fmt::format("training diverged at step {}: the gradient of {} is not finite; "
-                    "lower training.optimizer.learning_rate",
-                    options.step, result.gradient.non_finite_parameters.front()));
+  if (!result.gradient.finite) {
+    result.skipped = fmt::format("the gradient of {} is not finite",
+                                 result.gradient.non_finite_parameters.front());
+    return result;
+  }
   optimizer.step(options.learning_rate);
   return result;
 }

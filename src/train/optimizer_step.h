@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "seqtrain/backend.h"
 #include "seqtrain/parameters.h"
@@ -37,12 +38,16 @@ struct OptimizerStepOptions {
 struct OptimizerStepResult {
   TaskMetrics metrics;    // summed over the micro-batches
   GradientNorm gradient;  // the global norm before clipping
+  // Why the update was skipped ("the loss is nan", "the gradient of w is not
+  // finite"), or empty when it was applied.
+  std::string skipped;
 };
 
 // Zeroes the gradients, runs micro_batch `accumulation` times (forward and
 // backward of the next batch, returning its metrics), combines, clips and
-// applies the update. A non-finite loss or gradient is an Error naming the
-// step, and the weights are left as they were.
+// applies the update. With a non-finite loss or gradient nothing is applied:
+// the weights and the optimizer's state stay as they were, and `skipped`
+// says why (the trainer counts such steps).
 OptimizerStepResult run_optimizer_step(
     const std::function<TaskMetrics(const RunContext&)>& micro_batch,
     ParameterStore& parameters, Optimizer& optimizer, const OptimizerStepOptions& options);

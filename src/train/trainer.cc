@@ -206,6 +206,7 @@ int run_training(const TrainOptions& options) {
   };
 
   const std::int64_t accumulation = config.training.gradient_accumulation;
+  std::int64_t skipped_in_a_row = 0, skipped_in_all = 0;  // steps with a non-finite loss or gradient
   auto window_start = std::chrono::steady_clock::now();
   TaskMetrics window;
   // Logged when the cached graphs' activation memory changes: the first step,
@@ -224,7 +225,25 @@ int run_training(const TrainOptions& options) {
          .seed = static_cast<std::uint64_t>(config.seed)});
     const TaskMetrics& step_metrics = outcome.metrics;
     const GradientNorm& clip = outcome.gradient;
-    window.add(step_metrics);
+    if (!outcome.skipped.empty()) {
+      ++skipped_in_a_row;
+      ++skipped_in_all;
+      progress.clear();
+      spdlog::warn("step {} skipped: {} ({} in a row, {} in all)", step, outcome.skipped,
+                   skipped_in_a_row, skipped_in_all);
+      if (skipped_in_a_row > config.training.max_skipped_steps) {
+        const std::optional<fs::path> good = find_latest_checkpoint(run_dir);
+        throw Error(fmt::format(
+            "training diverged: {} steps in a row up to step {} were skipped ({}); {}; lower "
+            "training.optimizer.learning_rate or set training.clip_norm",
+            skipped_in_a_row, step, outcome.skipped,
+            good ? fmt::format("the last good checkpoint is {}", good->string())
+                 : std::string("no checkpoint was written")));
+      }
+    } else {
+      skipped_in_a_row = 0;
+      window.add(step_metrics);
+    }
     if (const auto planned = task->planned_bytes(); planned != logged_memory) {
       progress.clear();
       spdlog::info(
@@ -241,6 +260,7 @@ int run_training(const TrainOptions& options) {
       task->describe_training(window, record);
       record["lr"] = learning_rate;
       record["grad_norm"] = clip.norm;
+      if (skipped_in_all > 0) record["skipped_steps"] = skipped_in_all;
       record["tokens_per_second"] = static_cast<double>(window.tokens) / std::max(seconds, 1e-9);
       metrics.write(record);
       progress.update(fmt::format("step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s", step,
