@@ -121,7 +121,7 @@ std::vector<float> Tensor::to_vector() const {
   SEQTRAIN_CHECK(device_ == Device::cpu, "to_vector of a {} tensor", device_name(device_));
   std::vector<float> values(static_cast<std::size_t>(numel()));
   if (dtype_ == DType::f32) {
-    std::memcpy(values.data(), data_, bytes());
+    if (bytes() > 0) std::memcpy(values.data(), data_, bytes());  // memcpy(nullptr, ..., 0) is UB
   } else if (dtype_ == DType::bf16) {
     const auto* bits = static_cast<const std::uint16_t*>(data_);
     for (std::size_t i = 0; i < values.size(); ++i) {
