@@ -149,12 +149,12 @@ struct BertTrainingStep {
       : parameters(backend),
         model(bert_mini(vocabulary_size), parameters, kSeed),
         batch(random_mlm_batch(vocabulary_size)),
-        executor(model.build_graph(kBatch, kLength,
-                                   static_cast<int>(batch.masked_per_sequence()))
+        executor(model.build_graph(mlm_graph_shape(kBatch, kLength,
+                                   static_cast<int>(batch.masked_per_sequence())))
                      .graph,
                  backend, parameters, true),
         optimizer(parameters, AdamWOptimizerOptions{0.9f, 0.999f, 1e-6f, 0.01f}) {
-    model.set_inputs(executor, bert_inputs(batch));
+    model.bind_inputs(executor, mlm_inputs(batch));
   }
 
   RunContext context(std::uint64_t step) const { return RunContext{kSeed, step, true}; }

@@ -38,12 +38,12 @@ struct ModelRun {
 
 ModelRun run_model(const BertModel& model, ParameterStore& parameters, const MlmBatch& batch,
                    bool training, std::uint64_t step = 1) {
-  BertGraph graph = model.build_graph(static_cast<int>(batch.batch_size()),
+  ModelGraph graph = model.build_graph(mlm_graph_shape(static_cast<int>(batch.batch_size()),
                                       static_cast<int>(batch.sequence_length()),
-                                      static_cast<int>(batch.masked_per_sequence()));
-  const ValueId logits = graph.logits;
+                                      static_cast<int>(batch.masked_per_sequence())));
+  const ValueId logits = graph.output;
   Executor executor(std::move(graph.graph), parameters.backend(), parameters, training);
-  model.set_inputs(executor, bert_inputs(batch));
+  model.bind_inputs(executor, mlm_inputs(batch));
   parameters.zero_grads();
   const RunContext context{42, step, training};
   if (training)
@@ -88,7 +88,7 @@ TEST(BertModel, RejectsSpecsTheAttentionCannotRun) {
   EXPECT_THROW(BertModel(spec, parameters, 1), ConfigError);
   spec = tiny_bert_spec();
   BertModel model(spec, parameters, 1);
-  EXPECT_THROW(model.build_graph(2, spec.max_positions + 1, 2), ConfigError);
+  EXPECT_THROW(model.build_graph(mlm_graph_shape(2, spec.max_positions + 1, 2)), ConfigError);
 }
 
 TEST(BertModel, ParametersFollowHuggingFaceNamesAndInitialisation) {
@@ -167,9 +167,9 @@ void expect_model_gradients_match_finite_differences(const BertSpec& spec) {
   const MlmBatch batch = padded_batch(spec);
   const ModelRun analytic = run_model(model, parameters, batch, true);
 
-  BertGraph graph = model.build_graph(3, 9, 3);
+  ModelGraph graph = model.build_graph(mlm_graph_shape(3, 9, 3));
   Executor probe(std::move(graph.graph), *serial, parameters, true);
-  model.set_inputs(probe, bert_inputs(batch));
+  model.bind_inputs(probe, mlm_inputs(batch));
   const RunContext context{42, 1, true};
   auto loss_at = [&](Parameter& parameter, const Tensor& value) {
     parameters.set_value(parameter, value);
@@ -296,7 +296,7 @@ TEST(BertModel, EveryDropoutSiteHasItsOwnStream) {
   ParameterStore parameters(*serial);
   const BertSpec spec = tiny_bert_spec(false, 0.1f);
   BertModel model(spec, parameters, 1);
-  const BertGraph graph = model.build_graph(2, 8, 2);
+  const ModelGraph graph = model.build_graph(mlm_graph_shape(2, 8, 2));
   std::vector<std::uint64_t> streams;
   for (const Node& node : graph.graph.nodes())
     if (node.op == OpKind::dropout || node.op == OpKind::attention) {

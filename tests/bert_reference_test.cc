@@ -107,12 +107,12 @@ void expect_model_matches_hugging_face(Backend& backend) {
   bert_from_hf_tensors(spec, fixture.contents.tensors, parameters);
 
   const MlmBatch& batch = fixture.batch;
-  BertGraph graph = model.build_graph(static_cast<int>(batch.batch_size()),
+  ModelGraph graph = model.build_graph(mlm_graph_shape(static_cast<int>(batch.batch_size()),
                                       static_cast<int>(batch.sequence_length()),
-                                      static_cast<int>(batch.masked_per_sequence()));
-  const ValueId logits = graph.logits;
+                                      static_cast<int>(batch.masked_per_sequence())));
+  const ValueId logits = graph.output;
   Executor executor(std::move(graph.graph), backend, parameters, /*training=*/true);
-  model.set_inputs(executor, bert_inputs(batch));
+  model.bind_inputs(executor, mlm_inputs(batch));
   parameters.zero_grads();
   executor.forward_backward(RunContext{1, 1, true});
 
@@ -155,12 +155,12 @@ TEST(BertReference, CpuMatchesHuggingFace) {
 // Logits of a model on the fixture's batch, evaluation mode.
 Tensor evaluation_logits(const BertModel& model, ParameterStore& parameters, const MlmBatch& batch,
                          float* loss) {
-  BertGraph graph = model.build_graph(static_cast<int>(batch.batch_size()),
+  ModelGraph graph = model.build_graph(mlm_graph_shape(static_cast<int>(batch.batch_size()),
                                       static_cast<int>(batch.sequence_length()),
-                                      static_cast<int>(batch.masked_per_sequence()));
-  const ValueId logits = graph.logits;
+                                      static_cast<int>(batch.masked_per_sequence())));
+  const ValueId logits = graph.output;
   Executor executor(std::move(graph.graph), parameters.backend(), parameters, false);
-  model.set_inputs(executor, bert_inputs(batch));
+  model.bind_inputs(executor, mlm_inputs(batch));
   executor.forward(RunContext{1, 1, false});
   *loss = executor.loss_value();
   return executor.value_to_host(logits);

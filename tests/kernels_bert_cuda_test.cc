@@ -81,7 +81,7 @@ BertTrainingTrace train_bert(Backend& backend) {
   AdamWOptimizer optimizer(parameters, options);
 
   // One executor replayed for every step, as the trainer does.
-  BertGraph train_graph = model.build_graph(2, kLength, kSlots);
+  ModelGraph train_graph = model.build_graph(mlm_graph_shape(2, kLength, kSlots));
   Executor train(std::move(train_graph.graph), backend, parameters, true);
   BertTrainingTrace trace;
   for (const auto& parameter : parameters.all())
@@ -89,7 +89,7 @@ BertTrainingTrace train_bert(Backend& backend) {
   const std::vector<MlmBatch> batches = training_batches(spec);
   for (std::uint64_t step = 1; step <= kSteps; ++step) {
     parameters.zero_grads();
-    model.set_inputs(train, bert_inputs(batches[step - 1]));
+    model.bind_inputs(train, mlm_inputs(batches[step - 1]));
     train.forward_backward(RunContext{kSeed, step - 1, true});
     trace.losses.push_back(train.loss_value());
     const GradientNorm norm = clip_gradients_by_global_norm(parameters, kMaxGradientNorm);
@@ -100,10 +100,10 @@ BertTrainingTrace train_bert(Backend& backend) {
   for (const auto& parameter : parameters.all())
     trace.parameters[parameter->name] = parameters.value_to_host(*parameter);
 
-  BertGraph eval_graph = model.build_graph(2, kLength, kSlots);
-  const ValueId logits = eval_graph.logits;
+  ModelGraph eval_graph = model.build_graph(mlm_graph_shape(2, kLength, kSlots));
+  const ValueId logits = eval_graph.output;
   Executor evaluate(std::move(eval_graph.graph), backend, parameters, false);
-  model.set_inputs(evaluate, bert_inputs(make_mlm_batch(spec.vocabulary_size, kLength, {10, 8},
+  model.bind_inputs(evaluate, mlm_inputs(make_mlm_batch(spec.vocabulary_size, kLength, {10, 8},
                                                        {3, 2}, kSlots, 104)));
   evaluate.forward(RunContext{kSeed, kSteps, false});
   trace.evaluation_loss = evaluate.loss_value();

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/layers.h"
@@ -12,13 +14,12 @@
 namespace seqtrain {
 namespace {
 
-// Graph inputs, set by BertModel::set_inputs.
-constexpr const char* kInputIds = "input_ids";                // [B, T] i32
-constexpr const char* kTokenTypeIds = "token_type_ids";       // [B, T] i32
-constexpr const char* kPositionIds = "position_ids";          // [B, T] i32: t
-constexpr const char* kLengths = "lengths";                   // [B] i32
-constexpr const char* kMaskedPositions = "masked_positions";  // [B * P] i32: b * T + t
-constexpr const char* kMaskedLabels = "masked_labels";        // [B * P] i32
+using model_io::kInputIds;
+using model_io::kLengths;
+using model_io::kMaskedLabels;
+using model_io::kMaskedPositions;
+using model_io::kPositionIds;
+using model_io::kTokenTypeIds;
 
 // Parameter p (in insertion order) is drawn from stream kInitStreamBase + p.
 constexpr std::uint64_t kInitStreamBase = 0x4245525449000000ull;
@@ -175,6 +176,7 @@ class BertGraphBuilder {
 BertModel::BertModel(const BertSpec& spec, ParameterStore& parameters, std::uint64_t seed)
     : spec_(spec) {
   check_spec(spec);
+  const std::size_t first_parameter = parameters.all().size();
   const std::int64_t hidden = spec.hidden_size, intermediate = spec.intermediate_size;
   std::uint64_t next_stream = kInitStreamBase;
   // nn.Linear weights and embeddings: normal(0, initializer_range).
@@ -220,18 +222,23 @@ BertModel::BertModel(const BertSpec& spec, ParameterStore& parameters, std::uint
   linear("cls.predictions.transform.dense", hidden, hidden);
   layernorm("cls.predictions.transform.LayerNorm");
   bias("cls.predictions.bias", spec.vocabulary_size);
+  record_parameter_names(parameters, first_parameter);
 }
 
-BertGraph BertModel::build_graph(int batch, int length, int masked_per_sequence) const {
-  SEQTRAIN_CHECK(batch >= 1 && length >= 1 && masked_per_sequence >= 1,
-                 "bert graph for batch {}, length {}, {} masked per sequence", batch, length,
-                 masked_per_sequence);
+ModelGraph BertModel::build_graph(const GraphShape& shape) const {
+  const int batch = shape.batch, length = shape.length;
+  const int masked_per_sequence = shape.masked_per_sequence;
+  SEQTRAIN_CHECK(batch >= 1 && length >= 1 && masked_per_sequence >= 1 && !shape.with_state &&
+                     shape.with_targets,
+                 "bert graph for batch {}, length {}, {} masked per sequence (with state {}, "
+                 "targets {})",
+                 batch, length, masked_per_sequence, shape.with_state, shape.with_targets);
   if (length > spec_.max_positions)
     throw ConfigError(fmt::format(
         "bert model: sequence length {} exceeds max_positions {}; shorten the sequences or "
         "raise max_positions",
         length, spec_.max_positions));
-  BertGraph result;
+  ModelGraph result;
   Graph& g = result.graph;
   const std::int64_t slots = static_cast<std::int64_t>(batch) * masked_per_sequence;
   ValueId input_ids = g.add_input(kInputIds, {batch, length}, DType::i32);
@@ -245,28 +252,28 @@ BertGraph BertModel::build_graph(int batch, int length, int masked_per_sequence)
   ValueId x = builder.embeddings(input_ids, position_ids, token_type_ids);
   for (int layer = 0; layer < spec_.layers; ++layer) x = builder.encoder_layer(x, lengths, layer);
   if (spec_.pre_layernorm) x = builder.final_layernorm(x);
-  result.logits = builder.mlm_head(x, masked_positions);
-  g.mark_output(result.logits);
+  result.output = builder.mlm_head(x, masked_positions);
+  g.mark_output(result.output);
   Attributes loss_attributes;
   loss_attributes.ignore_index = kIgnoreTarget;
-  result.loss = g.add_node(OpKind::cross_entropy, {result.logits, masked_labels}, loss_attributes,
+  result.loss = g.add_node(OpKind::cross_entropy, {result.output, masked_labels}, loss_attributes,
                            "mlm.loss")[0];
   g.set_loss(result.loss);
   return result;
 }
 
-void BertModel::set_inputs(Executor& executor, const BertInputs& batch) const {
+void BertModel::bind_inputs(Executor& executor, const ModelInputs& inputs) const {
+  // Every input but the position ids, each in the graph's exact shape.
   const Shape& ids_shape = executor.input(kInputIds).shape();
-  const std::int64_t slots = executor.input(kMaskedPositions).dim(0);
-  SEQTRAIN_CHECK(batch.input_ids.shape() == ids_shape && batch.masked_positions.dim(0) == slots,
-                 "bert: a batch of {} with {} masked slots given to a graph of {} with {}",
-                 shape_string(batch.input_ids.shape()), batch.masked_positions.dim(0),
-                 shape_string(ids_shape), slots);
-  executor.set_input(kInputIds, batch.input_ids);
-  executor.set_input(kTokenTypeIds, batch.token_type_ids);
-  executor.set_input(kLengths, batch.lengths);
-  executor.set_input(kMaskedPositions, batch.masked_positions);
-  executor.set_input(kMaskedLabels, batch.masked_labels);
+  for (const char* name : {kInputIds, kTokenTypeIds, kLengths, kMaskedPositions, kMaskedLabels}) {
+    const auto given = std::ranges::find_if(
+        inputs, [&](const ModelInput& input) { return std::string_view(input.name) == name; });
+    SEQTRAIN_CHECK(given != inputs.end(), "bert: the batch has no '{}'", name);
+    SEQTRAIN_CHECK(given->tensor.shape() == executor.input(name).shape(),
+                   "bert: the batch's '{}' is {}, the graph's {}", name,
+                   shape_string(given->tensor.shape()), shape_string(executor.input(name).shape()));
+  }
+  Model::bind_inputs(executor, inputs);
   const std::int64_t rows = ids_shape[0], length = ids_shape[1];
   std::vector<std::int32_t> positions(static_cast<std::size_t>(rows * length));
   for (std::size_t i = 0; i < positions.size(); ++i)

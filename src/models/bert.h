@@ -37,9 +37,7 @@
 #include <map>
 #include <string>
 
-#include "seqtrain/executor.h"
-#include "seqtrain/graph.h"
-#include "seqtrain/parameters.h"
+#include "models/model.h"
 
 namespace seqtrain {
 
@@ -60,36 +58,22 @@ struct BertSpec {
   bool operator==(const BertSpec&) const = default;
 };
 
-// The host tensors of one batch, laid out as data/mlm_batch.h describes (the
-// masked-LM data makes them; the model only reads them).
-struct BertInputs {
-  Tensor input_ids;         // [B, T] i32: [CLS] ... [SEP], [PAD] (0) after lengths[b]
-  Tensor token_type_ids;    // [B, T] i32
-  Tensor lengths;           // [B] i32: attention key lengths
-  Tensor masked_positions;  // [B * P] i32: b * T + t of the decoder's slots
-  Tensor masked_labels;     // [B * P] i32: the targets, kIgnoreTarget in unused slots
-};
-
-// One graph of the model for one batch layout (B, T, P).
-// Inputs are set with BertModel::set_inputs.
-struct BertGraph {
-  Graph graph;
-  ValueId loss = kNoValue;    // [1] mean masked-LM cross-entropy
-  ValueId logits = kNoValue;  // [B * P, V] at the masked slots (unused slots: row b's [CLS])
-};
-
-class BertModel {
+// Its graphs (Model::build_graph) take shape.batch rows of shape.length
+// tokens with shape.masked_per_sequence decoder slots per row (no carried
+// state; always with targets): inputs input_ids, token_type_ids, lengths,
+// masked_positions and masked_labels (model_io, laid out as data/mlm_batch.h
+// says; the model fills position_ids itself); output the logits [B * P, V]
+// at the masked slots (unused slots: row b's [CLS]).
+class BertModel final : public Model {
  public:
   // Adds and initialises the parameters (names above) from the run's seed.
   // Throws ConfigError when hidden_size is not a multiple of heads or the head
   // dimension is not one the attention op supports.
   BertModel(const BertSpec& spec, ParameterStore& parameters, std::uint64_t seed);
 
-  // batch x length tokens with masked_per_sequence decoder slots per row.
-  BertGraph build_graph(int batch, int length, int masked_per_sequence) const;
-  // Copies the batch (and the position ids the graph has) into the
-  // executor's inputs. The batch's layout must be the graph's.
-  void set_inputs(Executor& executor, const BertInputs& batch) const;
+  ModelGraph build_graph(const GraphShape& shape) const override;
+  // Every input in the graph's shape, and the position ids.
+  void bind_inputs(Executor& executor, const ModelInputs& inputs) const override;
 
   const BertSpec& spec() const { return spec_; }
 

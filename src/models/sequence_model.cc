@@ -43,6 +43,7 @@ RecurrentSequenceModel::RecurrentSequenceModel(const SequenceModelSpec& spec,
                                                ParameterStore& parameters, std::uint64_t seed)
     : spec_(spec) {
   SEQTRAIN_CHECK(spec.output_size > 0, "model output size {}", spec.output_size);
+  const std::size_t first_parameter = parameters.all().size();
   const std::optional<RnnCell> cell = recurrent_cell_of(spec.type);
   SEQTRAIN_CHECK(cell.has_value(), "a recurrent sequence model of type {}",
                  model_type_name(spec.type));
@@ -68,11 +69,13 @@ RecurrentSequenceModel::RecurrentSequenceModel(const SequenceModelSpec& spec,
   parameters.set_value(weight, uniform_tensor(weight.value.shape(), bound, head_rng));
   Parameter& bias = parameters.add("head.bias", {spec.output_size}, false);
   parameters.set_value(bias, uniform_tensor(bias.value.shape(), bound, head_rng));
+  record_parameter_names(parameters, first_parameter);
 }
 
-SequenceGraph RecurrentSequenceModel::build_graph(int steps, int batch, bool with_state,
-                                                  bool with_targets) const {
-  SequenceGraph result;
+ModelGraph RecurrentSequenceModel::build_graph(const GraphShape& shape) const {
+  const int steps = shape.length, batch = shape.batch;
+  const bool with_state = shape.with_state, with_targets = shape.with_targets;
+  ModelGraph result;
   Graph& g = result.graph;
   ValueId x;
   if (uses_tokens(spec_.task)) {

@@ -15,10 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "models/model.h"
+#include "models/model_type.h"
 #include "models/recurrent_stack.h"
 #include "seqtrain/graph.h"
 #include "seqtrain/parameters.h"
-#include "models/model_type.h"
 #include "seqtrain/task.h"
 
 namespace seqtrain {
@@ -38,35 +39,14 @@ struct SequenceModelSpec {
   int output_size = 0;      // charlm: vocabulary; adding: 1; classification: classes
 };
 
-// Names of the graph's inputs and outputs, shared by the trainer and the CLI.
-namespace model_io {
-inline constexpr const char* kTokens = "tokens";      // [T, B] int32
-inline constexpr const char* kFeatures = "features";  // [T, B, F] float
-inline constexpr const char* kLengths = "lengths";    // [B] int32
-inline constexpr const char* kTargets = "targets";    // see SequenceBatch
-}  // namespace model_io
-
-// One graph of the model for one input shape.
-struct SequenceGraph {
-  Graph graph;
-  ValueId loss = kNoValue;    // absent when built without targets
-  ValueId output = kNoValue;  // logits [rows, classes] or predictions [B, 1]
-  // The recurrent state carried between truncated-BPTT batches: graph inputs
-  // for the initial state and outputs for the final state, by layer/direction.
-  std::vector<ValueId> initial_states;
-  std::vector<ValueId> final_states;
-};
-
 // What the sequence tasks need of a model. Adding a model for them: a
 // ModelType (model_type.h), a class implementing this, and its case in
 // make_sequence_model (docs/architecture.md).
-class SequenceModel {
+// Its graphs (Model::build_graph) take shape.length steps of shape.batch
+// sequences: inputs model_io::kTokens or kFeatures, kLengths and, with
+// targets, kTargets; output the head's logits or predictions.
+class SequenceModel : public Model {
  public:
-  virtual ~SequenceModel() = default;
-  // steps x batch; with_state adds initial-state inputs (carried state),
-  // with_targets adds the targets input and the loss.
-  virtual SequenceGraph build_graph(int steps, int batch, bool with_state,
-                                    bool with_targets) const = 0;
   virtual const SequenceModelSpec& spec() const = 0;
 };
 
@@ -84,8 +64,7 @@ class RecurrentSequenceModel final : public SequenceModel {
   RecurrentSequenceModel(const SequenceModelSpec& spec, ParameterStore& parameters,
                          std::uint64_t seed);
 
-  SequenceGraph build_graph(int steps, int batch, bool with_state,
-                            bool with_targets) const override;
+  ModelGraph build_graph(const GraphShape& shape) const override;
   const SequenceModelSpec& spec() const override { return spec_; }
 
  private:

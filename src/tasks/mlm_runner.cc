@@ -60,30 +60,41 @@ std::int64_t count_correct_predictions(std::span<const std::int32_t> predicted_t
   return correct;
 }
 
-BertInputs bert_inputs(const MlmBatch& batch) {
-  return {batch.input_ids, batch.token_type_ids, batch.lengths, batch.masked_positions,
-          batch.masked_labels};
+ModelInputs mlm_inputs(const MlmBatch& batch) {
+  return {{model_io::kInputIds, batch.input_ids},
+          {model_io::kTokenTypeIds, batch.token_type_ids},
+          {model_io::kLengths, batch.lengths},
+          {model_io::kMaskedPositions, batch.masked_positions},
+          {model_io::kMaskedLabels, batch.masked_labels}};
 }
 
-MlmRunner::MlmRunner(const BertModel& model, Backend& backend, ParameterStore& parameters)
+GraphShape mlm_graph_shape(int batch, int length, int masked_per_sequence) {
+  GraphShape shape;
+  shape.batch = batch;
+  shape.length = length;
+  shape.masked_per_sequence = masked_per_sequence;
+  return shape;
+}
+
+MlmRunner::MlmRunner(const Model& model, Backend& backend, ParameterStore& parameters)
     : model_(&model), backend_(&backend), parameters_(&parameters) {}
 
 MlmRunner::CachedGraph& MlmRunner::graph_for(const MlmBatch& batch, bool training) {
-  const auto key = std::make_tuple(batch.batch_size(), batch.sequence_length(),
-                                   batch.masked_per_sequence(), training);
+  const auto key = std::make_pair(mlm_graph_shape(static_cast<int>(batch.batch_size()),
+                                                  static_cast<int>(batch.sequence_length()),
+                                                  static_cast<int>(batch.masked_per_sequence())),
+                                  training);
   // Training at a new sequence length is a phase change: phases only go
   // forward, so the graphs of other lengths (training and validation) are
   // not needed again and their arenas go.
   if (training && !cache_.contains(key))
     cache_.evict_if(
-        [&](const auto& cached) { return std::get<1>(cached) != batch.sequence_length(); });
+        [&](const auto& cached) { return cached.first.length != key.first.length; });
   return cache_.find_or_build(key, [&] {
-    BertGraph built = model_->build_graph(static_cast<int>(batch.batch_size()),
-                                          static_cast<int>(batch.sequence_length()),
-                                          static_cast<int>(batch.masked_per_sequence()));
+    ModelGraph built = model_->build_graph(key.first);
     CachedGraph cached;
     cached.loss = built.loss;
-    cached.logits = built.logits;
+    cached.logits = built.output;
     cached.executor =
         std::make_unique<Executor>(std::move(built.graph), *backend_, *parameters_, training);
     return cached;
@@ -94,7 +105,7 @@ TaskMetrics MlmRunner::run(const MlmBatch& batch, bool training, const RunContex
                            MlmSlotPredictions* slots) {
   CachedGraph& cached = graph_for(batch, training);
   Executor& executor = *cached.executor;
-  model_->set_inputs(executor, bert_inputs(batch));
+  model_->bind_inputs(executor, mlm_inputs(batch));
   if (training)
     executor.forward_backward(
         context, context.sum_loss_over_rows ? static_cast<float>(batch.masked_count) : 1.0f);
@@ -135,7 +146,7 @@ std::pair<std::int64_t, std::int64_t> MlmRunner::planned_bytes() const {
 
 std::int64_t MlmRunner::planned_training_arena_bytes(int batch, int length,
                                                      int masked_per_sequence) const {
-  BertGraph built = model_->build_graph(batch, length, masked_per_sequence);
+  ModelGraph built = model_->build_graph(mlm_graph_shape(batch, length, masked_per_sequence));
   append_backward(built.graph);  // as the training executor does
   return plan_memory(built.graph).arena_bytes;
 }

@@ -1,4 +1,4 @@
-// MlmRunner: feeds MlmBatches to a BertModel's graphs. It keeps one Executor
+// MlmRunner: feeds MlmBatches to a masked-LM model's graphs (BertModel's). It keeps one Executor
 // per (batch, length, masked slots, training) layout, built on first use and
 // then replayed: a short last validation batch adds one; a phase change (a
 // training batch of a new length) replaces those of the old length.
@@ -10,20 +10,23 @@
 
 #include <memory>
 #include <span>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "data/mlm_batch.h"
-#include "models/bert.h"
+#include "models/model.h"
 #include "seqtrain/executor.h"
 #include "tasks/graph_cache.h"
 #include "tasks/task_metrics.h"
 
 namespace seqtrain {
 
-// The model's view of a batch: its tensors, without the data layer's type.
-BertInputs bert_inputs(const MlmBatch& batch);
+// The model's view of a batch: its tensors by graph input name, without the
+// data layer's type.
+ModelInputs mlm_inputs(const MlmBatch& batch);
+// The graph shape of batch rows of length tokens with masked_per_sequence
+// decoder slots each.
+GraphShape mlm_graph_shape(int batch, int length, int masked_per_sequence);
 
 // What the decoder said at each of a batch's B * P slots, unused slots
 // included (their entries mean nothing).
@@ -36,7 +39,9 @@ struct MlmSlotPredictions {
 
 class MlmRunner {
  public:
-  MlmRunner(const BertModel& model, Backend& backend, ParameterStore& parameters);
+  // model: a graph of GraphShape (batch, length, masked_per_sequence) takes
+  // mlm_inputs and outputs the logits at the masked slots (BertModel).
+  MlmRunner(const Model& model, Backend& backend, ParameterStore& parameters);
 
   // Forward and backward: parameter gradients accumulate.
   TaskMetrics train_batch(const MlmBatch& batch, const RunContext& context);
@@ -60,10 +65,10 @@ class MlmRunner {
   TaskMetrics run(const MlmBatch& batch, bool training, const RunContext& context,
                   MlmSlotPredictions* slots);
 
-  const BertModel* model_;
+  const Model* model_;
   Backend* backend_;
   ParameterStore* parameters_;
-  GraphCache<std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>, CachedGraph> cache_;
+  GraphCache<std::pair<GraphShape, bool>, CachedGraph> cache_;  // shape, training
 };
 
 // The index of the largest logit of each row of logits [N, V] (the first of

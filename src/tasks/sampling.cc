@@ -36,14 +36,17 @@ std::string sample_text(const SequenceModel& model, Backend& backend, ParameterS
                         const CharVocabulary& vocabulary, const SamplingOptions& options) {
   std::vector<std::int32_t> prompt =
       vocabulary.encode(options.prompt.empty() ? std::string("\n") : options.prompt, "--prompt");
-  SequenceGraph built = model.build_graph(1, 1, true, false);
+  GraphShape shape;  // one step of one sequence, carrying the state, no targets
+  shape.with_state = true;
+  shape.with_targets = false;
+  ModelGraph built = model.build_graph(shape);
   const std::vector<ValueId> initial = built.initial_states;
   const std::vector<ValueId> finals = built.final_states;
   const ValueId output = built.output;
   Executor executor(std::move(built.graph), backend, parameters, false);
   for (ValueId state : initial) backend.fill_zero(executor.input(state));
   Tensor token = Tensor::empty({1, 1}, DType::i32);
-  executor.set_input(model_io::kLengths, Tensor::from_vector(std::vector<std::int32_t>{1}, {1}));
+  const Tensor length = Tensor::from_vector(std::vector<std::int32_t>{1}, {1});
 
   RunContext context;
   context.training = false;
@@ -51,7 +54,7 @@ std::string sample_text(const SequenceModel& model, Backend& backend, ParameterS
   std::vector<std::int32_t> generated = prompt;
   auto step = [&](std::int32_t id) {
     token.data<std::int32_t>()[0] = id;
-    executor.set_input(model_io::kTokens, token);
+    model.bind_inputs(executor, {{model_io::kTokens, token}, {model_io::kLengths, length}});
     executor.forward(context);
     for (std::size_t i = 0; i < initial.size(); ++i) {
       Tensor state = executor.value_to_host(finals[i]);

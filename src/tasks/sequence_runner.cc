@@ -8,9 +8,18 @@ SequenceRunner::SequenceRunner(const SequenceModel& model, Backend& backend,
                                ParameterStore& parameters, bool carry_state)
     : model_(&model), backend_(&backend), parameters_(&parameters), carry_state_(carry_state) {}
 
+GraphShape SequenceRunner::graph_shape(int steps, int batch) const {
+  GraphShape shape;
+  shape.batch = batch;
+  shape.length = steps;
+  shape.with_state = carry_state_;
+  return shape;
+}
+
 SequenceRunner::CachedGraph& SequenceRunner::graph_for(int steps, int batch, bool training) {
-  return cache_.find_or_build(std::make_tuple(steps, batch, training), [&] {
-    SequenceGraph built = model_->build_graph(steps, batch, carry_state_, true);
+  const auto key = std::make_pair(graph_shape(steps, batch), training);
+  return cache_.find_or_build(key, [&] {
+    ModelGraph built = model_->build_graph(key.first);
     CachedGraph cached;
     cached.executor =
         std::make_unique<Executor>(std::move(built.graph), *backend_, *parameters_, training);
@@ -56,19 +65,24 @@ std::int64_t scored_rows(const SequenceBatch& batch) {
 
 }  // namespace
 
+ModelInputs sequence_inputs(const SequenceBatch& batch) {
+  ModelInputs inputs;
+  if (batch.tokens.defined() && batch.tokens.numel() > 0)
+    inputs.push_back({model_io::kTokens, batch.tokens});
+  if (batch.features.defined() && batch.features.numel() > 0)
+    inputs.push_back({model_io::kFeatures, batch.features});
+  inputs.push_back({model_io::kLengths, batch.lengths});
+  inputs.push_back({model_io::kTargets, batch.targets});
+  return inputs;
+}
+
 TaskMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
                                 const RunContext& context, std::vector<Tensor>& state) {
   const int steps = static_cast<int>(batch.steps());
   const int rows = static_cast<int>(batch.batch_size());
   CachedGraph& cached = graph_for(steps, rows, training);
   Executor& executor = *cached.executor;
-  if (batch.tokens.defined() && batch.tokens.numel() > 0)
-    executor.set_input(model_io::kTokens, batch.tokens);
-  if (batch.features.defined() && batch.features.numel() > 0)
-    executor.set_input(model_io::kFeatures, batch.features);
-  executor.set_input(model_io::kLengths, batch.lengths);
-  const Tensor& target_input = executor.input(model_io::kTargets);
-  executor.set_input(model_io::kTargets, batch.targets.reshaped(target_input.shape()));
+  model_->bind_inputs(executor, sequence_inputs(batch));
 
   const auto& initial = cached.ids.initial_states;
   const bool carry = batch.continues_previous && !state.empty();
@@ -127,7 +141,7 @@ std::pair<std::int64_t, std::int64_t> SequenceRunner::planned_bytes() const {
 }
 
 std::int64_t SequenceRunner::planned_training_arena_bytes(int steps, int batch) const {
-  SequenceGraph built = model_->build_graph(steps, batch, carry_state_, true);
+  ModelGraph built = model_->build_graph(graph_shape(steps, batch));
   append_backward(built.graph);  // as the training executor does
   return plan_memory(built.graph).arena_bytes;
 }

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <memory>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "data/sequence_batch.h"
@@ -15,6 +15,10 @@
 #include "tasks/task_metrics.h"
 
 namespace seqtrain {
+
+// The model's view of a batch: its tensors by graph input name (tokens or
+// features, lengths, targets).
+ModelInputs sequence_inputs(const SequenceBatch& batch);
 
 class SequenceRunner {
  public:
@@ -42,8 +46,9 @@ class SequenceRunner {
  private:
   struct CachedGraph {
     std::unique_ptr<Executor> executor;
-    SequenceGraph ids;  // value ids (the graph itself moved into the executor)
+    ModelGraph ids;  // value ids (the graph itself moved into the executor)
   };
+  GraphShape graph_shape(int steps, int batch) const;
   CachedGraph& graph_for(int steps, int batch, bool training);
   TaskMetrics run(const SequenceBatch& batch, bool training, const RunContext& context,
                   std::vector<Tensor>& state);
@@ -52,7 +57,7 @@ class SequenceRunner {
   Backend* backend_;
   ParameterStore* parameters_;
   bool carry_state_;
-  GraphCache<std::tuple<int, int, bool>, CachedGraph> cache_;
+  GraphCache<std::pair<GraphShape, bool>, CachedGraph> cache_;  // shape, training
   std::vector<Tensor> training_state_;
   std::vector<Tensor> evaluation_state_;
 };
