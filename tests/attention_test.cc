@@ -7,7 +7,10 @@
 // fully padded key tails that stay finite. The cpu backend runs with scratch
 // guard zones on: its per-thread slices stay inside the scratch it reserved.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <iostream>
+#include <string>
 #include <limits>
 #include <vector>
 
@@ -206,6 +209,73 @@ TEST(Attention, BackendsMatchNaiveReference) {
     expect_results_close(run_backend(serial, p, qkv), expected, 1e-5, 1e-4);
     expect_results_close(run_backend(cpu, p, qkv), expected, 1e-4, 1e-4);
     cpu.check_scratch_guards();
+  }
+}
+
+// The backend runs the kernels of the ISA variant it was made with
+// (backends/cpu/cpu_isa.h): each variant this build and CPU have (AVX2, and
+// AVX-512 where the CPU has it) against the serial oracle, so an AVX-512
+// machine tests the AVX2 kernels too; the ones it lacks are named.
+class ScopedCpuIsa {
+ public:
+  explicit ScopedCpuIsa(const char* isa) {
+    if (const char* old = std::getenv("SEQTRAIN_CPU_ISA")) saved_ = old;
+    ::setenv("SEQTRAIN_CPU_ISA", isa, 1);
+  }
+  ~ScopedCpuIsa() {
+    if (saved_.empty())
+      ::unsetenv("SEQTRAIN_CPU_ISA");
+    else
+      ::setenv("SEQTRAIN_CPU_ISA", saved_.c_str(), 1);
+  }
+
+ private:
+  std::string saved_;
+};
+
+TEST(Attention, EveryIsaVariantMatchesSerial) {
+  SerialBackend serial;
+  const std::vector<cpu::CpuIsa> usable = cpu::usable_cpu_isas();
+  std::string names;
+  for (cpu::CpuIsa isa : usable) names += std::string(" ") + cpu::cpu_isa_name(isa);
+  std::cout << "kernel variants on this machine:" << names << " (CPU: "
+            << cpu::cpu_vector_features() << ")\n";
+  std::vector<AttentionResult> by_variant;
+  const AttentionProblem p = larger_problems()[3];
+  const Tensor qkv = problem_qkv(p);
+  for (cpu::CpuIsa isa : usable) {
+    SCOPED_TRACE(cpu::cpu_isa_name(isa));
+    ScopedCpuIsa scoped(cpu::cpu_isa_name(isa));
+    CpuBackend cpu(2, cpu::ScratchGuards::on);
+    ASSERT_EQ(cpu.isa(), isa);
+    EXPECT_EQ(cpu.attention_float_lanes(),
+              isa == cpu::CpuIsa::avx512 ? 16 : isa == cpu::CpuIsa::avx2 ? 8 : 4);
+    for (const AttentionProblem& q : larger_problems()) {
+      SCOPED_TRACE(problem_name(q));
+      const Tensor q_qkv = problem_qkv(q);
+      expect_results_close(run_backend(cpu, q, q_qkv), run_backend(serial, q, q_qkv), 1e-4, 1e-4);
+      cpu.check_scratch_guards();
+    }
+    by_variant.push_back(run_backend(cpu, p, qkv));
+  }
+  // Without SEQTRAIN_CPU_ISA a backend takes the widest.
+  EXPECT_EQ(CpuBackend(1).isa(), usable.back());
+  // Variants sum in other orders (other vector widths), so they agree closely, not bit for bit.
+  for (std::size_t v = 1; v < by_variant.size(); ++v)
+    expect_results_close(by_variant[v], by_variant[0], 1e-5, 1e-4);
+}
+
+TEST(Attention, AnIsaVariantTheMachineLacksIsAConfigError) {
+  ScopedCpuIsa scoped("avx1024");
+  try {
+    CpuBackend cpu(1);
+    ADD_FAILURE() << "SEQTRAIN_CPU_ISA=avx1024 was accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("SEQTRAIN_CPU_ISA=avx1024"), std::string::npos)
+        << error.what();
+    EXPECT_NE(std::string(error.what()).find(cpu::cpu_isa_name(cpu::usable_cpu_isas().front())),
+              std::string::npos)
+        << error.what();
   }
 }
 

@@ -1,9 +1,10 @@
-// seqtrain info: version, build features, devices, BLAS and threads.
+// seqtrain info: version, build features, vector ISA, devices, BLAS and threads.
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
 #include <fmt/format.h>
 
+#include "backends/cpu/cpu_isa.h"
 #include "backends/device_selection.h"
 #include "cli/commands.h"
 
@@ -19,6 +20,13 @@ void register_info_command(CLI::App& app, CommandRegistry& commands) {
     fmt::print("cuda:      {}\n", describe_cuda_build());
     fmt::print("cpu GEMM:  oneDNN {}.{}.{} ({} threading)\n", onednn->major, onednn->minor,
                onednn->patch, onednn->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+    std::string usable;
+    for (cpu::CpuIsa isa : cpu::usable_cpu_isas())
+      usable += fmt::format("{}{}", usable.empty() ? "" : ", ", cpu::cpu_isa_name(isa));
+    fmt::print("vector:    {} kernels on the cpu backend (this build and CPU: {}; "
+               "SEQTRAIN_CPU_ISA picks one)\n",
+               cpu::cpu_isa_name(cpu::selected_cpu_isa()), usable);
+    fmt::print("cpu:       {}\n", cpu::cpu_vector_features());
     fmt::print("threads:   {} (OpenMP, one pool; OMP_NUM_THREADS or the config's threads key)\n",
                omp_get_max_threads());
     fmt::print("devices:   {}\n", describe_devices());

@@ -53,6 +53,12 @@ CpuBackend::CpuBackend(int threads, cpu::ScratchGuards scratch_guards)
         "cpu backend: threads must be 0 (one per core) or a count up to {}, got {}",
         kMaxCpuThreads, threads));
   threads_ = threads == 0 ? default_thread_count() : threads;
+  isa_ = cpu::selected_cpu_isa();
+  attention_kernels_ = &cpu::baseline_attention_kernels();
+#if defined(SEQTRAIN_HAVE_AVX512_VARIANT)
+  if (isa_ == cpu::CpuIsa::avx512 && isa_ != cpu::usable_cpu_isas().front())
+    attention_kernels_ = &cpu::avx512_attention_kernels();
+#endif
   // One pool for the process: our loops and oneDNN's kernels both run in it.
   omp_set_num_threads(threads_);
   onednn_ = std::make_unique<OneDnn>(threads_);

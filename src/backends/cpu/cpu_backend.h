@@ -1,5 +1,6 @@
 // The cpu backend: what users run without a GPU. GEMMs go to oneDNN (its JIT
-// picks AVX-512 here), element-wise work is fused and vectorised in OpenMP
+// picks AVX-512 here), attention runs kernels of the widest vector ISA the
+// CPU has (cpu_isa.h), element-wise work is fused and vectorised in OpenMP
 // loops, and both share one OpenMP thread pool (a second pool oversubscribes
 // our cores). Held against the serial backend by tests/ops_backend_test.cc.
 #pragma once
@@ -10,6 +11,8 @@
 #include <tuple>
 #include <vector>
 
+#include "backends/cpu/attention_kernels.h"
+#include "backends/cpu/cpu_isa.h"
 #include "backends/cpu/scratch_buffer.h"
 #include "seqtrain/backend.h"
 
@@ -26,6 +29,10 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   Device device() const override { return Device::cpu; }
   int threads() const { return threads_; }
+  // The vector ISA of the hand-written kernels it runs (cpu_isa.h).
+  cpu::CpuIsa isa() const { return isa_; }
+  // The float lanes of the attention kernels it runs (8 for avx2, 16 for avx512).
+  int attention_float_lanes() const { return attention_kernels_->float_lanes; }
   Tensor allocate(const Shape& shape, DType dtype) override;
   void copy_from_host(const Tensor& host, Tensor& target) override;
   void copy_to_host(const Tensor& source, Tensor& host) override;
@@ -68,6 +75,8 @@ class CpuBackend final : public Backend {
                            const std::source_location& user = std::source_location::current());
 
   int threads_;
+  cpu::CpuIsa isa_;
+  const cpu::AttentionKernels* attention_kernels_;  // of isa_'s variant
   std::unique_ptr<OneDnn> onednn_;
   cpu::ScratchBuffer reduction_scratch_;
   cpu::ScratchBuffer rnn_scratch_;

@@ -1,4 +1,4 @@
-// The widest float vector the build targets, for register-blocked kernels whose
+// The widest float vector the variant targets (cpu_variant.h), for register-blocked kernels whose
 // accumulators must stay in registers (attention's tile products). Loops that
 // the compiler vectorises on its own do not need this; these kernels keep a
 // 6 x 2 block of accumulators live across the whole depth loop, which g++ only
@@ -12,19 +12,20 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
-#endif
+
+#include "backends/cpu/cpu_variant.h"
 
 namespace seqtrain::cpu {
+inline namespace SEQTRAIN_CPU_VARIANT {
 
-#if defined(__AVX512F__)
+#if SEQTRAIN_CPU_AVX512
 using FloatVector = __m512;
 inline constexpr int kFloatLanes = 16;
 inline FloatVector fused_multiply_add(FloatVector a, FloatVector b, FloatVector c) {
   return _mm512_fmadd_ps(a, b, c);
 }
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif SEQTRAIN_CPU_AVX2
 using FloatVector = __m256;
 inline constexpr int kFloatLanes = 8;
 inline FloatVector fused_multiply_add(FloatVector a, FloatVector b, FloatVector c) {
@@ -39,9 +40,9 @@ inline FloatVector fused_multiply_add(FloatVector a, FloatVector b, FloatVector 
 #endif
 
 inline FloatVector load_floats(const float* source) {
-#if defined(__AVX512F__)
+#if SEQTRAIN_CPU_AVX512
   return _mm512_loadu_ps(source);
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif SEQTRAIN_CPU_AVX2
   return _mm256_loadu_ps(source);
 #else
   FloatVector v;
@@ -51,9 +52,9 @@ inline FloatVector load_floats(const float* source) {
 }
 
 inline void store_floats(float* target, FloatVector v) {
-#if defined(__AVX512F__)
+#if SEQTRAIN_CPU_AVX512
   _mm512_storeu_ps(target, v);
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif SEQTRAIN_CPU_AVX2
   _mm256_storeu_ps(target, v);
 #else
   std::memcpy(target, &v, sizeof(v));
@@ -63,9 +64,9 @@ inline void store_floats(float* target, FloatVector v) {
 // Every lane = *source. (Not FloatVector{} + x: adding +0 is not the identity
 // for -0, so the compiler keeps a scalar add in front of the broadcast.)
 inline FloatVector broadcast_float(const float* source) {
-#if defined(__AVX512F__)
+#if SEQTRAIN_CPU_AVX512
   return _mm512_set1_ps(*source);
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif SEQTRAIN_CPU_AVX2
   return _mm256_broadcast_ss(source);
 #else
   const float x = *source;
@@ -74,11 +75,11 @@ inline FloatVector broadcast_float(const float* source) {
 }
 
 inline FloatVector maximum_floats(FloatVector a, FloatVector b) {
-#if defined(__AVX512F__)
+#if SEQTRAIN_CPU_AVX512
   // The masked form: g++ 12's _mm512_max_ps reads an undefined register and
   // trips -Wmaybe-uninitialized (GCC bug 105593).
   return _mm512_mask_max_ps(a, static_cast<__mmask16>(0xFFFF), a, b);
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif SEQTRAIN_CPU_AVX2
   return _mm256_max_ps(a, b);
 #else
   return a > b ? a : b;
@@ -106,7 +107,7 @@ inline float maximum_of(const float* x, std::int64_t count) {
 // transposed in registers (AVX2: unpack, shuffle, swap 128-bit halves).
 inline void transpose_8x8(const float* const rows[8], std::int64_t column, float* target,
                           std::int64_t stride) {
-#if defined(__AVX2__)
+#if SEQTRAIN_CPU_AVX2
   __m256 r[8], t[8];
   for (int u = 0; u < 8; ++u) r[u] = _mm256_loadu_ps(rows[u] + column);
   for (int u = 0; u < 8; u += 2) {
@@ -129,4 +130,5 @@ inline void transpose_8x8(const float* const rows[8], std::int64_t column, float
 #endif
 }
 
+}  // namespace SEQTRAIN_CPU_VARIANT
 }  // namespace seqtrain::cpu

@@ -7,11 +7,12 @@
 
 #include <cstdint>
 
-#if defined(__AVX2__)
 #include <immintrin.h>
-#endif
+
+#include "backends/cpu/cpu_variant.h"
 
 namespace seqtrain::cpu {
+inline namespace SEQTRAIN_CPU_VARIANT {
 
 inline constexpr int kPhiloxLanes = 8;
 
@@ -33,7 +34,7 @@ inline void philox4x32_batch(std::uint64_t key, std::uint64_t counter_high,
   }
   std::uint32_t k0 = static_cast<std::uint32_t>(key);
   std::uint32_t k1 = static_cast<std::uint32_t>(key >> 32);
-#if defined(__AVX2__)
+#if SEQTRAIN_CPU_AVX2
   // g++'s own vectorisation of the loop below shuffles the 64-bit products
   // back into 32-bit lanes expensively; with blends each product word costs
   // two multiplies, three shifts and two blends.
@@ -95,4 +96,5 @@ inline void philox4x32_batch(std::uint64_t key, std::uint64_t counter_high,
 #endif
 }
 
+}  // namespace SEQTRAIN_CPU_VARIANT
 }  // namespace seqtrain::cpu

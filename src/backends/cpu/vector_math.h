@@ -21,7 +21,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include "backends/cpu/cpu_variant.h"
+
 namespace seqtrain::cpu {
+inline namespace SEQTRAIN_CPU_VARIANT {
 
 // condition ? if_true : if_false, as bit operations.
 inline float select_float(bool condition, float if_true, float if_false) {
@@ -124,4 +127,5 @@ inline float fast_gelu_derivative(float x) {
   return std::fma(x, pdf, cdf);
 }
 
+}  // namespace SEQTRAIN_CPU_VARIANT
 }  // namespace seqtrain::cpu
