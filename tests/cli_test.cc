@@ -236,6 +236,36 @@ TEST_F(Cli, UnknownDeviceAndMissingCudaAreErrors) {
                     "is a run of task adding; only charlm runs generate text");
 }
 
+// The CUDA backend is a plug-in (backends/cuda_plugin.h): without it seqtrain
+// still starts, says why cuda is unavailable, trains on the CPU under
+// --device auto and refuses --device cuda in one line naming the cause.
+TEST_F(Cli, WithoutTheCudaPluginInfoSaysWhyAndAutoTrainsOnTheCpu) {
+  const std::string missing = "SEQTRAIN_CUDA_PLUGIN=" + (directory_ / "no_plugin.so").string();
+  const CommandResult info = run_seqtrain("info", true, missing);
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_NE(info.output.find("backends:  serial, cpu\n"), std::string::npos) << info.output;
+  // A CPU-only build has no plug-in to look for.
+  const std::string cause =
+      SEQTRAIN_TESTS_WITH_CUDA ? "the CUDA plug-in libseqtrain_cuda.so was not found" : "not built";
+  EXPECT_NE(info.output.find("cuda:      unavailable: " + cause), std::string::npos) << info.output;
+  if (SEQTRAIN_TESTS_WITH_CUDA) {
+    EXPECT_NE(info.output.find("(looked at " + (directory_ / "no_plugin.so").string()),
+              std::string::npos)
+        << info.output;
+  }
+  EXPECT_NE(info.output.find("vector:    "), std::string::npos) << info.output;
+
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
+  expect_user_error(run_seqtrain("train " + config.string() + " --device cuda", true, missing),
+                    "the CUDA backend is unavailable: " + cause);
+  const CommandResult trained =
+      run_seqtrain("train " + config.string() + " --device auto", true, missing);
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("device auto: using the cpu backend (CUDA backend unavailable"),
+            std::string::npos)
+      << trained.output;
+}
+
 // cuDNN's layers are for GPU runs: asking for them on the CPU is a config
 // error before anything is written; a run trained with them still evaluates on
 // the CPU (the same layers, run by the fused code).

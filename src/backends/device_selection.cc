@@ -27,8 +27,6 @@ bool is_device_name(const std::string& device) {
 }
 
 std::string describe_devices() {
-  if (!cuda_backend_built())
-    return fmt::format("cpu ({} cores); no CUDA backend in this build", omp_get_num_procs());
   return fmt::format("cpu ({} cores); CUDA: {}", omp_get_num_procs(),
                      query_cuda_devices().description);
 }
@@ -38,11 +36,9 @@ std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
   if (device == "serial") return make_serial_backend();
   if (device == "cpu") return make_cpu_backend(threads);
   if (const int ordinal = cuda_ordinal(device); ordinal >= 0) {
-    if (!cuda_backend_built())
-      throw DeviceError(fmt::format(
-          "--device {}: this build has no CUDA backend (rebuild on a machine with the CUDA "
-          "toolkit, or use --device cpu)",
-          device));
+    if (!cuda_backend_available())
+      throw DeviceError(fmt::format("--device {}: the CUDA backend is {}; use --device cpu",
+                                    device, describe_cuda_build()));
     const CudaDeviceQuery devices = query_cuda_devices();
     if (devices.count == 0)
       throw DeviceError(fmt::format("--device {}: {}; use --device cpu or --device auto", device,
@@ -55,8 +51,8 @@ std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
     return make_cuda_backend(ordinal, recurrent_impl);
   }
   if (device == "auto") {
-    if (!cuda_backend_built()) {
-      spdlog::info("device auto: using the cpu backend (this build has no CUDA backend)");
+    if (!cuda_backend_available()) {
+      spdlog::info("device auto: using the cpu backend (CUDA backend {})", describe_cuda_build());
       return make_cpu_backend(threads);
     }
     const CudaDeviceQuery devices = query_cuda_devices();

@@ -25,27 +25,26 @@ bool is_device_name(const std::string& device);
 std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
                                         RnnImpl recurrent_impl = RnnImpl::fused);
 
-// ---- provided by the CUDA backend linked into the binary --------------------
-// The core library does not link the CUDA runtime: these come from
-// src/backends/cuda/cuda_entry.cc in CUDA builds (seqtrain_cuda_backend on the
-// real runtime, or seqtrain_cuda_backend_emu on the emulated device in
-// seqtrain_kernel_tests), and from src/backends/cuda_not_built.cc in CPU-only
-// builds. make_cuda_backend is declared in seqtrain/backend.h.
+// ---- the CUDA backend, through its plug-in (backends/cuda_plugin.h) ----------
+// make_cuda_backend is declared in seqtrain/backend.h.
 
-// True when this binary was built with the CUDA backend.
-bool cuda_backend_built();
-// One line about the CUDA part of this build: kernel architectures and library
-// versions, or that it was not built.
+// True when the CUDA plug-in is loaded (or a variant linked in): this build
+// has it and its libraries were found. Whether a GPU answers is
+// query_cuda_devices' question.
+bool cuda_backend_available();
+// One line about the CUDA part of this build: kernel architectures, library
+// versions and the plug-in's path, or why it is unavailable.
 std::string describe_cuda_build();
 
 struct CudaDeviceQuery {
   int count = 0;  // devices that answer; 0 when none does or CUDA is not built
   // The devices ("1 device: NVIDIA H100 ... (sm_90, 79.1 GiB)"), or why there
-  // are none ("no device (cudaGetDeviceCount: cudaErrorInsufficientDriver: ...)").
+  // are none ("no device (cudaGetDeviceCount: cudaErrorInsufficientDriver: ...)",
+  // "unavailable: the CUDA plug-in ... needs libcudart.so.13, ...").
   std::string description;
 };
-// Asks the CUDA runtime which devices answer; clears the runtime's error when
-// none does.
+// Asks the CUDA runtime which devices answer (loading the plug-in); clears
+// the runtime's error when none does.
 CudaDeviceQuery query_cuda_devices();
 
 }  // namespace seqtrain

@@ -16,7 +16,7 @@ void register_info_command(CLI::App& app, CommandRegistry& commands) {
     const dnnl_version_t* onednn = dnnl_version();
     fmt::print("seqtrain {}\n", SEQTRAIN_VERSION);
     fmt::print("build:     {} {}, C++{}\n", __VERSION__, SEQTRAIN_BUILD_TYPE, __cplusplus / 100 % 100);
-    fmt::print("backends:  serial, cpu{}\n", cuda_backend_built() ? ", cuda" : "");
+    fmt::print("backends:  serial, cpu{}\n", cuda_backend_available() ? ", cuda" : "");
     fmt::print("cuda:      {}\n", describe_cuda_build());
     fmt::print("cpu GEMM:  oneDNN {}.{}.{} ({} threading)\n", onednn->major, onednn->minor,
                onednn->patch, onednn->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");

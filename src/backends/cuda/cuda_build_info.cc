@@ -29,8 +29,13 @@ std::string list_cuda_devices(int& count) {
     // The runtime keeps the error as the thread's last error: clear it so later
     // CUDA calls do not report it again.
     static_cast<void>(cudaGetLastError());
-    return fmt::format("no device (cudaGetDeviceCount: {}: {})", cudaGetErrorName(status),
-                       cudaGetErrorString(status));
+    // The usual causes in words first: no driver at all, or a driver without a GPU.
+    const char* cause = status == cudaErrorInsufficientDriver
+                            ? "no NVIDIA driver, or one older than the CUDA 13 runtime; "
+                        : status == cudaErrorNoDevice ? "no GPU; "
+                                                      : "";
+    return fmt::format("no device ({}cudaGetDeviceCount: {}: {})", cause,
+                       cudaGetErrorName(status), cudaGetErrorString(status));
   }
   if (count == 0) return "no device (cudaGetDeviceCount found none)";
   std::string text = fmt::format("{} device{}:", count, count == 1 ? "" : "s");

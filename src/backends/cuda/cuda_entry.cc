@@ -1,37 +1,43 @@
-// The CUDA entry points device selection calls (backends/device_selection.h):
-// defined here, in the CUDA backend, so that the core library never links the
-// CUDA runtime itself. Whichever variant of the backend a binary links (the
-// real runtime, or the emulated device in seqtrain_kernel_tests) answers.
+// The CUDA plug-in's entry point (backends/cuda_plugin.h): the table device
+// selection calls through. The plug-in (libseqtrain_cuda.so, on the real
+// runtime) exports it; seqtrain_kernel_tests links the emulated variant and
+// registers the same table with use_linked_cuda_backend.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_build_info.h"
-#include "backends/device_selection.h"
+#include "backends/cuda_plugin.h"
 
 namespace seqtrain {
+namespace {
 
-bool cuda_backend_built() {
-  return true;
-}
-
-std::string describe_cuda_build() {
+std::string describe_build() {
   const CudaBuildInfo info = cuda_build_info();
   return fmt::format("kernels for {}; CUDA runtime {} (driver {}), cuBLAS {}, cuDNN {}, NCCL {}",
                      info.architectures, info.runtime, info.driver, info.cublas, info.cudnn,
                      info.nccl);
 }
 
-CudaDeviceQuery query_cuda_devices() {
+CudaDeviceQuery query_devices() {
   CudaDeviceQuery query;
   query.description = list_cuda_devices(query.count);
   return query;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device_index, RnnImpl recurrent_impl) {
+std::unique_ptr<Backend> make_backend(int device_index, RnnImpl recurrent_impl) {
   auto backend = std::make_unique<CudaBackend>(device_index, recurrent_impl);
   spdlog::info("cuda backend on {}", backend->description());
   return backend;
 }
 
+const CudaPluginApi kApi{kCudaPluginAbi, SEQTRAIN_VERSION, describe_build, query_devices,
+                         make_backend};
+
+}  // namespace
 }  // namespace seqtrain
+
+extern "C" __attribute__((visibility("default"))) const seqtrain::CudaPluginApi*
+seqtrain_cuda_plugin_api() {
+  return &seqtrain::kApi;
+}
