@@ -1,6 +1,7 @@
 # The release package: `cmake --build BUILD --target package` writes
 # seqtrain-VERSION-linux-x86_64.tar.gz, which runs wherever it is unpacked:
-#   bin/    seqtrain and the benchmark binaries (RPATH $ORIGIN/../lib)
+#   bin/    seqtrain, the benchmark binaries and seqtrain_gpu_tests (RPATH
+#           $ORIGIN/../lib)
 #   lib/    libseqtrain.so, the CUDA plug-in libseqtrain_cuda.so and every
 #           non-system library they link (oneDNN, yaml-cpp, spdlog, fmt,
 #           SentencePiece, the OpenMP runtime, Google Benchmark, ...)
@@ -29,6 +30,11 @@ install(TARGETS seqtrain_cli RUNTIME_DEPENDENCY_SET seqtrain_dependencies RUNTIM
 install(TARGETS seqtrain RUNTIME_DEPENDENCY_SET seqtrain_dependencies LIBRARY DESTINATION lib)
 if(SEQTRAIN_WITH_CUDA)
   install(TARGETS seqtrain_cuda LIBRARY DESTINATION lib)
+  if(SEQTRAIN_BUILD_TESTS)  # the GPU tests, for scripts/gpu_check.sh on a GPU machine
+    seqtrain_packaged_rpath(seqtrain_gpu_tests "$ORIGIN/../lib")
+    install(TARGETS seqtrain_gpu_tests RUNTIME_DEPENDENCY_SET seqtrain_dependencies
+            RUNTIME DESTINATION bin)
+  endif()
 endif()
 if(SEQTRAIN_BUILD_BENCH)
   foreach(benchmark ${seqtrain_benchmark_targets})

@@ -5,7 +5,8 @@
 #   1. its size (under 48 MiB);
 #   2. with ldd, that every library its binaries and libraries need resolves
 #      inside the package or to the base system (glibc, libstdc++, libgcc_s);
-#      the plug-in's CUDA libraries are the machine's and may be absent;
+#      the CUDA libraries of the plug-in and of seqtrain_gpu_tests are the
+#      machine's and may be absent;
 #   3. in a mount namespace where the system copies of every bundled library
 #      are replaced by empty files and /usr/local/cuda by an empty directory:
 #      `bin/seqtrain info` runs and says why cuda is unavailable, and a
@@ -49,6 +50,8 @@ check_ldd() {
         continue
       fi
       [[ $target == "$root"/* ]] || [[ $name =~ $base_system ]] && continue
+      # The GPU tests link the CUDA libraries themselves: the machine's.
+      [[ $(basename "$file") == seqtrain_gpu_tests ]] && [[ $name =~ $machine_cuda ]] && continue
       echo "  $(basename "$file") needs $name => $target"
       status=1
     done < <(ldd "$file" 2>/dev/null | sed 's/^\s*//')

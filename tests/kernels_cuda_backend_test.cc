@@ -1,8 +1,9 @@
-// The CUDA backend's host code (src/backends/cuda) on the emulated device
-// (kernels/emu/runtime + kernels/emu): the same object code that runs on a GPU,
-// held against the serial backend op by op, plus its allocator, its
-// out-of-memory error, device selection, and a short LSTM training run against
-// the cpu backend.
+// The CUDA backend's host code (src/backends/cuda) held against the serial
+// backend op by op, plus its allocator and a short LSTM training run against
+// the cpu backend. Built twice with the same expectations: on the emulated
+// device (kernels/emu/runtime + kernels/emu) in seqtrain_kernel_tests, and on
+// the real runtime and a GPU in seqtrain_gpu_tests. What only the emulation
+// can show is in kernels_cuda_emulated_device_test.cc.
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
@@ -13,10 +14,10 @@
 #include "backends/device_selection.h"
 #include "backends/serial/serial_backend.h"
 #include "data/adding_problem.h"
-#include "kernels/emu/runtime/emulated_device.h"
 #include "models/sequence_model.h"
 #include "op_cases.h"
 #include "seqtrain/parameters.h"
+#include "cuda_backend_test_support.h"
 #include "test_support.h"
 #include "train/grad_clip.h"
 #include "train/optimizer.h"
@@ -24,30 +25,6 @@
 
 namespace seqtrain::testing {
 namespace {
-
-Tensor to_device(Backend& backend, const Tensor& host) {
-  Tensor device = backend.allocate(host.shape(), host.dtype());
-  backend.copy_from_host(host, device);
-  return device;
-}
-
-Tensor to_host(Backend& backend, const Tensor& device) {
-  Tensor host = Tensor::empty(device.shape(), device.dtype());
-  backend.copy_to_host(device, host);
-  return host;
-}
-
-// f32 values rounded to bf16, as a bf16 tensor and as the f32 tensor it equals.
-std::pair<Tensor, Tensor> bf16_and_exact_f32(const Tensor& values) {
-  Tensor bf16 = Tensor::empty(values.shape(), DType::bf16);
-  Tensor exact = Tensor::empty(values.shape(), DType::f32);
-  for (std::int64_t i = 0; i < values.numel(); ++i) {
-    const __nv_bfloat16 rounded = __float2bfloat16(values.data<float>()[i]);
-    std::memcpy(static_cast<char*>(bf16.raw()) + 2 * i, &rounded, 2);
-    exact.data<float>()[i] = __bfloat162float(rounded);
-  }
-  return {bf16, exact};
-}
 
 // ---- every op through the graph ------------------------------------------------
 
@@ -298,102 +275,6 @@ TEST(CudaBackendOps, TotalSumOfSquaresMatchesSerialOverManyTensors) {
 
 // ---- the recurrent layer -------------------------------------------------------
 
-struct RnnCase {
-  RnnCell cell = RnnCell::lstm;
-  bool reverse = false;
-  std::int64_t steps = 6, batch = 5, input = 7, hidden = 9;
-  std::vector<std::int32_t> lengths = {6, 2, 5, 1, 4};
-  bool initial_state = true;  // h0 and c0 given (else null: zeros)
-  bool output_grad = true;    // dy given
-  bool state_grad = true;     // dh_n and dc_n given
-};
-
-std::string describe(const RnnCase& c) {
-  return fmt::format("{} {} T {} B {} I {} H {} initial state {} dy {} dh_n {}",
-                     rnn_cell_name(c.cell), c.reverse ? "reverse" : "forward", c.steps, c.batch,
-                     c.input, c.hidden, c.initial_state, c.output_grad, c.state_grad);
-}
-
-// Host tensors of one layer: inputs, and outputs/gradients to be written.
-struct RnnTensors {
-  std::map<std::string, Tensor> t;
-  Tensor* get(const std::string& name) { return t.contains(name) ? &t.at(name) : nullptr; }
-};
-
-RnnTensors make_rnn_inputs(const RnnCase& c) {
-  const std::int64_t G = rnn_gate_count(c.cell) * c.hidden, T = c.steps, B = c.batch;
-  const std::int64_t W = rnn_workspace_width(c.cell) * c.hidden;
-  RnnTensors r;
-  r.t["x"] = random_tensor({T, B, c.input}, 71);
-  r.t["weight_ih"] = random_tensor({G, c.input}, 72, 0.5f);
-  r.t["weight_hh"] = random_tensor({G, c.hidden}, 73, 0.5f);
-  r.t["bias_ih"] = random_tensor({G}, 74, 0.5f);
-  r.t["bias_hh"] = random_tensor({G}, 75, 0.5f);
-  const bool lstm = c.cell == RnnCell::lstm;
-  if (c.initial_state) {
-    r.t["h0"] = random_tensor({B, c.hidden}, 76);
-    if (lstm) r.t["c0"] = random_tensor({B, c.hidden}, 77);
-  }
-  r.t["lengths"] = Tensor::from_vector(c.lengths, {B});
-  if (c.output_grad) r.t["dy"] = random_tensor({T, B, c.hidden}, 78);
-  if (c.state_grad) {
-    r.t["dh_n"] = random_tensor({B, c.hidden}, 79);
-    if (lstm) r.t["dc_n"] = random_tensor({B, c.hidden}, 80);
-  }
-  for (const char* name : {"y"}) r.t[name] = Tensor::zeros({T, B, c.hidden});
-  for (const char* name : {"h_n", "c_n", "dh0", "dc0"}) r.t[name] = Tensor::zeros({B, c.hidden});
-  r.t["workspace"] = Tensor::zeros({T, B, W});
-  r.t["input_projection"] = Tensor::zeros({T, B, G});
-  r.t["gate_grads"] = Tensor::zeros({T, B, G});
-  r.t["dx"] = Tensor::zeros({T, B, c.input});
-  r.t["dweight_ih"] = Tensor::zeros({G, c.input});
-  r.t["dweight_hh"] = Tensor::zeros({G, c.hidden});
-  r.t["dbias_ih"] = Tensor::zeros({G});
-  r.t["dbias_hh"] = Tensor::zeros({G});
-  return r;
-}
-
-void run_rnn(Backend& backend, const RnnCase& c, RnnTensors& r) {
-  RnnForwardArgs forward{c.cell,
-                         c.reverse,
-                         r.get("x"),
-                         r.get("weight_ih"),
-                         r.get("weight_hh"),
-                         r.get("bias_ih"),
-                         r.get("bias_hh"),
-                         r.get("h0"),
-                         r.get("c0"),
-                         r.get("lengths"),
-                         r.get("y"),
-                         r.get("h_n"),
-                         r.get("c_n"),
-                         r.get("workspace"),
-                         r.get("input_projection")};
-  backend.rnn_forward(forward);
-  RnnBackwardArgs backward{c.cell,
-                           c.reverse,
-                           r.get("x"),
-                           r.get("weight_ih"),
-                           r.get("weight_hh"),
-                           r.get("h0"),
-                           r.get("c0"),
-                           r.get("lengths"),
-                           r.get("y"),
-                           r.get("workspace"),
-                           r.get("dy"),
-                           r.get("dh_n"),
-                           r.get("dc_n"),
-                           r.get("dx"),
-                           r.get("dweight_ih"),
-                           r.get("dweight_hh"),
-                           r.get("dbias_ih"),
-                           r.get("dbias_hh"),
-                           r.get("dh0"),
-                           r.get("dc0"),
-                           r.get("gate_grads")};
-  backend.rnn_backward(backward);
-}
-
 void expect_rnn_matches_serial(const RnnCase& c) {
   SCOPED_TRACE(describe(c));
   SerialBackend serial;
@@ -455,31 +336,6 @@ INSTANTIATE_TEST_SUITE_P(Cells, CudaBackendRnn,
                          ::testing::Values(RnnCell::lstm, RnnCell::gru, RnnCell::rnn_tanh),
                          [](const auto& info) { return std::string(rnn_cell_name(info.param)); });
 
-// cuDNN's layer (cudnn_rnn.h) runs on a GPU only: the emulated device, which
-// has the rest of the backend, says so in one line instead of failing inside.
-TEST(CudaBackendRnnCudnn, TheEmulatedDeviceSaysCudnnIsNotEmulated) {
-  RnnCase c;
-  RnnTensors host = make_rnn_inputs(c);
-  CudaBackend cudnn(0, RnnImpl::cudnn);
-  EXPECT_EQ(cudnn.recurrent_impl(), RnnImpl::cudnn);
-  RnnTensors on_cudnn;
-  for (const auto& [name, tensor] : host.t) on_cudnn.t[name] = to_device(cudnn, tensor);
-  try {
-    run_rnn(cudnn, c, on_cudnn);
-    FAIL() << "the emulated device ran cuDNN";
-  } catch (const DeviceError& error) {
-    EXPECT_EQ(std::string(error.what()),
-              "model.impl: cudnn is not available: the emulated device does not emulate cuDNN (it "
-              "runs on a GPU only); use model.impl: fused");
-  }
-  // A backend with the fused layers runs the same layer.
-  CudaBackend cuda(0);
-  EXPECT_EQ(cuda.recurrent_impl(), RnnImpl::fused);
-  RnnTensors on_device;
-  for (const auto& [name, tensor] : host.t) on_device.t[name] = to_device(cuda, tensor);
-  run_rnn(cuda, c, on_device);
-}
-
 TEST(CudaBackendRnnLengths, BadLengthIsADataError) {
   RnnCase c;
   c.lengths = {6, 0, 5, 1, 4};
@@ -524,62 +380,6 @@ TEST(CudaBackendMemory, SizeClassesWasteLittle) {
     else
       EXPECT_LE(rounded, bytes + bytes / 8) << bytes;
   }
-}
-
-TEST(CudaBackendMemory, OutOfMemoryNamesRequestedFreeAndCachedBytes) {
-  CudaBackend cuda(0);
-  emu::ScopedDeviceMemoryCapacity capacity(emu::device_memory_in_use() + (8 << 20));
-  Tensor held = cuda.allocate({1 << 20}, DType::f32);        // 4 MiB in use
-  { Tensor cached = cuda.allocate({1 << 19}, DType::f32); }  // 2 MiB cached
-  // 3 MiB fits only once the cache is released.
-  Tensor fits_after_release = cuda.allocate({3 << 18}, DType::f32);
-  const cuda::DeviceAllocatorStats held_now = cuda.allocator_stats();
-  EXPECT_EQ(held_now.cached_blocks, 0u);
-  try {
-    Tensor too_big = cuda.allocate({1 << 20}, DType::f32);
-    FAIL() << "no error allocating past the device's capacity";
-  } catch (const DeviceError& error) {
-    const std::string message = error.what();
-    EXPECT_NE(message.find("out of CUDA memory"), std::string::npos) << message;
-    EXPECT_NE(message.find("allocating 4194304 bytes"), std::string::npos) << message;
-    EXPECT_NE(message.find("the device has 1.0 MiB free of"), std::string::npos) << message;
-    EXPECT_NE(message.find(fmt::format("seqtrain holds 7.0 MiB in {} blocks in use",
-                                       held_now.in_use_blocks)),
-              std::string::npos)
-        << message;
-    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
-  }
-}
-
-// ---- device selection ------------------------------------------------------------
-
-TEST(CudaDeviceSelection, AutoPicksTheEmulatedDevice) {
-  const CudaDeviceQuery devices = query_cuda_devices();
-  EXPECT_EQ(devices.count, 1);
-  EXPECT_NE(devices.description.find("seqtrain emulated device"), std::string::npos)
-      << devices.description;
-  EXPECT_EQ(select_backend("auto", 1)->name(), "cuda");
-  EXPECT_EQ(select_backend("cuda:0", 1)->device(), Device::cuda);
-  EXPECT_THROW(select_backend("cuda:1", 1), DeviceError);
-  EXPECT_THROW(select_backend("cuda:x", 1), Error);
-}
-
-TEST(CudaDeviceSelection, WithoutADriverCudaIsAOneLineErrorAndAutoFallsBack) {
-  emu::set_driver_missing(true);
-  struct Restore {
-    ~Restore() { emu::set_driver_missing(false); }
-  } restore;
-  try {
-    select_backend("cuda", 1);
-    FAIL() << "no error for --device cuda without a driver";
-  } catch (const DeviceError& error) {
-    const std::string message = error.what();
-    EXPECT_NE(message.find("--device cuda: no device"), std::string::npos) << message;
-    EXPECT_NE(message.find("cudaErrorInsufficientDriver"), std::string::npos) << message;
-    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-  }
-  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "the runtime's error was not cleared";
-  EXPECT_EQ(select_backend("auto", 1)->name(), "cpu");
 }
 
 // ---- end to end ------------------------------------------------------------------

@@ -193,12 +193,17 @@ CudaPlugin load_plugin() {
     }
     using Entry = const CudaPluginApi* (*)();
     auto entry = reinterpret_cast<Entry>(::dlsym(handle, kCudaPluginEntry));
-    const CudaPluginApi* api = entry != nullptr ? entry() : nullptr;
-    if (api == nullptr || api->abi != kCudaPluginAbi ||
-        std::string(api->seqtrain_version) != SEQTRAIN_VERSION) {
+    if (entry == nullptr) {
+      plugin.unavailable = fmt::format("{} has no entry point {}: it is not a seqtrain CUDA plug-in",
+                                       plugin.path, kCudaPluginEntry);
+      return plugin;
+    }
+    const CudaPluginApi* api = entry();
+    if (api->abi != kCudaPluginAbi || std::string(api->seqtrain_version) != SEQTRAIN_VERSION) {
       plugin.unavailable = fmt::format(
-          "the CUDA plug-in {} is not this seqtrain's (version {}); use the one built with it",
-          plugin.path, api != nullptr ? api->seqtrain_version : "unknown");
+          "the CUDA plug-in {} is from seqtrain {} (plug-in ABI {}), this is {} (ABI {}); use "
+          "the plug-in built with this seqtrain",
+          plugin.path, api->seqtrain_version, api->abi, SEQTRAIN_VERSION, kCudaPluginAbi);
       return plugin;
     }
     plugin.api = api;

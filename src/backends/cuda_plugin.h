@@ -24,7 +24,8 @@
 namespace seqtrain {
 
 // The plug-in's table of entry points. Plug-in and core come from one build
-// (one compiler, one C++ ABI): abi and seqtrain_version are checked on load.
+// (one compiler, one C++ ABI): abi and seqtrain_version are checked on load,
+// so they stay the first two members whatever else changes (raise abi then).
 inline constexpr int kCudaPluginAbi = 1;
 struct CudaPluginApi {
   int abi;
