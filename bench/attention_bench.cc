@@ -16,6 +16,7 @@
 #include <omp.h>
 
 #include "seqtrain/backend.h"
+#include "seqtrain/error.h"
 #include "seqtrain/parameters.h"
 #include "seqtrain/rng.h"
 
@@ -65,6 +66,7 @@ void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch
     benchmark::DoNotOptimize(dqkv.raw());
     benchmark::DoNotOptimize(context.raw());
     if (passes == Passes::kBoth) ++dropout.step;
+    backend.synchronize();  // a GPU's queued work is part of the time
   }
   const double flops_per_tld =
       passes == Passes::kBoth ? 14.0 : passes == Passes::kForward ? 4.0 : 10.0;
@@ -97,6 +99,19 @@ void BM_AttentionBackward_SeqtrainCpu(benchmark::State& state) {
 void BM_Attention_SeqtrainCpuBatch2(benchmark::State& state) {
   auto backend = make_cpu_backend(omp_get_max_threads());
   run_attention(state, *backend, 2);
+}
+
+// The CUDA backend through its plug-in; skipped, saying why, where it is
+// unavailable or there is no GPU (scripts/gpu_check.sh runs it on one).
+void BM_Attention_SeqtrainCuda(benchmark::State& state) {
+  std::unique_ptr<Backend> backend;
+  try {
+    backend = make_cuda_backend(0);
+  } catch (const Error& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  run_attention(state, *backend, 16);
 }
 
 void BM_Attention_SeqtrainSerialBatch2(benchmark::State& state) {
@@ -133,6 +148,14 @@ BENCHMARK(seqtrain::BM_AttentionBackward_SeqtrainCpu)->Apply(pass_cases);
 BENCHMARK(seqtrain::BM_Attention_SeqtrainCpuBatch2)
     ->ArgNames({"T", "padded", "dropout_pct"})
     ->Args({128, 1, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1.0);
+BENCHMARK(seqtrain::BM_Attention_SeqtrainCuda)
+    ->ArgNames({"T", "padded", "dropout_pct"})
+    ->Args({128, 0, 0})
+    ->Args({512, 0, 0})
+    ->Args({2048, 0, 0})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(1.0);

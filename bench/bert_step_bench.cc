@@ -76,6 +76,16 @@ BertSpec bert_mini(int vocabulary_size) {
   return spec;
 }
 
+// BERT-base's shape (12 layers, hidden 768, 12 heads), for the GPU rows.
+BertSpec bert_base(int vocabulary_size) {
+  BertSpec spec = bert_mini(vocabulary_size);
+  spec.hidden_size = 768;
+  spec.layers = 12;
+  spec.heads = 12;
+  spec.intermediate_size = 3072;
+  return spec;
+}
+
 double mebibytes(double bytes) { return bytes / 1048576.0; }
 
 double current_rss_bytes() {
@@ -145,9 +155,9 @@ MlmBatch random_mlm_batch(int vocabulary_size) {
 
 // The model, its step graph and optimizer on one backend.
 struct BertTrainingStep {
-  BertTrainingStep(Backend& backend, int vocabulary_size)
+  BertTrainingStep(Backend& backend, int vocabulary_size, bool base = false)
       : parameters(backend),
-        model(bert_mini(vocabulary_size), parameters, kSeed),
+        model(base ? bert_base(vocabulary_size) : bert_mini(vocabulary_size), parameters, kSeed),
         batch(random_mlm_batch(vocabulary_size)),
         executor(model.build_graph(mlm_graph_shape(kBatch, kLength,
                                    static_cast<int>(batch.masked_per_sequence())))
@@ -165,6 +175,7 @@ struct BertTrainingStep {
     const GradientNorm norm = clip_gradients_by_global_norm(parameters, kClipNorm);
     SEQTRAIN_CHECK(norm.finite, "bert step {}: gradient norm is not finite", step);
     optimizer.step(kLearningRate);
+    parameters.backend().synchronize();  // a GPU's queued work is part of the step
   }
 
   ParameterStore parameters;
@@ -202,6 +213,27 @@ void BM_BertStep_SeqtrainCpu(benchmark::State& state) {
   set_memory_counters(state, step, baseline);
 }
 
+// The same step on the CUDA backend (through its plug-in): bert_mini, or
+// bert_base with base:1. Skipped, saying why, where CUDA is unavailable
+// (scripts/gpu_check.sh runs it on a GPU).
+void BM_BertStep_SeqtrainCuda(benchmark::State& state) {
+  std::unique_ptr<Backend> backend;
+  try {
+    backend = make_cuda_backend(0);
+  } catch (const Error& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  BertTrainingStep step(*backend, static_cast<int>(state.range(0)), state.range(1) != 0);
+  std::uint64_t index = 0;
+  for (; index < kWarmupSteps; ++index) step.run(index);
+  for (auto _ : state) step.run(index++);
+  state.counters["tokens_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kBatch * kLength,
+                         benchmark::Counter::kIsRate);
+  state.counters["masked"] = static_cast<double>(step.batch.masked_count);
+}
+
 // Forwards every call to another backend and adds its wall time to a table
 // keyed by the call (and, for GEMMs, the operand shapes).
 class TimingBackend final : public Backend {
@@ -225,6 +257,7 @@ class TimingBackend final : public Backend {
   void fill_zero(Tensor& x) override {
     timed("fill_zero", [&] { inner_->fill_zero(x); });
   }
+  void synchronize() override { inner_->synchronize(); }
   void matmul(const Tensor& a, const Tensor& b, Tensor& c, bool transpose_a, bool transpose_b,
               float alpha, float beta) override {
     const std::string key =
@@ -447,6 +480,13 @@ BENCHMARK(seqtrain::BM_BertStep_SeqtrainCpu)
     ->UseRealTime()
     ->MeasureProcessCPUTime()
     ->Iterations(5);
+BENCHMARK(seqtrain::BM_BertStep_SeqtrainCuda)
+    ->ArgNames({"vocab", "base"})
+    ->Args({30522, 0})
+    ->Args({30522, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(10);
 BENCHMARK(seqtrain::BM_BertStep_Profile)
     ->ArgName("vocab")
     ->Arg(8000)

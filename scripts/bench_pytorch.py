@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Times PyTorch's CPU LSTM layer on the shapes of bench/lstm_layer_bench.cc.
+"""Times PyTorch's LSTM layer on the shapes of bench/lstm_layer_bench.cc.
 
 One nn.LSTM layer, fp32, time-major: batch 32, T 128, input 256, hidden 512,
 forward + backward (gradients of the input and every weight), the same
-tokens/s and GFLOP/s counters as the C++ benchmark.
+tokens/s and GFLOP/s counters as the C++ benchmark. On the CPU by default;
+--device cuda times it on a GPU (cuDNN's LSTM; scripts/gpu_check.sh).
 
 Run it with the same threads and environment as the C++ side, e.g.
     OMP_NUM_THREADS=1 python3 scripts/bench_pytorch.py --threads 1
@@ -17,7 +18,7 @@ import os
 
 import torch
 
-from bench_timing import seconds_per_iteration as measure
+from bench_timing import seconds_per_iteration as measure, synchronizer
 
 
 def main():
@@ -28,19 +29,23 @@ def main():
     parser.add_argument("--input", type=int, default=256)
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--seconds", type=float, default=5.0, help="minimum timed seconds")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    device = torch.device(args.device)
+    sync = synchronizer(device)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(17)
-    lstm = torch.nn.LSTM(args.input, args.hidden)
-    x = torch.randn(args.steps, args.batch, args.input, requires_grad=True)
-    dy = torch.randn(args.steps, args.batch, args.hidden)
+    lstm = torch.nn.LSTM(args.input, args.hidden).to(device)
+    x = torch.randn(args.steps, args.batch, args.input, device=device, requires_grad=True)
+    dy = torch.randn(args.steps, args.batch, args.hidden, device=device)
 
     def iteration():
         lstm.zero_grad(set_to_none=False)
         x.grad = None
         y, _ = lstm(x)
         y.backward(dy)
+        sync()
 
     seconds_per_iteration, count = measure(iteration, args.seconds)
     tokens = args.steps * args.batch
@@ -48,6 +53,7 @@ def main():
     print(json.dumps({
         "benchmark": "pytorch_lstm_layer_forward_backward",
         "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),

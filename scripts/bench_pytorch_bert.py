@@ -41,7 +41,7 @@ import torch.nn.functional as F
 import transformers
 from transformers import BertConfig, BertForMaskedLM
 
-from bench_timing import seconds_per_iteration as measure
+from bench_timing import seconds_per_iteration as measure, synchronizer
 
 PAD, CLS, SEP, MASK, FIRST_REGULAR = 0, 2, 3, 4, 5  # seqtrain's special token ids
 IGNORE = -100
@@ -103,18 +103,24 @@ def main():
     parser.add_argument("--steps", type=int, default=128, help="sequence length T")
     parser.add_argument("--decoder", choices=["all", "masked"], default="all")
     parser.add_argument("--iterations", type=int, default=5, help="timed steps (after 2 warm-up)")
+    parser.add_argument("--model", choices=["mini", "base"], default="mini",
+                        help="bert_mini (4 x 256) or bert_base (12 x 768)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (scripts/gpu_check.sh)")
     args = parser.parse_args()
+    device = torch.device(args.device)
+    sync = synchronizer(device)
+    hidden, layers, heads = (256, 4, 4) if args.model == "mini" else (768, 12, 12)
 
     torch.set_num_threads(args.threads)
     baseline = resident_bytes()
     torch.manual_seed(1234)
     generator = torch.Generator().manual_seed(1234)
-    config = BertConfig(vocab_size=args.vocab, hidden_size=256, num_hidden_layers=4,
-                        num_attention_heads=4, intermediate_size=1024,
+    config = BertConfig(vocab_size=args.vocab, hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=4 * hidden,
                         max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
                         hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
                         layer_norm_eps=1e-12, pad_token_id=PAD)
-    model = BertForMaskedLM(config)
+    model = BertForMaskedLM(config).to(device)
     model.train()
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
@@ -123,6 +129,9 @@ def main():
                                   lr=1e-4, betas=(0.9, 0.999), eps=1e-6)
     (input_ids, attention_mask, token_type_ids, labels, slot_positions, slot_labels,
      lengths) = random_batch(args, generator)
+    input_ids, attention_mask, token_type_ids, labels, slot_positions, slot_labels = (
+        t.to(device) for t in (input_ids, attention_mask, token_type_ids, labels, slot_positions,
+                               slot_labels))
 
     def loss_all_positions():
         return model(input_ids=input_ids, attention_mask=attention_mask,
@@ -143,6 +152,7 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        sync()
 
     for _ in range(2):  # warm-up, untimed
         step()
@@ -153,7 +163,8 @@ def main():
     parameters = sum(p.numel() for p in model.parameters())
     mib = 1.0 / 1048576
     print(json.dumps({
-        "benchmark": "pytorch_bert_mini_training_step",
+        "benchmark": f"pytorch_bert_{args.model}_training_step",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "attn_implementation": model.config._attn_implementation,

@@ -127,6 +127,10 @@ class Backend {
   virtual void copy_from_host(const Tensor& host, Tensor& target) = 0;
   virtual void copy_to_host(const Tensor& source, Tensor& host) = 0;
   virtual void fill_zero(Tensor& x) = 0;
+  // Waits until the work this backend has queued is done (a GPU's stream:
+  // benchmarks time with it). Host backends finish each call before it
+  // returns, so by default there is nothing to wait for.
+  virtual void synchronize() {}
 
   // The op methods, one pure virtual method each; their list and API docs are
   // in backend_op_methods.inc, which every backend's header expands again as

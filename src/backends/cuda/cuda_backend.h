@@ -52,7 +52,7 @@ class CudaBackend final : public Backend {
   const std::string& description() const { return description_; }
   cuda::DeviceAllocatorStats allocator_stats() const { return allocator_->stats(); }
   // Waits until every operation issued so far has finished.
-  void synchronize();
+  void synchronize() override;
 
   Tensor allocate(const Shape& shape, DType dtype) override;
   void copy_from_host(const Tensor& host, Tensor& target) override;
