@@ -50,11 +50,15 @@ install(RUNTIME_DEPENDENCY_SET seqtrain_dependencies
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/ DESTINATION share/seqtrain/configs)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION share/seqtrain/docs)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/seqtrain)
-foreach(script gpu_check.sh)
-  if(EXISTS ${PROJECT_SOURCE_DIR}/scripts/${script})
-    install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/${script} DESTINATION share/seqtrain/scripts)
-  endif()
-endforeach()
+# The GPU check and the PyTorch peers it times against.
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/gpu_check.sh ${PROJECT_SOURCE_DIR}/scripts/bench_pytorch.py
+        ${PROJECT_SOURCE_DIR}/scripts/bench_pytorch_attention.py
+        ${PROJECT_SOURCE_DIR}/scripts/bench_pytorch_bert.py
+        DESTINATION share/seqtrain/scripts)
+install(FILES ${PROJECT_SOURCE_DIR}/scripts/bench_timing.py DESTINATION share/seqtrain/scripts)
+# The fortune corpus (made by scripts/setup.sh) for the check's BERT runs, when
+# this machine has it; the check makes a synthetic one otherwise.
+install(FILES ${PROJECT_SOURCE_DIR}/data/fortunes.txt DESTINATION share/seqtrain/data OPTIONAL)
 
 set(CPACK_GENERATOR TGZ)
 set(CPACK_PACKAGE_NAME seqtrain)

@@ -14,7 +14,7 @@ void register_info_command(CLI::App& app, CommandRegistry& commands) {
   CLI::App* info = app.add_subcommand("info", "Print the version, build features, devices and threads");
   commands.add(info, [] {
     const dnnl_version_t* onednn = dnnl_version();
-    fmt::print("seqtrain {}\n", SEQTRAIN_VERSION);
+    fmt::print("seqtrain {} (commit {})\n", SEQTRAIN_VERSION, SEQTRAIN_GIT_COMMIT);
     fmt::print("build:     {} {}, C++{}\n", __VERSION__, SEQTRAIN_BUILD_TYPE, __cplusplus / 100 % 100);
     fmt::print("backends:  serial, cpu{}\n", cuda_backend_available() ? ", cuda" : "");
     fmt::print("cuda:      {}\n", describe_cuda_build());
