@@ -213,6 +213,26 @@ void BM_BertStep_SeqtrainCpu(benchmark::State& state) {
   set_memory_counters(state, step, baseline);
 }
 
+// The same step with training.precision bf16 (oneDNN's bf16 GEMMs), where the
+// CPU has avx512_bf16 or AMX; skipped, saying why, elsewhere.
+void BM_BertStep_SeqtrainCpuBf16(benchmark::State& state) {
+  auto backend = make_cpu_backend(omp_get_max_threads());
+  try {
+    backend->set_gemm_precision(Precision::bf16);
+  } catch (const Error& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  BertTrainingStep step(*backend, static_cast<int>(state.range(0)));
+  std::uint64_t index = 0;
+  for (; index < kWarmupSteps; ++index) step.run(index);
+  for (auto _ : state) step.run(index++);
+  state.counters["tokens_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kBatch * kLength,
+                         benchmark::Counter::kIsRate);
+  state.counters["threads"] = omp_get_max_threads();
+}
+
 // The same step on the CUDA backend (through its plug-in): bert_mini, or
 // bert_base with base:1. Skipped, saying why, where CUDA is unavailable
 // (scripts/gpu_check.sh runs it on a GPU).
@@ -473,6 +493,14 @@ void BM_BertStep_Profile(benchmark::State& state) {
 }  // namespace seqtrain
 
 BENCHMARK(seqtrain::BM_BertStep_SeqtrainCpu)
+    ->ArgName("vocab")
+    ->Arg(8000)
+    ->Arg(30522)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MeasureProcessCPUTime()
+    ->Iterations(5);
+BENCHMARK(seqtrain::BM_BertStep_SeqtrainCpuBf16)
     ->ArgName("vocab")
     ->Arg(8000)
     ->Arg(30522)

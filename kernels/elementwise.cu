@@ -6,6 +6,7 @@
 //   scale       out[i] = x[i] * factor    2 n s bytes,       n FLOPs
 //   accumulate  target[i] += x[i]         3 n s bytes,       n FLOPs
 //   fill_zero   x[i] = 0                    n s bytes
+//   to_bf16     out[i] = bf16(x[i])           6 n bytes (f32 in, bf16 out)
 //
 // All are memory bound by far (at most 1 FLOP per 8 bytes against the ~10+
 // FLOP/byte machine balance of an A100 or H100): the only thing that matters
@@ -117,6 +118,15 @@ __global__ void __launch_bounds__(kElementwiseThreads)
   if (tail < count) apply_element(op, a, b, out, tail);
 }
 
+// to_bf16: one element per thread per grid-stride step; a warp reads 128
+// consecutive bytes and writes 64, which coalesce without vector types.
+__global__ void __launch_bounds__(kElementwiseThreads)
+    to_bf16_kernel(const std::int64_t count, const float* x, __nv_bfloat16* out) {
+  const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = first; i < count; i += stride) out[i] = __float2bfloat16(x[i]);
+}
+
 namespace {
 
 bool aligned16(const void* pointer) {
@@ -194,6 +204,15 @@ void elementwise_fill_zero(const ElementwiseFillZeroArgs<float>& args, cudaStrea
 void elementwise_fill_zero(const ElementwiseFillZeroArgs<__nv_bfloat16>& args,
                            cudaStream_t stream) {
   launch_fill_zero(args, stream);
+}
+
+void elementwise_to_bf16(const ElementwiseToBf16Args& args, cudaStream_t stream) {
+  if (args.count <= 0) return;
+  const std::int64_t blocks = std::min(
+      (args.count + kElementwiseThreads - 1) / kElementwiseThreads, kElementwiseMaxBlocks);
+  const LaunchConfig config{dim3(static_cast<unsigned>(blocks)), dim3(kElementwiseThreads), 0,
+                            stream};
+  SEQTRAIN_LAUNCH(config, to_bf16_kernel, args.count, args.x, args.out);
 }
 
 }  // namespace seqtrain::kernels

@@ -51,6 +51,14 @@ struct ElementwiseFillZeroArgs {
   Storage* x = nullptr;
 };
 
+// out[i] = x[i] rounded to bf16 (round to nearest even, __float2bfloat16):
+// the bf16 copy of a GEMM operand (training.precision bf16).
+struct ElementwiseToBf16Args {
+  std::int64_t count = 0;
+  const float* x = nullptr;
+  __nv_bfloat16* out = nullptr;
+};
+
 // Blocks of a launch are capped at this many; larger buffers are covered by
 // the grid-stride loop (each thread then handles several 16-byte groups).
 inline constexpr std::int64_t kElementwiseMaxBlocks = 512;
@@ -67,5 +75,6 @@ void elementwise_accumulate(const ElementwiseAccumulateArgs<__nv_bfloat16>& args
                             cudaStream_t stream);
 void elementwise_fill_zero(const ElementwiseFillZeroArgs<float>& args, cudaStream_t stream);
 void elementwise_fill_zero(const ElementwiseFillZeroArgs<__nv_bfloat16>& args, cudaStream_t stream);
+void elementwise_to_bf16(const ElementwiseToBf16Args& args, cudaStream_t stream);
 
 }  // namespace seqtrain::kernels

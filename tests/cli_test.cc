@@ -266,6 +266,26 @@ TEST_F(Cli, WithoutTheCudaPluginInfoSaysWhyAndAutoTrainsOnTheCpu) {
       << trained.output;
 }
 
+// training.precision bf16 trains on a CPU with avx512_bf16 or AMX and is a
+// one-line error naming what is missing on any other, before the run
+// directory exists.
+TEST_F(Cli, Bf16PrecisionTrainsWhereTheCpuHasItAndIsOneLineElsewhere) {
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 3));
+  const CommandResult result =
+      run_seqtrain("train " + config.string() + " --device cpu --set training.precision=bf16");
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16")) {
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(read_file(directory_ / "run" / "config.yaml").find("precision: bf16"),
+              std::string::npos);
+  } else {
+    expect_user_error(result, "training.precision bf16 needs a CPU with avx512_bf16 or AMX");
+    EXPECT_FALSE(fs::exists(directory_ / "run"));
+  }
+  expect_user_error(run_seqtrain("train " + config.string() + " --set training.precision=fp16"),
+                    "training.precision");
+}
+
 // cuDNN's layers are for GPU runs: asking for them on the CPU is a config
 // error before anything is written; a run trained with them still evaluates on
 // the CPU (the same layers, run by the fused code).

@@ -16,6 +16,7 @@
 #include "data/adding_problem.h"
 #include "models/sequence_model.h"
 #include "op_cases.h"
+#include "precision_test_support.h"
 #include "seqtrain/parameters.h"
 #include "cuda_backend_test_support.h"
 #include "test_support.h"
@@ -431,6 +432,44 @@ TEST(CudaBackendTraining, LstmAddingProblemMatchesTheCpuBackend) {
   EXPECT_NE(expected.losses.front(), expected.losses.back());
   for (const auto& [name, value] : expected.parameters)
     EXPECT_TRUE(tensors_close(actual.parameters.at(name), value, 1e-5, 1e-4)) << name;
+}
+
+// ---- mixed precision (training.precision bf16) -----------------------------------
+
+// matmul's operands rounded to bf16 on the device (kernels' to_bf16, then
+// cuBLAS with bf16 inputs): the serial oracle's bf16 product.
+TEST(CudaBackendGemm, Bf16PrecisionMatchesSerialBf16) {
+  SerialBackend serial;
+  CudaBackend cuda(0);
+  serial.set_gemm_precision(Precision::bf16);
+  cuda.set_gemm_precision(Precision::bf16);
+  for (const MatmulCase& c :
+       {MatmulCase{{13, 37}, {37, 21}, false, false, 1.0f, 0.0f},
+        MatmulCase{{37, 13}, {21, 37}, true, true, 0.5f, 1.0f},
+        MatmulCase{{3, 13, 37}, {37, 21}, false, false, 1.0f, 0.0f},
+        MatmulCase{{3, 37, 13}, {3, 37, 21}, true, false, 2.0f, 0.5f}}) {
+    const Tensor a = random_tensor(c.a, 41), b = random_tensor(c.b, 42);
+    Tensor expected = random_tensor(output_shape(c), 43);
+    Tensor actual = to_device(cuda, expected);
+    serial.matmul(a, b, expected, c.transpose_a, c.transpose_b, c.alpha, c.beta);
+    cuda.matmul(to_device(cuda, a), to_device(cuda, b), actual, c.transpose_a, c.transpose_b,
+                c.alpha, c.beta);
+    EXPECT_TRUE(tensors_close(to_host(cuda, actual), expected, 1e-5, 1e-5)) << describe(c);
+  }
+}
+
+// 20 steps in bf16 against 20 in fp32 on the emulated device (two tests, so
+// ctest runs them side by side: the BERT one takes about a minute here).
+TEST(CudaBackendTraining, TwentyBf16AddingStepsStayNearFp32AndKeepLearning) {
+  CudaBackend cuda(0);
+  expect_bf16_tracks_fp32(adding_losses(cuda, Precision::bf16, 20),
+                          adding_losses(cuda, Precision::fp32, 20));
+}
+
+TEST(CudaBackendTraining, TwentyBf16BertStepsStayNearFp32AndKeepLearning) {
+  CudaBackend cuda(0);
+  expect_bf16_tracks_fp32(bert_losses(cuda, Precision::bf16, 20),
+                          bert_losses(cuda, Precision::fp32, 20));
 }
 
 }  // namespace

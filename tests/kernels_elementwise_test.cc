@@ -9,12 +9,15 @@
 // guard elements around each output must stay untouched.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "kernel_test_storage.h"
 #include "kernels/elementwise.h"
+#include "seqtrain/bfloat16.h"
 #include "test_support.h"
 
 namespace seqtrain::testing {
@@ -189,6 +192,29 @@ TEST(ElementwiseKernels, GridStrideLoopCoversBuffersLargerThanTheCappedGrid) {
   Tensor expected = Tensor::zeros({count});
   make_serial_backend()->add(inputs.a, inputs.b, expected);
   EXPECT_TRUE(tensors_close(Tensor::from_vector(out, {count}), expected, 0.0, kFloatRtol));
+}
+
+// to_bf16 (matmul's operands under training.precision bf16): every element
+// the host's round-to-nearest-even bf16 (seqtrain/bfloat16.h), ties, NaN,
+// infinities and overflow included, and nothing past count written.
+TEST(ElementwiseKernels, ToBf16RoundsLikeTheHostAndWritesExactlyCount) {
+  std::vector<float> values = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -0.0f, 3.4e38f,
+                               std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::quiet_NaN(), 1e-40f};
+  const Tensor random = random_tensor({1003}, 50, 3.0f);
+  for (float v : random.span<float>()) values.push_back(v);
+  const std::int64_t count = static_cast<std::int64_t>(values.size());
+  GuardedBuffer<__nv_bfloat16> out(count, 1, storage_from_float<__nv_bfloat16>(-7.0f));
+  kernels::elementwise_to_bf16({count, values.data(), out.data()}, nullptr);
+  for (std::int64_t i = 0; i < count; ++i) {
+    const float expected = round_to_bf16(values[static_cast<std::size_t>(i)]);
+    const float actual = storage_to_float(out.data()[i]);
+    if (std::isnan(expected))
+      EXPECT_TRUE(std::isnan(actual)) << "element " << i;
+    else
+      EXPECT_EQ(actual, expected) << "element " << i << " of " << values[static_cast<std::size_t>(i)];
+  }
+  EXPECT_TRUE(out.guards_intact());
 }
 
 }  // namespace

@@ -131,6 +131,13 @@ class Backend {
   // benchmarks time with it). Host backends finish each call before it
   // returns, so by default there is nothing to wait for.
   virtual void synchronize() {}
+  // The precision of the GEMM inputs of matmul (and of the recurrent layers'
+  // products): fp32, or bf16, where f32 operands are rounded to bf16 (round
+  // to nearest even) as they enter the product and accumulated in fp32 into
+  // an f32 result. A backend that cannot do bf16 throws ConfigError saying
+  // why; this base class has fp32 only.
+  virtual void set_gemm_precision(Precision precision);
+  Precision gemm_precision() const { return gemm_precision_; }
 
   // The op methods, one pure virtual method each; their list and API docs are
   // in backend_op_methods.inc, which every backend's header expands again as
@@ -146,6 +153,9 @@ class Backend {
     for (const Tensor* x : tensors) total += sum_of_squares(*x);
     return total;
   }
+
+ protected:
+  Precision gemm_precision_ = Precision::fp32;
 };
 
 // The backends built into this binary. "serial" and "cpu" always exist.

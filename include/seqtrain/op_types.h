@@ -44,6 +44,15 @@ enum class RnnImpl : std::uint8_t { fused, cudnn };
 inline constexpr const char* kRnnImplNames[] = {"fused", "cudnn"};
 constexpr const char* rnn_impl_name(RnnImpl impl) { return kRnnImplNames[static_cast<int>(impl)]; }
 
+// The precision of GEMM inputs (training.precision): fp32, or bf16 with
+// fp32 accumulation and output (mixed precision; weights, optimizer state,
+// losses and every other op stay fp32).
+enum class Precision : std::uint8_t { fp32, bf16 };
+inline constexpr const char* kPrecisionNames[] = {"fp32", "bf16"};
+constexpr const char* precision_name(Precision precision) {
+  return kPrecisionNames[static_cast<int>(precision)];
+}
+
 // The target id a loss skips (cross_entropy's default ignore_index): padded
 // positions, unused masked-LM slots. The value PyTorch's cross_entropy ignores.
 inline constexpr std::int32_t kIgnoreTarget = -100;

@@ -23,7 +23,7 @@ namespace seqtrain {
 class ConfigSchema;
 
 // The choices of the keys, one enum per concept with its name table beside
-// it: Task (seqtrain/task.h), RnnCell and RnnImpl (seqtrain/op_types.h),
+// it: Task (seqtrain/task.h), RnnCell, RnnImpl and Precision (seqtrain/op_types.h),
 // LrDecay (train/lr_schedule.h), and these two, which only the config has.
 enum class Vocabulary { byte, character };
 inline constexpr const char* kVocabularyNames[] = {"byte", "char"};
@@ -132,6 +132,7 @@ struct TrainingConfig {
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   double clip_norm = 0;         // 0: no clipping
+  Precision precision = Precision::fp32;  // of the GEMM inputs
   std::int64_t max_skipped_steps = 0;  // non-finite steps in a row before the run stops
   std::int64_t eval_every = 0;  // 0: only at the end
   std::int64_t eval_batches = 0;

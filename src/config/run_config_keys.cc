@@ -308,6 +308,15 @@ RunConfigTable build_table() {
       .with_default(1.0)
       .at_least(0);
   table
+      .choice(RUN_CONFIG_KEY(training.precision), kPrecisionNames,
+              "Precision of the GEMM inputs: fp32, or bf16 (mixed precision: activations and "
+              "weights rounded to bf16 as they enter each matrix product, accumulated and "
+              "written in fp32; weights, optimizer state, losses, softmax statistics, the "
+              "recurrent layers' own products and every other op stay fp32). bf16 runs on cuda, "
+              "and on a CPU with avx512_bf16 or AMX (oneDNN's bf16 GEMMs; measured slower than "
+              "fp32 on an AMD EPYC with avx512_bf16, docs/benchmarks.md); other CPUs refuse it.")
+      .with_default(std::string("fp32"));
+  table
       .integer(RUN_CONFIG_KEY(training.max_skipped_steps),
                "A step whose loss or gradient is not finite is skipped (no update) and counted; "
                "this many in a row stop the run, keeping the last good checkpoint. 0 stops at "

@@ -144,6 +144,8 @@ int run_training(const TrainOptions& options) {
         "set model.impl: {} to train here",
         rnn_impl_name(config.model.impl), backend->name(),
         rnn_impl_name(backend->recurrent_impl())));
+  // Mixed precision (training.precision): a backend that cannot says so here.
+  backend->set_gemm_precision(config.training.precision);
   // Before anything in the run directory changes: an incomplete newest
   // checkpoint is refused, since training on would write over it.
   const std::optional<fs::path> checkpoint =

@@ -37,6 +37,9 @@ class CpuBackend final : public Backend {
   void copy_from_host(const Tensor& host, Tensor& target) override;
   void copy_to_host(const Tensor& source, Tensor& host) override;
   void fill_zero(Tensor& x) override;
+  // bf16 where the CPU has avx512_bf16 or AMX (oneDNN's bf16 GEMMs for
+  // matmul; the recurrent layers' products stay fp32); ConfigError elsewhere.
+  void set_gemm_precision(Precision precision) override;
 
   // The op methods (seqtrain/backend_op_methods.inc), defined in cpu_*.cc but for
   // rnn_* (rnn.cc) and attention_* (attention.cc).

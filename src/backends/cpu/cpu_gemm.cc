@@ -1,5 +1,10 @@
 // GEMMs of the cpu backend through oneDNN matmul primitives.
 //
+// With training.precision bf16, matmul rounds A and B into bf16 copies of the
+// same layout (round to nearest even, one pass each) and runs oneDNN's bf16
+// matmul (fp32 accumulation, f32 C); the raw gemm of the recurrent layers
+// stays fp32.
+//
 // C = alpha * op(A) op(B) + beta * C, row-major. Transposes and leading
 // dimensions are expressed as strides in the memory descriptors, so oneDNN
 // reads the operands where they lie: no copies, no reorders. alpha is an
@@ -22,6 +27,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "backends/cpu/onednn_gemm.h"
+#include "seqtrain/bfloat16.h"
 
 namespace seqtrain {
 namespace {
@@ -36,11 +42,23 @@ constexpr std::int64_t kTransposeMinElements = 32768;
 // the given element strides.
 memory::desc matrix_desc(bool rank3, std::int64_t batch, std::int64_t batch_stride,
                          std::int64_t rows, std::int64_t cols, std::int64_t row_stride,
-                         std::int64_t col_stride) {
-  if (!rank3)
-    return memory::desc({rows, cols}, memory::data_type::f32, memory::dims{row_stride, col_stride});
-  return memory::desc({batch, rows, cols}, memory::data_type::f32,
+                         std::int64_t col_stride,
+                         memory::data_type type = memory::data_type::f32) {
+  if (!rank3) return memory::desc({rows, cols}, type, memory::dims{row_stride, col_stride});
+  return memory::desc({batch, rows, cols}, type,
                       memory::dims{batch_stride, row_stride, col_stride});
+}
+
+// out[i] = x[i] rounded to bf16 (nearest even), over the pool.
+void convert_to_bf16(const float* x, std::int64_t count, std::uint16_t* out) {
+#pragma omp parallel for schedule(static) if (count >= 65536)
+  for (std::int64_t i = 0; i < count; ++i) out[i] = bf16_bits_of(x[i]);
+}
+
+// A buffer of at least count bf16 values.
+std::uint16_t* bf16_buffer(Tensor& buffer, std::int64_t count) {
+  if (buffer.numel() < count) buffer = Tensor::empty({count}, DType::bf16);
+  return static_cast<std::uint16_t*>(buffer.raw());
 }
 
 std::string describe(const GemmShape& s) {
@@ -61,14 +79,17 @@ CachedGemm& CpuBackend::OneDnn::find_or_create(const GemmShape& s) {
   if (found != cache.end()) return found->second;
 
   const bool rank3 = s.batch > 1;
+  const memory::data_type input_type =
+      s.bf16_inputs ? memory::data_type::bf16 : memory::data_type::f32;
   // op(A) is [m, k]: stored [m, k] with row stride lda, or [k, m] read transposed.
-  const memory::desc a_desc = matrix_desc(rank3, s.batch, s.stride_a, s.m, s.k,
-                                          s.transpose_a ? 1 : s.lda, s.transpose_a ? s.lda : 1);
+  const memory::desc a_desc =
+      matrix_desc(rank3, s.batch, s.stride_a, s.m, s.k, s.transpose_a ? 1 : s.lda,
+                  s.transpose_a ? s.lda : 1, input_type);
   // op(B) is [k, n]; a shared B is a batch of one that oneDNN broadcasts.
   const std::int64_t b_span = s.ldb * (s.transpose_b ? s.n : s.k);
   const memory::desc b_desc =
       matrix_desc(rank3, s.stride_b == 0 ? 1 : s.batch, s.stride_b == 0 ? b_span : s.stride_b, s.k,
-                  s.n, s.transpose_b ? 1 : s.ldb, s.transpose_b ? s.ldb : 1);
+                  s.n, s.transpose_b ? 1 : s.ldb, s.transpose_b ? s.ldb : 1, input_type);
   const memory::desc c_desc = matrix_desc(rank3, s.batch, s.stride_c, s.m, s.n, s.ldc, 1);
 
   CachedGemm entry;
@@ -137,7 +158,7 @@ const float* CpuBackend::OneDnn::transpose_a(const GemmShape& s, const float* a)
   return transposed_a.data<float>();
 }
 
-void CpuBackend::OneDnn::run(const GemmShape& s, const float* a, const float* b, float* c) {
+void CpuBackend::OneDnn::run(const GemmShape& s, const void* a, const void* b, float* c) {
   if (s.batch == 0 || s.m == 0 || s.n == 0) return;
   if (s.k == 0) {  // op(A) op(B) is all zeros: C = beta * C
     for (std::int64_t batch_index = 0; batch_index < s.batch; ++batch_index)
@@ -150,17 +171,17 @@ void CpuBackend::OneDnn::run(const GemmShape& s, const float* a, const float* b,
   // oneDNN sizes its OpenMP team from the calling thread's ICV; another
   // backend instance (or a caller's thread) may have set it differently.
   if (!omp_in_parallel() && omp_get_max_threads() != threads) omp_set_num_threads(threads);
-  if (s.transpose_a && s.m * s.k >= kTransposeMinElements) {
+  if (s.transpose_a && !s.bf16_inputs && s.m * s.k >= kTransposeMinElements) {
     GemmShape dense = s;
     dense.transpose_a = false;
     dense.lda = s.k;
     dense.stride_a = s.m * s.k;
-    run(dense, transpose_a(s, a), b, c);
+    run(dense, transpose_a(s, static_cast<const float*>(a)), b, c);
     return;
   }
   CachedGemm& entry = find_or_create(s);
-  entry.a.set_data_handle(const_cast<float*>(a));
-  entry.b.set_data_handle(const_cast<float*>(b));
+  entry.a.set_data_handle(const_cast<void*>(a));
+  entry.b.set_data_handle(const_cast<void*>(b));
   entry.c.set_data_handle(c);
   dnnl_exec_arg_t arguments[4] = {{DNNL_ARG_SRC, entry.a.get()},
                                   {DNNL_ARG_WEIGHTS, entry.b.get()},
@@ -176,6 +197,18 @@ void CpuBackend::OneDnn::run(const GemmShape& s, const float* a, const float* b,
       dnnl_primitive_execute(entry.primitive.get(), stream.get(), argument_count, arguments);
   SEQTRAIN_CHECK(status == dnnl_success, "oneDNN matmul execution failed ({}) for {}",
                  dnnl_status2str(status), describe(s));
+}
+
+void CpuBackend::set_gemm_precision(Precision precision) {
+  if (precision == Precision::bf16) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512bf16") && !__builtin_cpu_supports("amx-bf16"))
+      throw ConfigError(fmt::format(
+          "training.precision bf16 needs a CPU with avx512_bf16 or AMX for oneDNN's bf16 GEMMs; "
+          "this one has {}: use fp32 here, or bf16 on --device cuda",
+          cpu::cpu_vector_features()));
+  }
+  gemm_precision_ = precision;
 }
 
 void CpuBackend::gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n,
@@ -201,18 +234,29 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, Tensor& c, bool transp
                      (b.rank() == 2 || b.dim(0) == batch),
                  "matmul shapes {} x {} -> {} (transpose {} {})", shape_string(a.shape()),
                  shape_string(b.shape()), shape_string(c.shape()), transpose_a, transpose_b);
-  const float* a_data = a.data<float>();
-  const float* b_data = b.data<float>();
+  const void* a_data = a.data<float>();
+  const void* b_data = b.data<float>();
   float* c_data = c.data<float>();
+  // bf16 precision: the operands rounded into bf16 copies of the same layout.
+  const bool bf16 = gemm_precision_ == Precision::bf16;
+  if (bf16) {
+    std::uint16_t* a_bf16 = bf16_buffer(onednn_->bf16_a, a.numel());
+    std::uint16_t* b_bf16 = bf16_buffer(onednn_->bf16_b, b.numel());
+    convert_to_bf16(a.data<float>(), a.numel(), a_bf16);
+    convert_to_bf16(b.data<float>(), b.numel(), b_bf16);
+    a_data = a_bf16;
+    b_data = b_bf16;
+  }
   if (batch > 1 && b.rank() == 2 && !transpose_a) {
     // A shared right operand under an untransposed left: the batch folds into
     // the rows of one [batch * m, k] x [k, n] GEMM, which oneDNN blocks better.
-    onednn_->run({1, batch * m, n, k, false, transpose_b, a_cols, b_cols, n, 0, 0, 0, alpha, beta},
-                 a_data, b_data, c_data);
+    onednn_->run(
+        {1, batch * m, n, k, false, transpose_b, a_cols, b_cols, n, 0, 0, 0, alpha, beta, bf16},
+        a_data, b_data, c_data);
     return;
   }
   onednn_->run({batch, m, n, k, transpose_a, transpose_b, a_cols, b_cols, n, a_rows * a_cols,
-                b.rank() == 3 ? b_rows * b_cols : 0, m * n, alpha, beta},
+                b.rank() == 3 ? b_rows * b_cols : 0, m * n, alpha, beta, bf16},
                a_data, b_data, c_data);
 }
 

@@ -23,6 +23,7 @@ struct GemmShape {
   std::int64_t lda, ldb, ldc;
   std::int64_t stride_a, stride_b, stride_c;
   float alpha, beta;  // compared exactly: each value is its own primitive
+  bool bf16_inputs = false;  // A and B are bf16 (C stays f32)
 
   auto operator<=>(const GemmShape&) const = default;
 };
@@ -50,8 +51,8 @@ struct CachedTranspose {
 struct CpuBackend::OneDnn {
   explicit OneDnn(int pool_threads);
   // Runs c = alpha op(a) op(b) + beta c for one shape; creates its primitive
-  // on first use.
-  void run(const GemmShape& shape, const float* a, const float* b, float* c);
+  // on first use. a and b point to bf16 values when shape.bf16_inputs.
+  void run(const GemmShape& shape, const void* a, const void* b, float* c);
 
   dnnl::engine engine;
   dnnl::stream stream;
@@ -63,6 +64,8 @@ struct CpuBackend::OneDnn {
   Tensor scratchpad;
   // op(A) made dense for a transposed-A GEMM, grown to the largest needed.
   Tensor transposed_a;
+  // bf16 copies of matmul's operands (training.precision bf16), grown likewise.
+  Tensor bf16_a, bf16_b;
 
  private:
   CachedGemm& find_or_create(const GemmShape& shape);

@@ -11,6 +11,7 @@
 #include "backends/cuda/gemm.h"
 #include "kernels/bad_index.h"
 #include "kernels/bias_grad.h"
+#include "kernels/elementwise.h"
 
 namespace seqtrain {
 namespace {
@@ -182,6 +183,21 @@ void CudaBackend::matmul(const Tensor& a, const Tensor& b, Tensor& c, bool trans
   g.output_dtype = c.dtype();
   SEQTRAIN_CHECK(c.numel() == batch * g.m * g.n, "matmul output {} for {} x {}",
                  shape_string(c.shape()), shape_string(a.shape()), shape_string(b.shape()));
+  // bf16 precision: f32 operands rounded into bf16 copies of the same layout
+  // (they live until this call's GEMM has been issued; the allocator reuses
+  // their blocks in stream order).
+  Tensor a_bf16, b_bf16;
+  if (gemm_precision_ == Precision::bf16 && a.dtype() == DType::f32) {
+    a_bf16 = allocate(a.shape(), DType::bf16);
+    b_bf16 = allocate(b.shape(), DType::bf16);
+    kernels::elementwise_to_bf16(
+        {a.numel(), a.data<float>(), static_cast<__nv_bfloat16*>(a_bf16.raw())}, stream_);
+    kernels::elementwise_to_bf16(
+        {b.numel(), b.data<float>(), static_cast<__nv_bfloat16*>(b_bf16.raw())}, stream_);
+    g.a = a_bf16.raw();
+    g.b = b_bf16.raw();
+    g.input_dtype = DType::bf16;
+  }
   if (batch > 1 && b.rank() == 2 && !transpose_a) {
     // A shared B and row-major A: the batch is one tall GEMM.
     g.m *= batch;

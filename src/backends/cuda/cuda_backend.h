@@ -58,6 +58,10 @@ class CudaBackend final : public Backend {
   void copy_from_host(const Tensor& host, Tensor& target) override;
   void copy_to_host(const Tensor& source, Tensor& host) override;
   void fill_zero(Tensor& x) override;
+  // Both precisions: bf16 converts matmul's f32 operands to bf16 (a kernel)
+  // and multiplies them with cuBLAS in fp32 (the recurrent layers' products
+  // stay fp32).
+  void set_gemm_precision(Precision precision) override { gemm_precision_ = precision; }
 
   // The op methods (seqtrain/backend_op_methods.inc), defined in cuda_*.cc.
 #define SEQTRAIN_BACKEND_OP(result, name, parameters) result name parameters override;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "seqtrain/activation_math.h"
+#include "seqtrain/bfloat16.h"
 #include "seqtrain/rng.h"
 
 namespace seqtrain {
@@ -32,8 +33,12 @@ void SerialBackend::copy_to_host(const Tensor& source, Tensor& host) {
 
 void SerialBackend::fill_zero(Tensor& x) { x.fill_zero(); }
 
+void SerialBackend::set_gemm_precision(Precision precision) { gemm_precision_ = precision; }
+
 void SerialBackend::matmul(const Tensor& a, const Tensor& b, Tensor& c, bool transpose_a,
                            bool transpose_b, float alpha, float beta) {
+  // bf16 precision: each operand rounded to bf16 as it enters the product.
+  const bool bf16 = gemm_precision_ == Precision::bf16;
   // Batched over a's leading axis; b is shared when it has rank 2.
   const std::int64_t batch = a.rank() == 3 ? a.dim(0) : 1;
   const std::int64_t a_rows = a.dim(-2), a_cols = a.dim(-1);
@@ -54,6 +59,10 @@ void SerialBackend::matmul(const Tensor& a, const Tensor& b, Tensor& c, bool tra
         for (std::int64_t p = 0; p < k; ++p) {
           float a_value = transpose_a ? a_matrix[p * a_cols + i] : a_matrix[i * a_cols + p];
           float b_value = transpose_b ? b_matrix[j * b_cols + p] : b_matrix[p * b_cols + j];
+          if (bf16) {
+            a_value = round_to_bf16(a_value);
+            b_value = round_to_bf16(b_value);
+          }
           sum += static_cast<double>(a_value) * b_value;
         }
         float previous = beta == 0.0f ? 0.0f : beta * c_matrix[i * n + j];

@@ -15,6 +15,8 @@ class SerialBackend final : public Backend {
   void copy_from_host(const Tensor& host, Tensor& target) override;
   void copy_to_host(const Tensor& source, Tensor& host) override;
   void fill_zero(Tensor& x) override;
+  // Both precisions: bf16 rounds matmul's operands (the oracle of the others).
+  void set_gemm_precision(Precision precision) override;
 
   // The op methods (seqtrain/backend_op_methods.inc), defined in serial_backend.cc
   // but for rnn_* (rnn.cc) and attention_* (attention.cc).
