@@ -266,6 +266,30 @@ TEST_F(Cli, WithoutTheCudaPluginInfoSaysWhyAndAutoTrainsOnTheCpu) {
       << trained.output;
 }
 
+// model.type transformer trains the adding task end to end (config, data,
+// checkpoint, eval of the checkpoint reproducing the run's last validation).
+TEST_F(Cli, ATransformerTrainsTheAddingTaskAndEvalReproducesItsValidation) {
+  fs::path config = write(
+      "t.yaml", "task: adding\nseed: 5\nthreads: 1\nrun_dir: " + (directory_ / "run").string() +
+                    "\nmodel: {type: transformer, hidden_size: 32, heads: 1, layers: 1}\n"
+                    "data: {sequence_length: 6, batch_size: 4, validation_size: 8}\n"
+                    "training: {steps: 4, eval_every: 0, log_every: 1,\n"
+                    "  optimizer: {learning_rate: 0.01}, schedule: {warmup_steps: 1}}\n");
+  const CommandResult trained = run_seqtrain("train " + config.string() + " --device cpu");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(read_file(directory_ / "run" / "config.yaml").find("type: transformer"),
+            std::string::npos);
+  const CommandResult evaluated =
+      run_seqtrain("eval " + (directory_ / "run").string() + " --device cpu", false);
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  // The run's last validation record and the eval of its final checkpoint agree.
+  const std::string metrics = read_file(directory_ / "run" / "metrics.jsonl");
+  const std::size_t at = metrics.rfind("\"mse\":");
+  ASSERT_NE(at, std::string::npos) << metrics;
+  const std::string mse = metrics.substr(at + 6, 8);
+  EXPECT_NE(evaluated.output.find(mse), std::string::npos) << evaluated.output << " vs " << mse;
+}
+
 // training.precision bf16 trains on a CPU with avx512_bf16 or AMX and is a
 // one-line error naming what is missing on any other, before the run
 // directory exists.

@@ -78,7 +78,7 @@ TEST(RunConfigErrors, UnknownKeyInTheWrongSectionSuggestsWhereItBelongs) {
 TEST(RunConfigErrors, UnknownKeyWithNothingNearListsTheSectionsKeys) {
   EXPECT_EQ(config_error(kCharlm + "model:\n  size: 3\n"),
             "x.yaml: unknown key 'model.size' ('model' accepts type, cell, impl, hidden_size, layers, "
-            "bidirectional, embedding_size, dropout, bert)");
+            "bidirectional, embedding_size, dropout, heads, intermediate_size, bert)");
 }
 
 TEST(RunConfigErrors, OutOfRangeValuesNameKeyValueAndBound) {
@@ -116,7 +116,7 @@ TEST(RunConfigErrors, WrongTypesSayWhatWasExpected) {
             "x.yaml: model.bidirectional = yes: expected true or false");
   EXPECT_EQ(config_error(kCharlm + "model: 3\n"),
             "x.yaml: model = 3: expected a section with keys type, cell, impl, hidden_size, layers, "
-            "bidirectional, embedding_size, dropout, bert");
+            "bidirectional, embedding_size, dropout, heads, intermediate_size, bert");
   EXPECT_EQ(config_error(kCharlm + "training:\n  steps:\n"),
             "x.yaml: training.steps = null: expected an integer >= 1 (leave the key out for the "
             "default, 1000)");
@@ -219,6 +219,32 @@ TEST(RunConfig, ModelTypeAndItsOlderNameCell) {
   EXPECT_EQ(load(kMlm).model.type, ModelType::bert);
   EXPECT_EQ(config_error(kMlm, {"model.type=lstm"}),
             "--set model.type=lstm: lstm cannot serve task mlm: use bert");
+}
+
+// model.type transformer: its keys apply to it alone, its head size is one
+// the attention op has, and charlm is refused until attention can be causal.
+TEST(RunConfig, TransformerKeysAndTheTasksItServes) {
+  const RunConfig adding = load_text("task: adding\nmodel: {type: transformer, hidden_size: 64, "
+                                     "heads: 2, intermediate_size: 100}\n");
+  EXPECT_EQ(adding.model.type, ModelType::transformer);
+  EXPECT_EQ(adding.model.heads, 2);
+  EXPECT_EQ(adding.model.intermediate_size, 100);
+  EXPECT_EQ(config_error("task: adding\nmodel: {type: transformer, hidden_size: 64, heads: 4}\n"),
+            "x.yaml: model.heads = 4: model.hidden_size 64 / 4 heads must be a head dimension "
+            "the attention op has (32, 64 or 128)");
+  EXPECT_NE(config_error("task: adding\nmodel: {type: lstm, heads: 2}\n").find("model.heads"),
+            std::string::npos);
+  EXPECT_EQ(config_error(kCharlm, {"model.type=transformer"}),
+            "--set model.type=transformer: transformer cannot serve task charlm yet: a language "
+            "model needs causal attention, which the attention op does not have; use lstm, gru "
+            "or rnn");
+  EXPECT_EQ(config_error("task: adding\nmodel: {type: bert}\n"),
+            "x.yaml: model.type = 'bert': bert cannot serve task adding: use lstm, gru, rnn or "
+            "transformer");
+  EXPECT_NE(config_error("task: adding\nmodel: {type: transformer, hidden_size: 64, heads: 2, "
+                         "bidirectional: true}\n")
+                .find("model.bidirectional"),
+            std::string::npos);
 }
 
 TEST(RunConfigErrors, CrossFieldChecksNameTheKeyThatBreaksThem) {
@@ -368,15 +394,29 @@ TEST(RunConfig, ResolvedYamlWritesEveryKeyOfItsTaskAndNoOther) {
   // Read with yaml-cpp directly, not with our reader, so a missing key cannot hide.
   const YAML::Node root = YAML::Load(resolved_yaml(load_text(kCharlm)));
   const YAML::Node mlm = YAML::Load(resolved_yaml(load_text(kMlm)));
+  const YAML::Node transformer = YAML::Load(resolved_yaml(
+      load_text("task: adding\nmodel: {type: transformer, hidden_size: 64, heads: 2}\n")));
+  // Whether a key applies to a task and model type: every condition holds.
+  auto applies = [](const ConfigKey& key, const std::string& task, const std::string& type) {
+    for (const ConfigCondition& condition : key.applies_when) {
+      const std::string& value = condition.path == "task" ? task : type;
+      if (std::find(condition.values.begin(), condition.values.end(), value) ==
+          condition.values.end())
+        return false;
+    }
+    return true;
+  };
   std::size_t charlm_keys = 0, mlm_keys = 0;
   for (const ConfigKey& key : run_config_schema().keys()) {
-    const bool for_mlm = key.applies_when == std::vector<ConfigCondition>{{"task", {"mlm"}}};
-    const bool for_sequences = !key.applies_when.empty() && !for_mlm;
-    EXPECT_EQ(yaml_has_path(root, key.path), !for_mlm) << key.path;
-    EXPECT_EQ(yaml_has_path(mlm, key.path), !for_sequences) << key.path;
-    charlm_keys += !for_mlm;
-    mlm_keys += !for_sequences;
+    EXPECT_EQ(yaml_has_path(root, key.path), applies(key, "charlm", "lstm")) << key.path;
+    EXPECT_EQ(yaml_has_path(mlm, key.path), applies(key, "mlm", "bert")) << key.path;
+    EXPECT_EQ(yaml_has_path(transformer, key.path), applies(key, "adding", "transformer"))
+        << key.path;
+    charlm_keys += applies(key, "charlm", "lstm");
+    mlm_keys += applies(key, "mlm", "bert");
   }
+  EXPECT_TRUE(transformer["model"]["heads"]);
+  EXPECT_FALSE(root["model"]["heads"]);
   EXPECT_GT(charlm_keys, 20u);
   EXPECT_GT(mlm_keys, 20u);
   EXPECT_EQ(root["training"]["optimizer"]["epsilon"].Scalar(), "1.0e-08");
@@ -390,7 +430,8 @@ TEST(RunConfig, ResolvedYamlWritesEveryKeyOfItsTaskAndNoOther) {
 TEST(RunConfig, ShippedConfigsLoad) {
   std::vector<std::string> missing;
   for (const char* name :
-       {"lstm_adding.yaml", "lstm_charlm.yaml", "lstm_classification.yaml", "bert_tiny.yaml",
+       {"lstm_adding.yaml", "lstm_charlm.yaml", "lstm_classification.yaml",
+        "transformer_adding.yaml", "bert_tiny.yaml",
         "bert_mini.yaml", "bert_small.yaml", "bert_base.yaml"}) {
     const std::string path = std::string(SEQTRAIN_SOURCE_DIR) + "/configs/" + name;
     if (!std::filesystem::exists(path)) {

@@ -466,6 +466,19 @@ TEST(CudaBackendTraining, TwentyBf16AddingStepsStayNearFp32AndKeepLearning) {
                           adding_losses(cuda, Precision::fp32, 20));
 }
 
+// The Transformer sequence model (attention, layernorm, GELU, position
+// embeddings, sequence_last) trains on the device as on the cpu backend.
+TEST(CudaBackendTraining, TransformerAddingStepsMatchTheCpuBackend) {
+  CpuBackend cpu(2);
+  CudaBackend cuda(0);
+  const std::vector<double> expected = adding_losses(cpu, Precision::fp32, 4, ModelType::transformer);
+  const std::vector<double> actual = adding_losses(cuda, Precision::fp32, 4, ModelType::transformer);
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t step = 0; step < expected.size(); ++step)
+    EXPECT_NEAR(actual[step], expected[step], 1e-5 + 1e-4 * expected[step]) << "step " << step + 1;
+  EXPECT_NE(expected.front(), expected.back());
+}
+
 TEST(CudaBackendTraining, TwentyBf16BertStepsStayNearFp32AndKeepLearning) {
   CudaBackend cuda(0);
   expect_bf16_tracks_fp32(bert_losses(cuda, Precision::bf16, 20),

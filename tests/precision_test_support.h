@@ -24,18 +24,24 @@
 
 namespace seqtrain::testing {
 
-// An LSTM (hidden 16) on the adding problem (T 20, B 8): AdamW at 1e-2 with
-// global-norm clipping at 1, one fresh batch per step.
-inline std::vector<double> adding_losses(Backend& backend, Precision precision, int steps) {
+// An LSTM (hidden 16), or a one-layer Transformer (hidden 32, one head), on
+// the adding problem (T 20, B 8): AdamW at 1e-2 with global-norm clipping at
+// 1, one fresh batch per step.
+inline std::vector<double> adding_losses(Backend& backend, Precision precision, int steps,
+                                         ModelType type = ModelType::lstm) {
   backend.set_gemm_precision(precision);
   ParameterStore parameters(backend);
   SequenceModelSpec spec;
   spec.task = Task::adding;
-  spec.type = ModelType::lstm;
-  spec.hidden_size = 16;
+  spec.type = type;
+  spec.hidden_size = type == ModelType::transformer ? 32 : 16;
+  spec.heads = 1;
+  spec.intermediate_size = 64;
+  spec.max_positions = 20;
   spec.feature_size = static_cast<int>(AddingProblem::kFeatureCount);
   spec.output_size = 1;
-  RecurrentSequenceModel model(spec, parameters, 17);
+  std::unique_ptr<SequenceModel> made = make_sequence_model(spec, parameters, 17);
+  SequenceModel& model = *made;
   AdamWOptimizer optimizer(parameters, AdamWOptimizerOptions{});
   SequenceRunner runner(model, backend, parameters, false);
   AddingProblem data({.sequence_length = 20, .batch_size = 8, .seed = 5, .validation_examples = 0});

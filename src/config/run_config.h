@@ -58,6 +58,8 @@ struct ModelConfig {
   bool bidirectional = false;
   std::int64_t embedding_size = 0;
   double dropout = 0;
+  std::int64_t heads = 0;              // transformer
+  std::int64_t intermediate_size = 0;  // transformer: 0 = 4 * hidden_size
   BertModelConfig bert;
 
   bool operator==(const ModelConfig&) const = default;

@@ -111,12 +111,38 @@ void resolve_model_type_alias(const ConfigValues& values, RunConfig& config) {
 void check_across_keys(const ConfigValues& values, const RunConfig& config) {
   const std::string_view task = task_name(config.task);
   // A task takes the models that yield its head: today BERT's masked-LM head
-  // for mlm and the recurrent stacks' heads for the sequence tasks.
+  // for mlm, the recurrent stacks' heads for the sequence tasks, and the
+  // Transformer encoder's for adding and classification (charlm needs causal
+  // attention, which the attention op does not have yet).
   const bool recurrent = recurrent_cell_of(config.model.type).has_value();
-  if (config.task == Task::mlm ? config.model.type != ModelType::bert : !recurrent)
+  const bool transformer = config.model.type == ModelType::transformer;
+  if (transformer && config.task == Task::charlm)
+    values.fail_at("model.type",
+                   "transformer cannot serve task charlm yet: a language model needs causal "
+                   "attention, which the attention op does not have; use lstm, gru or rnn");
+  else if (config.task == Task::mlm ? config.model.type != ModelType::bert
+                                    : !recurrent && !transformer)
     values.fail_at("model.type",
                    fmt::format("{} cannot serve task {}: use {}", model_type_name(config.model.type),
-                               task, config.task == Task::mlm ? "bert" : "lstm, gru or rnn"));
+                               task,
+                               config.task == Task::mlm      ? "bert"
+                               : config.task == Task::charlm ? "lstm, gru or rnn"
+                                                             : "lstm, gru, rnn or transformer"));
+  if (transformer) {
+    const std::int64_t heads = config.model.heads, hidden = config.model.hidden_size;
+    if (hidden % heads != 0 || !is_attention_head_dim(static_cast<int>(hidden / heads)))
+      values.fail_at("model.heads",
+                     fmt::format("model.hidden_size {} / {} heads must be a head dimension the "
+                                 "attention op has (32, 64 or 128)",
+                                 hidden, heads));
+    if (config.model.bidirectional)
+      values.fail_at("model.bidirectional",
+                     "is for the recurrent types; a transformer's attention already reads both "
+                     "ways");
+    if (config.model.impl == RnnImpl::cudnn)
+      values.fail_at("model.impl", "is for the recurrent types; a transformer has no recurrent "
+                                   "layers");
+  }
   if (config.task == Task::charlm) {
     if (!config.data.path)
       values.fail(

@@ -52,8 +52,9 @@ RunConfigTable build_table() {
   table
       .choice(RUN_CONFIG_KEY(model.type), kModelTypeNames,
               "The model: a recurrent stack of LSTM, GRU or tanh-RNN cells (charlm, adding, "
-              "classification), or BERT's Transformer encoder (mlm). Chosen apart from the task; "
-              "a task takes any model that yields its head.")
+              "classification), a Transformer encoder (adding, classification; charlm needs "
+              "causal attention, not built yet), or BERT (mlm). Chosen apart from the task; a "
+              "task takes any model that yields its head.")
       .with_default(std::string("lstm"))
       .with_default_when("task", "mlm", std::string("bert"));
   table
@@ -61,7 +62,8 @@ RunConfigTable build_table() {
               "The older name of model.type for the recurrent types; given alone it sets "
               "model.type.")
       .with_default(std::string("lstm"))
-      .only_when("task", kSequenceTasks);
+      .only_when("task", kSequenceTasks)
+      .only_when("model.type", {"lstm", "gru", "rnn"});
   table
       .choice(RUN_CONFIG_KEY(model.impl), kRnnImplNames,
               "Whose code runs the recurrent layers on --device cuda: seqtrain's fused cell "
@@ -69,11 +71,12 @@ RunConfigTable build_table() {
               "only, untested until run on a GPU). The cpu and serial backends have fused only.")
       .with_default(std::string("fused"))
       .only_when("task", kSequenceTasks);
-  table.integer(RUN_CONFIG_KEY(model.hidden_size), "Width of the recurrent state.")
+  table.integer(RUN_CONFIG_KEY(model.hidden_size),
+                "Width of the recurrent state, or of the transformer's token representation.")
       .with_default(std::int64_t{256})
       .at_least(1)
       .only_when("task", kSequenceTasks);
-  table.integer(RUN_CONFIG_KEY(model.layers), "Stacked recurrent layers.")
+  table.integer(RUN_CONFIG_KEY(model.layers), "Stacked recurrent layers, or transformer encoder layers.")
       .with_default(std::int64_t{1})
       .at_least(1)
       .only_when("task", kSequenceTasks);
@@ -95,6 +98,22 @@ RunConfigTable build_table() {
       .at_least(0)
       .less_than(1)
       .only_when("task", kSequenceTasks);
+
+  table
+      .integer(RUN_CONFIG_KEY(model.heads),
+               "Attention heads of the transformer; hidden_size / heads is the head dimension "
+               "(32, 64 or 128).")
+      .with_default(std::int64_t{2})
+      .at_least(1)
+      .only_when("task", kSequenceTasks)
+      .only_when("model.type", {"transformer"});
+  table
+      .integer(RUN_CONFIG_KEY(model.intermediate_size),
+               "Width of the transformer's feed-forward layer; 0 is 4 * hidden_size.")
+      .with_default(std::int64_t{0})
+      .at_least(0)
+      .only_when("task", kSequenceTasks)
+      .only_when("model.type", {"transformer"});
 
   table.integer(RUN_CONFIG_KEY(model.bert.hidden_size), "Width of every token's representation.")
       .with_default(std::int64_t{128})

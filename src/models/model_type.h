@@ -1,6 +1,7 @@
 // The model families (the config's model.type), chosen apart from the task:
 // a task takes any model that yields its head. Today the recurrent stacks
-// serve charlm, adding and classification, and BERT serves mlm.
+// serve charlm, adding and classification, the Transformer encoder adding and
+// classification, and BERT serves mlm.
 #pragma once
 
 #include <optional>
@@ -9,8 +10,8 @@
 
 namespace seqtrain {
 
-enum class ModelType { lstm, gru, rnn, bert };
-inline constexpr const char* kModelTypeNames[] = {"lstm", "gru", "rnn", "bert"};
+enum class ModelType { lstm, gru, rnn, bert, transformer };
+inline constexpr const char* kModelTypeNames[] = {"lstm", "gru", "rnn", "bert", "transformer"};
 constexpr const char* model_type_name(ModelType type) {
   return kModelTypeNames[static_cast<int>(type)];
 }
@@ -21,7 +22,8 @@ constexpr std::optional<RnnCell> recurrent_cell_of(ModelType type) {
     case ModelType::lstm: return RnnCell::lstm;
     case ModelType::gru: return RnnCell::gru;
     case ModelType::rnn: return RnnCell::rnn_tanh;
-    case ModelType::bert: return std::nullopt;
+    case ModelType::bert:
+    case ModelType::transformer: return std::nullopt;
   }
   return std::nullopt;
 }

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "models/layers.h"
 #include "seqtrain/error.h"
@@ -27,17 +29,44 @@ bool uses_tokens(Task task) { return task != Task::adding; }
 
 }  // namespace
 
+namespace {
+
+std::map<ModelType, SequenceModelFactory>& factories() {
+  static std::map<ModelType, SequenceModelFactory> registered;
+  return registered;
+}
+
+}  // namespace
+
+bool register_sequence_model(ModelType type, SequenceModelFactory factory) {
+  return factories().emplace(type, factory).second;
+}
+
 std::unique_ptr<SequenceModel> make_sequence_model(const SequenceModelSpec& spec,
                                                    ParameterStore& parameters, std::uint64_t seed) {
-  switch (spec.type) {
-    case ModelType::lstm:
-    case ModelType::gru:
-    case ModelType::rnn: return std::make_unique<RecurrentSequenceModel>(spec, parameters, seed);
-    case ModelType::bert: break;
+  const auto found = factories().find(spec.type);
+  if (found == factories().end()) {
+    std::string served;
+    for (const auto& [type, factory] : factories())
+      served += fmt::format("{}{}", served.empty() ? "" : ", ", model_type_name(type));
+    throw ConfigError(fmt::format("model.type {} cannot serve task {}; use one of: {}",
+                                  model_type_name(spec.type), task_name(spec.task), served));
   }
-  throw ConfigError(fmt::format("model.type {} cannot serve task {}; use lstm, gru or rnn",
-                                model_type_name(spec.type), task_name(spec.task)));
+  return found->second(spec, parameters, seed);
 }
+
+namespace {
+
+std::unique_ptr<SequenceModel> make_recurrent(const SequenceModelSpec& spec,
+                                              ParameterStore& parameters, std::uint64_t seed) {
+  return std::make_unique<RecurrentSequenceModel>(spec, parameters, seed);
+}
+
+}  // namespace
+
+SEQTRAIN_REGISTER_SEQUENCE_MODEL(ModelType::lstm, make_recurrent);
+SEQTRAIN_REGISTER_SEQUENCE_MODEL(ModelType::gru, make_recurrent);
+SEQTRAIN_REGISTER_SEQUENCE_MODEL(ModelType::rnn, make_recurrent);
 
 RecurrentSequenceModel::RecurrentSequenceModel(const SequenceModelSpec& spec,
                                                ParameterStore& parameters, std::uint64_t seed)

@@ -1,7 +1,8 @@
 // The models of the sequence tasks (charlm, adding, classification), behind
 // one interface (SequenceModel) that the tasks' runner, evaluation and
-// sampling use; make_sequence_model builds the one model.type names. Today's
-// model is recurrent (RecurrentSequenceModel): an input layer (an embedding of
+// sampling use; make_sequence_model builds the one model.type names, from the
+// factories the model files register. The recurrent model
+// (RecurrentSequenceModel, below) is an input layer (an embedding of
 // token ids, or the raw per-step features), a recurrent stack (LSTM, GRU or
 // tanh RNN; layers; optionally bidirectional) and a task head:
 //   charlm          a linear decoder on every step's output -> next-token logits
@@ -37,11 +38,15 @@ struct SequenceModelSpec {
   int embedding_size = 0;   // charlm, classification
   int feature_size = 0;     // adding: values per step
   int output_size = 0;      // charlm: vocabulary; adding: 1; classification: classes
+  // transformer
+  int heads = 4;              // hidden_size / heads: 32, 64 or 128
+  int intermediate_size = 0;  // the feed-forward width
+  int max_positions = 0;      // the longest sequence (data.sequence_length)
 };
 
 // What the sequence tasks need of a model. Adding a model for them: a
-// ModelType (model_type.h), a class implementing this, and its case in
-// make_sequence_model (docs/architecture.md).
+// ModelType (model_type.h) and a class implementing this whose file
+// registers its factory (SEQTRAIN_REGISTER_SEQUENCE_MODEL; docs/architecture.md).
 // Its graphs (Model::build_graph) take shape.length steps of shape.batch
 // sequences: inputs model_io::kTokens or kFeatures, kLengths and, with
 // targets, kTargets; output the head's logits or predictions.
@@ -55,6 +60,20 @@ class SequenceModel : public Model {
 // serve the sequence tasks.
 std::unique_ptr<SequenceModel> make_sequence_model(const SequenceModelSpec& spec,
                                                    ParameterStore& parameters, std::uint64_t seed);
+
+// A model file makes its type available to make_sequence_model with
+//   SEQTRAIN_REGISTER_SEQUENCE_MODEL(ModelType::x, [](const SequenceModelSpec& spec,
+//       ParameterStore& parameters, std::uint64_t seed) { return std::make_unique<X>(...); });
+// at namespace scope (a registration when the library loads).
+using SequenceModelFactory = std::unique_ptr<SequenceModel> (*)(const SequenceModelSpec& spec,
+                                                                ParameterStore& parameters,
+                                                                std::uint64_t seed);
+bool register_sequence_model(ModelType type, SequenceModelFactory factory);
+#define SEQTRAIN_REGISTER_SEQUENCE_MODEL_NAME2(line) sequence_model_registered_##line
+#define SEQTRAIN_REGISTER_SEQUENCE_MODEL_NAME(line) SEQTRAIN_REGISTER_SEQUENCE_MODEL_NAME2(line)
+#define SEQTRAIN_REGISTER_SEQUENCE_MODEL(type, factory)                                   \
+  [[maybe_unused]] static const bool SEQTRAIN_REGISTER_SEQUENCE_MODEL_NAME(__LINE__) = \
+      ::seqtrain::register_sequence_model(type, factory)
 
 class RecurrentSequenceModel final : public SequenceModel {
  public:

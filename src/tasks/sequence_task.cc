@@ -22,6 +22,11 @@ SequenceModelSpec base_spec(const RunConfig& config) {
   spec.bidirectional = config.model.bidirectional;
   spec.dropout = static_cast<float>(config.model.dropout);
   spec.embedding_size = static_cast<int>(config.model.embedding_size);
+  spec.heads = static_cast<int>(config.model.heads);
+  spec.intermediate_size = static_cast<int>(
+      config.model.intermediate_size > 0 ? config.model.intermediate_size
+                                         : 4 * config.model.hidden_size);
+  spec.max_positions = static_cast<int>(config.data.sequence_length);
   return spec;
 }
 
