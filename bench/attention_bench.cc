@@ -15,8 +15,9 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include "bench_backends.h"
+
 #include "seqtrain/backend.h"
-#include "seqtrain/error.h"
 #include "seqtrain/parameters.h"
 #include "seqtrain/rng.h"
 
@@ -104,14 +105,8 @@ void BM_Attention_SeqtrainCpuBatch2(benchmark::State& state) {
 // The CUDA backend through its plug-in; skipped, saying why, where it is
 // unavailable or there is no GPU (scripts/gpu_check.sh runs it on one).
 void BM_Attention_SeqtrainCuda(benchmark::State& state) {
-  std::unique_ptr<Backend> backend;
-  try {
-    backend = make_cuda_backend(0);
-  } catch (const Error& error) {
-    state.SkipWithError(error.what());
-    return;
-  }
-  run_attention(state, *backend, 16);
+  if (std::unique_ptr<Backend> backend = cuda_backend_or_skip(state))
+    run_attention(state, *backend, 16);
 }
 
 void BM_Attention_SeqtrainSerialBatch2(benchmark::State& state) {

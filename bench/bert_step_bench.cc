@@ -41,6 +41,7 @@
 #include <memory>
 #include <vector>
 
+#include "bench_backends.h"
 #include "data/mlm_batch.h"
 #include "data/mlm_masking.h"
 #include "data/sentencepiece_tokenizer.h"
@@ -198,19 +199,27 @@ void set_memory_counters(benchmark::State& state, const BertTrainingStep& step, 
   state.counters["peak_minus_baseline_MiB"] = mebibytes(peak - baseline);
 }
 
-void BM_BertStep_SeqtrainCpu(benchmark::State& state) {
-  const double baseline = baseline_rss_bytes();
-  auto backend = make_cpu_backend(omp_get_max_threads());
-  BertTrainingStep step(*backend, static_cast<int>(state.range(0)));
+// Times steps of the model (bert_base's shape when base) on the backend after
+// the warm-up steps, with the tokens/s counter.
+std::unique_ptr<BertTrainingStep> time_steps(benchmark::State& state, Backend& backend,
+                                             bool base = false) {
+  auto step = std::make_unique<BertTrainingStep>(backend, static_cast<int>(state.range(0)), base);
   std::uint64_t index = 0;
-  for (; index < kWarmupSteps; ++index) step.run(index);
-  for (auto _ : state) step.run(index++);
+  for (; index < kWarmupSteps; ++index) step->run(index);
+  for (auto _ : state) step->run(index++);
   state.counters["tokens_per_s"] =
       benchmark::Counter(static_cast<double>(state.iterations()) * kBatch * kLength,
                          benchmark::Counter::kIsRate);
+  state.counters["masked"] = static_cast<double>(step->batch.masked_count);
+  return step;
+}
+
+void BM_BertStep_SeqtrainCpu(benchmark::State& state) {
+  const double baseline = baseline_rss_bytes();
+  auto backend = make_cpu_backend(omp_get_max_threads());
+  const std::unique_ptr<BertTrainingStep> step = time_steps(state, *backend);
   state.counters["threads"] = omp_get_max_threads();
-  state.counters["masked"] = static_cast<double>(step.batch.masked_count);
-  set_memory_counters(state, step, baseline);
+  set_memory_counters(state, *step, baseline);
 }
 
 // The same step with training.precision bf16 (oneDNN's bf16 GEMMs), where the
@@ -223,13 +232,7 @@ void BM_BertStep_SeqtrainCpuBf16(benchmark::State& state) {
     state.SkipWithError(error.what());
     return;
   }
-  BertTrainingStep step(*backend, static_cast<int>(state.range(0)));
-  std::uint64_t index = 0;
-  for (; index < kWarmupSteps; ++index) step.run(index);
-  for (auto _ : state) step.run(index++);
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * kBatch * kLength,
-                         benchmark::Counter::kIsRate);
+  time_steps(state, *backend);
   state.counters["threads"] = omp_get_max_threads();
 }
 
@@ -237,21 +240,9 @@ void BM_BertStep_SeqtrainCpuBf16(benchmark::State& state) {
 // bert_base with base:1. Skipped, saying why, where CUDA is unavailable
 // (scripts/gpu_check.sh runs it on a GPU).
 void BM_BertStep_SeqtrainCuda(benchmark::State& state) {
-  std::unique_ptr<Backend> backend;
-  try {
-    backend = make_cuda_backend(0);
-  } catch (const Error& error) {
-    state.SkipWithError(error.what());
-    return;
-  }
-  BertTrainingStep step(*backend, static_cast<int>(state.range(0)), state.range(1) != 0);
-  std::uint64_t index = 0;
-  for (; index < kWarmupSteps; ++index) step.run(index);
-  for (auto _ : state) step.run(index++);
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * kBatch * kLength,
-                         benchmark::Counter::kIsRate);
-  state.counters["masked"] = static_cast<double>(step.batch.masked_count);
+  std::unique_ptr<Backend> backend = cuda_backend_or_skip(state);
+  if (!backend) return;
+  time_steps(state, *backend, state.range(1) != 0);
 }
 
 // Forwards every call to another backend and adds its wall time to a table

@@ -20,6 +20,8 @@
 #include <omp.h>
 
 #include <benchmark/benchmark.h>
+
+#include "bench_backends.h"
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "seqtrain/backend.h"
@@ -103,14 +105,8 @@ void BM_LstmLayer_SeqtrainSerial(benchmark::State& state) {
 }
 
 void run_on_cuda(benchmark::State& state, RnnImpl impl) {
-  std::unique_ptr<Backend> backend;
-  try {
-    backend = make_cuda_backend(0, impl);
-  } catch (const Error& error) {
-    state.SkipWithError(error.what());
-    return;
-  }
-  run_seqtrain_layer(state, *backend);
+  if (std::unique_ptr<Backend> backend = cuda_backend_or_skip(state, impl))
+    run_seqtrain_layer(state, *backend);
 }
 
 void BM_LstmLayer_CudaFused(benchmark::State& state) { run_on_cuda(state, RnnImpl::fused); }

@@ -96,13 +96,27 @@ for b in json.load(open(sys.argv[1]))["benchmarks"]:
         scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b.get("time_unit", "ns")]
         print(b["name"], round(b["real_time"] * scale, 3))' "$1"
 }
+# seqtrain_bench BINARY FILTER NAME: the package's benchmark rows matching
+# FILTER, as "name ms" lines in $work/NAME.txt (printed to the log too).
+seqtrain_bench() {
+  "$bin/$1" --benchmark_filter="$2" --benchmark_min_time=1 --benchmark_format=json \
+    >"$work/$3.json" || return 1
+  benchmark_ms "$work/$3.json" >"$work/$3.txt"
+  cat "$work/$3.txt"
+}
+# ms_at FILE STEPS: the ms_per_iteration of the JSON line with that steps, or "".
+ms_at() {
+  python3 -c 'import json, sys
+print(next((r["ms_per_iteration"] for r in map(json.loads, open(sys.argv[1]))
+            if r["steps"] == int(sys.argv[2])), ""))' "$1" "$2" 2>/dev/null
+}
 train() {  # train NAME ARGS...: a run of seqtrain train in $work/NAME
   local name=$1
   shift
   "$bin/seqtrain" train "$@" --set run_dir="$work/$name" --set training.log_every=1 \
     --set training.checkpoint_every=0
 }
-export -f note skip metric need_gpu need_torch benchmark_ms train
+export -f note skip metric need_gpu need_torch benchmark_ms seqtrain_bench ms_at train
 
 run_part() {  # run_part NAME LIMIT_SECONDS FUNCTION
   local name=$1 limit=$2 function=$3
@@ -211,34 +225,39 @@ with open("'"$corpus"'", "w") as f:
                 --set training.schedule.warmup_steps=5 --set training.eval_every=50
                 --set training.eval_batches=2 --set data.tokenizer.vocab_size=4000
                 --set 'data.phases=[{steps: 50, sequence_length: 128, batch_size: 32}]')
-  train bert_fp32 "$share/configs/bert_tiny.yaml" "${common[@]}" || exit 1
-  python3 - "$work/bert_fp32/metrics.jsonl" >"$work/bert.txt" <<'PY' || { note "$(cat "$work/bert.txt")"; exit 1; }
+  local status=0 precisions=fp32
+  if grep -q 'training.precision' "$share/docs/configuration.md"; then
+    precisions="fp32 bf16"
+  else
+    note "bf16: skipped, training.precision is not implemented in this package"
+  fi
+  for precision in $precisions; do
+    if ! train "bert_$precision" "$share/configs/bert_tiny.yaml" "${common[@]}" \
+      --set training.precision=$precision; then
+      note "$precision: the run failed"
+      status=1
+      continue
+    fi
+    # The loss falls and stays finite over the 50 steps; tokens/s after warm-up.
+    python3 - "$work/bert_$precision/metrics.jsonl" "$precision" >"$work/bert.txt" <<'PY' || status=1
 import json, math, sys
 train = [r for r in map(json.loads, open(sys.argv[1])) if r.get("split") == "train"]
 losses = [r.get("loss", r.get("mlm_loss")) for r in train]
 rate = sum(r["tokens_per_second"] for r in train[5:]) / max(len(train[5:]), 1)
 ok = len(losses) == 50 and all(map(math.isfinite, losses)) and losses[-1] < losses[0]
-print(f"fp32: loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} steps, {rate:.0f} tokens/s")
+print(f"{sys.argv[2]}: loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} steps, {rate:.0f} tokens/s")
 sys.exit(0 if ok else 1)
 PY
-  note "$(cat "$work/bert.txt")"
-  metric bert_tiny "fp32 training tokens/s over steps 6-50" \
-    "$(sed -n 's/.* \([0-9]*\) tokens\/s/\1/p' "$work/bert.txt")" "" tokens/s ""
-  if grep -q 'training.precision' "$share/docs/configuration.md"; then
-    train bert_bf16 "$share/configs/bert_tiny.yaml" "${common[@]}" \
-      --set training.precision=bf16 || { note "bf16: the run failed"; exit 1; }
-    note "bf16: $(tail -1 "$work/bert_bf16/metrics.jsonl")"
-  else
-    note "bf16: skipped, training.precision is not implemented yet (issue 12, item 5)"
-  fi
+    note "$(cat "$work/bert.txt")"
+    metric bert_tiny "$precision training tokens/s over steps 6-50" \
+      "$(sed -n 's/.* \([0-9]*\) tokens\/s/\1/p' "$work/bert.txt")" "" tokens/s ""
+  done
+  exit $status
 }
 
 part_bench_lstm() {
   need_gpu
-  "$bin/lstm_layer_bench" --benchmark_filter='Cuda' --benchmark_min_time=1 \
-    --benchmark_format=json >"$work/lstm.json" || exit 1
-  benchmark_ms "$work/lstm.json" >"$work/lstm.txt"
-  cat "$work/lstm.txt"
+  seqtrain_bench lstm_layer_bench 'Cuda' lstm || exit 1
   local peer=""
   if need_torch; then
     peer=$(cd "$share/scripts" && python3 bench_pytorch.py --device cuda --seconds 2 |
@@ -256,10 +275,7 @@ part_bench_lstm() {
 
 part_bench_attention() {
   need_gpu
-  "$bin/attention_bench" --benchmark_filter='SeqtrainCuda' --benchmark_format=json \
-    >"$work/attention.json" || exit 1
-  benchmark_ms "$work/attention.json" >"$work/attention.txt"
-  cat "$work/attention.txt"
+  seqtrain_bench attention_bench 'SeqtrainCuda' attention || exit 1
   if ! need_torch; then note "no torch with CUDA: no PyTorch peer"; fi
   for dtype in float32 bfloat16; do
     need_torch || break
@@ -269,8 +285,8 @@ part_bench_attention() {
   for steps in 128 512 2048; do
     local ms peer32 peer16
     ms=$(awk -v t="T:$steps/" 'index($1, t) { print $2 }' "$work/attention.txt")
-    peer32=$(python3 -c "import json,sys; print(next((r['ms_per_iteration'] for r in map(json.loads, open(sys.argv[1])) if r['steps'] == $steps), ''))" "$work/torch_attention_float32.jsonl" 2>/dev/null)
-    peer16=$(python3 -c "import json,sys; print(next((r['ms_per_iteration'] for r in map(json.loads, open(sys.argv[1])) if r['steps'] == $steps), ''))" "$work/torch_attention_bfloat16.jsonl" 2>/dev/null)
+    peer32=$(ms_at "$work/torch_attention_float32.jsonl" "$steps")
+    peer16=$(ms_at "$work/torch_attention_bfloat16.jsonl" "$steps")
     metric bench_attention "fp32 B 16 heads 8 d 64 T $steps fwd+bwd" "$ms" "$peer32" ms \
       "peer: scaled_dot_product_attention fp32"
     metric bench_attention "bf16 T $steps fwd+bwd" "" "$peer16" ms \
@@ -282,10 +298,7 @@ part_bench_attention() {
 
 part_bench_bert() {
   need_gpu
-  "$bin/bert_step_bench" --benchmark_filter='SeqtrainCuda' --benchmark_format=json \
-    >"$work/bert.json" || exit 1
-  benchmark_ms "$work/bert.json" >"$work/bert_bench.txt"
-  cat "$work/bert_bench.txt"
+  seqtrain_bench bert_step_bench 'SeqtrainCuda' bert_bench || exit 1
   local have_hf=0
   need_torch && python3 -c 'import transformers' 2>/dev/null && have_hf=1
   [ $have_hf = 1 ] || note "no torch with CUDA or no transformers: no Hugging Face peer"
