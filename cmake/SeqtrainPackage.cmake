@@ -2,7 +2,8 @@
 # seqtrain-VERSION-linux-x86_64.tar.gz, which runs wherever it is unpacked:
 #   bin/    seqtrain, the benchmark binaries and seqtrain_gpu_tests (RPATH
 #           $ORIGIN/../lib)
-#   lib/    libseqtrain.so, the CUDA plug-in libseqtrain_cuda.so and every
+#   lib/    libseqtrain.so, the CUDA plug-in libseqtrain_cuda.so, the MPI
+#           plug-in libseqtrain_mpi.so (its Open MPI is the machine's) and every
 #           non-system library they link (oneDNN, yaml-cpp, spdlog, fmt,
 #           SentencePiece, the OpenMP runtime, Google Benchmark, ...)
 #   share/seqtrain/  configs, docs, the GPU check script
@@ -28,6 +29,9 @@ seqtrain_packaged_rpath(seqtrain_cli "$ORIGIN/../lib")
 seqtrain_packaged_rpath(seqtrain "$ORIGIN")
 install(TARGETS seqtrain_cli RUNTIME_DEPENDENCY_SET seqtrain_dependencies RUNTIME DESTINATION bin)
 install(TARGETS seqtrain RUNTIME_DEPENDENCY_SET seqtrain_dependencies LIBRARY DESTINATION lib)
+if(TARGET seqtrain_mpi)  # its libmpi is the machine's Open MPI, never bundled
+  install(TARGETS seqtrain_mpi LIBRARY DESTINATION lib)
+endif()
 if(SEQTRAIN_WITH_CUDA)
   install(TARGETS seqtrain_cuda LIBRARY DESTINATION lib)
   if(SEQTRAIN_BUILD_TESTS)  # the GPU tests, for scripts/gpu_check.sh on a GPU machine

@@ -56,13 +56,16 @@ check_ldd() {
       status=1
     done < <(ldd "$file" 2>/dev/null | sed 's/^\s*//')
   done
-  if [ -e "$root/lib/libseqtrain_cuda.so" ]; then
-    for name in $(readelf -d "$root/lib/libseqtrain_cuda.so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-      [ -e "$root/lib/$name" ] || [[ $name =~ $base_system ]] || [[ $name =~ $machine_cuda ]] && continue
-      echo "  libseqtrain_cuda.so needs $name, neither in the package nor CUDA's"
+  # The plug-ins' own libraries are the machine's: CUDA's, Open MPI's.
+  for plugin in libseqtrain_cuda.so libseqtrain_mpi.so; do
+    [ -e "$root/lib/$plugin" ] || continue
+    for name in $(readelf -d "$root/lib/$plugin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+      [ -e "$root/lib/$name" ] || [[ $name =~ $base_system ]] || [[ $name =~ $machine_cuda ]] ||
+        [[ $name =~ ^libmpi\.so ]] && continue
+      echo "  $plugin needs $name, neither in the package nor the machine's CUDA or MPI"
       status=1
     done
-  fi
+  done
   return $status
 }
 check_ldd || fail "the libraries above come from outside the package and the base system"

@@ -11,6 +11,8 @@
 #include <set>
 #include <vector>
 
+#include "core/plugin_files.h"
+
 namespace seqtrain {
 namespace {
 
@@ -19,12 +21,6 @@ namespace fs = std::filesystem;
 const CudaPluginApi* linked_api = nullptr;
 
 #if SEQTRAIN_WITH_CUDA
-
-fs::path executable_directory() {
-  std::error_code error;
-  const fs::path self = fs::read_symlink("/proc/self/exe", error);
-  return error ? fs::path() : self.parent_path();
-}
 
 void append_split(std::vector<fs::path>& folders, const char* list) {
   if (list == nullptr) return;
@@ -147,21 +143,6 @@ class Loader {
   std::set<std::string> tried_;
 };
 
-std::vector<fs::path> plugin_candidates() {
-  std::vector<fs::path> candidates;
-  if (const char* explicit_path = std::getenv("SEQTRAIN_CUDA_PLUGIN"); explicit_path && *explicit_path)
-    return {explicit_path};
-  const fs::path bin = executable_directory();
-  if (!bin.empty()) {
-    candidates.push_back(bin / ".." / "lib" / kCudaPluginFile);
-    candidates.push_back(bin / kCudaPluginFile);
-  }
-#if defined(SEQTRAIN_CUDA_PLUGIN_BUILD_PATH)
-  candidates.emplace_back(SEQTRAIN_CUDA_PLUGIN_BUILD_PATH);
-#endif
-  return candidates;
-}
-
 #endif  // SEQTRAIN_WITH_CUDA
 
 CudaPlugin load_plugin() {
@@ -177,7 +158,13 @@ CudaPlugin load_plugin() {
   return plugin;
 #else
   std::string looked;
-  for (const fs::path& candidate : plugin_candidates()) {
+#if defined(SEQTRAIN_CUDA_PLUGIN_BUILD_PATH)
+  const std::string build_path = SEQTRAIN_CUDA_PLUGIN_BUILD_PATH;
+#else
+  const std::string build_path;
+#endif
+  for (const fs::path& candidate :
+       plugin_candidates(kCudaPluginFile, "SEQTRAIN_CUDA_PLUGIN", build_path)) {
     std::error_code ignored;
     if (!fs::is_regular_file(candidate, ignored)) {
       looked += looked.empty() ? candidate.string() : ", " + candidate.string();

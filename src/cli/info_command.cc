@@ -6,6 +6,7 @@
 
 #include "backends/cpu/cpu_isa.h"
 #include "backends/device_selection.h"
+#include "dist/communicator.h"
 #include "cli/commands.h"
 
 namespace seqtrain {
@@ -30,6 +31,7 @@ void register_info_command(CLI::App& app, CommandRegistry& commands) {
     fmt::print("threads:   {} (OpenMP, one pool; OMP_NUM_THREADS or the config's threads key)\n",
                omp_get_max_threads());
     fmt::print("devices:   {}\n", describe_devices());
+    fmt::print("mpi:       {}\n", describe_mpi());
     return 0;
   });
 }
