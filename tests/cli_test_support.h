@@ -15,14 +15,8 @@ struct CommandResult {
   std::string output;  // stdout and stderr, or stdout alone
 };
 
-// `seqtrain <arguments>` through the shell (OMP_WAIT_POLICY=passive, plus
-// `environment`: "NAME=value ..."); its output is stdout and stderr together,
-// or stdout alone without with_stderr.
-inline CommandResult run_seqtrain(const std::string& arguments, bool with_stderr = true,
-                                  const std::string& environment = "") {
-  const std::string command = "OMP_WAIT_POLICY=passive " + environment + " " +
-                              std::string(SEQTRAIN_BINARY) + " " + arguments +
-                              (with_stderr ? " 2>&1" : " 2>/dev/null");
+// A shell command's exit status and its standard output.
+inline CommandResult run_command(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   std::array<char, 4096> buffer;
@@ -30,6 +24,16 @@ inline CommandResult run_seqtrain(const std::string& arguments, bool with_stderr
     output.append(buffer.data(), n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// `seqtrain <arguments>` through the shell (OMP_WAIT_POLICY=passive, plus
+// `environment`: "NAME=value ..."); its output is stdout and stderr together,
+// or stdout alone without with_stderr.
+inline CommandResult run_seqtrain(const std::string& arguments, bool with_stderr = true,
+                                  const std::string& environment = "") {
+  return run_command("OMP_WAIT_POLICY=passive " + environment + " " +
+                     std::string(SEQTRAIN_BINARY) + " " + arguments +
+                     (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 }  // namespace seqtrain::testing

@@ -37,4 +37,8 @@ struct SequenceBatch {
   std::int64_t batch_size() const;  // B
 };
 
+// Rows [first, first + count) of every tensor of the batch (a data-parallel
+// rank's share of the global batch), in the same layouts.
+SequenceBatch slice_rows(const SequenceBatch& batch, std::int64_t first, std::int64_t count);
+
 }  // namespace seqtrain

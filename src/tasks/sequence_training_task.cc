@@ -1,5 +1,7 @@
 #include "tasks/sequence_training_task.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -48,7 +50,22 @@ class SequenceTrainingTask final : public TrainingTask {
                 config.task == Task::charlm && config.training.carry_state) {}
 
   TaskMetrics train_batch(const RunContext& context) override {
-    return runner_.train_batch(data_.dataset->next_training_batch(), context);
+    SequenceBatch batch = data_.dataset->next_training_batch();
+    if (world_size_ > 1) {
+      const std::int64_t rows = batch.batch_size() / world_size_;
+      batch = slice_rows(batch, rank_ * rows, rows);
+    }
+    return runner_.train_batch(batch, context);
+  }
+
+  void train_on_rank_slice(int rank, int world_size) override {
+    if (config_.data.batch_size % world_size != 0)
+      throw ConfigError(fmt::format(
+          "data.batch_size = {}: the global batch must divide by the {} ranks; make it a "
+          "multiple of {}",
+          config_.data.batch_size, world_size, world_size));
+    rank_ = rank;
+    world_size_ = world_size;
   }
 
   void describe_training(const TaskMetrics& window, nlohmann::json& record) const override {
@@ -91,6 +108,7 @@ class SequenceTrainingTask final : public TrainingTask {
 
  private:
   RunConfig config_;
+  int rank_ = 0, world_size_ = 1;  // data parallel: this rank's slice of each batch
   ParameterStore* parameters_;
   SequenceTaskData data_;
   std::unique_ptr<SequenceModel> model_;

@@ -11,6 +11,13 @@ void TrainingTask::initialize_from(const std::filesystem::path& directory) {
                  directory.string());
 }
 
+void TrainingTask::train_on_rank_slice(int, int world_size) {
+  if (world_size > 1)
+    throw ConfigError(
+        "task mlm does not train data-parallel yet (its batches are not split over ranks; "
+        "docs/distributed.md): run it as one process");
+}
+
 std::unique_ptr<TrainingTask> make_training_task(const RunConfig& config,
                                                  const std::filesystem::path& run_dir,
                                                  Backend& backend, ParameterStore& parameters,

@@ -44,6 +44,11 @@ class TrainingTask {
   virtual ModelCheckpointFormat checkpoint_format() = 0;
   // Fresh runs with training.init_from: start from those weights.
   virtual void initialize_from(const std::filesystem::path& directory);
+  // Data parallel (dist/communicator.h): train on rows [rank * B / N,
+  // (rank + 1) * B / N) of every global training batch of B rows (B divides
+  // by N). Validation stays whole. By default only one rank is accepted: a
+  // ConfigError for tasks that cannot split their batches yet.
+  virtual void train_on_rank_slice(int rank, int world_size);
 
   // Bytes planned for activations across the cached graphs, and what one
   // buffer per tensor would take.

@@ -7,13 +7,37 @@
 #include "seqtrain/error.h"
 
 namespace seqtrain {
+namespace {
+
+// The step's metrics and every parameter's gradient (host memory: the serial
+// and cpu backends) summed over the ranks.
+void reduce_over_ranks(Communicator& communicator, ParameterStore& parameters,
+                       TaskMetrics& metrics) {
+  double totals[] = {metrics.loss_sum, static_cast<double>(metrics.rows),
+                     static_cast<double>(metrics.correct), static_cast<double>(metrics.tokens)};
+  communicator.all_reduce_sum(totals);
+  metrics.loss_sum = totals[0];
+  metrics.rows = static_cast<std::int64_t>(totals[1]);
+  metrics.correct = static_cast<std::int64_t>(totals[2]);
+  metrics.tokens = static_cast<std::int64_t>(totals[3]);
+  for (const auto& parameter : parameters.all()) {
+    SEQTRAIN_CHECK(parameter->grad.device() == Device::cpu,
+                   "data parallel on a {} backend needs its own collectives",
+                   device_name(parameter->grad.device()));
+    communicator.all_reduce_sum(parameter->grad.span<float>());
+  }
+}
+
+}  // namespace
 
 OptimizerStepResult run_optimizer_step(
     const std::function<TaskMetrics(const RunContext&)>& micro_batch,
     ParameterStore& parameters, Optimizer& optimizer, const OptimizerStepOptions& options) {
   SEQTRAIN_CHECK(options.accumulation >= 1 && options.step >= 1, "step {} of {} micro-batches",
                  options.step, options.accumulation);
-  const bool accumulating = options.accumulation > 1;
+  const bool distributed = options.communicator != nullptr && options.communicator->world_size() > 1;
+  // Gradients of summed losses, divided by the scored rows of the whole step.
+  const bool accumulating = options.accumulation > 1 || distributed;
   parameters.zero_grads();
   OptimizerStepResult result;
   for (std::int64_t micro = 0; micro < options.accumulation; ++micro) {
@@ -23,6 +47,7 @@ OptimizerStepResult run_optimizer_step(
     context.sum_loss_over_rows = accumulating;
     result.metrics.add(micro_batch(context));
   }
+  if (distributed) reduce_over_ranks(*options.communicator, parameters, result.metrics);
   if (!std::isfinite(result.metrics.loss_sum)) {
     result.skipped = fmt::format("the loss is {}", result.metrics.loss_sum);
     return result;

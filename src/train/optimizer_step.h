@@ -13,12 +13,19 @@
 //
 // Micro-batch i of step s (1-based) runs with RunContext{seed, (s - 1) * k + i},
 // so every micro-batch of every step draws its own dropout masks.
+//
+// Data parallel (a communicator of N > 1 ranks): each rank's micro-batches
+// are its slices of the global batches, gradients are summed over the scored
+// rows as with accumulation, then summed over the ranks (with the metrics)
+// and divided by the global scored rows, before the norm, the clipping and
+// the update, which every rank then computes alike.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
 
+#include "dist/communicator.h"
 #include "seqtrain/backend.h"
 #include "seqtrain/parameters.h"
 #include "train/grad_clip.h"
@@ -33,6 +40,7 @@ struct OptimizerStepOptions {
   double clip_norm = 0.0;         // <= 0: no clipping
   float learning_rate = 0.0f;
   std::uint64_t seed = 0;
+  Communicator* communicator = nullptr;  // null or 1 rank: this process alone
 };
 
 struct OptimizerStepResult {

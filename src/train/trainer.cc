@@ -11,9 +11,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 
 #include "backends/device_selection.h"
 #include "config/resolve_run_config.h"
+#include "dist/communicator.h"
 #include "train/checkpoint.h"
 #include "train/lr_schedule.h"
 #include "train/memory_estimate.h"
@@ -146,21 +148,47 @@ int run_training(const TrainOptions& options) {
         rnn_impl_name(backend->recurrent_impl())));
   // Mixed precision (training.precision): a backend that cannot says so here.
   backend->set_gemm_precision(config.training.precision);
+  // Data parallel under mpirun (dist/communicator.h); alone, one rank.
+  std::unique_ptr<Communicator> communicator = make_communicator();
+  const int world_size = communicator->world_size();
+  const bool writer = communicator->rank() == 0;  // logs, metrics, checkpoints
+  if (world_size > 1) {
+    if (backend->device() != Device::cpu)
+      throw DeviceError(fmt::format(
+          "data parallel on the {} backend needs NCCL, not built yet (docs/distributed.md); use "
+          "--device cpu, or one process",
+          backend->name()));
+    if (config.task == Task::charlm && config.training.carry_state)
+      throw ConfigError(
+          "training.carry_state: a charlm run that carries its recurrent state does not train "
+          "data-parallel yet (checkpoints keep one rank's state); set training.carry_state: "
+          "false, or run one process");
+  }
   // Before anything in the run directory changes: an incomplete newest
   // checkpoint is refused, since training on would write over it.
   const std::optional<fs::path> checkpoint =
       resuming ? find_resume_checkpoint(run_dir) : std::nullopt;
-  const bool created = prepare_run_directory(run_dir, config, resuming);
-  if (resuming) {
+  // Rank 0 prepares the run directory; the others wait for it.
+  const bool created = writer && prepare_run_directory(run_dir, config, resuming);
+  if (resuming && writer) {
     remove_interrupted_saves(run_dir);
     if (checkpoint) write_latest_pointer(run_dir, *checkpoint);
   }
+  communicator->barrier();
   FreshRunDirectoryGuard fresh_run_guard(run_dir, created, resuming);
-  set_up_logging(run_dir);
+  if (writer)
+    set_up_logging(run_dir);
+  else
+    spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the run
 
   ParameterStore parameters(*backend);
   std::unique_ptr<TrainingTask> task = make_training_task(
       config, run_dir, *backend, parameters, resuming ? RunStart::existing : RunStart::fresh);
+  task->train_on_rank_slice(communicator->rank(), world_size);
+  if (world_size > 1)
+    spdlog::info("data parallel: {} ({}); each rank trains on {} rows of every batch of {}",
+                 communicator->describe(), describe_mpi(), config.data.batch_size / world_size,
+                 config.data.batch_size);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(config.training.optimizer, parameters);
   const LrSchedule schedule = make_schedule(config.training);
   check_memory_plan(*task, parameters, *optimizer, *backend);
@@ -190,7 +218,8 @@ int run_training(const TrainOptions& options) {
     return 130;
   }
 
-  MetricsLog metrics(run_dir);
+  std::optional<MetricsLog> metrics;
+  if (writer) metrics.emplace(run_dir);
   ProgressLine progress = ProgressLine::for_stderr();
   std::int64_t last_saved_step = -1;
   auto save = [&](std::int64_t at_step) {
@@ -223,7 +252,8 @@ int run_training(const TrainOptions& options) {
          .accumulation = accumulation,
          .clip_norm = config.training.clip_norm,
          .learning_rate = learning_rate,
-         .seed = static_cast<std::uint64_t>(config.seed)});
+         .seed = static_cast<std::uint64_t>(config.seed),
+         .communicator = communicator.get()});
     const TaskMetrics& step_metrics = outcome.metrics;
     const GradientNorm& clip = outcome.gradient;
     if (!outcome.skipped.empty()) {
@@ -263,7 +293,8 @@ int run_training(const TrainOptions& options) {
       record["grad_norm"] = clip.norm;
       if (skipped_in_all > 0) record["skipped_steps"] = skipped_in_all;
       record["tokens_per_second"] = static_cast<double>(window.tokens) / std::max(seconds, 1e-9);
-      metrics.write(record);
+      if (world_size > 1) record["world_size"] = world_size;
+      if (writer) metrics->write(record);
       progress.update(fmt::format("step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s", step,
                                   config.training.steps, window.mean_loss(), learning_rate,
                                   record["tokens_per_second"].get<double>()));
@@ -275,24 +306,31 @@ int run_training(const TrainOptions& options) {
     // Validation and checkpoints are not training: their time is left out of
     // the next window's tokens_per_second.
     const auto pause_start = std::chrono::steady_clock::now();
-    if ((config.training.eval_every > 0 && step % config.training.eval_every == 0) || last) {
+    // Validation and checkpoints: rank 0 alone (the others' next collective
+    // waits for it), on the whole validation set, as one process would.
+    if (writer &&
+        ((config.training.eval_every > 0 && step % config.training.eval_every == 0) || last)) {
       nlohmann::json record = task->evaluate(config.training.eval_batches);
       progress.clear();
       spdlog::info("step {} validation: {}", step, summarize(record));
       record["step"] = step;
       record["split"] = "validation";
-      metrics.write(record);
+      metrics->write(record);
     }
-    if ((config.training.checkpoint_every > 0 && step % config.training.checkpoint_every == 0) ||
-        last) {
+    if (writer && ((config.training.checkpoint_every > 0 &&
+                    step % config.training.checkpoint_every == 0) ||
+                   last)) {
       progress.clear();
       save(step);
     }
     window_start += std::chrono::steady_clock::now() - pause_start;
-    if (signals.received() != 0 && !last) {
+    // Every rank stops at the same step when any of them was signalled.
+    double stop_signal = signals.received();
+    if (world_size > 1) communicator->all_reduce_sum(std::span<double>(&stop_signal, 1));
+    if (stop_signal != 0 && !last) {
       progress.clear();
       spdlog::info("stopped by signal {} at step {}", signals.received(), step);
-      if (last_saved_step != step) save(step);
+      if (writer && last_saved_step != step) save(step);
       spdlog::info("resume with: seqtrain train --resume {}", run_dir.string());
       return 130;
     }
