@@ -157,48 +157,20 @@ CudaPlugin load_plugin() {
       "not built (configure with -DSEQTRAIN_CUDA=ON where the CUDA toolkit is installed)";
   return plugin;
 #else
-  std::string looked;
 #if defined(SEQTRAIN_CUDA_PLUGIN_BUILD_PATH)
   const std::string build_path = SEQTRAIN_CUDA_PLUGIN_BUILD_PATH;
 #else
   const std::string build_path;
 #endif
-  for (const fs::path& candidate :
-       plugin_candidates(kCudaPluginFile, "SEQTRAIN_CUDA_PLUGIN", build_path)) {
-    std::error_code ignored;
-    if (!fs::is_regular_file(candidate, ignored)) {
-      looked += looked.empty() ? candidate.string() : ", " + candidate.string();
-      continue;
-    }
-    plugin.path = fs::weakly_canonical(candidate, ignored).string();
-    std::string error;
-    Loader loader;
-    void* handle = loader.open(plugin.path, error);
-    if (handle == nullptr) {
-      plugin.unavailable = fmt::format("the CUDA plug-in {} cannot be loaded: {}", plugin.path, error);
-      return plugin;
-    }
-    using Entry = const CudaPluginApi* (*)();
-    auto entry = reinterpret_cast<Entry>(::dlsym(handle, kCudaPluginEntry));
-    if (entry == nullptr) {
-      plugin.unavailable = fmt::format("{} has no entry point {}: it is not a seqtrain CUDA plug-in",
-                                       plugin.path, kCudaPluginEntry);
-      return plugin;
-    }
-    const CudaPluginApi* api = entry();
-    if (api->abi != kCudaPluginAbi || std::string(api->seqtrain_version) != SEQTRAIN_VERSION) {
-      plugin.unavailable = fmt::format(
-          "the CUDA plug-in {} is from seqtrain {} (plug-in ABI {}), this is {} (ABI {}); use "
-          "the plug-in built with this seqtrain",
-          plugin.path, api->seqtrain_version, api->abi, SEQTRAIN_VERSION, kCudaPluginAbi);
-      return plugin;
-    }
-    plugin.api = api;
-    return plugin;  // the handle stays open for the life of the process
-  }
-  plugin.unavailable = fmt::format(
-      "the CUDA plug-in {} was not found (looked at {}; SEQTRAIN_CUDA_PLUGIN names it)",
-      kCudaPluginFile, looked);
+  const FoundPlugin found = find_plugin(
+      "CUDA", kCudaPluginFile, "SEQTRAIN_CUDA_PLUGIN", build_path, kCudaPluginEntry,
+      kCudaPluginAbi, [](const std::string& path, std::string& error) {
+        Loader loader;  // preloads the CUDA libraries the loader cannot find
+        return loader.open(path, error);
+      });
+  plugin.api = static_cast<const CudaPluginApi*>(found.table);
+  plugin.path = found.path;
+  plugin.unavailable = found.unavailable;
   return plugin;
 #endif
 }

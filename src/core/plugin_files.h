@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,5 +15,28 @@ namespace seqtrain {
 std::vector<std::filesystem::path> plugin_candidates(const std::string& file,
                                                      const char* environment_variable,
                                                      const std::string& build_path);
+
+// Every plug-in's table of entry points starts with these two members.
+struct PluginTableHeader {
+  int abi;
+  const char* seqtrain_version;
+};
+
+// What was found: the plug-in's table (null when unavailable), where it was
+// loaded from, or why it is unavailable.
+struct FoundPlugin {
+  const void* table = nullptr;
+  std::string path;
+  std::string unavailable;
+};
+
+// Looks for `file` (plugin_candidates), opens the first that exists with
+// `open` (a dlopen; it returns null and sets its error to say why), calls its
+// C entry point `entry` and checks the table's abi and seqtrain version.
+// `what` names the plug-in in the messages ("CUDA"). Never throws.
+FoundPlugin find_plugin(const std::string& what, const std::string& file,
+                        const char* environment_variable, const std::string& build_path,
+                        const char* entry, int abi,
+                        const std::function<void*(const std::string& path, std::string& error)>& open);
 
 }  // namespace seqtrain

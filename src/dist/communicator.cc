@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <string_view>
 
 #include "core/plugin_files.h"
@@ -48,43 +47,20 @@ MpiPlugin load_mpi_plugin() {
       "not built (install OpenMPI, libopenmpi-dev, and reconfigure: scripts/setup.sh does)";
   return plugin;
 #else
-  std::string looked;
-  for (const std::filesystem::path& candidate :
-       plugin_candidates(kMpiPluginFile, "SEQTRAIN_MPI_PLUGIN", SEQTRAIN_MPI_PLUGIN_BUILD_PATH)) {
-    std::error_code ignored;
-    if (!std::filesystem::is_regular_file(candidate, ignored)) {
-      looked += looked.empty() ? candidate.string() : ", " + candidate.string();
-      continue;
-    }
-    plugin.path = std::filesystem::weakly_canonical(candidate, ignored).string();
-    // RTLD_GLOBAL: Open MPI's components, loaded later, resolve against libmpi.
-    void* handle = ::dlopen(plugin.path.c_str(), RTLD_NOW | RTLD_GLOBAL);
-    if (handle == nullptr) {
-      plugin.unavailable = fmt::format("the MPI plug-in {} cannot be loaded: {} (is Open MPI "
-                                       "installed? libmpi.so.40 must be on the loader path)",
-                                       plugin.path, ::dlerror());
-      return plugin;
-    }
-    using Entry = const MpiPluginApi* (*)();
-    auto entry = reinterpret_cast<Entry>(::dlsym(handle, kMpiPluginEntry));
-    if (entry == nullptr) {
-      plugin.unavailable = fmt::format("{} has no entry point {}", plugin.path, kMpiPluginEntry);
-      return plugin;
-    }
-    const MpiPluginApi* api = entry();
-    if (api->abi != kMpiPluginAbi || std::string_view(api->seqtrain_version) != SEQTRAIN_VERSION) {
-      plugin.unavailable = fmt::format(
-          "the MPI plug-in {} is from seqtrain {} (ABI {}), this is {} (ABI {}); use the one "
-          "built with it",
-          plugin.path, api->seqtrain_version, api->abi, SEQTRAIN_VERSION, kMpiPluginAbi);
-      return plugin;
-    }
-    plugin.api = api;
-    return plugin;
-  }
-  plugin.unavailable = fmt::format("the MPI plug-in {} was not found (looked at {}; "
-                                   "SEQTRAIN_MPI_PLUGIN names it)",
-                                   kMpiPluginFile, looked);
+  const FoundPlugin found = find_plugin(
+      "MPI", kMpiPluginFile, "SEQTRAIN_MPI_PLUGIN", SEQTRAIN_MPI_PLUGIN_BUILD_PATH,
+      kMpiPluginEntry, kMpiPluginAbi, [](const std::string& path, std::string& error) -> void* {
+        // RTLD_GLOBAL: Open MPI's components, loaded later, resolve against libmpi.
+        void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+        if (handle == nullptr)
+          error = fmt::format("{} (is Open MPI installed? libmpi.so.40 must be on the loader "
+                              "path)",
+                              ::dlerror());
+        return handle;
+      });
+  plugin.api = static_cast<const MpiPluginApi*>(found.table);
+  plugin.path = found.path;
+  plugin.unavailable = found.unavailable;
   return plugin;
 #endif
 }
