@@ -46,7 +46,7 @@ check_run() {  # check_run NAME EXPECTED_REASON [ENV=VALUE...]
 
 check_run no_driver "no GPU: .*(no device|unavailable)"
 # A CPU-only build's package has no plug-in to look for.
-if tar -tzf "$tarball" | grep -q '/lib/libseqtrain_cuda.so$'; then
+if tar -tzf "$tarball" >"$work/contents.txt" && grep -q '/lib/libseqtrain_cuda.so$' "$work/contents.txt"; then
   check_run no_plugin "no GPU: unavailable: the CUDA plug-in libseqtrain_cuda.so was not found" \
     SEQTRAIN_CUDA_PLUGIN="$work/missing/libseqtrain_cuda.so"
 else
