@@ -51,13 +51,17 @@ std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
     return make_cuda_backend(ordinal, recurrent_impl);
   }
   if (device == "auto") {
+    // Plainly when there is no GPU; why (no plug-in, library, driver or
+    // device) at debug level and in seqtrain info.
     if (!cuda_backend_available()) {
-      spdlog::info("device auto: using the cpu backend (CUDA backend {})", describe_cuda_build());
+      spdlog::info("device auto: no GPU found, using the CPU");
+      spdlog::debug("device auto: the CUDA backend is {}", describe_cuda_build());
       return make_cpu_backend(threads);
     }
     const CudaDeviceQuery devices = query_cuda_devices();
     if (devices.count == 0) {
-      spdlog::info("device auto: using the cpu backend (CUDA: {})", devices.description);
+      spdlog::info("device auto: no GPU found, using the CPU");
+      spdlog::debug("device auto: CUDA: {}", devices.description);
       return make_cpu_backend(threads);
     }
     spdlog::info("device auto: using CUDA device 0 (CUDA: {})", devices.description);
