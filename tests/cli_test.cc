@@ -266,6 +266,27 @@ TEST_F(Cli, WithoutTheCudaPluginInfoSaysWhyAndAutoTrainsOnTheCpu) {
       << trained.output;
 }
 
+// Extending a finished run with a decaying schedule says how the learning
+// rate moves (the decay keeps its shape over the new total), never silently.
+TEST_F(Cli, ExtendingADecayingRunSaysHowTheLearningRateMoves) {
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 4));
+  ASSERT_EQ(run_seqtrain("train " + config.string() + " --device cpu").exit_code, 0);
+  const CommandResult extended = run_seqtrain("train --resume " + (directory_ / "run").string() +
+                                              " --device cpu --set training.steps=8");
+  ASSERT_EQ(extended.exit_code, 0) << extended.output;
+  // Cosine from 0.01 after 1 warmup step: step 4 of 4 is at 0, step 4 of 8 at 0.00611.
+  EXPECT_NE(extended.output.find("training.steps 4 -> 8: the cosine decay now runs to step 8, "
+                                 "keeping its shape, so the learning rate at step 4 moves from "
+                                 "0.000e+00 to 6.113e-03"),
+            std::string::npos)
+      << extended.output;
+  // The same total again: nothing to say.
+  const CommandResult again = run_seqtrain("train --resume " + (directory_ / "run").string() +
+                                           " --device cpu --set training.steps=8");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(again.output.find("decay now runs"), std::string::npos) << again.output;
+}
+
 // model.type transformer trains the adding task end to end (config, data,
 // checkpoint, eval of the checkpoint reproducing the run's last validation).
 TEST_F(Cli, ATransformerTrainsTheAddingTaskAndEvalReproducesItsValidation) {

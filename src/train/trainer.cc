@@ -134,6 +134,16 @@ int run_training(const TrainOptions& options) {
   const bool resuming = !options.resume_dir.empty();
   RunConfig config = resolve_run_config(options.config_path, options.overrides, options.resume_dir);
   const fs::path run_dir = config.run_dir;
+  // The schedule the run had before this resume's --set (read before the run
+  // directory's config.yaml is rewritten), to say how an extension changes it.
+  std::optional<TrainingConfig> previous_training;
+  if (resuming) {
+    try {
+      previous_training = resolve_run_config("", {}, options.resume_dir).training;
+    } catch (const Error&) {
+      // No readable config.yaml of its own: nothing to compare with.
+    }
+  }
   // Before the run directory exists: a device that is not there (--device cuda
   // without a GPU) must not leave a directory that refuses the retry.
   auto backend =
@@ -201,6 +211,19 @@ int run_training(const TrainOptions& options) {
       step = loaded.step;
       task->restore_state(loaded.trainer_state);
       spdlog::info("resumed {} at step {}", checkpoint->string(), step);
+      // Extending (or shortening) a decaying run: the decay keeps its shape
+      // over the new total, which moves the learning rate; said, not silent.
+      if (previous_training && previous_training->steps != config.training.steps &&
+          config.training.schedule.decay != LrDecay::constant && step >= 1) {
+        const float before = make_schedule(*previous_training).learning_rate(step);
+        const float now = schedule.learning_rate(step);
+        spdlog::warn(
+            "training.steps {} -> {}: the {} decay now runs to step {}, keeping its shape, so the "
+            "learning rate at step {} moves from {:.3e} to {:.3e}",
+            previous_training->steps, config.training.steps,
+            lr_decay_name(config.training.schedule.decay), config.training.steps, step, before,
+            now);
+      }
     } catch (const nlohmann::json::exception& e) {
       throw CheckpointError(fmt::format("{}: {} is malformed: {}", checkpoint->string(),
                                         kTrainerStateFileName, e.what()));
