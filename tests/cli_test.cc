@@ -484,6 +484,40 @@ TEST_F(Cli, ResumeContinuesBitForBitWithCarriedCharLmState) {
   EXPECT_EQ(sample.output.rfind("the", 0), 0u) << sample.output;
 }
 
+// generate: without --seed each call draws a new seed and prints it, and that
+// seed draws the same sample again; --greedy needs no seed and repeats.
+TEST_F(Cli, GenerateSeedsEachCallUnlessToldAndGreedyRepeats) {
+  std::string corpus;
+  for (int i = 0; i < 200; ++i) corpus += "the cat sat on the mat " + std::to_string(i % 7) + "\n";
+  write("corpus.txt", corpus);
+  const fs::path run = directory_ / "run";
+  fs::path config = write(
+      "charlm.yaml",
+      "task: charlm\nseed: 9\nthreads: 1\nrun_dir: " + run.string() +
+          "\nmodel: {cell: lstm, hidden_size: 8, embedding_size: 4}\n"
+          "data: {path: " + (directory_ / "corpus.txt").string() +
+          ", sequence_length: 8, batch_size: 4}\n"
+          "training: {steps: 3, eval_every: 0, eval_batches: 1}\n");
+  ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  const std::string generate = "generate " + run.string() + " --prompt the --length 30";
+  const CommandResult first = run_seqtrain(generate);
+  const CommandResult second = run_seqtrain(generate);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::size_t at = first.output.find("sampling seed ");
+  ASSERT_NE(at, std::string::npos) << first.output;
+  const std::string seed = first.output.substr(at + 14, first.output.find(' ', at + 14) - at - 14);
+  EXPECT_EQ(second.output.find("sampling seed " + seed + " "), std::string::npos)
+      << "two calls drew the same seed " << seed;
+  // The printed seed draws the first sample again (stdout only).
+  const CommandResult again = run_seqtrain(generate + " --seed " + seed, false);
+  ASSERT_EQ(again.exit_code, 0);
+  EXPECT_NE(first.output.find(again.output), std::string::npos)
+      << first.output << " vs " << again.output;
+  const CommandResult greedy = run_seqtrain(generate + " --greedy", false);
+  EXPECT_EQ(greedy.output, run_seqtrain(generate + " --greedy", false).output);
+  EXPECT_EQ(greedy.output.rfind("the", 0), 0u) << greedy.output;
+}
+
 // A trainer_state.json whose carried_state has a negative or a wrong shape
 // ended with exit 70 ("This is a bug in seqtrain"): it is bad input.
 TEST_F(Cli, BadCarriedStateInACheckpointIsAOneLineError) {

@@ -1,6 +1,7 @@
 // seqtrain generate RUN_DIR: sample text from a character language model.
 #include <cmath>
 #include <iostream>
+#include <random>
 
 #include "backends/device_selection.h"
 #include "cli/commands.h"
@@ -20,14 +21,23 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
   CLI::App* generate = app.add_subcommand("generate", "Sample text from a trained charlm run");
   generate->add_option("run_dir", *run_dir, "The run directory")->required();
   generate->add_option("--checkpoint", *checkpoint, "A checkpoint directory (default: the latest)");
-  generate->add_option("--prompt", options->prompt, "Text the sample continues");
+  generate->add_option("--prompt", options->prompt,
+                       "Text the sample continues (default: a newline)");
   generate->add_option("--length", options->length, "Symbols to generate")
-      ->check(integer_at_least(1));
+      ->check(integer_at_least(1))
+      ->capture_default_str();
   generate->add_option("--temperature", options->temperature, "Softmax temperature (> 0)")
-      ->check(positive_finite_number());
+      ->check(positive_finite_number())
+      ->capture_default_str();
   generate->add_option("--top-k", options->top_k, "Sample among the k likeliest symbols (0 = all)")
-      ->check(integer_at_least(0));
-  generate->add_option("--seed", options->seed, "Sampling seed");
+      ->check(integer_at_least(0))
+      ->capture_default_str();
+  auto seed_given = std::make_shared<bool>(false);
+  generate->add_option("--seed", options->seed,
+                       "Sampling seed (default: a new one each call, printed so it can be reused)")
+      ->each([seed_given](const std::string&) { *seed_given = true; });
+  generate->add_flag("--greedy", options->greedy,
+                     "Take the likeliest symbol every step instead of sampling");
   generate->add_option("--device", *device, kDeviceChoices)
       ->check(device_validator());
   commands.add(generate, [=] {
@@ -46,7 +56,14 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
         checkpoint->empty() ? require_latest_checkpoint(*run_dir) : std::filesystem::path(*checkpoint);
     load_checkpoint(from, parameters, nullptr);
     CharVocabulary vocabulary = CharVocabulary::load(vocabulary_path(*run_dir));
-    std::cout << sample_text(*model, *backend, parameters, vocabulary, *options) << std::endl;
+    SamplingOptions sampling = *options;
+    if (!*seed_given && !sampling.greedy) {
+      sampling.seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
+                      static_cast<std::uint64_t>(std::random_device{}());
+      std::cerr << "sampling seed " << sampling.seed << " (--seed " << sampling.seed
+                << " draws this sample again)\n";
+    }
+    std::cout << sample_text(*model, *backend, parameters, vocabulary, sampling) << std::endl;
     return 0;
   });
 }

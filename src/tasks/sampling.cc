@@ -65,8 +65,15 @@ std::string sample_text(const SequenceModel& model, Backend& backend, ParameterS
   Tensor logits;
   for (std::int32_t id : prompt) logits = step(id);
   for (std::int64_t i = 0; i < options.length; ++i) {
-    std::int32_t next = sample_index(logits.data<float>(), static_cast<std::int32_t>(logits.numel()),
-                                     options.temperature, options.top_k, rng.next_uniform());
+    const float* scores = logits.data<float>();
+    const auto count = static_cast<std::int32_t>(logits.numel());
+    std::int32_t next = 0;
+    if (options.greedy) {
+      for (std::int32_t c = 1; c < count; ++c)
+        if (scores[c] > scores[next]) next = c;  // the first of equal maxima
+    } else {
+      next = sample_index(scores, count, options.temperature, options.top_k, rng.next_uniform());
+    }
     generated.push_back(next);
     if (i + 1 < options.length) logits = step(next);
   }

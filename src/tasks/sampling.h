@@ -18,9 +18,11 @@ struct SamplingOptions {
   double temperature = 1.0;
   std::int64_t top_k = 0;
   std::uint64_t seed = 0;
+  bool greedy = false;  // the likeliest symbol every step (no randomness)
 };
 
-// The prompt followed by `length` sampled symbols. An empty prompt starts from a newline.
+// The prompt followed by `length` sampled symbols (or, greedy, the likeliest
+// ones). An empty prompt starts from a newline.
 std::string sample_text(const SequenceModel& model, Backend& backend, ParameterStore& parameters,
                         const CharVocabulary& vocabulary, const SamplingOptions& options);
 
