@@ -38,7 +38,8 @@ for config in "${configs[@]}"; do
 import json, sys
 for line in open(sys.argv[1]):
     record = json.loads(line)
-    record.pop("tokens_per_second", None)
+    for timing in ("tokens_per_second", "time", "elapsed_seconds"):
+        record.pop(timing, None)
     print(json.dumps(record, sort_keys=True))
 PY
   done

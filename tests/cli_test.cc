@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -478,6 +480,18 @@ TEST_F(Cli, ResumeContinuesBitForBitWithCarriedCharLmState) {
   ASSERT_EQ(second.exit_code, 0) << second.output;
   expect_same_weights(straight / "checkpoints" / "step_10" / "model.safetensors",
                       resumed / "checkpoints" / "step_10" / "model.safetensors");
+  // The replayed steps 6-10 appear once each in metrics.jsonl, and every
+  // record says when it was written.
+  std::map<std::pair<std::int64_t, std::string>, int> seen;
+  std::istringstream records(read_file(resumed / "metrics.jsonl"));
+  for (std::string line; std::getline(records, line);) {
+    const nlohmann::json record = nlohmann::json::parse(line);
+    EXPECT_TRUE(record.contains("time") && record.contains("elapsed_seconds")) << line;
+    ++seen[{record["step"].get<std::int64_t>(), record["split"].get<std::string>()}];
+  }
+  for (const auto& [key, count] : seen)
+    EXPECT_EQ(count, 1) << "step " << key.first << " " << key.second;
+  EXPECT_EQ(seen.count({10, "train"}), 1u);
   CommandResult sample =
       run_seqtrain("generate " + resumed.string() + " --prompt the --length 20 --seed 3", false);
   EXPECT_EQ(sample.exit_code, 0) << sample.output;

@@ -1,6 +1,8 @@
 // The metrics JSONL file and the terminal progress line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -48,6 +50,31 @@ TEST(MetricsLog, WritesOneFlushedJsonObjectPerLineAndAppendsOnResume) {
   EXPECT_EQ(nlohmann::json::parse(lines[0]), first);
   EXPECT_EQ(nlohmann::json::parse(lines[1]), second);
   EXPECT_EQ(nlohmann::json::parse(lines[2]), (nlohmann::json{{"step", 3}, {"loss", nullptr}}));
+}
+
+// A resumed run keeps the records up to its checkpoint's step and drops the
+// later ones it is about to replay (lines that are not records stay).
+TEST(MetricsLog, AResumeDropsTheRecordsOfStepsItWillReplay) {
+  TrainTestDirectory directory;
+  const auto run_dir = directory.root() / "run";
+  {
+    MetricsLog log(run_dir);
+    for (int step = 1; step <= 6; ++step) log.write({{"step", step}, {"split", "train"}});
+    log.write({{"note", "no step"}});
+  }
+  {
+    MetricsLog resumed(run_dir, 4);
+    resumed.write({{"step", 5}, {"split", "train"}, {"again", true}});
+  }
+  const std::vector<std::string> lines = lines_of(read_bytes(run_dir / "metrics.jsonl"));
+  std::vector<std::int64_t> steps;
+  for (const std::string& line : lines) {
+    const nlohmann::json record = nlohmann::json::parse(line);
+    if (record.contains("step")) steps.push_back(record["step"].get<std::int64_t>());
+  }
+  EXPECT_EQ(steps, (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_NE(lines.back().find("\"again\":true"), std::string::npos);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), std::string("{\"note\":\"no step\"}")), 1);
 }
 
 TEST(MetricsLog, UnwritableRunDirectoryIsAnErrorNamingIt) {

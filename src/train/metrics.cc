@@ -5,18 +5,38 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 #include <string>
 
+#include "io/atomic_write.h"
+#include "io/read_file.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {
 
-MetricsLog::MetricsLog(const std::filesystem::path& run_dir) : path_(run_dir / "metrics.jsonl") {
+MetricsLog::MetricsLog(const std::filesystem::path& run_dir,
+                       std::optional<std::int64_t> keep_through_step)
+    : path_(run_dir / "metrics.jsonl") {
   std::error_code error;
   std::filesystem::create_directories(run_dir, error);
   if (error)
     throw Error(
         fmt::format("cannot create run directory '{}': {}", run_dir.string(), error.message()));
+  if (keep_through_step && std::filesystem::exists(path_)) {
+    // Keep every line but records of later steps (a line that does not parse
+    // is kept: it is not ours to judge).
+    std::istringstream lines(read_file(path_));
+    std::string kept;
+    for (std::string line; std::getline(lines, line);) {
+      const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+      if (!record.is_discarded() && record.is_object() && record.contains("step") &&
+          record["step"].is_number_integer() &&
+          record["step"].get<std::int64_t>() > *keep_through_step)
+        continue;
+      kept += line + "\n";
+    }
+    write_file_atomically(path_, kept);
+  }
   file_ = std::fopen(path_.c_str(), "a");
   if (file_ == nullptr)
     throw Error(fmt::format("cannot open metrics file '{}' for appending: {}", path_.string(),

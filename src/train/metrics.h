@@ -2,9 +2,11 @@
 // and a one-line progress display for a person watching the terminal.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,13 +14,16 @@ namespace seqtrain {
 
 // <run_dir>/metrics.jsonl: one JSON object per line, each line flushed as it is
 // written so a crash loses nothing already reported. Opening appends, so a
-// resumed run continues the same file (records of steps after the checkpoint it
-// resumed from appear twice: readers keep the last record per step).
-// Non-finite numbers are written as null (JSON has no NaN).
+// resumed run continues the same file; it passes the step of the checkpoint it
+// resumed from, and the records of later steps (written before the
+// interruption, about to be replayed) are dropped first, so no step appears
+// twice. Non-finite numbers are written as null (JSON has no NaN).
 class MetricsLog {
  public:
   // Creates run_dir when needed; failures are seqtrain::Error naming the file.
-  explicit MetricsLog(const std::filesystem::path& run_dir);
+  // keep_through_step: drop the records whose "step" is larger (atomically).
+  explicit MetricsLog(const std::filesystem::path& run_dir,
+                      std::optional<std::int64_t> keep_through_step = std::nullopt);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;

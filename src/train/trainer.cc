@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <fmt/chrono.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -75,6 +76,15 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config,
   options.epsilon = static_cast<float>(config.epsilon);
   options.weight_decay = static_cast<float>(config.weight_decay);
   return std::make_unique<AdamWOptimizer>(parameters, options);
+}
+
+// Now in UTC, ISO 8601 with milliseconds: "2026-12-07T13:08:15.123Z".
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const auto milliseconds =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)),
+                     static_cast<int>(milliseconds));
 }
 
 LrSchedule make_schedule(const TrainingConfig& training) {
@@ -241,8 +251,16 @@ int run_training(const TrainOptions& options) {
     return 130;
   }
 
+  // A resumed run replays the steps after its checkpoint: their old records go.
   std::optional<MetricsLog> metrics;
-  if (writer) metrics.emplace(run_dir);
+  if (writer) metrics.emplace(run_dir, resuming ? std::optional<std::int64_t>(step) : std::nullopt);
+  // Every record says when it was written and how long the run has trained.
+  const auto started = std::chrono::steady_clock::now();
+  auto stamp = [&](nlohmann::json& record) {
+    record["time"] = utc_timestamp();
+    record["elapsed_seconds"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   ProgressLine progress = ProgressLine::for_stderr();
   std::int64_t last_saved_step = -1;
   auto save = [&](std::int64_t at_step) {
@@ -317,6 +335,7 @@ int run_training(const TrainOptions& options) {
       if (skipped_in_all > 0) record["skipped_steps"] = skipped_in_all;
       record["tokens_per_second"] = static_cast<double>(window.tokens) / std::max(seconds, 1e-9);
       if (world_size > 1) record["world_size"] = world_size;
+      stamp(record);
       if (writer) metrics->write(record);
       progress.update(fmt::format("step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s", step,
                                   config.training.steps, window.mean_loss(), learning_rate,
@@ -338,6 +357,7 @@ int run_training(const TrainOptions& options) {
       spdlog::info("step {} validation: {}", step, summarize(record));
       record["step"] = step;
       record["split"] = "validation";
+      stamp(record);
       metrics->write(record);
     }
     if (writer && ((config.training.checkpoint_every > 0 &&
