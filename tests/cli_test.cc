@@ -498,6 +498,22 @@ TEST_F(Cli, ResumeContinuesBitForBitWithCarriedCharLmState) {
   EXPECT_EQ(sample.output.rfind("the", 0), 0u) << sample.output;
 }
 
+// --checkpoint step_N names a checkpoint of the run, wherever seqtrain is run
+// from; a path that is not one is the error it was.
+TEST_F(Cli, ACheckpointNameIsLookedForInTheRunDirectoryFirst) {
+  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 4, 2));
+  ASSERT_EQ(run_seqtrain("train " + config.string() + " --device cpu").exit_code, 0);
+  const std::string run = (directory_ / "run").string();
+  const CommandResult by_name = run_seqtrain("eval " + run + " --checkpoint step_2", false);
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.output;
+  EXPECT_NE(by_name.output.find((directory_ / "run" / "checkpoints" / "step_2").string()),
+            std::string::npos)
+      << by_name.output;
+  const CommandResult missing = run_seqtrain("eval " + run + " --checkpoint step_3");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("step_3"), std::string::npos) << missing.output;
+}
+
 // generate: without --seed each call draws a new seed and prints it, and that
 // seed draws the same sample again; --greedy needs no seed and repeats.
 TEST_F(Cli, GenerateSeedsEachCallUnlessToldAndGreedyRepeats) {

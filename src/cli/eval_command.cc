@@ -22,7 +22,8 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
   CLI::App* eval = app.add_subcommand("eval", "Evaluate a trained run on its validation data");
   eval->add_option("run_dir", options->run_dir, "The run directory")->required();
   eval->add_option("--checkpoint", options->checkpoint,
-                   "A checkpoint directory (default: the latest)");
+                   "A checkpoint: step_N or a path, looked for in the run directory first "
+                   "(default: the latest)");
   eval->add_option("--batches", options->batches, "Validation batches (default: all)")
       ->check(integer_at_least(1));
   eval->add_option("--device", options->device, kDeviceChoices)
@@ -35,9 +36,8 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
     ParameterStore parameters(*backend);
     std::unique_ptr<TrainingTask> task =
         make_training_task(config, options->run_dir, *backend, parameters, RunStart::existing);
-    const std::filesystem::path checkpoint = options->checkpoint.empty()
-                                                 ? require_latest_checkpoint(options->run_dir)
-                                                 : std::filesystem::path(options->checkpoint);
+    const std::filesystem::path checkpoint =
+        resolve_checkpoint_argument(options->run_dir, options->checkpoint);
     LoadedCheckpoint loaded = load_checkpoint(checkpoint, task->checkpoint_format(), nullptr);
     // The data position: mlm validates with the layout of the checkpoint's phase.
     try {

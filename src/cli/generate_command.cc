@@ -20,7 +20,9 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
   auto device = std::make_shared<std::string>("auto");
   CLI::App* generate = app.add_subcommand("generate", "Sample text from a trained charlm run");
   generate->add_option("run_dir", *run_dir, "The run directory")->required();
-  generate->add_option("--checkpoint", *checkpoint, "A checkpoint directory (default: the latest)");
+  generate->add_option("--checkpoint", *checkpoint,
+                       "A checkpoint: step_N or a path, looked for in the run directory first "
+                       "(default: the latest)");
   generate->add_option("--prompt", options->prompt,
                        "Text the sample continues (default: a newline)");
   generate->add_option("--length", options->length, "Symbols to generate")
@@ -52,8 +54,7 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
     // The same route as training: the model config.model.type names.
     const std::unique_ptr<SequenceModel> model = make_sequence_model(
         sequence_model_spec(config, *run_dir), parameters, static_cast<std::uint64_t>(config.seed));
-    const std::filesystem::path from =
-        checkpoint->empty() ? require_latest_checkpoint(*run_dir) : std::filesystem::path(*checkpoint);
+    const std::filesystem::path from = resolve_checkpoint_argument(*run_dir, *checkpoint);
     load_checkpoint(from, parameters, nullptr);
     CharVocabulary vocabulary = CharVocabulary::load(vocabulary_path(*run_dir));
     SamplingOptions sampling = *options;

@@ -32,6 +32,16 @@ fs::path require_latest_checkpoint(const fs::path& run_dir) {
   return *latest;
 }
 
+fs::path resolve_checkpoint_argument(const fs::path& run_dir, const std::string& argument) {
+  if (argument.empty()) return require_latest_checkpoint(run_dir);
+  const fs::path given(argument);
+  if (given.is_absolute()) return given;
+  std::error_code ignored;
+  for (const fs::path& inside : {run_dir / "checkpoints" / given, run_dir / given})
+    if (fs::is_directory(inside, ignored)) return inside;
+  return given;
+}
+
 bool prepare_run_directory(const fs::path& run_dir, const RunConfig& config, bool resuming) {
   std::error_code error;
   bool created = false;

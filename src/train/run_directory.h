@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 #include "config/run_config.h"
 
@@ -40,5 +41,12 @@ class FreshRunDirectoryGuard {
 
 // The newest complete checkpoint of a run; a CheckpointError when it has none.
 std::filesystem::path require_latest_checkpoint(const std::filesystem::path& run_dir);
+
+// The checkpoint a --checkpoint argument names, inside the run directory
+// first: empty is the newest (require_latest_checkpoint); an absolute path is
+// itself; a relative one is run_dir/checkpoints/<it> or run_dir/<it> when that
+// exists ("step_500"), else the path as given from the current directory.
+std::filesystem::path resolve_checkpoint_argument(const std::filesystem::path& run_dir,
+                                                  const std::string& argument);
 
 }  // namespace seqtrain
