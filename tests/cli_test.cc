@@ -529,6 +529,10 @@ TEST_F(Cli, GenerateSeedsEachCallUnlessToldAndGreedyRepeats) {
           ", sequence_length: 8, batch_size: 4}\n"
           "training: {steps: 3, eval_every: 0, eval_batches: 1}\n");
   ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  // charlm's validation counts the characters it predicted, and says so.
+  const std::string metrics = read_file(run / "metrics.jsonl");
+  EXPECT_NE(metrics.find("\"characters\":"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("\"examples\":"), std::string::npos) << metrics;
   const std::string generate = "generate " + run.string() + " --prompt the --length 30";
   const CommandResult first = run_seqtrain(generate);
   const CommandResult second = run_seqtrain(generate);

@@ -27,7 +27,8 @@ nlohmann::json evaluate_sequence_task(SequenceRunner& runner, const SequenceData
       break;
     case Task::mlm: SEQTRAIN_CHECK(false, "sequence evaluation of task mlm"); break;
   }
-  result["examples"] = total.rows;
+  // What was scored: predicted symbols for charlm, sequences for the others.
+  result[config.task == Task::charlm ? "characters" : "examples"] = total.rows;
   return result;
 }
 
