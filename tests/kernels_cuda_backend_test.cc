@@ -385,45 +385,12 @@ TEST(CudaBackendMemory, SizeClassesWasteLittle) {
 
 // ---- end to end ------------------------------------------------------------------
 
-// Losses of a short LSTM adding-problem run (T 20, B 8, H 16, five AdamW steps
-// with global-norm clipping, as src/train/trainer.cc drives them) and the final
-// parameters.
-struct TrainingTrace {
-  std::vector<double> losses;
-  std::map<std::string, Tensor> parameters;
-};
-
-TrainingTrace train_adding_problem(Backend& backend) {
-  ParameterStore parameters(backend);
-  SequenceModelSpec spec;
-  spec.task = Task::adding;
-  spec.type = ModelType::lstm;
-  spec.hidden_size = 16;
-  spec.feature_size = static_cast<int>(AddingProblem::kFeatureCount);
-  spec.output_size = 1;
-  RecurrentSequenceModel model(spec, parameters, 17);
-  AdamWOptimizer optimizer(parameters, AdamWOptimizerOptions{});
-  SequenceRunner runner(model, backend, parameters, false);
-  AddingProblem data({.sequence_length = 20, .batch_size = 8, .seed = 5, .validation_examples = 0});
-  TrainingTrace trace;
-  for (std::uint64_t step = 1; step <= 5; ++step) {
-    parameters.zero_grads();
-    const RunContext context{17, step - 1, true};
-    const auto metrics = runner.train_batch(data.next_training_batch(), context);
-    EXPECT_TRUE(clip_gradients_by_global_norm(parameters, 1.0).finite);
-    optimizer.step(1e-2f);
-    trace.losses.push_back(metrics.mean_loss());
-  }
-  for (const auto& parameter : parameters.all())
-    trace.parameters[parameter->name] = parameters.value_to_host(*parameter);
-  return trace;
-}
-
+// Five steps of the LSTM adding-problem run of precision_test_support.h.
 TEST(CudaBackendTraining, LstmAddingProblemMatchesTheCpuBackend) {
   CpuBackend cpu(2);
   CudaBackend cuda(0);
-  const TrainingTrace expected = train_adding_problem(cpu);
-  const TrainingTrace actual = train_adding_problem(cuda);
+  const AddingTrace expected = train_adding(cpu, Precision::fp32, 5);
+  const AddingTrace actual = train_adding(cuda, Precision::fp32, 5);
   ASSERT_EQ(actual.losses.size(), expected.losses.size());
   for (std::size_t step = 0; step < expected.losses.size(); ++step)
     EXPECT_NEAR(actual.losses[step], expected.losses[step], 1e-5 + 1e-4 * expected.losses[step])

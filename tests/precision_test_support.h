@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "bert_test_support.h"
@@ -24,11 +26,17 @@
 
 namespace seqtrain::testing {
 
+// Losses of each step of a short adding-problem run and the final parameters.
+struct AddingTrace {
+  std::vector<double> losses;
+  std::map<std::string, Tensor> parameters;
+};
+
 // An LSTM (hidden 16), or a one-layer Transformer (hidden 32, one head), on
 // the adding problem (T 20, B 8): AdamW at 1e-2 with global-norm clipping at
-// 1, one fresh batch per step.
-inline std::vector<double> adding_losses(Backend& backend, Precision precision, int steps,
-                                         ModelType type = ModelType::lstm) {
+// 1, one fresh batch per step, as src/train/trainer.cc drives them.
+inline AddingTrace train_adding(Backend& backend, Precision precision, int steps,
+                                ModelType type = ModelType::lstm) {
   backend.set_gemm_precision(precision);
   ParameterStore parameters(backend);
   SequenceModelSpec spec;
@@ -45,16 +53,23 @@ inline std::vector<double> adding_losses(Backend& backend, Precision precision, 
   AdamWOptimizer optimizer(parameters, AdamWOptimizerOptions{});
   SequenceRunner runner(model, backend, parameters, false);
   AddingProblem data({.sequence_length = 20, .batch_size = 8, .seed = 5, .validation_examples = 0});
-  std::vector<double> losses;
+  AddingTrace trace;
   for (int step = 1; step <= steps; ++step) {
     parameters.zero_grads();
     const RunContext context{17, static_cast<std::uint64_t>(step - 1), true};
-    losses.push_back(runner.train_batch(data.next_training_batch(), context).mean_loss());
+    trace.losses.push_back(runner.train_batch(data.next_training_batch(), context).mean_loss());
     EXPECT_TRUE(clip_gradients_by_global_norm(parameters, 1.0).finite);
     optimizer.step(1e-2f);
   }
+  for (const auto& parameter : parameters.all())
+    trace.parameters[parameter->name] = parameters.value_to_host(*parameter);
   backend.set_gemm_precision(Precision::fp32);
-  return losses;
+  return trace;
+}
+
+inline std::vector<double> adding_losses(Backend& backend, Precision precision, int steps,
+                                         ModelType type = ModelType::lstm) {
+  return train_adding(backend, precision, steps, type).losses;
 }
 
 // A one-layer BERT (hidden 64, 2 heads of 32, vocabulary 40, T 12, dropout

@@ -168,10 +168,7 @@ CudaPlugin load_plugin() {
         Loader loader;  // preloads the CUDA libraries the loader cannot find
         return loader.open(path, error);
       });
-  plugin.api = static_cast<const CudaPluginApi*>(found.table);
-  plugin.path = found.path;
-  plugin.unavailable = found.unavailable;
-  return plugin;
+  return CudaPlugin::from(found);
 #endif
 }
 

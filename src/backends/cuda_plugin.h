@@ -18,6 +18,8 @@
 #include <memory>
 #include <string>
 
+#include "core/plugin_files.h"
+
 #include "backends/device_selection.h"
 #include "seqtrain/backend.h"
 
@@ -41,11 +43,7 @@ struct CudaPluginApi {
 inline constexpr const char* kCudaPluginFile = "libseqtrain_cuda.so";
 inline constexpr const char* kCudaPluginEntry = "seqtrain_cuda_plugin_api";
 
-struct CudaPlugin {
-  const CudaPluginApi* api = nullptr;  // null when unavailable
-  std::string path;                    // where it was loaded from, or "linked in"
-  std::string unavailable;             // why api is null
-};
+using CudaPlugin = Plugin<CudaPluginApi>;  // path "linked in" for a linked variant
 
 // The process's CUDA backend: loaded (or found missing) on the first call,
 // then the same answer. Never throws.

@@ -30,6 +30,19 @@ struct FoundPlugin {
   std::string unavailable;
 };
 
+// A loaded plug-in as its callers hold it: the typed table (null when
+// unavailable), where it came from, or why it is unavailable.
+template <class Api>
+struct Plugin {
+  const Api* api = nullptr;
+  std::string path;
+  std::string unavailable;
+
+  static Plugin from(const FoundPlugin& found) {
+    return {static_cast<const Api*>(found.table), found.path, found.unavailable};
+  }
+};
+
 // Looks for `file` (plugin_candidates), opens the first that exists with
 // `open` (a dlopen; it returns null and sets its error to say why), calls its
 // C entry point `entry` and checks the table's abi and seqtrain version.

@@ -58,10 +58,7 @@ MpiPlugin load_mpi_plugin() {
                               ::dlerror());
         return handle;
       });
-  plugin.api = static_cast<const MpiPluginApi*>(found.table);
-  plugin.path = found.path;
-  plugin.unavailable = found.unavailable;
-  return plugin;
+  return MpiPlugin::from(found);
 #endif
 }
 

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "core/plugin_files.h"
+
 #include "dist/communicator.h"
 
 namespace seqtrain {
@@ -26,11 +28,7 @@ struct MpiPluginApi {
 inline constexpr const char* kMpiPluginFile = "libseqtrain_mpi.so";
 inline constexpr const char* kMpiPluginEntry = "seqtrain_mpi_plugin_api";
 
-struct MpiPlugin {
-  const MpiPluginApi* api = nullptr;
-  std::string path;
-  std::string unavailable;  // why api is null
-};
+using MpiPlugin = Plugin<MpiPluginApi>;
 
 // Loaded on the first call (never throws).
 const MpiPlugin& mpi_plugin();
