@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -94,16 +95,30 @@ TEST_F(Cli, ThreadCountsBeyondTheLimitAreOneLineErrors) {
 }
 
 // A decay needs a step after warmup: the config check says so, not the run.
-TEST_F(Cli, WarmupAsLongAsTheRunIsAConfigErrorUnlessTheRateIsConstant) {
-  fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 3));
-  expect_user_error(run_seqtrain("train " + config.string() +
-                                 " --set training.schedule.warmup_steps=3"),
-                    "training.schedule.warmup_steps");
-  EXPECT_FALSE(fs::exists(directory_ / "run"));
-  EXPECT_EQ(run_seqtrain("train " + config.string() + " --set training.schedule.warmup_steps=3" +
-                         " --set training.schedule.decay=constant")
-                .exit_code,
-            0);
+// A smoke run with fewer steps than the config's warmup (lstm_charlm.yaml's 100
+// with --set training.steps=5) runs: the warmup is clamped, with a warning,
+// and the rates follow the clamped schedule.
+TEST_F(Cli, WarmupLongerThanTheRunIsClampedWithAWarning) {
+  const fs::path run = directory_ / "run";
+  fs::path config = write("c.yaml", adding_config(run.string(), 3));
+  CommandResult result = run_seqtrain("train " + config.string() +
+                                      " --set training.schedule.warmup_steps=100");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("training.schedule.warmup_steps 100 does not fit a run of 3 steps "
+                               "with cosine decay: warmup clamped to 2 steps"),
+            std::string::npos)
+      << result.output;
+  // Peak 0.01 reached at step 2 (the clamped warmup), the final rate 0 at step 3.
+  std::vector<double> rates;
+  std::istringstream lines(read_file(run / "metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json record = nlohmann::json::parse(line);
+    if (record["split"] == "train") rates.push_back(record["lr"].get<double>());
+  }
+  ASSERT_EQ(rates.size(), 3u);
+  EXPECT_NEAR(rates[0], 0.005, 1e-9);
+  EXPECT_NEAR(rates[1], 0.01, 1e-9);
+  EXPECT_NEAR(rates[2], 0.0, 1e-9);
 }
 
 // Messages a probe found rough: an empty --set value silently fell back to
@@ -373,6 +388,11 @@ TEST_F(Cli, ShortRunWritesConfigMetricsAndCheckpoint) {
   EXPECT_TRUE(fs::exists(run / "config.yaml"));
   EXPECT_TRUE(fs::exists(run / "metrics.jsonl"));
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "step_3" / "model.safetensors"));
+  // A progress line per logged step, in train.log and on the console.
+  const std::regex progress(
+      R"(step 2/3 loss [0-9.]+ lr [0-9.e+-]+ grad norm [0-9.e+-]+ [0-9]+ tok/s elapsed [0-9]+s eta [0-9]+s)");
+  EXPECT_TRUE(std::regex_search(read_file(run / "train.log"), progress));
+  EXPECT_TRUE(std::regex_search(result.output, progress)) << result.output;
   CommandResult eval = run_seqtrain("eval " + run.string());
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
   EXPECT_NE(eval.output.find("\"mse\""), std::string::npos) << eval.output;

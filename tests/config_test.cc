@@ -248,17 +248,6 @@ TEST(RunConfig, TransformerKeysAndTheTasksItServes) {
 }
 
 TEST(RunConfigErrors, CrossFieldChecksNameTheKeyThatBreaksThem) {
-  EXPECT_EQ(config_error(kCharlm + "training:\n  schedule:\n    warmup_steps: 2000\n"),
-            "x.yaml: training.schedule.warmup_steps = 2000: must be < training.steps (1000) when "
-            "decay is cosine, which needs a step after warmup; lower it or set "
-            "training.schedule.decay: constant");
-  EXPECT_EQ(config_error(kCharlm + "training:\n  schedule: {warmup_steps: 2000, decay: constant}\n"),
-            "x.yaml: training.schedule.warmup_steps = 2000: must be <= training.steps (1000)");
-  EXPECT_EQ(config_error(kCharlm, {"training.schedule.warmup_steps=1000",
-                                   "training.schedule.decay=linear"}),
-            "--set training.schedule.warmup_steps=1000: must be < training.steps (1000) when "
-            "decay is linear, which needs a step after warmup; lower it or set "
-            "training.schedule.decay: constant");
   EXPECT_EQ(config_error(kCharlm + "model:\n  bidirectional: true\n"),
             "x.yaml: model.bidirectional = true: must be false when task is charlm (a language "
             "model must not see the characters it predicts)");

@@ -83,6 +83,25 @@ TEST(LrSchedule, DecayWithoutStepsAfterWarmupIsAConfigError) {
   EXPECT_THROW(LrSchedule({.peak_learning_rate = 1.0, .warmup_steps = -1}), ConfigError);
 }
 
+// One rule for a warmup longer than the run (the config check and the trainer
+// both use it): a decay keeps one step to decay over, a constant rate none.
+TEST(LrSchedule, WarmupLongerThanTheRunIsClampedToFitIt) {
+  EXPECT_EQ(clamp_warmup_steps(100, 5, LrDecay::cosine), 4);
+  EXPECT_EQ(clamp_warmup_steps(100, 5, LrDecay::linear), 4);
+  EXPECT_EQ(clamp_warmup_steps(100, 5, LrDecay::constant), 5);
+  EXPECT_EQ(clamp_warmup_steps(3, 5, LrDecay::cosine), 3);
+  EXPECT_EQ(clamp_warmup_steps(4, 5, LrDecay::cosine), 4);
+  EXPECT_EQ(clamp_warmup_steps(7, 1, LrDecay::cosine), 0);
+  EXPECT_EQ(clamp_warmup_steps(0, 0, LrDecay::cosine), 0);
+  // Every clamped warmup makes a valid schedule.
+  for (std::int64_t steps = 1; steps <= 6; ++steps)
+    for (LrDecay decay : {LrDecay::constant, LrDecay::linear, LrDecay::cosine})
+      EXPECT_NO_THROW(LrSchedule({.peak_learning_rate = 1.0,
+                                  .warmup_steps = clamp_warmup_steps(50, steps, decay),
+                                  .decay = decay,
+                                  .total_steps = steps}));
+}
+
 TEST(LrSchedule, DecayNamesParseAndUnknownNamesAreConfigErrors) {
   EXPECT_EQ(parse_lr_decay("cosine"), LrDecay::cosine);
   EXPECT_EQ(parse_lr_decay("linear"), LrDecay::linear);

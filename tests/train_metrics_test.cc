@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "seqtrain/error.h"
@@ -130,6 +132,27 @@ TEST(ProgressLine, DisabledWritesNothing) {
                 },
                 false),
             "");
+}
+
+TEST(RunClock, DurationsKeepTwoUnits) {
+  EXPECT_EQ(format_duration(0.4), "0s");
+  EXPECT_EQ(format_duration(59.4), "59s");
+  EXPECT_EQ(format_duration(59.6), "1m00s");
+  EXPECT_EQ(format_duration(185), "3m05s");
+  EXPECT_EQ(format_duration(2 * 3600 + 4 * 60 + 59), "2h04m");
+  EXPECT_EQ(format_duration(3 * 86400 + 5 * 3600 + 1), "3d05h");
+  EXPECT_EQ(format_duration(-1), "?");
+  EXPECT_EQ(format_duration(std::numeric_limits<double>::infinity()), "?");
+}
+
+TEST(RunClock, RemainingTimeScalesTheStepsDoneSinceTheStart) {
+  const RunClock clock(100, 300);  // resumed at step 100 of 300
+  EXPECT_FALSE(clock.remaining_seconds(100).has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const double elapsed = clock.elapsed_seconds();
+  const double remaining = *clock.remaining_seconds(110);  // 10 steps done, 190 left
+  EXPECT_GE(remaining, 19.0 * elapsed * 0.999);
+  EXPECT_EQ(*clock.remaining_seconds(300), 0.0);
 }
 
 }  // namespace

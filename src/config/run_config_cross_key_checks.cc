@@ -171,17 +171,8 @@ void check_across_keys(const ConfigValues& values, const RunConfig& config) {
                    "cudnn runs forward-direction layers only; set model.bidirectional: false or "
                    "model.impl: fused");
   const TrainingConfig& training = config.training;
-  // A decay needs a step after warmup to decay over (lr_schedule.h).
-  if (training.schedule.decay == LrDecay::constant
-          ? training.schedule.warmup_steps > training.steps
-          : training.schedule.warmup_steps >= training.steps)
-    values.fail_at(
-        "training.schedule.warmup_steps",
-        training.schedule.decay == LrDecay::constant
-            ? fmt::format("must be <= training.steps ({})", training.steps)
-            : fmt::format("must be < training.steps ({}) when decay is {}, which needs a step "
-                          "after warmup; lower it or set training.schedule.decay: constant",
-                          training.steps, lr_decay_name(training.schedule.decay)));
+  // A warmup longer than the run is clamped by the trainer (clamp_warmup_steps,
+  // lr_schedule.h), with a warning, so that a smoke run with few steps runs.
   if (training.schedule.decay != LrDecay::constant &&
       training.schedule.final_learning_rate > training.optimizer.learning_rate)
     values.fail_at("training.schedule.final_learning_rate",

@@ -305,9 +305,11 @@ RunConfigTable build_table() {
       .less_than(1);
   table
       .integer(RUN_CONFIG_KEY(training.schedule.warmup_steps),
-               "Steps of linear warmup from 0 to the learning rate; below training.steps (at "
-               "most training.steps when decay is constant). When task is mlm and the key is "
-               "not given: 1% of training.steps (BERT warmed up for 10,000 of 1,000,000 steps).")
+               "Steps of linear warmup from 0 to the learning rate. A warmup that does not fit "
+               "the run is clamped, with a warning, to training.steps - 1 (a decay needs a step "
+               "after it) or to training.steps when decay is constant. When task is mlm and the "
+               "key is not given: 1% of training.steps (BERT warmed up for 10,000 of 1,000,000 "
+               "steps).")
       .with_default(std::int64_t{0})
       .at_least(0);
   table

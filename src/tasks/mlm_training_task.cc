@@ -58,15 +58,17 @@ class MlmTrainingTask final : public TrainingTask {
         dataset_(data_.shards, dataset_phases(config), dataset_options(config),
                  config.training.gradient_accumulation),
         runner_(model_, backend, parameters),
-        tokenizer_bytes_(read_file(data_.tokenizer.model_path())) {
+        tokenizer_bytes_(read_file(data_.tokenizer.model_path())) {}
+
+  void warn_about_plan(std::int64_t total_steps) const override {
     std::int64_t start = 0;
     for (std::size_t p = 0; p < dataset_.phases().size(); ++p) {
       const MlmPhase& phase = dataset_.phases()[p];
-      if (p > 0 && start >= config.training.steps)
+      if (p > 0 && start >= total_steps)
         spdlog::warn(
             "data.phases: phase {} (sequence length {}) starts after step {}, but "
             "training.steps is {}: it will not run",
-            p + 1, phase.sequence_length, start, config.training.steps);
+            p + 1, phase.sequence_length, start, total_steps);
       start += phase.steps;
     }
   }

@@ -40,6 +40,10 @@ class TrainingTask {
   // CheckpointError when the state is malformed or belongs to other data.
   virtual void restore_state(const nlohmann::json& trainer_state) = 0;
 
+  // Warnings about the run's plan (a data phase that will not run), logged
+  // once by the trainer before training; eval and generate do not repeat them.
+  virtual void warn_about_plan(std::int64_t /*total_steps*/) const {}
+
   // How the model's weights are stored in checkpoints.
   virtual ModelCheckpointFormat checkpoint_format() = 0;
   // Fresh runs with training.init_from: start from those weights.

@@ -15,6 +15,13 @@ LrDecay parse_lr_decay(const std::string& name) {
       "learning-rate decay '{}' is unknown (accepted: constant, linear, cosine)", name));
 }
 
+std::int64_t clamp_warmup_steps(std::int64_t warmup_steps, std::int64_t total_steps,
+                                LrDecay decay) {
+  const std::int64_t longest =
+      std::max<std::int64_t>(decay == LrDecay::constant ? total_steps : total_steps - 1, 0);
+  return std::min(warmup_steps, longest);
+}
+
 LrSchedule::LrSchedule(const LrScheduleOptions& options) : options_(options) {
   if (!(options.peak_learning_rate > 0.0) || !std::isfinite(options.peak_learning_rate))
     throw ConfigError(fmt::format("learning-rate schedule: peak learning rate {} must be > 0",

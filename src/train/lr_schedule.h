@@ -33,6 +33,13 @@ struct LrScheduleOptions {
   std::int64_t total_steps = 0;      // linear and cosine only: where F is reached
 };
 
+// The warmup a run of total_steps gets: warmup_steps, clamped so that a decay
+// keeps one step after warmup to decay over (at most total_steps - 1) and a
+// constant rate is warmed up within the run (at most total_steps). The config
+// check and the schedule apply this one rule; the trainer says when it bites.
+std::int64_t clamp_warmup_steps(std::int64_t warmup_steps, std::int64_t total_steps,
+                                LrDecay decay);
+
 class LrSchedule {
  public:
   // Out-of-range options are a ConfigError naming the option.

@@ -3,7 +3,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -108,4 +110,29 @@ void ProgressLine::finish() {
   shown_length_ = 0;
 }
 
+RunClock::RunClock(std::int64_t first_step, std::int64_t total_steps)
+    : started_(std::chrono::steady_clock::now()),
+      first_step_(first_step),
+      total_steps_(total_steps) {}
+
+double RunClock::elapsed_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+std::optional<double> RunClock::remaining_seconds(std::int64_t step) const {
+  if (step <= first_step_) return std::nullopt;
+  return elapsed_seconds() / static_cast<double>(step - first_step_) *
+         static_cast<double>(std::max<std::int64_t>(total_steps_ - step, 0));
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto whole = static_cast<std::int64_t>(std::llround(seconds));
+  if (whole < 60) return fmt::format("{}s", whole);
+  if (whole < 3600) return fmt::format("{}m{:02d}s", whole / 60, whole % 60);
+  if (whole < 86400) return fmt::format("{}h{:02d}m", whole / 3600, whole % 3600 / 60);
+  return fmt::format("{}d{:02d}h", whole / 86400, whole % 86400 / 3600);
+}
+
 }  // namespace seqtrain
+

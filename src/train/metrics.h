@@ -2,6 +2,7 @@
 // and a one-line progress display for a person watching the terminal.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -67,5 +68,24 @@ class ProgressLine {
   std::size_t width_;
   std::size_t shown_length_ = 0;  // characters currently on the line
 };
+
+// How long a run has trained and how long it will still take: the time since
+// it started (or resumed) over the steps done since, times the steps left.
+// Validation and checkpoints count, as they will in the rest of the run too.
+class RunClock {
+ public:
+  RunClock(std::int64_t first_step, std::int64_t total_steps);
+  double elapsed_seconds() const;
+  // Seconds to step total_steps once step has finished; none before any step.
+  std::optional<double> remaining_seconds(std::int64_t step) const;
+
+ private:
+  std::chrono::steady_clock::time_point started_;
+  std::int64_t first_step_;
+  std::int64_t total_steps_;
+};
+
+// "45s", "3m05s", "2h04m", "3d05h": two units at most, for log lines.
+std::string format_duration(double seconds);
 
 }  // namespace seqtrain

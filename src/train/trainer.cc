@@ -90,7 +90,8 @@ std::string utc_timestamp() {
 LrSchedule make_schedule(const TrainingConfig& training) {
   LrScheduleOptions options;
   options.peak_learning_rate = training.optimizer.learning_rate;
-  options.warmup_steps = training.schedule.warmup_steps;
+  options.warmup_steps =
+      clamp_warmup_steps(training.schedule.warmup_steps, training.steps, training.schedule.decay);
   options.final_learning_rate = training.schedule.final_learning_rate;
   options.total_steps = training.steps;
   options.decay = training.schedule.decay;
@@ -211,6 +212,12 @@ int run_training(const TrainOptions& options) {
                  config.data.batch_size);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(config.training.optimizer, parameters);
   const LrSchedule schedule = make_schedule(config.training);
+  task->warn_about_plan(config.training.steps);
+  if (schedule.options().warmup_steps != config.training.schedule.warmup_steps)
+    spdlog::warn("training.schedule.warmup_steps {} does not fit a run of {} steps with {} decay: "
+                 "warmup clamped to {} steps",
+                 config.training.schedule.warmup_steps, config.training.steps,
+                 lr_decay_name(config.training.schedule.decay), schedule.options().warmup_steps);
   check_memory_plan(*task, parameters, *optimizer, *backend);
 
   std::int64_t step = 0;
@@ -255,13 +262,18 @@ int run_training(const TrainOptions& options) {
   std::optional<MetricsLog> metrics;
   if (writer) metrics.emplace(run_dir, resuming ? std::optional<std::int64_t>(step) : std::nullopt);
   // Every record says when it was written and how long the run has trained.
-  const auto started = std::chrono::steady_clock::now();
+  const RunClock clock(step, config.training.steps);
   auto stamp = [&](nlohmann::json& record) {
     record["time"] = utc_timestamp();
-    record["elapsed_seconds"] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    record["elapsed_seconds"] = clock.elapsed_seconds();
   };
+  auto eta = [&](std::int64_t at_step) {
+    const std::optional<double> remaining = clock.remaining_seconds(at_step);
+    return remaining ? format_duration(*remaining) : std::string("?");
+  };
+  // On a terminal, a live line between the log lines (at most ten updates a second).
   ProgressLine progress = ProgressLine::for_stderr();
+  auto last_live_update = std::chrono::steady_clock::time_point{};
   std::int64_t last_saved_step = -1;
   auto save = [&](std::int64_t at_step) {
     nlohmann::json trainer_state;
@@ -337,12 +349,22 @@ int run_training(const TrainOptions& options) {
       if (world_size > 1) record["world_size"] = world_size;
       stamp(record);
       if (writer) metrics->write(record);
-      progress.update(fmt::format("step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s", step,
-                                  config.training.steps, window.mean_loss(), learning_rate,
-                                  record["tokens_per_second"].get<double>()));
+      progress.clear();
+      spdlog::info("step {}/{} loss {:.4f} lr {:.2e} grad norm {:.3g} {:.0f} tok/s elapsed {} eta {}",
+                   step, config.training.steps, window.mean_loss(), learning_rate, clip.norm,
+                   record["tokens_per_second"].get<double>(),
+                   format_duration(clock.elapsed_seconds()), eta(step));
       spdlog::debug("step {} {}", step, summarize(record));
       window = {};
       window_start = std::chrono::steady_clock::now();
+    } else if (progress.enabled() &&
+               std::chrono::steady_clock::now() - last_live_update > std::chrono::milliseconds(100)) {
+      last_live_update = std::chrono::steady_clock::now();
+      progress.update(fmt::format("step {}/{} ({:.0f}%) elapsed {} eta {}", step,
+                                  config.training.steps,
+                                  100.0 * static_cast<double>(step) /
+                                      static_cast<double>(config.training.steps),
+                                  format_duration(clock.elapsed_seconds()), eta(step)));
     }
     const bool last = step == config.training.steps;
     // Validation and checkpoints are not training: their time is left out of
