@@ -32,42 +32,8 @@ namespace fs = std::filesystem;
 using testing::CommandResult;
 using testing::run_seqtrain;
 
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    directory_ = fs::temp_directory_path() / (std::string("seqtrain_cli_") + info->name() + "_" +
-                                              std::to_string(::getpid()));
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
-
-  fs::path write(const std::string& name, const std::string& text) {
-    const fs::path path = directory_ / name;
-    std::ofstream(path) << text;
-    return path;
-  }
-
-  // A tiny adding-problem config that trains in well under a second.
-  std::string adding_config(const std::string& run_dir, int steps, int checkpoint_every = 0) {
-    return "task: adding\nseed: 5\nthreads: 1\nrun_dir: " + run_dir +
-           "\nmodel: {cell: lstm, hidden_size: 8}\n"
-           "data: {sequence_length: 6, batch_size: 4, validation_size: 8}\n"
-           "training:\n  steps: " + std::to_string(steps) +
-           "\n  eval_every: 0\n  checkpoint_every: " + std::to_string(checkpoint_every) +
-           "\n  log_every: 1\n"
-           "  optimizer: {learning_rate: 0.01}\n  schedule: {warmup_steps: 1}\n";
-  }
-
-  void expect_user_error(const CommandResult& result, const std::string& fragment) {
-    EXPECT_EQ(result.exit_code, 2) << result.output;
-    EXPECT_NE(result.output.find(fragment), std::string::npos) << result.output;
-    EXPECT_EQ(result.output.find("internal error"), std::string::npos) << result.output;
-  }
-
-  fs::path directory_;
-};
+// The shared fixture: a temporary directory and a tiny adding-problem config.
+class Cli : public testing::CliTest {};
 
 TEST_F(Cli, UnknownConfigKeySuggestsTheNearestKey) {
   fs::path config = write("bad.yaml", "task: adding\ntraining: {stepz: 3}\n");

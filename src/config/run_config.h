@@ -128,6 +128,16 @@ struct ScheduleConfig {
   bool operator==(const ScheduleConfig&) const = default;
 };
 
+// training.early_stopping: stop when `metric` has not improved by more than
+// min_delta for `patience` validations in a row (train/checkpoint_policy.h).
+struct EarlyStoppingConfig {
+  std::optional<std::string> metric;  // unset: no early stopping
+  std::int64_t patience = 0;
+  double min_delta = 0;
+
+  bool operator==(const EarlyStoppingConfig&) const = default;
+};
+
 struct TrainingConfig {
   std::int64_t steps = 0;
   std::int64_t gradient_accumulation = 0;
@@ -140,6 +150,9 @@ struct TrainingConfig {
   std::int64_t eval_batches = 0;
   std::int64_t checkpoint_every = 0;  // 0: only at the end
   std::int64_t log_every = 0;
+  std::int64_t keep_checkpoints = 0;     // the newest N; 0: all
+  std::optional<std::string> keep_best;  // a validation metric (train/checkpoint_policy.h)
+  EarlyStoppingConfig early_stopping;
   bool carry_state = true;
   std::optional<std::string> init_from;  // mlm: Hugging Face BertForMaskedLM directory
 

@@ -1,7 +1,9 @@
 #include "config/run_config_cross_key_checks.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "config/schema.h"
 #include "seqtrain/attention_head_dims.h"
 #include "seqtrain/error.h"
+#include "train/checkpoint_policy.h"
 
 namespace seqtrain {
 namespace {
@@ -173,6 +176,19 @@ void check_across_keys(const ConfigValues& values, const RunConfig& config) {
   const TrainingConfig& training = config.training;
   // A warmup longer than the run is clamped by the trainer (clamp_warmup_steps,
   // lr_schedule.h), with a warning, so that a smoke run with few steps runs.
+  // keep_best and early_stopping follow a number of the task's validation records.
+  auto check_metric = [&](const char* key, const std::optional<std::string>& metric) {
+    if (!metric) return;
+    const std::vector<std::string>& names = selectable_validation_metrics(config.task);
+    if (std::find(names.begin(), names.end(), *metric) == names.end())
+      values.fail_at(key, fmt::format("task {} validates {}; name one of them", task_name(config.task),
+                                      fmt::join(names, ", ")));
+  };
+  check_metric("training.keep_best", training.keep_best);
+  check_metric("training.early_stopping.metric", training.early_stopping.metric);
+  if (training.early_stopping.metric && training.eval_every == 0)
+    values.fail_at("training.early_stopping.metric",
+                   "needs validations during the run: set training.eval_every > 0");
   if (training.schedule.decay != LrDecay::constant &&
       training.schedule.final_learning_rate > training.optimizer.learning_rate)
     values.fail_at("training.schedule.final_learning_rate",

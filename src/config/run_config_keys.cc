@@ -361,6 +361,31 @@ RunConfigTable build_table() {
       .with_default(std::int64_t{10})
       .at_least(1);
   table
+      .integer(RUN_CONFIG_KEY(training.keep_checkpoints),
+               "Keep the newest this many checkpoints and delete older ones after each save "
+               "(the best one of training.keep_best is kept besides); 0 keeps every checkpoint.")
+      .with_default(std::int64_t{0})
+      .at_least(0);
+  table.string(RUN_CONFIG_KEY(training.keep_best),
+               "A validation metric of the task (charlm: loss, bits_per_char, accuracy; adding: "
+               "mse; classification: loss, accuracy; mlm: mlm_loss, mlm_accuracy, perplexity). "
+               "Each validation that improves it (accuracy upwards, the others downwards) is "
+               "checkpointed and linked as checkpoints/best, which is never pruned.");
+  table.string(RUN_CONFIG_KEY(training.early_stopping.metric),
+               "Stop early when this validation metric (as for keep_best) has not improved for "
+               "training.early_stopping.patience validations in a row: the run checkpoints and "
+               "ends with exit code 0. Needs training.eval_every > 0. Unset: no early stopping.");
+  table
+      .integer(RUN_CONFIG_KEY(training.early_stopping.patience),
+               "Validations in a row without improvement before an early stop.")
+      .with_default(std::int64_t{5})
+      .at_least(1);
+  table
+      .number(RUN_CONFIG_KEY(training.early_stopping.min_delta),
+              "An improvement must beat the best value by more than this.")
+      .with_default(0.0)
+      .at_least(0);
+  table
       .boolean(RUN_CONFIG_KEY(training.carry_state),
                "charlm: carry the recurrent state from one batch to the next (truncated BPTT) "
                "instead of starting each from zero.")

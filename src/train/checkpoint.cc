@@ -259,7 +259,9 @@ void remove_interrupted_saves(const std::filesystem::path& run_dir) {
   std::vector<std::filesystem::path> leftovers;
   for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
     const std::string name = entry.path().filename().string();
-    if (name.starts_with(kTempPrefix) && name.find(".tmp-") != std::string::npos)
+    // ".step_<N>.tmp-*" directories, and ".best.tmp-*" links (checkpoint_policy.h).
+    if ((name.starts_with(kTempPrefix) || name.starts_with(".best")) &&
+        name.find(".tmp-") != std::string::npos)
       leftovers.push_back(entry.path());
   }
   for (const auto& path : leftovers) remove_quietly(path);
@@ -304,12 +306,19 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
   return {state["step"].get<std::int64_t>(), state["trainer"]};
 }
 
-void prune_checkpoints(const std::filesystem::path& run_dir, int keep) {
+std::vector<std::filesystem::path> prune_checkpoints(const std::filesystem::path& run_dir,
+                                                     std::int64_t keep,
+                                                     std::optional<std::int64_t> also_keep) {
   SEQTRAIN_CHECK(keep >= 1, "keeping {} checkpoints", keep);
+  std::vector<std::filesystem::path> removed;
   auto found = complete_checkpoints(run_dir);
-  for (std::size_t index = static_cast<std::size_t>(keep); index < found.size(); ++index)
+  for (std::size_t index = static_cast<std::size_t>(keep); index < found.size(); ++index) {
+    if (found[index].first == also_keep) continue;
     remove_quietly(found[index].second);
+    removed.push_back(found[index].second);
+  }
   remove_interrupted_saves(run_dir);
+  return removed;
 }
 
 }  // namespace seqtrain

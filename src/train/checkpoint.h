@@ -115,8 +115,11 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
 LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
                                  ParameterStore& parameters, Optimizer* optimizer);
 
-// Keeps the `keep` newest complete checkpoints (keep >= 1) and removes older
-// ones and temp directories left by interrupted saves.
-void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
+// Keeps the `keep` newest complete checkpoints (keep >= 1) and the one of
+// step also_keep (training.keep_best's), and removes older ones and temp
+// directories left by interrupted saves. Returns the removed directories.
+std::vector<std::filesystem::path> prune_checkpoints(
+    const std::filesystem::path& run_dir, std::int64_t keep,
+    std::optional<std::int64_t> also_keep = std::nullopt);
 
 }  // namespace seqtrain

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -18,6 +19,7 @@
 #include "config/resolve_run_config.h"
 #include "dist/communicator.h"
 #include "train/checkpoint.h"
+#include "train/checkpoint_policy.h"
 #include "train/lr_schedule.h"
 #include "train/memory_estimate.h"
 #include "train/metrics.h"
@@ -136,6 +138,21 @@ void check_memory_plan(const TrainingTask& task, const ParameterStore& parameter
   if (available && backend.device() != Device::cuda) require_memory_fits(estimate, *available);
 }
 
+// A resumed run continues its trackers when they follow the same metric; a
+// tracker new to the run, or switched to another metric, starts afresh.
+void restore_trackers(
+    const nlohmann::json& trainer_state,
+    std::initializer_list<std::pair<const char*, std::optional<MetricTracker>*>> trackers) {
+  for (const auto& [key, tracker] : trackers) {
+    if (!*tracker || !trainer_state.contains(key)) continue;
+    const nlohmann::json& saved = trainer_state.at(key);
+    if (saved.is_object() && saved.value("metric", "") == (*tracker)->metric())
+      (*tracker)->restore(saved);
+    else
+      spdlog::info("{}: starts following validation {} at this resume", key, (*tracker)->metric());
+  }
+}
+
 }  // namespace
 
 int run_training(const TrainOptions& options) {
@@ -220,6 +237,13 @@ int run_training(const TrainOptions& options) {
                  lr_decay_name(config.training.schedule.decay), schedule.options().warmup_steps);
   check_memory_plan(*task, parameters, *optimizer, *backend);
 
+  // Which checkpoints stay and when the run stops early (checkpoint_policy.h).
+  std::optional<MetricTracker> best, early_stopping;
+  if (config.training.keep_best) best.emplace(*config.training.keep_best);
+  if (config.training.early_stopping.metric)
+    early_stopping.emplace(*config.training.early_stopping.metric,
+                           config.training.early_stopping.min_delta);
+
   std::int64_t step = 0;
   if (checkpoint) {
     try {
@@ -227,6 +251,7 @@ int run_training(const TrainOptions& options) {
           load_checkpoint(*checkpoint, task->checkpoint_format(), optimizer.get());
       step = loaded.step;
       task->restore_state(loaded.trainer_state);
+      restore_trackers(loaded.trainer_state, {{"keep_best", &best}, {"early_stopping", &early_stopping}});
       spdlog::info("resumed {} at step {}", checkpoint->string(), step);
       // Extending (or shortening) a decaying run: the decay keeps its shape
       // over the new total, which moves the learning rate; said, not silent.
@@ -282,10 +307,17 @@ int run_training(const TrainOptions& options) {
     trainer_state["threads"] = config.threads;
     trainer_state["backend"] = backend->name();
     task->save_state(trainer_state);
+    if (best) trainer_state["keep_best"] = best->to_json();
+    if (early_stopping) trainer_state["early_stopping"] = early_stopping->to_json();
     fs::path saved =
         save_checkpoint(run_dir, at_step, task->checkpoint_format(), *optimizer, trainer_state);
     last_saved_step = at_step;
     spdlog::info("checkpoint: {}", saved.string());
+    if (config.training.keep_checkpoints > 0)
+      for (const fs::path& removed : prune_checkpoints(run_dir, config.training.keep_checkpoints,
+                                                       best ? best->best_step() : std::nullopt))
+        spdlog::info("removed {} (training.keep_checkpoints: {})", removed.filename().string(),
+                     config.training.keep_checkpoints);
   };
 
   const std::int64_t accumulation = config.training.gradient_accumulation;
@@ -372,26 +404,53 @@ int run_training(const TrainOptions& options) {
     const auto pause_start = std::chrono::steady_clock::now();
     // Validation and checkpoints: rank 0 alone (the others' next collective
     // waits for it), on the whole validation set, as one process would.
+    bool new_best = false, stop_early = false;
     if (writer &&
         ((config.training.eval_every > 0 && step % config.training.eval_every == 0) || last)) {
       nlohmann::json record = task->evaluate(config.training.eval_batches);
       progress.clear();
       spdlog::info("step {} validation: {}", step, summarize(record));
+      new_best = best && best->observe(step, record);
+      if (early_stopping)
+        stop_early = !early_stopping->observe(step, record) &&
+                     early_stopping->validations_without_improvement() >=
+                         config.training.early_stopping.patience;
       record["step"] = step;
       record["split"] = "validation";
       stamp(record);
       metrics->write(record);
     }
-    if (writer && ((config.training.checkpoint_every > 0 &&
-                    step % config.training.checkpoint_every == 0) ||
-                   last)) {
+    if (writer && last_saved_step != step &&
+        ((config.training.checkpoint_every > 0 && step % config.training.checkpoint_every == 0) ||
+         last || new_best || stop_early)) {
       progress.clear();
       save(step);
     }
+    if (new_best) {
+      write_best_pointer(run_dir, checkpoint_directory(run_dir, step));
+      spdlog::info("best {} so far: {:.6g} at step {} (checkpoints/best)", best->metric(),
+                   best->best_value(), step);
+    }
     window_start += std::chrono::steady_clock::now() - pause_start;
-    // Every rank stops at the same step when any of them was signalled.
-    double stop_signal = signals.received();
-    if (world_size > 1) communicator->all_reduce_sum(std::span<double>(&stop_signal, 1));
+    // Every rank stops at the same step when any of them was signalled, or
+    // when rank 0's validations say to stop early.
+    std::array<double, 2> stop{static_cast<double>(signals.received()), stop_early ? 1.0 : 0.0};
+    if (world_size > 1) communicator->all_reduce_sum(std::span<double>(stop));
+    if (stop[1] != 0 && !last) {
+      progress.clear();
+      if (writer)
+        spdlog::info(
+            "early stopping at step {}: validation {} has not improved for {} validations (best "
+            "{:.6g} at step {}){}",
+            step, early_stopping->metric(), early_stopping->validations_without_improvement(),
+            early_stopping->best_value(), early_stopping->best_step().value_or(0),
+            best ? fmt::format("; best checkpoint: {}",
+                               (run_dir / "checkpoints" / "best").string())
+                 : std::string());
+      spdlog::info("done: {} steps; run directory {}", step, run_dir.string());
+      return 0;
+    }
+    const double stop_signal = stop[0];
     if (stop_signal != 0 && !last) {
       progress.clear();
       spdlog::info("stopped by signal {} at step {}", signals.received(), step);
