@@ -460,12 +460,39 @@ TEST_F(Cli, ResumeContinuesBitForBitWithCarriedCharLmState) {
           "training: {steps: 10, checkpoint_every: 5, eval_every: 5, eval_batches: 2, log_every: 1, "
           "gradient_accumulation: 2}\n");
   ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  // The carried state is binary, beside a small trainer_state.json.
+  const fs::path step_5 = straight / "checkpoints" / "step_5";
+  const nlohmann::json state = nlohmann::json::parse(read_file(step_5 / "trainer_state.json"));
+  EXPECT_FALSE(state["trainer"].contains("carried_state"));
+  EXPECT_EQ(state["trainer"]["carried_state_tensors"], 4);  // h and c of two layers
+  // A checkpoint of an earlier version, with the state as JSON numbers, resumes too.
+  const fs::path old_format = directory_ / "old_format";
+  fs::copy(straight, old_format, fs::copy_options::recursive);
+  fs::remove_all(old_format / "checkpoints" / "step_10");
+  {
+    nlohmann::json old_state = state;
+    old_state.erase("tensors_file");
+    old_state["trainer"].erase("carried_state_tensors");
+    const SafetensorsContents carried = read_safetensors(step_5 / "trainer_state.safetensors");
+    for (int i = 0; i < 4; ++i) {
+      const Tensor& tensor = carried.tensors.at("carried_state." + std::to_string(i));
+      old_state["trainer"]["carried_state"].push_back(
+          {{"shape", tensor.shape()}, {"values", tensor.to_vector()}});
+    }
+    write_file_atomically(old_format / "checkpoints" / "step_5" / "trainer_state.json",
+                          old_state.dump());
+    fs::remove(old_format / "checkpoints" / "step_5" / "trainer_state.safetensors");
+  }
   fs::copy(straight, resumed, fs::copy_options::recursive);
   fs::remove_all(resumed / "checkpoints" / "step_10");
   CommandResult second = run_seqtrain("train --resume " + resumed.string());
   ASSERT_EQ(second.exit_code, 0) << second.output;
   expect_same_weights(straight / "checkpoints" / "step_10" / "model.safetensors",
                       resumed / "checkpoints" / "step_10" / "model.safetensors");
+  CommandResult from_old = run_seqtrain("train --resume " + old_format.string());
+  ASSERT_EQ(from_old.exit_code, 0) << from_old.output;
+  expect_same_weights(straight / "checkpoints" / "step_10" / "model.safetensors",
+                      old_format / "checkpoints" / "step_10" / "model.safetensors");
   // The replayed steps 6-10 appear once each in metrics.jsonl, and every
   // record says when it was written.
   std::map<std::pair<std::int64_t, std::string>, int> seen;
@@ -553,23 +580,40 @@ TEST_F(Cli, BadCarriedStateInACheckpointIsAOneLineError) {
           ", sequence_length: 5, batch_size: 2}\n"
           "training: {steps: 2, checkpoint_every: 2, eval_every: 0, eval_batches: 1}\n");
   ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
-  const fs::path state_file = run / "checkpoints" / "step_2" / "trainer_state.json";
+  const fs::path checkpoint = run / "checkpoints" / "step_2";
+  const fs::path state_file = checkpoint / "trainer_state.json";
+  const fs::path tensors_file = checkpoint / "trainer_state.safetensors";
   const nlohmann::json original = nlohmann::json::parse(read_file(state_file));
-  ASSERT_EQ(original["trainer"]["carried_state"].size(), 2u);  // h and c of one layer
+  ASSERT_EQ(original["trainer"]["carried_state_tensors"], 2);  // h and c of one layer
+  const SafetensorsContents carried = read_safetensors(tensors_file);
+  const Tensor& h = carried.tensors.at("carried_state.0");
+  const Tensor& c = carried.tensors.at("carried_state.1");
+  auto resume_fails_with = [&](const std::string& fragment) {
+    const CommandResult result =
+        run_seqtrain("train --resume " + run.string() + " --set training.steps=3");
+    expect_user_error(result, fragment);
+    EXPECT_EQ(result.output.find("bug in seqtrain"), std::string::npos) << result.output;
+  };
+  const Tensor wrong = Tensor::from_vector(std::vector<float>(8, 0.5f), {4, 2});
+  write_safetensors(tensors_file, {{"carried_state.0", wrong}, {"carried_state.1", c}});
+  resume_fails_with("[4, 2]");
+  write_safetensors(tensors_file, {{"carried_state.0", h}});
+  resume_fails_with("trainer_state.safetensors has no tensor 'carried_state.1'");
+  fs::remove(tensors_file);
+  resume_fails_with("trainer_state.safetensors");
 
+  // Checkpoints of earlier versions keep the state as JSON numbers.
   const std::vector<std::pair<nlohmann::json, std::string>> bad = {
       {{{"shape", {-2, -4}}, {"values", std::vector<float>(8, 0.5f)}}, "must be >= 1"},
       {{{"shape", {4, 2}}, {"values", std::vector<float>(8, 0.5f)}}, "[4, 2]"},
   };
   for (const auto& [tensor, fragment] : bad) {
     nlohmann::json state = original;
-    state["trainer"]["carried_state"][0] = tensor;
+    state.erase("tensors_file");
+    state["trainer"].erase("carried_state_tensors");
+    state["trainer"]["carried_state"] = nlohmann::json::array({tensor, tensor});
     write_file_atomically(state_file, state.dump());
-    const CommandResult result =
-        run_seqtrain("train --resume " + run.string() + " --set training.steps=3");
-    expect_user_error(result, fragment);
-    EXPECT_NE(result.output.find("carried"), std::string::npos) << result.output;
-    EXPECT_EQ(result.output.find("bug in seqtrain"), std::string::npos) << result.output;
+    resume_fails_with(fragment);
   }
 }
 

@@ -41,7 +41,7 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
     LoadedCheckpoint loaded = load_checkpoint(checkpoint, task->checkpoint_format(), nullptr);
     // The data position: mlm validates with the layout of the checkpoint's phase.
     try {
-      task->restore_state(loaded.trainer_state);
+      task->restore_state(loaded.trainer_state, loaded.state_tensors);
     } catch (const nlohmann::json::exception& e) {
       throw CheckpointError(fmt::format("{}: {} is malformed: {}", checkpoint.string(),
                                         kTrainerStateFileName, e.what()));

@@ -108,11 +108,12 @@ class MlmTrainingTask final : public TrainingTask {
     return metrics.record(dataset_.phases()[phase].sequence_length);
   }
 
-  void save_state(nlohmann::json& trainer_state) const override {
+  void save_state(nlohmann::json& trainer_state, std::vector<NamedTensor>&) const override {
     trainer_state["data_position"] = dataset_.position_json();
   }
 
-  void restore_state(const nlohmann::json& trainer_state) override {
+  void restore_state(const nlohmann::json& trainer_state,
+                     const std::map<std::string, Tensor>&) override {
     dataset_.restore_position_json(trainer_state.at("data_position"));
   }
 

@@ -12,23 +12,48 @@
 namespace seqtrain {
 namespace {
 
-nlohmann::json carried_state_to_json(const std::vector<Tensor>& state) {
-  nlohmann::json tensors = nlohmann::json::array();
-  for (const Tensor& tensor : state)
-    tensors.push_back({{"shape", tensor.shape()}, {"values", tensor.to_vector()}});
-  return tensors;
+// The carried state's tensors are "carried_state.<i>" in
+// trainer_state.safetensors, their count "carried_state_tensors" in the JSON.
+constexpr const char* kCarriedStateCount = "carried_state_tensors";
+std::string carried_state_name(std::size_t index) { return fmt::format("carried_state.{}", index); }
+
+void check_carried_shape(const Shape& shape, const char* file) {
+  if (std::any_of(shape.begin(), shape.end(), [](std::int64_t dim) { return dim < 1; }))
+    throw CheckpointError(fmt::format(
+        "{}: carried_state has a tensor of shape {}; every dimension must be >= 1", file,
+        shape_string(shape)));
 }
 
+std::vector<Tensor> carried_state_from_tensors(const nlohmann::json& trainer_state,
+                                               const std::map<std::string, Tensor>& tensors) {
+  const auto count = trainer_state.at(kCarriedStateCount).get<std::int64_t>();
+  if (count < 0 || count > 1024)
+    throw CheckpointError(fmt::format("trainer_state.json: {} = {} is not a tensor count",
+                                      kCarriedStateCount, count));
+  std::vector<Tensor> state;
+  for (std::size_t index = 0; index < static_cast<std::size_t>(count); ++index) {
+    const auto found = tensors.find(carried_state_name(index));
+    if (found == tensors.end())
+      throw CheckpointError(fmt::format("trainer_state.safetensors has no tensor '{}' of the "
+                                        "carried state ({} tensors)",
+                                        carried_state_name(index), count));
+    if (found->second.dtype() != DType::f32)
+      throw CheckpointError(fmt::format("trainer_state.safetensors: '{}' is {}, not F32",
+                                        found->first, dtype_name(found->second.dtype())));
+    check_carried_shape(found->second.shape(), "trainer_state.safetensors");
+    state.push_back(found->second);
+  }
+  return state;
+}
+
+// Checkpoints written before trainer_state.safetensors: the carried state as
+// JSON numbers, [{"shape", "values"}...].
 std::vector<Tensor> carried_state_from_json(const nlohmann::json& json) {
   std::vector<Tensor> state;
   for (const auto& entry : json) {
     Shape shape = entry.at("shape").get<Shape>();
     std::vector<float> values = entry.at("values").get<std::vector<float>>();
-    if (std::any_of(shape.begin(), shape.end(), [](std::int64_t dim) { return dim < 1; }))
-      throw CheckpointError(fmt::format(
-          "trainer_state.json: carried_state has a tensor of shape {}; every dimension must be "
-          ">= 1",
-          shape_string(shape)));
+    check_carried_shape(shape, "trainer_state.json");
     if (static_cast<std::int64_t>(values.size()) != shape_numel(shape))
       throw CheckpointError(
           "trainer_state.json: carried_state has a tensor whose values do not fill its shape");
@@ -79,14 +104,20 @@ class SequenceTrainingTask final : public TrainingTask {
     return evaluate_sequence_task(runner_, *data_.dataset, config);
   }
 
-  void save_state(nlohmann::json& trainer_state) const override {
+  void save_state(nlohmann::json& trainer_state, std::vector<NamedTensor>& tensors) const override {
     trainer_state["data_position"] = data_.dataset->position_json();
-    trainer_state["carried_state"] = carried_state_to_json(runner_.training_state());
+    const std::vector<Tensor>& carried = runner_.training_state();
+    trainer_state[kCarriedStateCount] = carried.size();
+    for (std::size_t index = 0; index < carried.size(); ++index)
+      tensors.push_back({carried_state_name(index), carried[index]});
   }
 
-  void restore_state(const nlohmann::json& trainer_state) override {
+  void restore_state(const nlohmann::json& trainer_state,
+                     const std::map<std::string, Tensor>& tensors) override {
     data_.dataset->restore_position_json(trainer_state.at("data_position"));
-    runner_.set_training_state(carried_state_from_json(trainer_state.at("carried_state")));
+    runner_.set_training_state(trainer_state.contains("carried_state")
+                                   ? carried_state_from_json(trainer_state.at("carried_state"))
+                                   : carried_state_from_tensors(trainer_state, tensors));
   }
 
   ModelCheckpointFormat checkpoint_format() override {

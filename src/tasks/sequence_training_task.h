@@ -2,9 +2,11 @@
 // task's dataset (sequence_task.h), a SequenceModel and a SequenceRunner that
 // carries the recurrent state from batch to batch for charlm.
 //
-// Trainer state: {"data_position": <dataset position>, "carried_state":
-// [{"shape", "values"}...]}, the carried state as exact JSON numbers (a float
-// widened to double prints and parses back bit for bit).
+// Trainer state: {"data_position": <dataset position>, "carried_state_tensors":
+// K}, and the carried state's K tensors "carried_state.0" ... in
+// trainer_state.safetensors (bit for bit). Checkpoints of earlier versions,
+// with the state as JSON numbers ("carried_state": [{"shape", "values"}...]),
+// still load.
 #pragma once
 
 #include <filesystem>

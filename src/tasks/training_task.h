@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -34,11 +35,13 @@ class TrainingTask {
   // Validation metrics over the first max_batches validation batches.
   virtual nlohmann::json evaluate(std::int64_t max_batches) = 0;
 
-  // The task's part of a checkpoint's trainer state (data position, carried
-  // state), written into and read from the trainer_state object.
-  virtual void save_state(nlohmann::json& trainer_state) const = 0;
+  // The task's part of a checkpoint's trainer state: JSON (the data position)
+  // written into the trainer_state object, and tensors (carried state) added
+  // to tensors (train/checkpoint.h keeps them in trainer_state.safetensors).
+  virtual void save_state(nlohmann::json& trainer_state, std::vector<NamedTensor>& tensors) const = 0;
   // CheckpointError when the state is malformed or belongs to other data.
-  virtual void restore_state(const nlohmann::json& trainer_state) = 0;
+  virtual void restore_state(const nlohmann::json& trainer_state,
+                             const std::map<std::string, Tensor>& tensors) = 0;
 
   // Warnings about the run's plan (a data phase that will not run), logged
   // once by the trainer before training; eval and generate do not repeat them.

@@ -174,7 +174,8 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
 std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
                                       const ModelCheckpointFormat& model,
                                       const Optimizer& optimizer,
-                                      const nlohmann::json& trainer_state) {
+                                      const nlohmann::json& trainer_state,
+                                      const std::vector<NamedTensor>& state_tensors) {
   SEQTRAIN_CHECK(step >= 0, "checkpoint of step {}", step);
   SEQTRAIN_CHECK(trainer_state.is_object(), "trainer state is {}, not a JSON object",
                  trainer_state.type_name());
@@ -210,6 +211,10 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std:
         {"step", step},
         {"optimizer", {{"name", optimizer.name()}, {"step_count", optimizer.step_count()}}},
         {"trainer", trainer_state}};
+    if (!state_tensors.empty()) {
+      write_safetensors(temp / kTrainerTensorsFileName, state_tensors, {{"format", "pt"}});
+      document["tensors_file"] = kTrainerTensorsFileName;
+    }
     write_file_atomically(temp / kTrainerStateFileName, document.dump(2) + "\n");
 
     // Into place in one rename. RENAME_NOREPLACE: a step_<N> that appeared
@@ -299,11 +304,21 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& checkpoint_dir,
     check_tensor_set(optimizer_path, optimizer_state, optimizer->state_shapes(), "optimizer");
   }
 
+  SafetensorsContents state_tensors;
+  if (state.contains("tensors_file")) {
+    const std::filesystem::path tensors_path = checkpoint_dir / kTrainerTensorsFileName;
+    if (state["tensors_file"] != kTrainerTensorsFileName)
+      throw CheckpointError(fmt::format("checkpoint file '{}' names tensors_file {}; expected \"{}\"",
+                                        state_path.string(), state["tensors_file"].dump(),
+                                        kTrainerTensorsFileName));
+    state_tensors = read_safetensors(tensors_path);
+  }
+
   model.set(model_tensors);
   if (optimizer != nullptr)
     optimizer->load_state(optimizer_state.tensors,
                           state["optimizer"]["step_count"].get<std::int64_t>());
-  return {state["step"].get<std::int64_t>(), state["trainer"]};
+  return {state["step"].get<std::int64_t>(), state["trainer"], std::move(state_tensors.tensors)};
 }
 
 std::vector<std::filesystem::path> prune_checkpoints(const std::filesystem::path& run_dir,

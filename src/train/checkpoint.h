@@ -8,11 +8,13 @@
 //                                                          tokenizer.model)
 //                                  optimizer.safetensors  "<param>.exp_avg", ...
 //                                  trainer_state.json     see below
+//                                  trainer_state.safetensors  the state's tensors, if any
 //   <run_dir>/checkpoints/latest                          "step_<N>", for people and
 //                                                          scripts
 // trainer_state.json:
 //   {"format_version": 1, "step": N,
 //    "optimizer": {"name": "adamw", "step_count": M},
+//    "tensors_file": "trainer_state.safetensors"   (only when there are state tensors)
 //    "trainer": <whatever the trainer passed: RNG positions, data position, metrics,
 //                config summary>}
 //
@@ -29,6 +31,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -44,6 +47,9 @@ namespace seqtrain {
 inline constexpr const char* kModelFileName = "model.safetensors";
 inline constexpr const char* kOptimizerFileName = "optimizer.safetensors";
 inline constexpr const char* kTrainerStateFileName = "trainer_state.json";
+// The trainer state's tensors (a charlm run's carried recurrent state), when it
+// has any: binary, where JSON text would be megabytes.
+inline constexpr const char* kTrainerTensorsFileName = "trainer_state.safetensors";
 
 // <run_dir>/checkpoints/step_<step>
 std::filesystem::path checkpoint_directory(const std::filesystem::path& run_dir, std::int64_t step);
@@ -68,14 +74,15 @@ struct ModelCheckpointFormat {
 ModelCheckpointFormat parameter_checkpoint_format(ParameterStore& parameters);
 
 // Writes the checkpoint of `step` and points `latest` at it; returns its
-// directory. trainer_state is a JSON object the trainer fills; it comes back
-// unchanged from load_checkpoint. I/O failures are CheckpointErrors naming the
+// directory. trainer_state is a JSON object the trainer fills, state_tensors
+// the tensors that go with it; both come back unchanged from load_checkpoint. I/O failures are CheckpointErrors naming the
 // file; nothing partial is left under a step_<N> name. A step_<N> that exists
 // already is a CheckpointError and stays as it was.
 std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
                                       const ModelCheckpointFormat& model,
                                       const Optimizer& optimizer,
-                                      const nlohmann::json& trainer_state);
+                                      const nlohmann::json& trainer_state,
+                                      const std::vector<NamedTensor>& state_tensors = {});
 // The same with parameter_checkpoint_format.
 std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir, std::int64_t step,
                                       ParameterStore& parameters, const Optimizer& optimizer,
@@ -102,6 +109,7 @@ void write_latest_pointer(const std::filesystem::path& run_dir,
 struct LoadedCheckpoint {
   std::int64_t step = 0;
   nlohmann::json trainer_state;  // what save_checkpoint was given
+  std::map<std::string, Tensor> state_tensors;
 };
 
 // Loads a checkpoint directory into the model (through its format) and,

@@ -250,7 +250,7 @@ int run_training(const TrainOptions& options) {
       LoadedCheckpoint loaded =
           load_checkpoint(*checkpoint, task->checkpoint_format(), optimizer.get());
       step = loaded.step;
-      task->restore_state(loaded.trainer_state);
+      task->restore_state(loaded.trainer_state, loaded.state_tensors);
       restore_trackers(loaded.trainer_state, {{"keep_best", &best}, {"early_stopping", &early_stopping}});
       spdlog::info("resumed {} at step {}", checkpoint->string(), step);
       // Extending (or shortening) a decaying run: the decay keeps its shape
@@ -306,11 +306,13 @@ int run_training(const TrainOptions& options) {
     trainer_state["seed"] = config.seed;
     trainer_state["threads"] = config.threads;
     trainer_state["backend"] = backend->name();
-    task->save_state(trainer_state);
+    std::vector<NamedTensor> state_tensors;
+    task->save_state(trainer_state, state_tensors);
     if (best) trainer_state["keep_best"] = best->to_json();
     if (early_stopping) trainer_state["early_stopping"] = early_stopping->to_json();
     fs::path saved =
-        save_checkpoint(run_dir, at_step, task->checkpoint_format(), *optimizer, trainer_state);
+        save_checkpoint(run_dir, at_step, task->checkpoint_format(), *optimizer, trainer_state,
+                        state_tensors);
     last_saved_step = at_step;
     spdlog::info("checkpoint: {}", saved.string());
     if (config.training.keep_checkpoints > 0)
