@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   register_info_command(app, commands);
   register_tokenizer_command(app, commands);
   register_data_command(app, commands);
+  register_config_command(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -10,6 +10,7 @@
 #include "config/run_config_binding.h"
 #include "config/run_config_cross_key_checks.h"
 #include "config/run_config_keys.h"
+#include "config/run_config_values.h"
 #include "config/schema.h"
 
 namespace seqtrain {
@@ -58,11 +59,8 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
 }
 
 std::string resolved_yaml(const RunConfig& config) {
-  std::map<std::string, ConfigValue, std::less<>> values;
-  for (const FieldBinding& binding : run_config_table().bindings())
-    if (auto value = binding.write(config)) values.emplace(binding.path, std::move(*value));
   return write_config_yaml(
-      run_config_schema(), values,
+      run_config_schema(), run_config_values(config),
       fmt::format("The complete configuration of this run (every key, defaults filled in),\n"
                   "written by seqtrain {}. Loading this file again gives the same run config.",
                   SEQTRAIN_VERSION));

@@ -360,6 +360,13 @@ std::optional<std::string> range_problem(const ConfigKey& key, double value) {
   return "must be " + describe_range(key);
 }
 
+std::optional<ConfigValue> effective_default(
+    const ConfigKey& key, const std::map<std::string, ConfigValue, std::less<>>& values) {
+  for (const ConditionalDefault& conditional : key.conditional_defaults)
+    if (conditions_hold(conditional.conditions, values)) return conditional.value;
+  return key.default_value;
+}
+
 std::string format_config_value(const ConfigValue& value) {
   struct Formatter {
     std::string operator()(std::int64_t integer) const { return fmt::format("{}", integer); }

@@ -131,6 +131,12 @@ class ConfigSchema {
   std::deque<ConfigKey> keys_;  // a deque: references returned by add stay valid
 };
 
+// key's default given the other values: the first conditional default whose
+// conditions hold, else its plain default; nothing for a required key or one
+// whose default is derived elsewhere.
+std::optional<ConfigValue> effective_default(
+    const ConfigKey& key, const std::map<std::string, ConfigValue, std::less<>>& values);
+
 // "an integer >= 1", "a number in (0, 0.5]", "one of lstm, gru, rnn", ...
 std::string describe_accepted(const ConfigKey& key);
 // Why value is outside key's range ("must be > 0"), or nothing if it is inside.

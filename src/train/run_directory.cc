@@ -1,6 +1,7 @@
 #include "train/run_directory.h"
 
 #include "config/resolve_run_config.h"
+#include "config/run_config_values.h"
 #include "io/atomic_write.h"
 #include "seqtrain/error.h"
 #include "train/checkpoint.h"
@@ -51,11 +52,18 @@ bool prepare_run_directory(const fs::path& run_dir, const RunConfig& config, boo
       throw CheckpointError(fmt::format("--resume {}: {} is missing; is this a seqtrain run directory?",
                                         run_dir.string(), saved_path.string()));
     RunConfig saved = load_run_config(saved_path.string(), {"run_dir=" + run_dir.string()});
-    if (saved.task != config.task || saved.model != config.model || saved.data != config.data)
+    if (saved.task != config.task || saved.model != config.model || saved.data != config.data) {
+      const std::optional<ConfigDifference> difference =
+          first_difference(saved, config, {"task", "model", "data"});
       throw CheckpointError(fmt::format(
-          "--resume {}: the config's task, model or data section differs from the run's {}; "
-          "resume with the run's own config (omit CONFIG) or start a new run_dir",
-          run_dir.string(), saved_path.string()));
+          "--resume {}: {}; a resumed run keeps the task, model and data of its {}: undo that "
+          "change (the --set, or the CONFIG given) or train into a new run_dir",
+          run_dir.string(),
+          difference ? fmt::format("{} would be {}, but the run has {}", difference->path,
+                                   difference->after, difference->before)
+                     : std::string("the task, model or data section differs"),
+          saved_path.string()));
+    }
   } else {
     if (fs::exists(run_dir) && !fs::is_empty(run_dir, error))
       throw ConfigError(fmt::format(
