@@ -543,9 +543,9 @@ TEST(MlmConfig, KeysOfAnotherTaskAreErrors) {
   EXPECT_EQ(config_error(kCharlm + "model:\n  bert: {layers: 4}\n"),
             "x.yaml: model.bert.layers = 4: applies only when task is mlm (task is charlm here); "
             "remove it");
-  EXPECT_EQ(config_error(kCharlm, {"training.init_from=runs/x"}),
-            "--set training.init_from=runs/x: applies only when task is mlm (task is charlm "
-            "here); remove it");
+  EXPECT_EQ(config_error(kCharlm + "training:\n  keep_best: mlm_loss\n"),
+            "x.yaml: training.keep_best = 'mlm_loss': task charlm validates loss, bits_per_char, "
+            "accuracy; name one of them");
   EXPECT_EQ(config_error(kMlm + "model:\n  hidden_size: 64\n"),
             "x.yaml: model.hidden_size = 64: applies only when task is charlm, adding or "
             "classification (task is mlm here); remove it");

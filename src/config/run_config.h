@@ -154,7 +154,7 @@ struct TrainingConfig {
   std::optional<std::string> keep_best;  // a validation metric (train/checkpoint_policy.h)
   EarlyStoppingConfig early_stopping;
   bool carry_state = true;
-  std::optional<std::string> init_from;  // mlm: Hugging Face BertForMaskedLM directory
+  std::optional<std::string> init_from;  // weights to start from (tasks differ: run_config_keys.cc)
 
   bool operator==(const TrainingConfig&) const = default;
 };

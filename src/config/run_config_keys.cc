@@ -393,10 +393,14 @@ RunConfigTable build_table() {
       .only_when("task", kSequenceTasks);
   table
       .string(RUN_CONFIG_KEY(training.init_from),
-              "A Hugging Face BertForMaskedLM directory (config.json, model.safetensors; a "
-              "seqtrain checkpoint directory is one) to start from: its weights, a fresh "
-              "optimizer and step 0. Resuming a run (--resume) ignores it.")
-      .only_when("task", kMlmTask);
+              "Weights to start from, with a fresh optimizer and step 0; resuming a run "
+              "(--resume) ignores it. mlm: a Hugging Face BertForMaskedLM directory "
+              "(config.json, model.safetensors; a seqtrain checkpoint directory is one). "
+              "charlm, adding, classification: a .safetensors file or a checkpoint directory; "
+              "its tensors are matched by name (embedding.weight, rnn.weight_ih_l0, head.bias, "
+              "...), recurrent ones also by PyTorch's nn.LSTM/GRU/RNN names under any module "
+              "prefix (weight_ih_l0, lstm.bias_hh_l1_reverse); parameters it does not hold keep "
+              "their fresh initialisation.");
   table.schema().check_consistency();
   return table;
 }

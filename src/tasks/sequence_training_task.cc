@@ -1,10 +1,13 @@
 #include "tasks/sequence_training_task.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <limits>
 
+#include "models/sequence_model_init.h"
 #include "tasks/evaluation.h"
 #include "tasks/sequence_runner.h"
 #include "tasks/sequence_task.h"
@@ -122,6 +125,16 @@ class SequenceTrainingTask final : public TrainingTask {
 
   ModelCheckpointFormat checkpoint_format() override {
     return parameter_checkpoint_format(*parameters_);
+  }
+
+  void initialize_from(const std::filesystem::path& source) override {
+    const InitFromResult result =
+        initialize_sequence_model_from(source, model_->parameter_names(), *parameters_);
+    spdlog::info("initialised {} of {} parameters from {}{}", result.loaded.size(),
+                 model_->parameter_names().size(), result.file.string(),
+                 result.kept_fresh.empty()
+                     ? std::string()
+                     : fmt::format("; freshly initialised: {}", fmt::join(result.kept_fresh, ", ")));
   }
 
   std::pair<std::int64_t, std::int64_t> planned_bytes() const override {
