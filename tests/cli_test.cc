@@ -216,7 +216,7 @@ TEST_F(Cli, UnknownDeviceAndMissingCudaAreErrors) {
   expect_user_error(run_seqtrain("generate " + run + " --device cuda:x"),
                     "'cuda:x' is not a device");
   expect_user_error(run_seqtrain("generate " + run + " --device cuda:7"),
-                    "is a run of task adding; only charlm runs generate text");
+                    "is a run of task adding; generate serves charlm runs");
 }
 
 // The CUDA backend is a plug-in (backends/cuda_plugin.h): without it seqtrain

@@ -5,11 +5,8 @@
 
 #include "backends/device_selection.h"
 #include "cli/commands.h"
-#include "config/resolve_run_config.h"
-#include "train/checkpoint.h"
-#include "train/run_directory.h"
+#include "cli/trained_sequence_run.h"
 #include "tasks/sampling.h"
-#include "tasks/sequence_task.h"
 
 namespace seqtrain {
 
@@ -43,20 +40,8 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
   generate->add_option("--device", *device, kDeviceChoices)
       ->check(device_validator());
   commands.add(generate, [=] {
-    RunConfig config = resolve_run_config("", {}, *run_dir);
-    if (config.task != Task::charlm)
-      throw ConfigError(
-          fmt::format("generate: {} is a run of task {}; only charlm runs generate text",
-                      *run_dir, task_name(config.task)));
-    // model.impl goes to a cuda backend; elsewhere the fused layers compute the same.
-    auto backend = select_backend(*device, static_cast<int>(config.threads), config.model.impl);
-    ParameterStore parameters(*backend);
-    // The same route as training: the model config.model.type names.
-    const std::unique_ptr<SequenceModel> model = make_sequence_model(
-        sequence_model_spec(config, *run_dir), parameters, static_cast<std::uint64_t>(config.seed));
-    const std::filesystem::path from = resolve_checkpoint_argument(*run_dir, *checkpoint);
-    load_checkpoint(from, parameters, nullptr);
-    CharVocabulary vocabulary = CharVocabulary::load(vocabulary_path(*run_dir));
+    TrainedSequenceRun run =
+        load_trained_sequence_run("generate", {Task::charlm}, *run_dir, *checkpoint, *device);
     SamplingOptions sampling = *options;
     if (!*seed_given && !sampling.greedy) {
       sampling.seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
@@ -64,7 +49,8 @@ void register_generate_command(CLI::App& app, CommandRegistry& commands) {
       std::cerr << "sampling seed " << sampling.seed << " (--seed " << sampling.seed
                 << " draws this sample again)\n";
     }
-    std::cout << sample_text(*model, *backend, parameters, vocabulary, sampling) << std::endl;
+    std::cout << sample_text(*run.model, *run.backend, *run.parameters, *run.vocabulary, sampling)
+              << std::endl;
     return 0;
   });
 }

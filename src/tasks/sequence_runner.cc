@@ -136,6 +136,18 @@ TaskMetrics SequenceRunner::evaluate_batch(const SequenceBatch& batch) {
   return run(batch, false, context, evaluation_state_);
 }
 
+Tensor SequenceRunner::predict_batch(const SequenceBatch& batch) {
+  RunContext context;
+  context.training = false;
+  SequenceBatch from_zero = batch;
+  from_zero.continues_previous = false;
+  std::vector<Tensor> unused_state;
+  run(from_zero, false, context, unused_state);
+  const CachedGraph& cached =
+      graph_for(static_cast<int>(batch.steps()), static_cast<int>(batch.batch_size()), false);
+  return cached.executor->value_to_host(cached.ids.output);
+}
+
 std::pair<std::int64_t, std::int64_t> SequenceRunner::planned_bytes() const {
   return cache_.planned_bytes();
 }

@@ -31,6 +31,9 @@ class SequenceRunner {
   // Forward only, with the evaluation state stream (reset by reset_evaluation_state).
   TaskMetrics evaluate_batch(const SequenceBatch& batch);
   void reset_evaluation_state() { evaluation_state_.clear(); }
+  // Forward only on one batch, every row from a zero state: the model's
+  // output on the host (logits [rows, classes]; adding: predictions [B, 1]).
+  Tensor predict_batch(const SequenceBatch& batch);
 
   // The carried training state (host tensors), for checkpoints.
   const std::vector<Tensor>& training_state() const { return training_state_; }

@@ -35,6 +35,8 @@ VocabularyKind vocabulary_kind(const RunConfig& config) {
                                                     : VocabularyKind::character;
 }
 
+}  // namespace
+
 ClassLabels load_labels(const std::filesystem::path& run_dir) {
   const std::filesystem::path path = labels_path(run_dir);
   try {
@@ -43,8 +45,6 @@ ClassLabels load_labels(const std::filesystem::path& run_dir) {
     throw DataError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
   }
 }
-
-}  // namespace
 
 std::filesystem::path labels_path(const std::filesystem::path& run_dir) {
   return run_dir / "labels.json";

@@ -11,6 +11,7 @@
 
 #include "config/run_config.h"
 #include "data/char_vocabulary.h"
+#include "data/class_labels.h"
 #include "data/sequence_dataset.h"
 #include "models/sequence_model.h"
 
@@ -34,5 +35,7 @@ SequenceModelSpec sequence_model_spec(const RunConfig& config, const std::filesy
 
 std::filesystem::path vocabulary_path(const std::filesystem::path& run_dir);
 std::filesystem::path labels_path(const std::filesystem::path& run_dir);
+// A classification run's class labels (labels.json); DataError when unreadable.
+ClassLabels load_labels(const std::filesystem::path& run_dir);
 
 }  // namespace seqtrain
