@@ -23,6 +23,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
 
+# Python packages for the python3 on PATH: matplotlib draws `seqtrain plot`'s
+# curves; tensorboard reads event files back in the tests.
+if ! python3 -c "import matplotlib, tensorboard" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check matplotlib tensorboard
+fi
+
 # The default char-LM corpus: the English fortune databases as one UTF-8 text
 # file, fortunes separated by blank lines instead of '%' lines.
 scripts/make_corpus.sh data/fortunes.txt

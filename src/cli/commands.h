@@ -44,5 +44,6 @@ void register_tokenizer_command(CLI::App& app, CommandRegistry& commands);
 void register_data_command(CLI::App& app, CommandRegistry& commands);
 void register_config_command(CLI::App& app, CommandRegistry& commands);
 void register_predict_command(CLI::App& app, CommandRegistry& commands);
+void register_plot_command(CLI::App& app, CommandRegistry& commands);
 
 }  // namespace seqtrain

@@ -150,6 +150,7 @@ struct TrainingConfig {
   std::int64_t eval_batches = 0;
   std::int64_t checkpoint_every = 0;  // 0: only at the end
   std::int64_t log_every = 0;
+  bool tensorboard = false;              // event files in <run_dir>/tensorboard
   std::int64_t keep_checkpoints = 0;     // the newest N; 0: all
   std::optional<std::string> keep_best;  // a validation metric (train/checkpoint_policy.h)
   EarlyStoppingConfig early_stopping;

@@ -361,6 +361,11 @@ RunConfigTable build_table() {
       .with_default(std::int64_t{10})
       .at_least(1);
   table
+      .boolean(RUN_CONFIG_KEY(training.tensorboard),
+               "Also write every metrics record as TensorBoard scalars (train/<metric>, "
+               "validation/<metric>) into <run_dir>/tensorboard: tensorboard --logdir runs.")
+      .with_default(false);
+  table
       .integer(RUN_CONFIG_KEY(training.keep_checkpoints),
                "Keep the newest this many checkpoints and delete older ones after each save "
                "(the best one of training.keep_best is kept besides); 0 keeps every checkpoint.")

@@ -18,6 +18,7 @@
 #include "backends/device_selection.h"
 #include "config/resolve_run_config.h"
 #include "dist/communicator.h"
+#include "io/tensorboard_events.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_policy.h"
 #include "train/lr_schedule.h"
@@ -136,6 +137,15 @@ void check_memory_plan(const TrainingTask& task, const ParameterStore& parameter
                    ? fmt::format(" of {:.1f} MiB available", *available / 1048576.0)
                    : std::string());
   if (available && backend.device() != Device::cuda) require_memory_fits(estimate, *available);
+}
+
+// A metrics record's numbers as TensorBoard scalars: "train/loss", "validation/mse", ...
+std::vector<std::pair<std::string, double>> scalars_of(const nlohmann::json& record) {
+  std::vector<std::pair<std::string, double>> scalars;
+  const std::string split = record.value("split", "train");
+  for (const auto& [key, value] : record.items())
+    if (value.is_number() && key != "step") scalars.emplace_back(split + "/" + key, value.get<double>());
+  return scalars;
 }
 
 // A resumed run continues its trackers when they follow the same metric; a
@@ -286,6 +296,13 @@ int run_training(const TrainOptions& options) {
   // A resumed run replays the steps after its checkpoint: their old records go.
   std::optional<MetricsLog> metrics;
   if (writer) metrics.emplace(run_dir, resuming ? std::optional<std::int64_t>(step) : std::nullopt);
+  std::optional<TensorBoardWriter> tensorboard;
+  if (writer && config.training.tensorboard)
+    tensorboard.emplace(run_dir / "tensorboard", resuming ? step : -1);
+  auto report = [&](const nlohmann::json& record) {
+    metrics->write(record);
+    if (tensorboard) tensorboard->write_scalars(record["step"].get<std::int64_t>(), scalars_of(record));
+  };
   // Every record says when it was written and how long the run has trained.
   const RunClock clock(step, config.training.steps);
   auto stamp = [&](nlohmann::json& record) {
@@ -382,7 +399,7 @@ int run_training(const TrainOptions& options) {
       record["tokens_per_second"] = static_cast<double>(window.tokens) / std::max(seconds, 1e-9);
       if (world_size > 1) record["world_size"] = world_size;
       stamp(record);
-      if (writer) metrics->write(record);
+      if (writer) report(record);
       progress.clear();
       spdlog::info("step {}/{} loss {:.4f} lr {:.2e} grad norm {:.3g} {:.0f} tok/s elapsed {} eta {}",
                    step, config.training.steps, window.mean_loss(), learning_rate, clip.norm,
@@ -420,7 +437,7 @@ int run_training(const TrainOptions& options) {
       record["step"] = step;
       record["split"] = "validation";
       stamp(record);
-      metrics->write(record);
+      report(record);
     }
     if (writer && last_saved_step != step &&
         ((config.training.checkpoint_every > 0 && step % config.training.checkpoint_every == 0) ||
