@@ -24,9 +24,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python packages for the python3 on PATH: matplotlib draws `seqtrain plot`'s
-# curves; tensorboard reads event files back in the tests.
-if ! python3 -c "import matplotlib, tensorboard" 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check matplotlib tensorboard
+# curves; the tests read TensorBoard event files back with tensorboard and
+# check tokenizer.json with transformers' AutoTokenizer (no torch).
+if ! python3 -c "import matplotlib, tensorboard, tokenizers, transformers" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check matplotlib tensorboard tokenizers \
+    transformers
 fi
 
 # The default char-LM corpus: the English fortune databases as one UTF-8 text

@@ -1,10 +1,22 @@
 // seqtrain tokenizer train --input FILE --vocab-size N --output DIR: trains the
 // masked-LM SentencePiece tokenizer on a text corpus (src/data/sentencepiece_tokenizer.h)
-// and writes DIR/tokenizer.model and DIR/tokenizer.vocab.
+// and writes DIR/tokenizer.model and DIR/tokenizer.vocab, and the Hugging Face
+// files beside them (data/hf_tokenizer_files.h).
+// seqtrain tokenizer encode --tokenizer DIR --input FILE: each line's token
+// ids as a JSON array ([MASK] and the other special tokens spelled out become
+// their ids).
 #include <fmt/format.h>
 
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
+#include "data/hf_tokenizer_files.h"
 #include "data/sentencepiece_tokenizer.h"
+#include "io/atomic_write.h"
+#include "io/read_file.h"
 
 namespace seqtrain {
 
@@ -37,8 +49,30 @@ void register_tokenizer_command(CLI::App& app, CommandRegistry& commands) {
   commands.add(train, [options] {
     const SentencePieceTokenizer trained =
         SentencePieceTokenizer::train(options->input, options->output, options->training);
-    fmt::print("tokenizer: {} ({} pieces, {})\n", trained.model_path().string(),
-               trained.vocab_size(), trained.checksum());
+    for (const auto& [name, text] :
+         hugging_face_tokenizer_files(read_file(trained.model_path()), kHfDefaultMaxLength))
+      write_file_atomically(std::filesystem::path(options->output) / name, text);
+    fmt::print("tokenizer: {} ({} pieces, {}); tokenizer.json for Hugging Face beside it\n",
+               trained.model_path().string(), trained.vocab_size(), trained.checksum());
+    return 0;
+  });
+
+  struct EncodeOptions {
+    std::string tokenizer, input;
+  };
+  auto encode_options = std::make_shared<EncodeOptions>();
+  CLI::App* encode = tokenizer->add_subcommand(
+      "encode", "Print each line's token ids as a JSON array (special tokens spelled out count)");
+  encode->add_option("--tokenizer", encode_options->tokenizer,
+                     "A tokenizer directory (or its tokenizer.model)")
+      ->required();
+  encode->add_option("--input", encode_options->input, "UTF-8 text, one example per line")
+      ->required();
+  commands.add(encode, [encode_options] {
+    const SentencePieceTokenizer tokenizer = SentencePieceTokenizer::load(encode_options->tokenizer);
+    std::istringstream lines(read_file(encode_options->input));
+    for (std::string line; std::getline(lines, line);)
+      std::cout << nlohmann::json(tokenizer.encode_with_special_tokens(line)).dump() << "\n";
     return 0;
   });
 }

@@ -185,6 +185,33 @@ std::vector<std::int32_t> SentencePieceTokenizer::encode(std::string_view text) 
   return {ids.begin(), ids.end()};
 }
 
+std::vector<std::int32_t> SentencePieceTokenizer::encode_with_special_tokens(
+    std::string_view text) const {
+  static constexpr std::string_view kSpecial[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  std::vector<std::int32_t> ids;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    // The earliest special token from start (the first listed on a tie).
+    std::size_t found = std::string_view::npos;
+    std::int32_t found_id = 0;
+    for (std::int32_t id = 0; id < kFirstRegularTokenId; ++id) {
+      const std::size_t at = text.find(kSpecial[id], start);
+      if (at < found) {
+        found = at;
+        found_id = id;
+      }
+    }
+    const std::vector<std::int32_t> piece_ids =
+        encode(text.substr(start, found == std::string_view::npos ? std::string_view::npos
+                                                                   : found - start));
+    ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
+    if (found == std::string_view::npos) break;
+    ids.push_back(found_id);
+    start = found + kSpecial[found_id].size();
+  }
+  return ids;
+}
+
 std::string SentencePieceTokenizer::decode(std::span<const std::int32_t> ids) const {
   for (std::int32_t id : ids)
     SEQTRAIN_CHECK(id >= 0 && id < vocab_size(), "token id {} outside a vocabulary of {}", id,

@@ -83,6 +83,10 @@ class SentencePieceTokenizer {
 
   // Token ids of text; newlines are whitespace like any other.
   std::vector<std::int32_t> encode(std::string_view text) const;
+  // The same, except that the special tokens spelled out in text ("[MASK]",
+  // "[CLS]", ...) become their ids, the text between them encoded piece by
+  // piece, as Hugging Face's tokenizer.json reads it (fill-mask input).
+  std::vector<std::int32_t> encode_with_special_tokens(std::string_view text) const;
   // Text of ids; special tokens other than [UNK] decode to nothing, [UNK] to " ⁇ ".
   // An id outside the vocabulary is an InternalError (the caller's bug).
   std::string decode(std::span<const std::int32_t> ids) const;

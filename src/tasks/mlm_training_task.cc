@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "data/hf_tokenizer_files.h"
 #include "data/mlm_phased_dataset.h"
 #include "io/read_file.h"
 #include "models/bert_checkpoint.h"
@@ -145,6 +146,9 @@ class MlmTrainingTask final : public TrainingTask {
     };
     format.extra_files = {{kHfConfigFileName, bert_hf_config_json(spec)},
                           {kTokenizerFileName, tokenizer_bytes_}};
+    // tokenizer.json and its companions, for AutoTokenizer.from_pretrained.
+    for (auto& file : hugging_face_tokenizer_files(tokenizer_bytes_, spec.max_positions))
+      format.extra_files.push_back(std::move(file));
     return format;
   }
 
