@@ -16,6 +16,7 @@
 #include <string>
 
 #include "cli_test_support.h"
+#include "data/sentencepiece_tokenizer.h"
 #include "data_mlm_test_support.h"
 #include "io/safetensors.h"
 
@@ -153,6 +154,53 @@ TEST_F(CliMlm, TrainWritesHuggingFaceCheckpointsAndEvalReproducesValidation) {
     EXPECT_EQ(eval.at(key), last_validation.at(key)) << key;
   EXPECT_NE(run_seqtrain("eval " + run.string()).output.find("masked-LM data reused from"),
             std::string::npos);
+}
+
+// seqtrain predict on an mlm run fills each [MASK] of a line: one entry per
+// [MASK], at the position `seqtrain tokenizer encode` puts it (after [CLS]),
+// its tokens in falling probability, the line filled with the likeliest ones.
+TEST_F(CliMlm, PredictFillsEveryMaskOfALine) {
+  const fs::path run = directory_ / "run";
+  ASSERT_EQ(run_seqtrain("train " + write_config("c.yaml", run).string()).exit_code, 0);
+  const fs::path input = directory_ / "input.txt";
+  std::ofstream(input) << "the [MASK] of the [MASK] corpus\nno mask in this line\n";
+  const CommandResult encoded = run_seqtrain(
+      "tokenizer encode --tokenizer " + (run / "checkpoints" / "step_8").string() + " --input " +
+          input.string(),
+      false);
+  ASSERT_EQ(encoded.exit_code, 0) << encoded.output;
+  const nlohmann::json ids = nlohmann::json::parse(encoded.output.substr(0, encoded.output.find('\n')));
+  std::vector<std::int64_t> mask_positions;
+  for (std::size_t t = 0; t < ids.size(); ++t)
+    if (ids[t] == kMaskTokenId) mask_positions.push_back(static_cast<std::int64_t>(t) + 1);
+  ASSERT_EQ(mask_positions.size(), 2u);
+
+  const CommandResult predicted =
+      run_seqtrain("predict " + run.string() + " --top-k 4 --input " + input.string(), false);
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+  std::istringstream lines(predicted.output);
+  std::string first, second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  const nlohmann::json filled = nlohmann::json::parse(first);
+  ASSERT_EQ(filled["masks"].size(), 2u);
+  for (std::size_t m = 0; m < 2; ++m) {
+    const nlohmann::json& mask = filled["masks"][m];
+    EXPECT_EQ(mask["position"], mask_positions[m]);
+    ASSERT_EQ(mask["predictions"].size(), 4u);
+    double total = 0.0, previous = 1.0;
+    for (const nlohmann::json& prediction : mask["predictions"]) {
+      const double p = prediction["probability"].get<double>();
+      EXPECT_LE(p, previous);
+      previous = p;
+      total += p;
+      EXPECT_GE(prediction["id"].get<int>(), 0);
+    }
+    EXPECT_LE(total, 1.0 + 1e-9);
+  }
+  EXPECT_EQ(nlohmann::json::parse(second)["masks"].size(), 0u);
+  EXPECT_FALSE(nlohmann::json::parse(second).contains("filled"));
+  EXPECT_TRUE(filled["filled"].get<std::string>().starts_with("the")) << filled;
 }
 
 // SIGTERM during set-up (SentencePiece training on a larger corpus) killed

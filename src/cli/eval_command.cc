@@ -5,12 +5,8 @@
 
 #include "backends/device_selection.h"
 #include "cli/commands.h"
-#include "cli/trained_sequence_run.h"
-#include "config/resolve_run_config.h"
+#include "cli/trained_run.h"
 #include "data/sequence_dataset.h"
-#include "train/checkpoint.h"
-#include "train/run_directory.h"
-#include "tasks/training_task.h"
 
 namespace seqtrain {
 namespace {
@@ -57,26 +53,10 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
                    "classification; the formats of seqtrain predict --input, with labels)");
   commands.add(eval, [options] {
     if (!options->data.empty()) return evaluate_file(*options);
-    RunConfig config = resolve_run_config("", {}, options->run_dir);
-    // model.impl goes to a cuda backend; elsewhere the fused layers compute the same.
-    auto backend = select_backend(options->device, static_cast<int>(config.threads),
-                                  config.model.impl);
-    ParameterStore parameters(*backend);
-    std::unique_ptr<TrainingTask> task =
-        make_training_task(config, options->run_dir, *backend, parameters, RunStart::existing);
-    const std::filesystem::path checkpoint =
-        resolve_checkpoint_argument(options->run_dir, options->checkpoint);
-    LoadedCheckpoint loaded = load_checkpoint(checkpoint, task->checkpoint_format(), nullptr);
-    // The data position: mlm validates with the layout of the checkpoint's phase.
-    try {
-      task->restore_state(loaded.trainer_state, loaded.state_tensors);
-    } catch (const nlohmann::json::exception& e) {
-      throw CheckpointError(fmt::format("{}: {} is malformed: {}", checkpoint.string(),
-                                        kTrainerStateFileName, e.what()));
-    }
+    TrainedTask run = load_trained_task(options->run_dir, options->checkpoint, options->device);
     nlohmann::json result =
-        task->evaluate(options->batches > 0 ? options->batches : kAllValidationBatches);
-    result["checkpoint"] = checkpoint.string();
+        run.task->evaluate(options->batches > 0 ? options->batches : kAllValidationBatches);
+    result["checkpoint"] = run.checkpoint.string();
     std::cout << result.dump() << "\n";
     return 0;
   });

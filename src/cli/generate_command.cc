@@ -5,7 +5,7 @@
 
 #include "backends/device_selection.h"
 #include "cli/commands.h"
-#include "cli/trained_sequence_run.h"
+#include "cli/trained_run.h"
 #include "tasks/sampling.h"
 
 namespace seqtrain {

@@ -140,6 +140,11 @@ TaskMetrics MlmRunner::evaluate_batch(const MlmBatch& batch, MlmSlotPredictions*
   return run(batch, false, context, slots);
 }
 
+Tensor MlmRunner::predict_batch(const MlmBatch& batch) {
+  evaluate_batch(batch);
+  return graph_for(batch, false).executor->value_to_host(graph_for(batch, false).logits);
+}
+
 std::pair<std::int64_t, std::int64_t> MlmRunner::planned_bytes() const {
   return cache_.planned_bytes();
 }

@@ -49,6 +49,8 @@ class MlmRunner {
   // said at each of the batch's B * P slots, or is left empty when the loss
   // is not finite.
   TaskMetrics evaluate_batch(const MlmBatch& batch, MlmSlotPredictions* slots = nullptr);
+  // Forward only: the decoder's logits [B * P, V] at the batch's slots.
+  Tensor predict_batch(const MlmBatch& batch);
 
   std::pair<std::int64_t, std::int64_t> planned_bytes() const;
   // The activation arena the training graph of this layout would plan,

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -116,6 +118,69 @@ class MlmTrainingTask final : public TrainingTask {
   void restore_state(const nlohmann::json& trainer_state,
                      const std::map<std::string, Tensor>&) override {
     dataset_.restore_position_json(trainer_state.at("data_position"));
+  }
+
+  std::vector<nlohmann::json> fill_masks(const std::vector<std::string>& lines,
+                                         std::int64_t top_k) override {
+    const SentencePieceTokenizer& tokenizer = data_.tokenizer;
+    const auto limit = static_cast<std::size_t>(model_.spec().max_positions);
+    std::vector<nlohmann::json> records;
+    for (std::size_t index = 0; index < lines.size(); ++index) {
+      std::vector<std::int32_t> ids{kClsTokenId};
+      for (std::int32_t id : tokenizer.encode_with_special_tokens(lines[index])) ids.push_back(id);
+      ids.push_back(kSepTokenId);
+      nlohmann::json record{{"line", index + 1}, {"masks", nlohmann::json::array()}};
+      if (ids.size() > limit) {  // cut to the model's positions, [SEP] kept last
+        ids.resize(limit - 1);
+        ids.push_back(kSepTokenId);
+        record["truncated"] = true;
+      }
+      std::vector<std::int32_t> masked;
+      for (std::size_t t = 0; t < ids.size(); ++t)
+        if (ids[t] == kMaskTokenId) masked.push_back(static_cast<std::int32_t>(t));
+      if (masked.empty()) {
+        records.push_back(std::move(record));
+        continue;
+      }
+      const auto length = static_cast<std::int64_t>(ids.size());
+      const auto slots = static_cast<std::int64_t>(masked.size());
+      MlmBatch batch;
+      batch.input_ids = Tensor::from_vector(ids, {1, length});
+      batch.token_type_ids =
+          Tensor::from_vector(std::vector<std::int32_t>(static_cast<std::size_t>(length), 0),
+                              {1, length});
+      batch.lengths = Tensor::from_vector(std::vector<std::int32_t>{static_cast<std::int32_t>(length)}, {1});
+      batch.masked_positions = Tensor::from_vector(masked, {slots});
+      // Any valid label: the loss is not looked at.
+      batch.masked_labels =
+          Tensor::from_vector(std::vector<std::int32_t>(masked.size(), kMaskTokenId), {slots});
+      batch.masked_count = slots;
+      const Tensor logits = runner_.predict_batch(batch);
+      const std::int64_t vocab = logits.dim(1);
+      std::vector<std::int32_t> filled = ids;
+      for (std::int64_t slot = 0; slot < slots; ++slot) {
+        const float* row = logits.data<float>() + slot * vocab;
+        const double top = *std::max_element(row, row + vocab);
+        double total = 0.0;
+        for (std::int64_t v = 0; v < vocab; ++v) total += std::exp(static_cast<double>(row[v]) - top);
+        std::vector<std::int32_t> order(static_cast<std::size_t>(vocab));
+        std::iota(order.begin(), order.end(), 0);
+        const auto kept = std::min<std::int64_t>(top_k, vocab);
+        std::partial_sort(order.begin(), order.begin() + kept, order.end(),
+                          [&](std::int32_t a, std::int32_t b) { return row[a] > row[b]; });
+        nlohmann::json predictions = nlohmann::json::array();
+        for (std::int64_t k = 0; k < kept; ++k)
+          predictions.push_back(
+              {{"token", tokenizer.piece(order[k])},
+               {"id", order[k]},
+               {"probability", std::exp(static_cast<double>(row[order[k]]) - top) / total}});
+        filled[masked[slot]] = order[0];
+        record["masks"].push_back({{"position", masked[slot]}, {"predictions", predictions}});
+      }
+      record["filled"] = tokenizer.decode(std::span(filled).subspan(1, filled.size() - 2));
+      records.push_back(std::move(record));
+    }
+    return records;
   }
 
   ModelCheckpointFormat checkpoint_format() override {

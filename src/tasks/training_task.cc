@@ -11,6 +11,12 @@ void TrainingTask::initialize_from(const std::filesystem::path& directory) {
                  directory.string());
 }
 
+std::vector<nlohmann::json> TrainingTask::fill_masks(const std::vector<std::string>&,
+                                                     std::int64_t) {
+  SEQTRAIN_CHECK(false, "fill-mask predictions asked of a task that is not mlm");
+  return {};
+}
+
 void TrainingTask::train_on_rank_slice(int, int world_size) {
   if (world_size > 1)
     throw ConfigError(

@@ -47,6 +47,12 @@ class TrainingTask {
   // once by the trainer before training; eval and generate do not repeat them.
   virtual void warn_about_plan(std::int64_t /*total_steps*/) const {}
 
+  // mlm: for each line, the likeliest tokens at every [MASK] it spells out,
+  // as JSON records (seqtrain predict); the sequence tasks predict through
+  // tasks/prediction.h instead, and refuse this.
+  virtual std::vector<nlohmann::json> fill_masks(const std::vector<std::string>& lines,
+                                                 std::int64_t top_k);
+
   // How the model's weights are stored in checkpoints.
   virtual ModelCheckpointFormat checkpoint_format() = 0;
   // Fresh runs with training.init_from: start from those weights.

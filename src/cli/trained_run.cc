@@ -1,4 +1,4 @@
-#include "cli/trained_sequence_run.h"
+#include "cli/trained_run.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -7,10 +7,10 @@
 #include <sstream>
 
 #include "backends/device_selection.h"
-#include "io/read_file.h"
-#include "tasks/sequence_runner.h"
 #include "config/resolve_run_config.h"
+#include "io/read_file.h"
 #include "seqtrain/error.h"
+#include "tasks/sequence_runner.h"
 #include "tasks/sequence_task.h"
 #include "train/checkpoint.h"
 #include "train/run_directory.h"
@@ -46,8 +46,6 @@ TrainedSequenceRun load_trained_sequence_run(const std::string& command,
   return run;
 }
 
-namespace {
-
 std::vector<std::string> read_lines(const std::filesystem::path& path) {
   std::istringstream text(read_file(path));
   std::vector<std::string> lines;
@@ -58,7 +56,27 @@ std::vector<std::string> read_lines(const std::filesystem::path& path) {
   return lines;
 }
 
-}  // namespace
+TrainedTask load_trained_task(const std::filesystem::path& run_dir, const std::string& checkpoint,
+                              const std::string& device) {
+  TrainedTask run;
+  run.config = resolve_run_config("", {}, run_dir.string());
+  // model.impl goes to a cuda backend; elsewhere the fused layers compute the same.
+  run.backend =
+      select_backend(device, static_cast<int>(run.config.threads), run.config.model.impl);
+  run.parameters = std::make_unique<ParameterStore>(*run.backend);
+  run.task = make_training_task(run.config, run_dir, *run.backend, *run.parameters,
+                                RunStart::existing);
+  run.checkpoint = resolve_checkpoint_argument(run_dir, checkpoint);
+  LoadedCheckpoint loaded = load_checkpoint(run.checkpoint, run.task->checkpoint_format(), nullptr);
+  // The data position: mlm validates with the layout of the checkpoint's phase.
+  try {
+    run.task->restore_state(loaded.trainer_state, loaded.state_tensors);
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(fmt::format("{}: {} is malformed: {}", run.checkpoint.string(),
+                                      kTrainerStateFileName, e.what()));
+  }
+  return run;
+}
 
 Predictions predict_file(TrainedSequenceRun& run, const std::filesystem::path& input,
                          std::int64_t top_k) {
