@@ -146,6 +146,12 @@ struct TrainingConfig {
   bool operator==(const TrainingConfig&) const = default;
 };
 
+struct DistributedConfig {
+  double bucket_mb = 0;  // gradients all-reduced in buckets of about this many MiB
+
+  bool operator==(const DistributedConfig&) const = default;
+};
+
 struct RunConfig {
   Task task = Task::charlm;
   std::int64_t seed = 0;
@@ -154,6 +160,7 @@ struct RunConfig {
   ModelConfig model;
   DataConfig data;
   TrainingConfig training;
+  DistributedConfig distributed;
 
   bool operator==(const RunConfig&) const = default;
 };

@@ -370,6 +370,14 @@ RunConfigTable build_table() {
               "seqtrain checkpoint directory is one) to start from: its weights, a fresh "
               "optimizer and step 0. Resuming a run (--resume) ignores it.")
       .only_when("task", kMlmTask);
+  table
+      .number(RUN_CONFIG_KEY(distributed.bucket_mb),
+              "Data parallel (mpirun): gradients are summed over the ranks in buckets of about "
+              "this many MiB (a larger parameter is a bucket of its own), each one all-reduce; "
+              "every bucket is started before the first is awaited. Fewer, larger buckets cost "
+              "fewer message latencies. Ignored by one process.")
+      .with_default(25.0)
+      .greater_than(0);
   table.schema().check_consistency();
   return table;
 }
