@@ -26,9 +26,9 @@ namespace fs = std::filesystem;
 // Summation order only (a rank's gradient is the sum over its masked tokens,
 // the ranks' sums are added and divided by the global masked tokens; one
 // process averages in one pass): fp32 rounding of ~1e-7 relative per step,
-// carried through 20 AdamW steps whose update m / (sqrt(v) + 1e-6) magnifies
-// it where a gradient element is near zero. Measured worst case here: ~1e-6.
-constexpr double kAtol = 2e-5, kRtol = 1e-3;
+// carried through 20 AdamW steps. Measured on a bert_tiny of vocabulary 1000
+// (fortunes, B 16, T 64, accumulation 2): worst element 2.1e-7 apart.
+constexpr double kAtol = 1e-5, kRtol = 1e-4;
 
 class DataParallelMlm : public ::testing::Test {
  protected:
