@@ -3,7 +3,8 @@
 // resumable checkpoint (exit code 130 through mpirun when the ranks were
 // signalled; Open MPI's 1 when mpirun was); a rank killed with SIGKILL mid-run
 // ends the job (non-zero, well within 60 s) with a message naming it, and the
-// last checkpoint resumes in one process.
+// last checkpoint resumes in one process; a rank that stops without dying
+// ends the job after distributed.timeout_s.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -37,15 +38,16 @@ class DataParallelFaults : public ::testing::Test {
   // A shell script that starts the 2-rank run in the background, waits until
   // it has logged step 12 (at most 60 s), then runs `fault` (with $job the
   // mpirun's PID) and prints the job's exit code and how long it took to end.
-  std::string launch_then(const std::string& fault) const {
+  std::string launch_then(const std::string& fault, const std::string& settings = "") const {
     const std::string metrics = (run_ / "metrics.jsonl").string();
     return "bash -c '" + mpirun_prefix(2) + SEQTRAIN_BINARY + " train " + config_.string() +
-           " --device cpu > " + (directory_.root() / "job.log").string() +
+           " --device cpu" + settings + " > " + (directory_.root() / "job.log").string() +
            " 2>&1 & job=$!; "
            "for i in $(seq 600); do grep -q \"\\\"step\\\":12,\" " +
            metrics + " 2>/dev/null && break; sleep 0.1; done; " + fault +
            "; start=$(date +%s); "
            "for i in $(seq 600); do kill -0 $job 2>/dev/null || break; sleep 0.1; done; "
+           "kill -0 $job 2>/dev/null && { pkill -KILL -P $job; kill -KILL $job; }; "
            "wait $job; echo \"exit $? after $(( $(date +%s) - start )) s\"'";
   }
 
@@ -71,8 +73,8 @@ void expect_every_rank_stopped_at_one_checkpointed_step(const fs::path& run,
       << log << job_log;
   const std::string step = match[1];
   // Rank 1 names the same step (its own signal, or rank 0's when that came first).
-  EXPECT_TRUE(std::regex_search(
-      job_log, std::regex("rank 1 of 2: stopped[^\\n]* at step " + step + "\\n")))
+  EXPECT_TRUE(
+      std::regex_search(job_log, std::regex("rank 1 of 2: stopped[^\\n]* at step " + step + "\\n")))
       << job_log;
   EXPECT_TRUE(fs::exists(run / "checkpoints" / ("step_" + step) / "trainer_state.json"));
   EXPECT_EQ(records_of(run, "train").back().at("step"), std::stoi(step));
@@ -119,6 +121,25 @@ TEST_F(DataParallelFaults, AKilledRankEndsTheJobNamingItAndTheLastCheckpointResu
       run_seqtrain("train --resume " + run_.string() + " --device cpu --set training.steps=40");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_TRUE(fs::exists(run_ / "checkpoints" / "step_40"));
+}
+
+// A rank that stops (SIGSTOP: alive, never reaching the next collective)
+// leaves rank 0 waiting in an all-reduce until distributed.timeout_s, when
+// rank 0 names itself and the wait and exits, and mpirun ends the job.
+TEST_F(DataParallelFaults, AStoppedRankEndsTheJobAfterTheCollectiveTimeout) {
+  const CommandResult result =
+      run_command(launch_then("for p in $(pgrep -P $job); do grep -qz \"^OMPI_COMM_WORLD_RANK=1$\" "
+                              "/proc/$p/environ && kill -STOP $p; done",
+                              " --set distributed.timeout_s=3"));
+  const std::string job_log = read_file(directory_.root() / "job.log");
+  EXPECT_NE(job_exit_code(result.output), 0) << result.output << job_log;
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(result.output, match, std::regex("after (\\d+) s")));
+  EXPECT_LT(std::stoi(match[1]), 60);
+  EXPECT_TRUE(std::regex_search(
+      job_log, std::regex("rank 0 of 2 waited 3 s in an all-reduce[^\\n]* for the other ranks "
+                          "\\(distributed.timeout_s\\)")))
+      << job_log;
 }
 
 }  // namespace

@@ -148,6 +148,7 @@ struct TrainingConfig {
 
 struct DistributedConfig {
   double bucket_mb = 0;  // gradients all-reduced in buckets of about this many MiB
+  double timeout_s = 0;  // a rank waiting longer in one collective ends the job; 0: never
 
   bool operator==(const DistributedConfig&) const = default;
 };

@@ -19,6 +19,7 @@
 #include "backends/device_selection.h"
 #include "config/resolve_run_config.h"
 #include "dist/communicator.h"
+#include "dist/watched_communicator.h"
 #include "train/checkpoint.h"
 #include "train/gradient_buckets.h"
 #include "train/lr_schedule.h"
@@ -208,6 +209,13 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
   communicator->barrier();
   if (!writer) task = make_training_task(config, run_dir, *backend, parameters, start);
   task->train_on_rank_slice(communicator->rank(), world_size);
+  // From here on every collective is watched (dist/watched_communicator.h):
+  // before, the others wait in a barrier for as long as rank 0 prepares data.
+  std::unique_ptr<Communicator> watched_communicator;
+  if (world_size > 1 && config.distributed.timeout_s > 0) {
+    watched_communicator = watch_collectives(*communicator, config.distributed.timeout_s);
+    communicator = watched_communicator.get();
+  }
   if (world_size > 1)
     spdlog::info("data parallel: {} ({}); each rank trains on 1/{} of the rows of every global "
                  "batch",
