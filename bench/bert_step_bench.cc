@@ -342,10 +342,11 @@ class TimingBackend final : public Backend {
           [&] { inner_->layernorm_backward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta); });
   }
   void dropout_forward(const Tensor& x, float probability, std::uint64_t seed,
-                       std::uint64_t stream, std::uint64_t step, Tensor& y,
-                       Tensor& mask) override {
-    timed("dropout_forward",
-          [&] { inner_->dropout_forward(x, probability, seed, stream, step, y, mask); });
+                       std::uint64_t stream, std::uint64_t step, std::uint64_t first_index,
+                       Tensor& y, Tensor& mask) override {
+    timed("dropout_forward", [&] {
+      inner_->dropout_forward(x, probability, seed, stream, step, first_index, y, mask);
+    });
   }
   void embedding_forward(const Tensor& table, const Tensor& ids, Tensor& out) override {
     timed(fmt::format("embedding_forward {}", shape_string(table.shape())),

@@ -193,6 +193,7 @@ template <int kCount>
 __device__ __forceinline__ void dropout_factors(const AttentionDropoutParams& dropout,
                                                 std::uint64_t first, float (&factor)[kCount]) {
   constexpr int kBlocks = (kCount + 3) / 4 + 1;
+  first += dropout.first_index;  // a data-parallel rank's rows of the global batch
   const std::uint64_t first_block = first >> 2;
   const std::uint64_t last_block = (first + kCount - 1) >> 2;
   const unsigned offset = static_cast<unsigned>(first & 3);

@@ -35,6 +35,7 @@ struct AttentionDropoutParams {
   std::uint64_t seed = 0;
   std::uint64_t stream = 0;
   std::uint64_t step = 0;
+  std::uint64_t first_index = 0;  // added to every element's index (data parallel)
 };
 
 template <class Storage>

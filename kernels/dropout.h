@@ -1,6 +1,7 @@
 // Host entry point of the dropout kernel (kernels/dropout.cu, whose header has
 // the launch geometry and costs), Backend::dropout_forward:
-//   keep_i = probability == 0  or  philox_uniform(seed, rng_stream, step, i) >= probability
+//   keep_i = probability == 0  or
+//            philox_uniform(seed, rng_stream, step, first_index + i) >= probability
 //   mask[i] = keep_i ? 1 / (1 - probability) : 0,   y[i] = x[i] * mask[i]
 // for i < count, with include/seqtrain/philox.h: the kept/dropped pattern is
 // bit for bit the one the serial and cpu backends draw. The gradient is
@@ -26,6 +27,9 @@ struct DropoutForwardArgs {
   const Storage* x = nullptr;    // [count]
   Storage* y = nullptr;          // [count]
   Storage* mask = nullptr;       // [count]
+  // Element i draws philox_uniform(.., first_index + i): x is a part of a
+  // larger tensor (a data-parallel rank's rows of the global batch).
+  std::uint64_t first_index = 0;
 };
 
 void dropout_forward(const DropoutForwardArgs<float>& args, cudaStream_t stream);

@@ -38,7 +38,7 @@ for config in "${configs[@]}"; do
 import json, sys
 for line in open(sys.argv[1]):
     record = json.loads(line)
-    for timing in ("tokens_per_second", "time", "elapsed_seconds"):
+    for timing in ("tokens_per_second", "time", "elapsed_seconds", "communication_seconds"):
         record.pop(timing, None)
     print(json.dumps(record, sort_keys=True))
 PY

@@ -380,7 +380,7 @@ TEST_F(Cli, MismatchedCheckpointIsAnError) {
   // Resuming with a different model shape must be refused, not silently reinitialised.
   expect_user_error(run_seqtrain("train " + config.string() + " --resume " + run.string() +
                                  " --set model.hidden_size=16"),
-                    "differs");
+                    "model.hidden_size would be 16, but the run has 8");
 }
 
 // The bug this pins: with the newest checkpoint's optimizer file deleted, a

@@ -123,7 +123,8 @@ TEST(RunConfigErrors, WrongTypesSayWhatWasExpected) {
   EXPECT_EQ(config_error("task: charlm\ndata:\n  path: ''\n"),
             "x.yaml: data.path = '': expected a non-empty string");
   EXPECT_EQ(config_error("- task\n- charlm\n"),
-            "x.yaml: expected a map of keys (task, seed, threads, run_dir, model, data, training) "
+            "x.yaml: expected a map of keys (task, seed, threads, run_dir, model, data, training, "
+            "distributed) "
             "at the top level, found [task, charlm]");
 }
 

@@ -366,11 +366,36 @@ TEST(CpuBackendErrors, BadIdsTargetsAndLengthsAreDataErrors) {
 
 // ---- determinism across thread counts -----------------------------------
 
+// A part placed at first_index (a data-parallel rank's rows of the global
+// batch) draws what the whole tensor draws there, on serial and on cpu at one
+// and two threads, for every alignment against the Philox blocks of four.
+TEST(CpuDropout, APartAtFirstIndexDrawsWhatTheWholeDrawsThere) {
+  const Tensor whole = random_tensor({40, 331}, 77);
+  SerialBackend serial;
+  Tensor whole_y = Tensor::zeros(whole.shape()), whole_mask = Tensor::zeros(whole.shape());
+  serial.dropout_forward(whole, 0.3f, 42, 5, 17, 0, whole_y, whole_mask);
+  const std::vector<float> values = whole.to_vector(), expected = whole_mask.to_vector();
+  CpuBackend one(1), two(2);
+  for (Backend* backend : std::initializer_list<Backend*>{&serial, &one, &two})
+    for (std::int64_t first : {1, 2, 3, 4, 331, 4001})
+      for (std::int64_t count : {1, 5, 9000}) {
+        SCOPED_TRACE(backend->name() + " first " + std::to_string(first) + " count " +
+                     std::to_string(count));
+        const Tensor part = Tensor::from_vector(
+            std::vector<float>(values.begin() + first, values.begin() + first + count), {count});
+        Tensor y = Tensor::zeros({count}), mask = Tensor::zeros({count});
+        backend->dropout_forward(part, 0.3f, 42, 5, 17, static_cast<std::uint64_t>(first), y,
+                                 mask);
+        const std::vector<float> got = mask.to_vector();
+        for (std::int64_t i = 0; i < count; ++i) ASSERT_EQ(got[i], expected[first + i]) << i;
+      }
+}
+
 TEST(CpuDropout, MaskIsIdenticalAtOneAndTwoThreadsAndMatchesSerial) {
   const Tensor x = random_tensor({317, 331}, 131);
   auto run = [&](Backend& backend) {
     Tensor y = Tensor::zeros(x.shape()), mask = Tensor::zeros(x.shape());
-    backend.dropout_forward(x, 0.3f, 42, 5, 17, y, mask);
+    backend.dropout_forward(x, 0.3f, 42, 5, 17, 0, y, mask);
     return std::pair{y, mask};
   };
   CpuBackend one(1);

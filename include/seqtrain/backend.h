@@ -26,6 +26,13 @@ struct RunContext {
   // batch's scored rows (mean loss times rows) instead of the mean, so the
   // micro-batches of one optimizer step weigh by their rows (optimizer_step.h).
   bool sum_loss_over_rows = false;
+  // Data parallel (train/optimizer_step.h): the batch is rows [first_row,
+  // first_row + rows) of a global batch of global_rows rows, and dropout and
+  // attention dropout draw the masks those rows have in the global batch, so
+  // N ranks see exactly what one process sees. rows = 0: the batch is whole.
+  std::int64_t first_row = 0;
+  std::int64_t rows = 0;
+  std::int64_t global_rows = 0;
 };
 
 // Tensors of one recurrent layer in one direction, time-major.
@@ -96,12 +103,16 @@ struct RnnBackwardArgs {
 //   philox_uniform(seed, stream, step, ((b * heads + h) * T + i) * T + j) >= probability
 // and then scaled by 1 / (1 - probability): a pure function of its position, so
 // backward recomputes the forward's mask instead of storing it, on every backend
-// and thread count. probability 0 (evaluation) keeps everything.
+// and thread count. probability 0 (evaluation) keeps everything. first_index
+// is added to every element's index: a data-parallel rank's batch is rows
+// [r, r + B) of the global batch, so its element (b, ...) draws what global
+// element (r + b, ...) draws (first_index = r * heads * T * T).
 struct AttentionDropout {
   float probability = 0.0f;
   std::uint64_t seed = 0;
   std::uint64_t stream = 0;
   std::uint64_t step = 0;
+  std::uint64_t first_index = 0;
 };
 
 struct AdamWOptions {

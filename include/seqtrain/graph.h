@@ -83,6 +83,10 @@ struct Attributes {
   std::int64_t split = 0;             // split_last: width of the first part
   std::uint64_t stream = 0;           // dropout, attention: random stream of this node
   std::int64_t heads = 0;             // attention: number of heads
+  // dropout: the axis whose extent the batch's rows lead (0 for batch-major
+  // [B, ...] and [B * T, ...], 1 for time-major [T, B, ...]), so a
+  // data-parallel rank draws its rows' masks of the global batch.
+  int batch_axis = 0;
 };
 
 struct Value {

@@ -160,6 +160,13 @@ struct TrainingConfig {
   bool operator==(const TrainingConfig&) const = default;
 };
 
+struct DistributedConfig {
+  double bucket_mb = 0;  // gradients all-reduced in buckets of about this many MiB
+  double timeout_s = 0;  // a rank waiting longer in one collective ends the job; 0: never
+
+  bool operator==(const DistributedConfig&) const = default;
+};
+
 struct RunConfig {
   Task task = Task::charlm;
   std::int64_t seed = 0;
@@ -168,6 +175,7 @@ struct RunConfig {
   ModelConfig model;
   DataConfig data;
   TrainingConfig training;
+  DistributedConfig distributed;
 
   bool operator==(const RunConfig&) const = default;
 };

@@ -406,6 +406,22 @@ RunConfigTable build_table() {
               "...), recurrent ones also by PyTorch's nn.LSTM/GRU/RNN names under any module "
               "prefix (weight_ih_l0, lstm.bias_hh_l1_reverse); parameters it does not hold keep "
               "their fresh initialisation.");
+  table
+      .number(RUN_CONFIG_KEY(distributed.bucket_mb),
+              "Data parallel (mpirun): gradients are summed over the ranks in buckets of about "
+              "this many MiB (a larger parameter is a bucket of its own), each one all-reduce; "
+              "every bucket is started before the first is awaited. Fewer, larger buckets cost "
+              "fewer message latencies. Ignored by one process.")
+      .with_default(25.0)
+      .greater_than(0);
+  table
+      .number(RUN_CONFIG_KEY(distributed.timeout_s),
+              "Data parallel (mpirun): a rank that waits this many seconds in one collective "
+              "(the other ranks never came: one is hung or stopped) says so in one line and "
+              "exits 124, which ends the job. Must exceed rank 0's longest validation plus "
+              "checkpoint, which the others wait out in a collective. 0 waits for ever.")
+      .with_default(1800.0)
+      .at_least(0);
   table.schema().check_consistency();
   return table;
 }

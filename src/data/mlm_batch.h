@@ -36,4 +36,10 @@ struct MlmBatch {
   std::int64_t masked_per_sequence() const;  // P
 };
 
+// Rows [first, first + count) of the batch (a data-parallel rank's share of
+// the global batch): the same masks and labels those rows have in it, with
+// masked_positions re-based to the slice (b*T + t counts from row first) and
+// masked_count recounted over the slice's slots.
+MlmBatch slice_rows(const MlmBatch& batch, std::int64_t first, std::int64_t count);
+
 }  // namespace seqtrain

@@ -7,8 +7,8 @@
 //                   (libseqtrain_mpi.so, mpi_plugin.h) on host memory, for the
 //                   serial and cpu backends
 // (NCCL on device memory for the cuda backend is the next step.) Collectives
-// are blocking and every rank must call them in the same order with the same
-// sizes; buffers are host memory.
+// are blocking (but start_all_reduce_sum) and every rank must call them in the
+// same order with the same sizes; buffers are host memory.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +17,14 @@
 #include <string>
 
 namespace seqtrain {
+
+// A collective started by Communicator::start_all_reduce_sum; wait() returns
+// when its buffer holds the sum.
+class PendingReduction {
+ public:
+  virtual ~PendingReduction() = default;
+  virtual void wait() = 0;
+};
 
 class Communicator {
  public:
@@ -31,6 +39,10 @@ class Communicator {
   // Every rank's buffer becomes the elementwise sum over the ranks.
   virtual void all_reduce_sum(std::span<float> values) = 0;
   virtual void all_reduce_sum(std::span<double> values) = 0;
+  // The same without waiting (MPI_Iallreduce): values must stay alive and
+  // untouched until the returned reduction's wait(). Every rank starts the
+  // same reductions in the same order. By default it is done at once.
+  virtual std::unique_ptr<PendingReduction> start_all_reduce_sum(std::span<float> values);
   // Every rank's bytes become root's.
   virtual void broadcast(std::span<std::byte> bytes, int root) = 0;
   // all[r * mine.size() + i] = rank r's mine[i].
@@ -38,6 +50,9 @@ class Communicator {
   // mine[i] = sum over ranks of their all[rank() * mine.size() + i].
   virtual void reduce_scatter_sum(std::span<const float> all, std::span<float> mine) = 0;
   virtual void barrier() = 0;
+  // Ends every rank of the job with exit_code (MPI_Abort; mpirun names this
+  // rank), for an error one rank cannot share with the others.
+  virtual void abort(int exit_code) = 0;  // does not return
 };
 
 std::unique_ptr<Communicator> make_single_process_communicator();

@@ -15,7 +15,7 @@
 
 namespace seqtrain {
 
-inline constexpr int kMpiPluginAbi = 1;
+inline constexpr int kMpiPluginAbi = 2;  // 2: start_all_reduce_sum
 struct MpiPluginApi {
   int abi;
   const char* seqtrain_version;

@@ -14,9 +14,15 @@
 namespace seqtrain {
 namespace {
 
-AttentionDropout attention_dropout(const Node& node, const RunContext& context) {
+// qkv [B, T, 3, heads, d]; a data-parallel rank's rows start at global row
+// context.first_row, whose probabilities start at element first_row * heads * T * T.
+AttentionDropout attention_dropout(const Node& node, const RunContext& context,
+                                   const Tensor& qkv) {
+  const auto steps = static_cast<std::uint64_t>(qkv.dim(1));
   return {context.training ? node.attributes.probability : 0.0f, context.seed,
-          node.attributes.stream, context.step};
+          node.attributes.stream, context.step,
+          static_cast<std::uint64_t>(context.first_row) *
+              static_cast<std::uint64_t>(node.attributes.heads) * steps * steps};
 }
 
 std::vector<ValueSpec> infer_attention(const Graph& graph, const Node& node) {
@@ -37,8 +43,9 @@ std::vector<ValueSpec> infer_attention(const Graph& graph, const Node& node) {
 
 void run_attention(Backend& backend, const Node& node, const NodeTensors& t,
                    const RunContext& context) {
-  backend.attention_forward(*t.inputs[0], *t.inputs[1], attention_dropout(node, context),
-                            *t.outputs[0], *t.outputs[1]);
+  backend.attention_forward(*t.inputs[0], *t.inputs[1],
+                            attention_dropout(node, context, *t.inputs[0]), *t.outputs[0],
+                            *t.outputs[1]);
 }
 
 std::vector<ValueId> gradient_attention(Graph& graph, const GradientRequest& request) {
@@ -67,7 +74,7 @@ std::vector<ValueSpec> infer_attention_backward(const Graph& graph, const Node& 
 void run_attention_backward(Backend& backend, const Node& node, const NodeTensors& t,
                             const RunContext& context) {
   backend.attention_backward(*t.inputs[0], *t.inputs[1], *t.inputs[2], *t.inputs[3], *t.inputs[4],
-                             attention_dropout(node, context), *t.outputs[0]);
+                             attention_dropout(node, context, *t.inputs[0]), *t.outputs[0]);
 }
 
 }  // namespace

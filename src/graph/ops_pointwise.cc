@@ -83,11 +83,43 @@ std::vector<ValueSpec> infer_dropout(const Graph& graph, const Node& node) {
   return {{x}, {x}};
 }
 
+// The part [offset, offset + count) of a contiguous tensor, as a flat view.
+Tensor flat_part(const Tensor& tensor, std::int64_t offset, std::int64_t count) {
+  auto* bytes = static_cast<std::byte*>(const_cast<void*>(tensor.raw()));
+  return Tensor::view(bytes + offset * static_cast<std::int64_t>(dtype_size(tensor.dtype())),
+                      {count}, tensor.dtype(), tensor.device());
+}
+
+// A data-parallel rank's batch is rows [r, r + B) of a global batch of G rows
+// (RunContext): with the batch axis a, x is `outer` (the extent before a)
+// runs of B * inner contiguous elements, and run o sits at global element
+// (o * G + r) * inner. Each run draws from there, so the rank's masks are its
+// rows' masks in the global batch. A whole batch is one run from 0.
 void run_dropout(Backend& backend, const Node& node, const NodeTensors& t,
                  const RunContext& context) {
   float probability = context.training ? node.attributes.probability : 0.0f;
-  backend.dropout_forward(*t.inputs[0], probability, context.seed, node.attributes.stream,
-                          context.step, *t.outputs[0], *t.outputs[1]);
+  const Tensor& x = *t.inputs[0];
+  const bool sliced = context.rows > 0 && context.rows != context.global_rows;
+  if (!sliced || probability == 0.0f) {
+    backend.dropout_forward(x, probability, context.seed, node.attributes.stream, context.step, 0,
+                            *t.outputs[0], *t.outputs[1]);
+    return;
+  }
+  const int axis = node.attributes.batch_axis;
+  SEQTRAIN_CHECK(axis >= 0 && axis < x.rank() && x.dim(axis) % context.rows == 0,
+                 "dropout '{}': batch axis {} of {} does not hold the batch's {} rows", node.name,
+                 axis, shape_string(x.shape()), context.rows);
+  std::int64_t outer = 1;
+  for (int d = 0; d < axis; ++d) outer *= x.dim(d);
+  const std::int64_t run = x.numel() / outer, inner = run / context.rows;
+  for (std::int64_t o = 0; o < outer; ++o) {
+    Tensor y = flat_part(*t.outputs[0], o * run, run);
+    Tensor mask = flat_part(*t.outputs[1], o * run, run);
+    const auto first = static_cast<std::uint64_t>((o * context.global_rows + context.first_row) *
+                                                  inner);
+    backend.dropout_forward(flat_part(x, o * run, run), probability, context.seed,
+                            node.attributes.stream, context.step, first, y, mask);
+  }
 }
 
 std::vector<ValueId> gradient_dropout(Graph& graph, const GradientRequest& request) {

@@ -37,11 +37,12 @@ ValueId add_activation(Graph& graph, ValueId x, Activation activation, const std
 }
 
 ValueId add_dropout(Graph& graph, ValueId x, float probability, std::uint64_t stream,
-                    const std::string& name) {
+                    const std::string& name, int batch_axis) {
   if (probability == 0.0f) return x;
   Attributes attributes;
   attributes.probability = probability;
   attributes.stream = stream;
+  attributes.batch_axis = batch_axis;
   return graph.add(OpKind::dropout, {x}, attributes, name);
 }
 

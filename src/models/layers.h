@@ -31,9 +31,10 @@ ValueId add_layernorm(Graph& graph, ValueId x, const std::string& prefix, float 
 ValueId add_activation(Graph& graph, ValueId x, Activation activation, const std::string& name);
 
 // Dropout with its own random stream; no node at all when probability is 0
-// (evaluation-only graphs then keep no mask).
+// (evaluation-only graphs then keep no mask). batch_axis: the axis the batch's
+// rows lead (Attributes::batch_axis): 1 for time-major [T, B, ...].
 ValueId add_dropout(Graph& graph, ValueId x, float probability, std::uint64_t stream,
-                    const std::string& name);
+                    const std::string& name, int batch_axis = 0);
 
 ValueId add_reshape(Graph& graph, ValueId x, Shape shape, const std::string& name);
 

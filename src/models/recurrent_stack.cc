@@ -132,7 +132,7 @@ RecurrentStackOutput add_recurrent_stack(Graph& graph, const RecurrentStackSpec&
     if (layer + 1 < spec.layers)
       layer_output = add_dropout(graph, layer_output, spec.dropout,
                                  first_dropout_stream + static_cast<std::uint64_t>(layer),
-                                 fmt::format("{}dropout_l{}", prefix, layer));
+                                 fmt::format("{}dropout_l{}", prefix, layer), /*batch_axis=*/1);
     layer_input = layer_output;
   }
   result.output = layer_input;

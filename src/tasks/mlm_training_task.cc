@@ -54,7 +54,8 @@ class MlmTrainingTask final : public TrainingTask {
  public:
   MlmTrainingTask(const RunConfig& config, const fs::path& run_dir, Backend& backend,
                   ParameterStore& parameters, RunStart run_start)
-      : parameters_(&parameters),
+      : has_phases_(!config.data.phases.empty()),
+        parameters_(&parameters),
         data_(prepare_mlm_run_data(config, run_dir, run_start == RunStart::existing)),
         model_(bert_spec_of(config, data_.tokenizer.vocab_size()), parameters,
                static_cast<std::uint64_t>(config.seed)),
@@ -77,7 +78,24 @@ class MlmTrainingTask final : public TrainingTask {
   }
 
   TaskMetrics train_batch(const RunContext& context) override {
-    return runner_.train_batch(dataset_.next_training_batch(), context);
+    MlmBatch batch = dataset_.next_training_batch();
+    if (rank_rows_.world_size == 1) return runner_.train_batch(batch, context);
+    const std::int64_t global_rows = batch.batch_size();
+    return runner_.train_batch(
+        slice_rows(batch, rank_rows_.first_row(global_rows), rank_rows_.rows(global_rows)),
+        rank_rows_.context_for(context, global_rows));
+  }
+
+  // Every phase's batch divides by the ranks. Masks are keyed by the
+  // sequence (mlm_dataset.h), so a rank's rows carry the masks one process
+  // draws for them.
+  void train_on_rank_slice(int rank, int world_size) override {
+    const RankRows rank_rows{rank, world_size};
+    for (std::size_t p = 0; p < dataset_.phases().size(); ++p)
+      rank_rows.check_divides(dataset_.phases()[p].batch_size,
+                              has_phases_ ? fmt::format("data.phases[{}].batch_size", p)
+                                          : std::string("data.batch_size"));
+    rank_rows_ = rank_rows;
   }
 
   void describe_training(const TaskMetrics& window, nlohmann::json& record) const override {
@@ -331,6 +349,8 @@ class MlmTrainingTask final : public TrainingTask {
             config_path.string(), hf_name, saved_value, our_value, ours));
   }
 
+  bool has_phases_;     // data.phases given (else data.batch_size is the one phase's)
+  RankRows rank_rows_;  // data parallel: this rank's slice of each batch
   ParameterStore* parameters_;
   MlmRunData data_;
   BertModel model_;

@@ -79,21 +79,17 @@ class SequenceTrainingTask final : public TrainingTask {
 
   TaskMetrics train_batch(const RunContext& context) override {
     SequenceBatch batch = data_.dataset->next_training_batch();
-    if (world_size_ > 1) {
-      const std::int64_t rows = batch.batch_size() / world_size_;
-      batch = slice_rows(batch, rank_ * rows, rows);
-    }
-    return runner_.train_batch(batch, context);
+    if (rank_rows_.world_size == 1) return runner_.train_batch(batch, context);
+    const std::int64_t global_rows = batch.batch_size();
+    return runner_.train_batch(slice_rows(batch, rank_rows_.first_row(global_rows),
+                                          rank_rows_.rows(global_rows)),
+                               rank_rows_.context_for(context, global_rows));
   }
 
   void train_on_rank_slice(int rank, int world_size) override {
-    if (config_.data.batch_size % world_size != 0)
-      throw ConfigError(fmt::format(
-          "data.batch_size = {}: the global batch must divide by the {} ranks; make it a "
-          "multiple of {}",
-          config_.data.batch_size, world_size, world_size));
-    rank_ = rank;
-    world_size_ = world_size;
+    const RankRows rank_rows{rank, world_size};
+    rank_rows.check_divides(config_.data.batch_size, "data.batch_size");
+    rank_rows_ = rank_rows;
   }
 
   void describe_training(const TaskMetrics& window, nlohmann::json& record) const override {
@@ -152,7 +148,7 @@ class SequenceTrainingTask final : public TrainingTask {
 
  private:
   RunConfig config_;
-  int rank_ = 0, world_size_ = 1;  // data parallel: this rank's slice of each batch
+  RankRows rank_rows_;  // data parallel: this rank's slice of each batch
   ParameterStore* parameters_;
   SequenceTaskData data_;
   std::unique_ptr<SequenceModel> model_;

@@ -1,5 +1,7 @@
 #include "tasks/training_task.h"
 
+#include <fmt/format.h>
+
 #include "seqtrain/error.h"
 #include "tasks/mlm_training_task.h"
 #include "tasks/sequence_training_task.h"
@@ -18,10 +20,33 @@ std::vector<nlohmann::json> TrainingTask::fill_masks(const std::vector<std::stri
 }
 
 void TrainingTask::train_on_rank_slice(int, int world_size) {
-  if (world_size > 1)
-    throw ConfigError(
-        "task mlm does not train data-parallel yet (its batches are not split over ranks; "
-        "docs/distributed.md): run it as one process");
+  SEQTRAIN_CHECK(world_size == 1, "this task does not split its batches over {} ranks",
+                 world_size);
+}
+
+std::int64_t RankRows::first_row(std::int64_t global_rows) const {
+  return rank * rows(global_rows);
+}
+
+std::int64_t RankRows::rows(std::int64_t global_rows) const {
+  return global_rows / world_size;
+}
+
+RunContext RankRows::context_for(const RunContext& context, std::int64_t global_rows) const {
+  RunContext sliced = context;
+  if (world_size > 1) {
+    sliced.first_row = first_row(global_rows);
+    sliced.rows = rows(global_rows);
+    sliced.global_rows = global_rows;
+  }
+  return sliced;
+}
+
+void RankRows::check_divides(std::int64_t batch_size, const std::string& key) const {
+  if (batch_size % world_size != 0)
+    throw ConfigError(fmt::format(
+        "{} = {}: the global batch must divide by the {} ranks; make it a multiple of {}", key,
+        batch_size, world_size, world_size));
 }
 
 std::unique_ptr<TrainingTask> make_training_task(const RunConfig& config,

@@ -22,6 +22,22 @@
 
 namespace seqtrain {
 
+// A data-parallel rank's share of every global training batch: rows
+// [rank * B / N, (rank + 1) * B / N) of a batch of B rows, B divisible by N.
+struct RankRows {
+  int rank = 0;
+  int world_size = 1;
+
+  // The first row and the row count of this rank's slice of B rows.
+  std::int64_t first_row(std::int64_t global_rows) const;
+  std::int64_t rows(std::int64_t global_rows) const;
+  // context for this rank's slice: dropout draws the global rows' masks
+  // (RunContext::first_row); unchanged for one rank.
+  RunContext context_for(const RunContext& context, std::int64_t global_rows) const;
+  // ConfigError naming `key` when batch_size does not divide by the ranks.
+  void check_divides(std::int64_t batch_size, const std::string& key) const;
+};
+
 class TrainingTask {
  public:
   virtual ~TrainingTask() = default;

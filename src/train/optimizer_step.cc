@@ -1,6 +1,8 @@
 #include "train/optimizer_step.h"
 
+#include <chrono>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -9,10 +11,9 @@
 namespace seqtrain {
 namespace {
 
-// The step's metrics and every parameter's gradient (host memory: the serial
-// and cpu backends) summed over the ranks.
+// The step's metrics and every parameter's gradient summed over the ranks.
 void reduce_over_ranks(Communicator& communicator, ParameterStore& parameters,
-                       TaskMetrics& metrics) {
+                       GradientBuckets* buckets, TaskMetrics& metrics) {
   double totals[] = {metrics.loss_sum, static_cast<double>(metrics.rows),
                      static_cast<double>(metrics.correct), static_cast<double>(metrics.tokens)};
   communicator.all_reduce_sum(totals);
@@ -20,11 +21,11 @@ void reduce_over_ranks(Communicator& communicator, ParameterStore& parameters,
   metrics.rows = static_cast<std::int64_t>(totals[1]);
   metrics.correct = static_cast<std::int64_t>(totals[2]);
   metrics.tokens = static_cast<std::int64_t>(totals[3]);
-  for (const auto& parameter : parameters.all()) {
-    SEQTRAIN_CHECK(parameter->grad.device() == Device::cpu,
-                   "data parallel on a {} backend needs its own collectives",
-                   device_name(parameter->grad.device()));
-    communicator.all_reduce_sum(parameter->grad.span<float>());
+  if (buckets != nullptr) {
+    buckets->all_reduce(communicator);
+  } else {
+    GradientBuckets one(parameters, std::numeric_limits<std::int64_t>::max());
+    one.all_reduce(communicator);
   }
 }
 
@@ -47,7 +48,12 @@ OptimizerStepResult run_optimizer_step(
     context.sum_loss_over_rows = accumulating;
     result.metrics.add(micro_batch(context));
   }
-  if (distributed) reduce_over_ranks(*options.communicator, parameters, result.metrics);
+  if (distributed) {
+    const auto started = std::chrono::steady_clock::now();
+    reduce_over_ranks(*options.communicator, parameters, options.buckets, result.metrics);
+    result.communication_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
   if (!std::isfinite(result.metrics.loss_sum)) {
     result.skipped = fmt::format("the loss is {}", result.metrics.loss_sum);
     return result;

@@ -18,7 +18,8 @@
 // are its slices of the global batches, gradients are summed over the scored
 // rows as with accumulation, then summed over the ranks (with the metrics)
 // and divided by the global scored rows, before the norm, the clipping and
-// the update, which every rank then computes alike.
+// the update, which every rank then computes alike. Gradients go in buckets
+// (gradient_buckets.h) after the step's last backward.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,7 @@
 #include "seqtrain/backend.h"
 #include "seqtrain/parameters.h"
 #include "train/grad_clip.h"
+#include "train/gradient_buckets.h"
 #include "train/optimizer.h"
 #include "tasks/task_metrics.h"
 
@@ -41,6 +43,9 @@ struct OptimizerStepOptions {
   float learning_rate = 0.0f;
   std::uint64_t seed = 0;
   Communicator* communicator = nullptr;  // null or 1 rank: this process alone
+  // With more than one rank: the gradient buckets over `parameters`
+  // (train/gradient_buckets.h); null reduces them as one bucket per step.
+  GradientBuckets* buckets = nullptr;
 };
 
 struct OptimizerStepResult {
@@ -49,6 +54,9 @@ struct OptimizerStepResult {
   // Why the update was skipped ("the loss is nan", "the gradient of w is not
   // finite"), or empty when it was applied.
   std::string skipped;
+  // Data parallel: seconds spent in the step's collectives (the metrics and
+  // the gradient buckets), waiting for the slowest rank included; 0 alone.
+  double communication_seconds = 0.0;
 };
 
 // Zeroes the gradients, runs micro_batch `accumulation` times (forward and

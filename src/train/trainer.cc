@@ -9,6 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -18,9 +20,11 @@
 #include "backends/device_selection.h"
 #include "config/resolve_run_config.h"
 #include "dist/communicator.h"
+#include "dist/watched_communicator.h"
 #include "io/tensorboard_events.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_policy.h"
+#include "train/gradient_buckets.h"
 #include "train/lr_schedule.h"
 #include "train/memory_estimate.h"
 #include "train/metrics.h"
@@ -163,12 +167,9 @@ void restore_trackers(
   }
 }
 
-}  // namespace
-
-int run_training(const TrainOptions& options) {
-  // First: a SIGTERM during set-up (tokenizer training, data preparation) is
-  // taken when set-up ends, not by dying with the signal.
-  StopSignals signals;
+// The run on this process, one of communicator's ranks.
+int train_on_ranks(const TrainOptions& options, StopSignals& signals,
+                   Communicator* communicator) {
   const bool resuming = !options.resume_dir.empty();
   RunConfig config = resolve_run_config(options.config_path, options.overrides, options.resume_dir);
   const fs::path run_dir = config.run_dir;
@@ -196,8 +197,6 @@ int run_training(const TrainOptions& options) {
         rnn_impl_name(backend->recurrent_impl())));
   // Mixed precision (training.precision): a backend that cannot says so here.
   backend->set_gemm_precision(config.training.precision);
-  // Data parallel under mpirun (dist/communicator.h); alone, one rank.
-  std::unique_ptr<Communicator> communicator = make_communicator();
   const int world_size = communicator->world_size();
   const bool writer = communicator->rank() == 0;  // logs, metrics, checkpoints
   if (world_size > 1) {
@@ -230,13 +229,34 @@ int run_training(const TrainOptions& options) {
     spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the run
 
   ParameterStore parameters(*backend);
-  std::unique_ptr<TrainingTask> task = make_training_task(
-      config, run_dir, *backend, parameters, resuming ? RunStart::existing : RunStart::fresh);
+  // Rank 0 first: it prepares what the task keeps in the run directory (the
+  // mlm tokenizer and shards, the charlm vocabulary); the others reuse it.
+  const RunStart start = resuming ? RunStart::existing : RunStart::fresh;
+  std::unique_ptr<TrainingTask> task;
+  if (writer) task = make_training_task(config, run_dir, *backend, parameters, start);
+  communicator->barrier();
+  if (!writer) task = make_training_task(config, run_dir, *backend, parameters, start);
   task->train_on_rank_slice(communicator->rank(), world_size);
+  // From here on every collective is watched (dist/watched_communicator.h):
+  // before, the others wait in a barrier for as long as rank 0 prepares data.
+  std::unique_ptr<Communicator> watched_communicator;
+  if (world_size > 1 && config.distributed.timeout_s > 0) {
+    watched_communicator = watch_collectives(*communicator, config.distributed.timeout_s);
+    communicator = watched_communicator.get();
+  }
   if (world_size > 1)
-    spdlog::info("data parallel: {} ({}); each rank trains on {} rows of every batch of {}",
-                 communicator->describe(), describe_mpi(), config.data.batch_size / world_size,
-                 config.data.batch_size);
+    spdlog::info("data parallel: {} ({}); each rank trains on 1/{} of the rows of every global "
+                 "batch",
+                 communicator->describe(), describe_mpi(), world_size);
+  // Data parallel: the gradients' all-reduce buckets (train/gradient_buckets.h).
+  std::optional<GradientBuckets> buckets;
+  if (world_size > 1) {
+    buckets.emplace(parameters,
+                    static_cast<std::int64_t>(config.distributed.bucket_mb * 1048576.0));
+    spdlog::info("gradient buckets: {} of at most {} MiB (distributed.bucket_mb), all-reduced "
+                 "after each step's backward",
+                 buckets->bucket_count(), config.distributed.bucket_mb);
+  }
   std::unique_ptr<Optimizer> optimizer = make_optimizer(config.training.optimizer, parameters);
   const LrSchedule schedule = make_schedule(config.training);
   task->warn_about_plan(config.training.steps);
@@ -284,8 +304,9 @@ int run_training(const TrainOptions& options) {
     if (resuming) spdlog::info("{} has no checkpoint yet: starting from step 0", run_dir.string());
     if (config.training.init_from) task->initialize_from(*config.training.init_from);
   }
-  spdlog::info("{} on the {} backend: {} parameters, {} steps", task_name(config.task),
-               backend->name(), parameters.total_elements(), config.training.steps);
+  spdlog::info("{} on the {} backend: {} parameters, {} steps, world size {}",
+               task_name(config.task), backend->name(), parameters.total_elements(),
+               config.training.steps, world_size);
   fresh_run_guard.dismiss();
   if (signals.received() != 0) {
     spdlog::info("stopped by signal {} before training step {}", signals.received(), step + 1);
@@ -343,6 +364,8 @@ int run_training(const TrainOptions& options) {
   std::int64_t skipped_in_a_row = 0, skipped_in_all = 0;  // steps with a non-finite loss or gradient
   auto window_start = std::chrono::steady_clock::now();
   TaskMetrics window;
+  double window_communication_seconds = 0.0;  // data parallel: in the window's collectives
+  std::int64_t window_steps = 0;
   // Logged when the cached graphs' activation memory changes: the first step,
   // the step after the first validation, a phase change.
   std::pair<std::int64_t, std::int64_t> logged_memory{-1, -1};
@@ -357,7 +380,10 @@ int run_training(const TrainOptions& options) {
          .clip_norm = config.training.clip_norm,
          .learning_rate = learning_rate,
          .seed = static_cast<std::uint64_t>(config.seed),
-         .communicator = communicator.get()});
+         .communicator = communicator,
+         .buckets = buckets ? &*buckets : nullptr});
+    window_communication_seconds += outcome.communication_seconds;
+    ++window_steps;
     const TaskMetrics& step_metrics = outcome.metrics;
     const GradientNorm& clip = outcome.gradient;
     if (!outcome.skipped.empty()) {
@@ -397,7 +423,13 @@ int run_training(const TrainOptions& options) {
       record["grad_norm"] = clip.norm;
       if (skipped_in_all > 0) record["skipped_steps"] = skipped_in_all;
       record["tokens_per_second"] = static_cast<double>(window.tokens) / std::max(seconds, 1e-9);
-      if (world_size > 1) record["world_size"] = world_size;
+      record["world_size"] = world_size;
+      // Per step, the mean over the window: not hidden behind backward (the
+      // buckets are reduced after it), so all of it is exposed.
+      if (world_size > 1)
+        record["communication_seconds"] =
+            window_communication_seconds /
+            static_cast<double>(std::max<std::int64_t>(window_steps, 1));
       stamp(record);
       if (writer) report(record);
       progress.clear();
@@ -407,6 +439,8 @@ int run_training(const TrainOptions& options) {
                    format_duration(clock.elapsed_seconds()), eta(step));
       spdlog::debug("step {} {}", step, summarize(record));
       window = {};
+      window_communication_seconds = 0.0;
+      window_steps = 0;
       window_start = std::chrono::steady_clock::now();
     } else if (progress.enabled() &&
                std::chrono::steady_clock::now() - last_live_update > std::chrono::milliseconds(100)) {
@@ -472,7 +506,13 @@ int run_training(const TrainOptions& options) {
     const double stop_signal = stop[0];
     if (stop_signal != 0 && !last) {
       progress.clear();
-      spdlog::info("stopped by signal {} at step {}", signals.received(), step);
+      const std::string why = signals.received() != 0
+                                  ? fmt::format("stopped by signal {}", signals.received())
+                                  : std::string("stopped (another rank was signalled)");
+      if (writer)
+        spdlog::info("{} at step {}", why, step);
+      else  // said by every rank, so a job's output shows they agreed
+        spdlog::warn("rank {} of {}: {} at step {}", communicator->rank(), world_size, why, step);
       if (writer && last_saved_step != step) save(step);
       spdlog::info("resume with: seqtrain train --resume {}", run_dir.string());
       return 130;
@@ -481,6 +521,38 @@ int run_training(const TrainOptions& options) {
   progress.clear();
   spdlog::info("done: {} steps; run directory {}", step, run_dir.string());
   return 0;
+}
+
+// A rank that fails alone must not leave the others waiting in a collective:
+// it says why in one line that names it, and ends the whole job (MPI_Abort)
+// with the exit code one process would have.
+[[noreturn]] void end_job(Communicator& communicator, const char* what, int exit_code) {
+  spdlog::shutdown();
+  std::fprintf(stderr, "seqtrain: error: rank %d of %d: %s\n", communicator.rank(),
+               communicator.world_size(), what);
+  std::fflush(stderr);
+  communicator.abort(exit_code);
+  std::_Exit(exit_code);  // abort does not return; the compiler cannot know
+}
+
+}  // namespace
+
+int run_training(const TrainOptions& options) {
+  // First: a SIGTERM during set-up (tokenizer training, data preparation) is
+  // taken when set-up ends, not by dying with the signal.
+  StopSignals signals;
+  // Data parallel under mpirun (dist/communicator.h); alone, one rank.
+  std::unique_ptr<Communicator> communicator = make_communicator();
+  if (communicator->world_size() == 1) return train_on_ranks(options, signals, communicator.get());
+  try {
+    return train_on_ranks(options, signals, communicator.get());
+  } catch (const Error& e) {
+    end_job(*communicator, e.what(), 2);  // the CLI's exit code for user errors
+  } catch (const InternalError& e) {
+    end_job(*communicator, e.what(), 70);
+  } catch (const std::exception& e) {
+    end_job(*communicator, e.what(), 1);
+  }
 }
 
 }  // namespace seqtrain

@@ -196,6 +196,7 @@ void dropout_factors(const AttentionDropout& dropout, std::uint64_t first, std::
   const float keep_scale = 1.0f / (1.0f - dropout.probability);
   const float probability = dropout.probability;
   const std::uint64_t counter_base = dropout.step << 40;
+  first += dropout.first_index;  // a data-parallel rank's rows of the global batch
   std::uint64_t index = first;
   const std::uint64_t end = first + static_cast<std::uint64_t>(count);
   auto scalar_until = [&](std::uint64_t stop) {

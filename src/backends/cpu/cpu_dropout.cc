@@ -1,9 +1,10 @@
 // Dropout on the cpu backend: the same mask as every other backend.
 //
-// keep_i = philox_uniform(seed, stream, step, i) >= p, mask_i = keep_i / (1 - p),
-// y_i = x_i * mask_i. Element i's uniform is word i & 3 of the Philox block
-// i >> 2, so one philox4x32 call serves four elements and any split of the
-// index range (any thread count) draws exactly the same numbers.
+// keep_i = philox_uniform(seed, stream, step, first_index + i) >= p,
+// mask_i = keep_i / (1 - p), y_i = x_i * mask_i. Global element g = first_index
+// + i takes word g & 3 of the Philox block g >> 2, so one philox4x32 call
+// serves up to four elements and any split of the index range (any thread
+// count, any first_index) draws exactly the same numbers.
 #include <array>
 
 #include "backends/cpu/cpu_backend.h"
@@ -13,8 +14,8 @@
 namespace seqtrain {
 
 void CpuBackend::dropout_forward(const Tensor& x, float probability, std::uint64_t seed,
-                                 std::uint64_t stream, std::uint64_t step, Tensor& y,
-                                 Tensor& mask) {
+                                 std::uint64_t stream, std::uint64_t step,
+                                 std::uint64_t first_index, Tensor& y, Tensor& mask) {
   const std::int64_t n = x.numel();
   const float keep_scale = 1.0f / (1.0f - probability);
   const float* x_data = x.data<float>();
@@ -32,19 +33,20 @@ void CpuBackend::dropout_forward(const Tensor& x, float probability, std::uint64
         16);
     return;
   }
-  // Pieces start at multiples of 16 elements, so each Philox block of four
-  // lies in one piece.
+  // With first_index a multiple of 4, pieces start at multiples of 16
+  // elements and each Philox block lies in one piece; otherwise a block
+  // straddling two pieces is drawn by both.
   cpu::parallel_for(
       threads_, n, cpu::kElementGrain / 4,
       [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t first = begin; first < end; first += 4) {
-          const std::uint64_t block = static_cast<std::uint64_t>(first) >> 2;
-          const std::array<std::uint32_t, 4> bits = philox4x32(seed, stream, (step << 40) | block);
-          const std::int64_t count = std::min<std::int64_t>(4, end - first);
-          for (std::int64_t lane = 0; lane < count; ++lane) {
+        for (std::int64_t i = begin; i < end;) {
+          const std::uint64_t global = first_index + static_cast<std::uint64_t>(i);
+          const std::array<std::uint32_t, 4> bits =
+              philox4x32(seed, stream, (step << 40) | (global >> 2));
+          for (std::uint64_t lane = global & 3; lane < 4 && i < end; ++lane, ++i) {
             const float factor = bits_to_uniform(bits[lane]) >= probability ? keep_scale : 0.0f;
-            mask_data[first + lane] = factor;
-            y_data[first + lane] = x_data[first + lane] * factor;
+            mask_data[i] = factor;
+            y_data[i] = x_data[i] * factor;
           }
         }
       },

@@ -37,7 +37,7 @@ AttentionShape attention_shape(const Tensor& qkv) {
 }
 
 kernels::AttentionDropoutParams dropout_params(const AttentionDropout& dropout) {
-  return {dropout.probability, dropout.seed, dropout.stream, dropout.step};
+  return {dropout.probability, dropout.seed, dropout.stream, dropout.step, dropout.first_index};
 }
 
 // The DataError of a key length outside [0, steps] (defer_index_check).

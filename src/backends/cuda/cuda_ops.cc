@@ -135,12 +135,12 @@ void CudaBackend::mse_backward(const Tensor& prediction, const Tensor& target, c
 // ---- dropout and embedding ------------------------------------------------------
 
 void CudaBackend::dropout_forward(const Tensor& x, float probability, std::uint64_t seed,
-                                  std::uint64_t stream, std::uint64_t step, Tensor& y,
-                                  Tensor& mask) {
+                                  std::uint64_t stream, std::uint64_t step,
+                                  std::uint64_t first_index, Tensor& y, Tensor& mask) {
   expect_same_dtype(x, y, "dropout_forward");
   with_storage(y, "dropout_forward", [&]<class S>(S) {
     kernels::dropout_forward({y.numel(), probability, seed, stream, step, device_data<S>(x),
-                              device_data<S>(y), device_data<S>(mask)},
+                              device_data<S>(y), device_data<S>(mask), first_index},
                              stream_);
   });
 }

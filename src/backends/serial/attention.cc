@@ -33,7 +33,8 @@ std::int64_t key_length(const Tensor& key_lengths, std::int64_t b, std::int64_t 
 float dropout_factor(const AttentionDropout& dropout, std::uint64_t index) {
   if (dropout.probability == 0.0f) return 1.0f;
   const bool keep =
-      philox_uniform(dropout.seed, dropout.stream, dropout.step, index) >= dropout.probability;
+      philox_uniform(dropout.seed, dropout.stream, dropout.step, dropout.first_index + index) >=
+      dropout.probability;
   return keep ? 1.0f / (1.0f - dropout.probability) : 0.0f;
 }
 

@@ -262,12 +262,13 @@ void SerialBackend::layernorm_backward(const Tensor& x, const Tensor& gamma, con
 }
 
 void SerialBackend::dropout_forward(const Tensor& x, float probability, std::uint64_t seed,
-                                    std::uint64_t stream, std::uint64_t step, Tensor& y,
-                                    Tensor& mask) {
+                                    std::uint64_t stream, std::uint64_t step,
+                                    std::uint64_t first_index, Tensor& y, Tensor& mask) {
   const float keep_scale = 1.0f / (1.0f - probability);
   for (std::int64_t i = 0; i < x.numel(); ++i) {
     bool keep = probability == 0.0f ||
-                philox_uniform(seed, stream, step, static_cast<std::uint64_t>(i)) >= probability;
+                philox_uniform(seed, stream, step, first_index + static_cast<std::uint64_t>(i)) >=
+                    probability;
     float factor = keep ? keep_scale : 0.0f;
     mask.data<float>()[i] = factor;
     y.data<float>()[i] = x.data<float>()[i] * factor;

@@ -24,6 +24,14 @@ int count_of(std::size_t size) {
   return static_cast<int>(size);
 }
 
+struct MpiPendingReduction final : PendingReduction {
+  MPI_Request request = MPI_REQUEST_NULL;
+  ~MpiPendingReduction() override {
+    if (request != MPI_REQUEST_NULL) MPI_Wait(&request, MPI_STATUS_IGNORE);
+  }
+  void wait() override { MPI_Wait(&request, MPI_STATUS_IGNORE); }
+};
+
 class MpiCommunicator final : public Communicator {
  public:
   MpiCommunicator() {
@@ -61,6 +69,12 @@ class MpiCommunicator final : public Communicator {
     MPI_Allreduce(MPI_IN_PLACE, values.data(), count_of(values.size()), MPI_DOUBLE, MPI_SUM,
                   MPI_COMM_WORLD);
   }
+  std::unique_ptr<PendingReduction> start_all_reduce_sum(std::span<float> values) override {
+    auto pending = std::make_unique<MpiPendingReduction>();
+    MPI_Iallreduce(MPI_IN_PLACE, values.data(), count_of(values.size()), MPI_FLOAT, MPI_SUM,
+                   MPI_COMM_WORLD, &pending->request);
+    return pending;
+  }
   void broadcast(std::span<std::byte> bytes, int root) override {
     MPI_Bcast(bytes.data(), count_of(bytes.size()), MPI_BYTE, root, MPI_COMM_WORLD);
   }
@@ -77,6 +91,9 @@ class MpiCommunicator final : public Communicator {
                              MPI_COMM_WORLD);
   }
   void barrier() override { MPI_Barrier(MPI_COMM_WORLD); }
+  void abort(int exit_code) override {
+    MPI_Abort(MPI_COMM_WORLD, exit_code);
+  }
 
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0;
