@@ -30,7 +30,9 @@
 // the block only guard the shared K/V (or Q/dO) tiles. Row-wise work in
 // forward and dq: two adjacent lanes per row, each half the tile's columns
 // (one xor-shuffle reduces a row); in dk_dv one lane per query row of a
-// warp's 32 x 16 score tile.
+// warp's 32 x 16 score tile (d 64), or two lanes per row of a 16 x 16 tile
+// (d 128, whose 16 dK and dV accumulator tiles per warp leave no registers
+// for more: ptxas counts 246-254 of 255).
 //   forward  grid (ceil(T / Bq), B*heads), Bq = 16 warps. Per key tile:
 //            S = Q K^T (warp rows), online softmax (m' = max(m, rowmax S),
 //            P = exp(S - m'), l = l e^{m-m'} + rowsum P, O = O e^{m-m'}),
@@ -39,8 +41,8 @@
 //            tile S = Q K^T, dP = dO V^T, dS in place of S, dQ += dS K with dQ
 //            in fragments (no rescaling needed).
 //   dk_dv    grid (ceil(T / Bk), B*heads), Bk = 16 warps, after dq. Per query
-//            tile of 32: S = Q K_w^T and dP = dO V_w^T per warp, dS and P z in
-//            place, dK += dS^T Q and dV += (P z)^T dO in fragments.
+//            tile (Bq 32 or 16): S = Q K_w^T and dP = dO V_w^T per warp, dS and
+//            P z in place, dK += dS^T Q and dV += (P z)^T dO in fragments.
 // Causal: forward and dq stop at key tile min(L, query0 + Bq); dk_dv starts at
 // the query tile holding its first key, so tiles entirely above the diagonal
 // cost nothing; the diagonal tiles are masked element by element.
@@ -51,9 +53,13 @@
 // 32-byte alignment of every 16 x 16 tile):
 //   d     forward (warps, Bq x Bk)   dq (warps, Bq x Bk)   dk_dv (warps, Bk x Bq)
 //   64    4, 64x32, 44.0 KB          4, 64x32, 45.0 KB     4, 64x32, 47.3 KB
-//   128   2, 32x32, 46.5 KB          2, 32x32, 43.0 KB     2, 32x32, 44.3 KB
+//   128   2, 32x32, 46.5 KB          2, 32x32, 43.0 KB     2, 32x16, 30.6 KB
 // The fp32 output tiles (O / l, dQ, dK, dV) are staged through shared memory
 // (from offset 0, after a barrier) to write whole rows to global memory.
+// WMMA loads and stores need 32-byte aligned tiles: every region size and row
+// offset here is a multiple of 32 bytes, and the kernels have no static
+// __shared__, so the dynamic buffer starts at the (aligned) base of the
+// block's shared memory although SEQTRAIN_DYNAMIC_SHARED promises only 16.
 //
 // Cost per call (H = B*heads, n = T*L*d, or about half of it when causal): the
 // products are 4 H n FLOPs forward, 10 H n backward (dP and S are computed
@@ -202,13 +208,17 @@ struct QueryBlockTiles {
   static_assert(output_bytes <= dq_shared_bytes, "dQ staging fits");
 };
 
-// dk_dv: kWarps x 16 key rows, query tiles of 32 (one lane per query row).
-template <class Storage, int kHeadDimValue, int kWarpsValue>
+// dk_dv: kWarps x 16 key rows, query tiles of kQueries (32: one lane per
+// query row of a warp's score tile, 16: two lanes per row, 8 keys each).
+template <class Storage, int kHeadDimValue, int kWarpsValue, int kQueriesValue>
 struct KeyBlockTiles {
   using Operand = typename OperandOf<Storage>::type;
   static constexpr int kD = kHeadDimValue, kWarps = kWarpsValue;
   static constexpr int kThreads = kWarps * kLanes;
-  static constexpr int kBk = kWarps * kMmaTile, kBq = kLanes;
+  static constexpr int kBk = kWarps * kMmaTile, kBq = kQueriesValue;
+  static constexpr int kLanesPerRow = kLanes / kBq;             // 1 or 2
+  static constexpr int kRowColumns = kMmaTile / kLanesPerRow;  // keys per lane
+  static_assert(kBq == 16 || kBq == 32, "lanes cover the [Bq, 16] score tile once");
   static constexpr int kPitch = kD + 8;
   static constexpr int kScorePitch = kMmaTile + 4;  // a warp's fp32 [Bq, 16] S, dP
   static constexpr int kProbPitch = kMmaTile + 8;   // its 16-bit dS, P z in place
@@ -244,9 +254,9 @@ struct DqTiles<Storage, 128> : QueryBlockTiles<Storage, 128, 2, 32> {};
 template <class Storage, int kHeadDim>
 struct DkDvTiles;
 template <class Storage>
-struct DkDvTiles<Storage, 64> : KeyBlockTiles<Storage, 64, 4> {};
+struct DkDvTiles<Storage, 64> : KeyBlockTiles<Storage, 64, 4, 32> {};
 template <class Storage>
-struct DkDvTiles<Storage, 128> : KeyBlockTiles<Storage, 128, 2> {};
+struct DkDvTiles<Storage, 128> : KeyBlockTiles<Storage, 128, 2, 16> {};
 
 }  // namespace
 
@@ -518,6 +528,7 @@ __global__ void __launch_bounds__(Tiles::kThreads)
   using Operand = typename Tiles::Operand;
   constexpr int kD = Tiles::kD, kBq = Tiles::kBq, kBk = Tiles::kBk, kPitch = Tiles::kPitch;
   constexpr int kScorePitch = Tiles::kScorePitch, kProbPitch = Tiles::kProbPitch;
+  constexpr int kRowColumns = Tiles::kRowColumns;
   SEQTRAIN_DYNAMIC_SHARED(unsigned char, shared);
   std::size_t offset = 0;
   Operand* k_tile = reinterpret_cast<Operand*>(shared + offset);  // [Bk, d]
@@ -592,31 +603,34 @@ __global__ void __launch_bounds__(Tiles::kThreads)
       }
       __syncwarp();
 
-      // One lane per query row, the warp's 16 keys.
-      const int i = query0 + lane;
-      float z[kMmaTile];
+      // The lane's query row and run of kRowColumns of the warp's 16 keys.
+      const int row = lane / Tiles::kLanesPerRow;
+      const int column0 = lane % Tiles::kLanesPerRow * kRowColumns;
+      const int i = query0 + row;
+      float z[kRowColumns];
       if (args.dropout.probability > 0.0f) {
-        attention_dropout_factors<kMmaTile>(
-            args.dropout, static_cast<std::uint64_t>((head.bh * T + i) * T + warp_key0), z);
+        attention_dropout_factors<kRowColumns>(
+            args.dropout,
+            static_cast<std::uint64_t>((head.bh * T + i) * T + warp_key0 + column0), z);
       } else {
         SEQTRAIN_UNROLL
-        for (int c = 0; c < kMmaTile; ++c) z[c] = 1.0f;
+        for (int c = 0; c < kRowColumns; ++c) z[c] = 1.0f;
       }
-      float ds[kMmaTile], pz[kMmaTile];
+      float ds[kRowColumns], pz[kRowColumns];
       SEQTRAIN_UNROLL
-      for (int c = 0; c < kMmaTile; ++c) {
-        const int j = warp_key0 + c;
+      for (int c = 0; c < kRowColumns; ++c) {
+        const int j = warp_key0 + column0 + c;
         const bool valid = i < T && j < L && (!causal || j <= i);
-        const int at = lane * kScorePitch + c;
-        const float p = valid ? __expf(scale * s_rows[at] - lse_rows[lane]) : 0.0f;
-        ds[c] = p * (z[c] * dp_rows[at] - delta_rows[lane]);
+        const int at = row * kScorePitch + column0 + c;
+        const float p = valid ? __expf(scale * s_rows[at] - lse_rows[row]) : 0.0f;
+        ds[c] = p * (z[c] * dp_rows[at] - delta_rows[row]);
         pz[c] = p * z[c];
       }
       __syncwarp();  // every lane has read its scores before dS and P z overwrite them
       SEQTRAIN_UNROLL
-      for (int c = 0; c < kMmaTile; ++c) {
-        ds_rows[lane * kProbPitch + c] = to_operand<Operand>(ds[c]);
-        pz_rows[lane * kProbPitch + c] = to_operand<Operand>(pz[c]);
+      for (int c = 0; c < kRowColumns; ++c) {
+        ds_rows[row * kProbPitch + column0 + c] = to_operand<Operand>(ds[c]);
+        pz_rows[row * kProbPitch + column0 + c] = to_operand<Operand>(pz[c]);
       }
       __syncwarp();
 

@@ -28,6 +28,7 @@
 
 #include "kernel_test_storage.h"
 #include "kernels/attention_tensor_core.h"
+#include "kernels/bad_index.h"
 #include "seqtrain/philox.h"
 #include "test_support.h"
 
@@ -221,14 +222,19 @@ std::vector<Storage> nan_filled(std::int64_t count) {
 // The kernels on the same inputs (host memory is device memory under the
 // emulation); backward reads the expected saved context and lse, so each pass
 // is compared on its own.
+// kernel_lengths: the key lengths the kernels read, when not c.key_lengths;
+// bad_length: the flag of kernels/bad_index.h, when given.
 template <class Storage>
 AttentionResult run_kernels(const AttentionCase& c, const Inputs& in,
-                            const AttentionResult& expected) {
+                            const AttentionResult& expected,
+                            const std::vector<std::int32_t>* kernel_lengths = nullptr,
+                            unsigned long long* bad_length = nullptr) {
   const std::vector<Storage> qkv = storage_values<Storage>(in.qkv);
   const std::vector<Storage> dcontext = storage_values<Storage>(in.dcontext);
   const std::vector<Storage> saved_context = storage_values<Storage>(expected.saved_context);
   const std::vector<float> saved_lse = expected.log_sum_exp.to_vector();
-  const std::vector<std::int32_t>& lengths = c.key_lengths;
+  const std::vector<std::int32_t>& lengths =
+      kernel_lengths != nullptr ? *kernel_lengths : c.key_lengths;
   const AttentionDropout dropout = c.dropout_args();
 
   std::vector<Storage> context = nan_filled<Storage>(shape_numel(c.context_shape()));
@@ -245,6 +251,7 @@ AttentionResult run_kernels(const AttentionCase& c, const Inputs& in,
   forward.dropout = {dropout.probability, dropout.seed, dropout.stream, dropout.step};
   forward.context = context.data();
   forward.log_sum_exp = log_sum_exp.data();
+  forward.bad_length = bad_length;
   kernels::attention_tensor_core_forward(forward, c.causal, nullptr);
 
   std::vector<float> workspace = nan_filled<float>(static_cast<std::int64_t>(
@@ -263,6 +270,7 @@ AttentionResult run_kernels(const AttentionCase& c, const Inputs& in,
   backward.dropout = forward.dropout;
   backward.dqkv = dqkv.data();
   backward.workspace = workspace.data();
+  backward.bad_length = bad_length;
   kernels::attention_tensor_core_backward(backward, c.causal, nullptr);
 
   AttentionResult k;
@@ -407,6 +415,23 @@ TEST(AttentionTensorCoreKernels, FloatStorageRoundsOperandsToBf16) {
   // bf16 products, f32 outputs.
   expect_kernels_match<float>({2, 37, 2, 64, {37, 25}, 0.1f}, kFloatStorageBf16Tolerance);
   expect_kernels_match<float>({1, 21, 1, 128, {21}, 0.0f, true}, kFloatStorageBf16Tolerance, 19);
+}
+
+TEST(AttentionTensorCoreKernels, KeyLengthsOutsideTheSequenceAreClampedAndReported) {
+  // Lengths 12 and -3 at T 9 run as 9 and 0, and the flag names the first
+  // bad one (sequence 0, length 12), as kernels/attention.cu does.
+  const AttentionCase c{2, 9, 1, 64, {9, 0}};
+  const Inputs in = make_inputs<__nv_bfloat16>(c, 43);
+  const AttentionResult want = expected_attention<__nv_bfloat16>(c, in);
+  const std::vector<std::int32_t> bad_lengths{12, -3};
+  unsigned long long flag = 0;
+  const AttentionResult got = run_kernels<__nv_bfloat16>(c, in, want, &bad_lengths, &flag);
+  EXPECT_TRUE(tensors_close(got.context, want.context, kBf16Tolerance.atol, kBf16Tolerance.rtol));
+  EXPECT_TRUE(tensors_close(got.dqkv, want.dqkv, kBf16Tolerance.atol, kBf16Tolerance.rtol));
+  const kernels::BadIndex bad = kernels::decode_bad_index(flag);
+  EXPECT_TRUE(bad.found);
+  EXPECT_EQ(bad.position, 0);
+  EXPECT_EQ(bad.value, 12);
 }
 
 TEST(AttentionTensorCoreKernels, UnsupportedHeadDimIsRejected) {
