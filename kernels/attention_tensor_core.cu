@@ -216,7 +216,7 @@ struct KeyBlockTiles {
   static constexpr int kD = kHeadDimValue, kWarps = kWarpsValue;
   static constexpr int kThreads = kWarps * kLanes;
   static constexpr int kBk = kWarps * kMmaTile, kBq = kQueriesValue;
-  static constexpr int kLanesPerRow = kLanes / kBq;             // 1 or 2
+  static constexpr int kLanesPerRow = kLanes / kBq;            // 1 or 2
   static constexpr int kRowColumns = kMmaTile / kLanesPerRow;  // keys per lane
   static_assert(kBq == 16 || kBq == 32, "lanes cover the [Bq, 16] score tile once");
   static constexpr int kPitch = kD + 8;
@@ -610,8 +610,8 @@ __global__ void __launch_bounds__(Tiles::kThreads)
       float z[kRowColumns];
       if (args.dropout.probability > 0.0f) {
         attention_dropout_factors<kRowColumns>(
-            args.dropout,
-            static_cast<std::uint64_t>((head.bh * T + i) * T + warp_key0 + column0), z);
+            args.dropout, static_cast<std::uint64_t>((head.bh * T + i) * T + warp_key0 + column0),
+            z);
       } else {
         SEQTRAIN_UNROLL
         for (int c = 0; c < kRowColumns; ++c) z[c] = 1.0f;
