@@ -502,5 +502,13 @@ TEST(CudaBackendTraining, TwentyBf16BertStepsStayNearFp32AndKeepLearning) {
                           bert_losses(cuda, Precision::fp32, 20));
 }
 
+// One head of 64: bf16 attention runs on the tensor-core kernels
+// (kernels/attention_tensor_core.cu) in training, forward and backward.
+TEST(CudaBackendTraining, TenBf16BertStepsWithTensorCoreAttentionStayNearFp32) {
+  CudaBackend cuda(0);
+  expect_bf16_tracks_fp32(bert_losses(cuda, Precision::bf16, 10, 1),
+                          bert_losses(cuda, Precision::fp32, 10, 1));
+}
+
 }  // namespace
 }  // namespace seqtrain::testing
