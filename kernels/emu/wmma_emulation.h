@@ -22,6 +22,13 @@
 // a GPU where every lane writes its part: a kernel that reads what other
 // lanes stored without a __syncwarp() between may read stale values here too.
 //
+// WMMA's preconditions on memory are checked (the CUDA C++ Programming Guide,
+// "Warp Matrix Functions"): a tile pointer 256-bit (32-byte) aligned and ldm a
+// multiple of 16 bytes; a violation throws, which the emulation reports as a
+// KernelFault. A pointer into the launch's dynamic shared memory is checked
+// as an offset from its start, which on a GPU is the aligned base of the
+// block's shared memory (here the buffer is only 16-byte aligned).
+//
 // Not emulated: other shapes (m32n8k16, m8n32k16, tf32, integer, sub-byte),
 // and the check that all 32 lanes call each operation together (the kernel's
 // own __syncwarp / __syncthreads calls still catch divergent warps).
@@ -34,8 +41,13 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
+#include "kernels/emu/emulator.h"
 #include "kernels/emu/thread_context.h"
 
 namespace nvcuda::wmma {
@@ -79,6 +91,21 @@ inline unsigned lane() {
   return seqtrain::emu::current_thread % 32u;
 }
 
+inline void check_matrix_memory(const void* p, unsigned ldm, std::size_t element_bytes,
+                                const char* operation) {
+  auto address = reinterpret_cast<std::uintptr_t>(p);
+  const auto shared = reinterpret_cast<std::uintptr_t>(seqtrain::emu::dynamic_shared_memory());
+  if (address >= shared && address - shared < seqtrain::emu::dynamic_shared_memory_bytes())
+    address -= shared;
+  if (address % 32 != 0)
+    throw std::invalid_argument(std::string("wmma::") + operation +
+                                ": the tile pointer must be 32-byte aligned (it is " +
+                                std::to_string(address % 32) + " bytes past a 32-byte boundary)");
+  if (ldm * element_bytes % 16 != 0)
+    throw std::invalid_argument(std::string("wmma::") + operation + ": ldm " + std::to_string(ldm) +
+                                " is not a multiple of 16 bytes");
+}
+
 }  // namespace detail
 
 template <class Use, int M, int N, int K, class T, class Layout = void>
@@ -111,6 +138,7 @@ void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& a, const T* p, unsigned
   static_assert(std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>,
                 "matrix_a / matrix_b fragments name their memory layout");
   using Fragment = fragment<Use, M, N, K, T, Layout>;
+  detail::check_matrix_memory(p, ldm, sizeof(T), "load_matrix_sync");
   for (int r = 0; r < Fragment::rows; ++r)
     for (int c = 0; c < Fragment::cols; ++c)
       a.x[r * Fragment::cols + c] =
@@ -120,6 +148,7 @@ void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& a, const T* p, unsigned
 template <int M, int N, int K>
 void load_matrix_sync(fragment<accumulator, M, N, K, float>& a, const float* p, unsigned ldm,
                       layout_t layout) {
+  detail::check_matrix_memory(p, ldm, sizeof(float), "load_matrix_sync");
   for (int r = 0; r < M; ++r)
     for (int c = 0; c < N; ++c)
       a.x[r * N + c] = layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r];
@@ -128,6 +157,7 @@ void load_matrix_sync(fragment<accumulator, M, N, K, float>& a, const float* p, 
 template <int M, int N, int K>
 void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& a, unsigned ldm,
                        layout_t layout) {
+  detail::check_matrix_memory(p, ldm, sizeof(float), "store_matrix_sync");
   for (unsigned e = detail::lane(); e < static_cast<unsigned>(M * N); e += 32) {
     const unsigned r = e / N, c = e % N;
     (layout == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = a.x[e];
