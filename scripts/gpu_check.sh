@@ -356,7 +356,7 @@ run_part sanitizer 80 part_sanitizer
 run_part adding 45 part_adding
 run_part bert_tiny 60 part_bert_tiny
 run_part bench_lstm 40 part_bench_lstm
-run_part bench_attention 45 part_bench_attention
+run_part bench_attention 55 part_bench_attention
 run_part bench_bert 60 part_bench_bert
 run_part kernels 10 part_kernels
 run_part affinity 60 part_affinity
