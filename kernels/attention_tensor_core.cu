@@ -16,14 +16,18 @@
 // shared memory to the softmax and the dropout, computed in fp32 by the lanes
 // of the warp that owns the rows. P z and dS are rounded to the operand type
 // before their products (as FlashAttention-2 does); lse, D, the running max and
-// sum are fp32. WMMA leaves the fragment layout unspecified, so row-wise work
-// (softmax, the rescaling of O) cannot touch fragments: it reads the score
-// tile stored to shared memory, and the forward keeps its O accumulator in
-// shared memory (loaded into a fragment, updated, stored back per key tile).
-// That costs shared-memory traffic a hand-written mma.sync kernel with its
-// documented register layout avoids (FlashAttention-2 keeps O in registers);
-// in exchange the emulation runs these kernels unchanged (kernels/emu/
-// wmma_emulation.h) and the tests hold them against the serial backend.
+// sum are fp32. WMMA leaves the fragment layout unspecified, so row
+// reductions (softmax max and sum, D) cannot work on fragments: they read the
+// score tiles stored to shared memory. Row scaling can: every fragment of one
+// type maps elements to lanes alike, so an accumulator loaded once from a
+// tile holding r at (r, c) (row_of) tells each lane the row of each element
+// it holds, and the forward's O = O e^{m-m'} and o = O / l scale O's
+// fragments in place by a per-row factor read from shared memory. The score
+// tiles' round trip through shared memory is traffic a hand-written mma.sync
+// kernel with its documented register layout avoids (FlashAttention-2 keeps S
+// and O in registers); in exchange the emulation runs these kernels unchanged
+// (kernels/emu/wmma_emulation.h) and the tests hold them against the serial
+// backend.
 //
 // Geometry: every warp owns 16 rows of the block's tile (queries for forward
 // and dq, keys for dk_dv) and computes their products alone; barriers across
@@ -35,8 +39,9 @@
 // for more: ptxas counts 246-254 of 255).
 //   forward  grid (ceil(T / Bq), B*heads), Bq = 16 warps. Per key tile:
 //            S = Q K^T (warp rows), online softmax (m' = max(m, rowmax S),
-//            P = exp(S - m'), l = l e^{m-m'} + rowsum P, O = O e^{m-m'}),
-//            P z in place of S, O += (P z) V. Writes o = O / l, lse = m + log l.
+//            P = exp(S - m'), l = l e^{m-m'} + rowsum P, O = O e^{m-m'} with
+//            O in fragments), P z in place of S, O += (P z) V. Writes
+//            o = O / l, lse = m + log l.
 //   dq       grid (ceil(T / Bq), B*heads): D_i to the workspace, then per key
 //            tile S = Q K^T, dP = dO V^T, dS in place of S, dQ += dS K with dQ
 //            in fragments (no rescaling needed).
@@ -55,7 +60,8 @@
 //   64    4, 64x32, 44.0 KB          4, 64x32, 45.0 KB     4, 64x32, 47.3 KB
 //   128   2, 32x32, 46.5 KB          2, 32x32, 43.0 KB     2, 32x16, 30.6 KB
 // The fp32 output tiles (O / l, dQ, dK, dV) are staged through shared memory
-// (from offset 0, after a barrier) to write whole rows to global memory.
+// (the forward's per-warp scratch rows; backward's from offset 0, after a
+// barrier) to write whole rows to global memory.
 // WMMA loads and stores need 32-byte aligned tiles: every region size and row
 // offset here is a multiple of 32 bytes, and the kernels have no static
 // __shared__, so the dynamic buffer starts at the (aligned) base of the
@@ -179,6 +185,15 @@ __device__ __forceinline__ void write_warp_rows(const Accumulator (&tiles)[kD / 
   __syncwarp();
 }
 
+// tile[r][c] *= factor[r], for an accumulator tile whose elements' rows are in
+// row_of (the same fragment type loaded from a tile holding r at (r, c)).
+__device__ __forceinline__ void scale_rows(Accumulator& tile, const Accumulator& row_of,
+                                           const float* factor) {
+  SEQTRAIN_UNROLL
+  for (int e = 0; e < Accumulator::num_elements; ++e)
+    tile.x[e] *= factor[static_cast<int>(row_of.x[e])];
+}
+
 // ---- tiles ---------------------------------------------------------------------
 
 // forward and dq: kWarps x 16 query rows, key tiles of kKeys.
@@ -275,8 +290,8 @@ __global__ void __launch_bounds__(Tiles::kThreads)
   Operand* k_tile = reinterpret_cast<Operand*>(shared + Tiles::q_bytes);  // [Bk, d]
   Operand* v_tile = reinterpret_cast<Operand*>(shared + Tiles::q_bytes + Tiles::kv_bytes);
   float* s_tile = reinterpret_cast<float*>(shared + Tiles::q_bytes + 2 * Tiles::kv_bytes);
-  float* o_tile = reinterpret_cast<float*>(shared + Tiles::q_bytes + 2 * Tiles::kv_bytes +
-                                           Tiles::score_bytes);  // [Bq, d] fp32
+  float* scratch = reinterpret_cast<float*>(shared + Tiles::q_bytes + 2 * Tiles::kv_bytes +
+                                            Tiles::score_bytes);  // [Bq, d + 4] fp32
 
   const AttentionHeadView head =
       attention_head_view(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
@@ -290,16 +305,30 @@ __global__ void __launch_bounds__(Tiles::kThreads)
   // The warp's rows; a lane's row and half of the score (and O) columns.
   const Operand* q_rows = q_tile + warp * kMmaTile * kPitch;
   float* s_rows = s_tile + warp * kMmaTile * kScorePitch;
-  Operand* p_rows = reinterpret_cast<Operand*>(s_rows);  // P z in place of S
-  float* o_rows = o_tile + warp * kMmaTile * kOutputPitch;
+  Operand* p_rows = reinterpret_cast<Operand*>(s_rows);            // P z in place of S
+  float* warp_scratch = scratch + warp * kMmaTile * kOutputPitch;  // [16, d + 4]
+  float* row_factor = warp_scratch;  // per key tile: e^{m - m'} of the warp's 16 rows
   const int row = lane / 2, half = lane % 2;
   const int i = query0 + warp * kMmaTile + row;
   const int column0 = half * kRowColumns;
 
   load_operand_tile<kBq, kD, kPitch, Tiles::kThreads>(
       q_tile, qkv + query0 * head.token_stride, head.token_stride, rows_in_tile(kBq, T - query0));
-  for (int column = half * (kD / 2); column < (half + 1) * (kD / 2); ++column)
-    o_rows[row * kOutputPitch + column] = 0.0f;
+
+  // O stays in accumulator fragments. Which rows a lane's elements belong to is
+  // the implementation's choice, but all fragments of one type share it: a
+  // fragment loaded from the tile whose element (r, c) is r tells every lane
+  // the row of each element it holds, so O's rows can be rescaled in place.
+  for (int element = lane; element < kMmaTile * kMmaTile; element += kLanes)
+    warp_scratch[element / kMmaTile * kOutputPitch + element % kMmaTile] =
+        static_cast<float>(element / kMmaTile);
+  __syncwarp();
+  Accumulator row_of;
+  wmma::load_matrix_sync(row_of, warp_scratch, kOutputPitch, wmma::mem_row_major);
+  Accumulator o[kD / kMmaTile];
+  SEQTRAIN_UNROLL
+  for (int t = 0; t < kD / kMmaTile; ++t) wmma::fill_fragment(o[t], 0.0f);
+  __syncwarp();  // every lane has its row_of before row_factor overwrites the tile
   float row_max = -INFINITY, row_sum = 0.0f;
 
   for (int key0 = 0; key0 < key_end; key0 += kBk) {
@@ -358,36 +387,36 @@ __global__ void __launch_bounds__(Tiles::kThreads)
     SEQTRAIN_UNROLL
     for (int c = 0; c < kRowColumns; ++c)
       p_rows[row * kProbPitch + column0 + c] = to_operand<Operand>(p[c] * z[c]);
-    for (int column = half * (kD / 2); column < (half + 1) * (kD / 2); ++column)
-      o_rows[row * kOutputPitch + column] *= correction;
+    if (half == 0) row_factor[row] = correction;
     __syncwarp();
 
-    // O += (P z) V.
+    // O = O e^{m - m'} + (P z) V.
     SEQTRAIN_UNROLL
-    for (int n = 0; n < kD; n += kMmaTile) {
-      Accumulator acc;
-      wmma::load_matrix_sync(acc, o_rows + n, kOutputPitch, wmma::mem_row_major);
+    for (int t = 0; t < kD / kMmaTile; ++t) {
+      scale_rows(o[t], row_of, row_factor);
       SEQTRAIN_UNROLL
       for (int k = 0; k < kBk; k += kMmaTile) {
         RowA<Operand> p_fragment;
         RowB<Operand> v_fragment;
         wmma::load_matrix_sync(p_fragment, p_rows + k, kProbPitch);
-        wmma::load_matrix_sync(v_fragment, v_tile + k * kPitch + n, kPitch);
-        wmma::mma_sync(acc, p_fragment, v_fragment, acc);
+        wmma::load_matrix_sync(v_fragment, v_tile + k * kPitch + t * kMmaTile, kPitch);
+        wmma::mma_sync(o[t], p_fragment, v_fragment, o[t]);
       }
-      wmma::store_matrix_sync(o_rows + n, acc, kOutputPitch, wmma::mem_row_major);
     }
-    __syncwarp();
   }
 
-  if (i < T) {
-    const float inverse = row_sum > 0.0f ? 1.0f / row_sum : 0.0f;
-    Storage* out = args.context + head.context + i * head.hidden;
-    for (int column = half * (kD / 2); column < (half + 1) * (kD / 2); ++column)
-      store_float(out + column, o_rows[row * kOutputPitch + column] * inverse);
-    if (half == 0)
-      args.log_sum_exp[head.bh * T + i] = row_sum > 0.0f ? row_max + logf(row_sum) : -INFINITY;
-  }
+  // o = O / l, written through the warp's scratch rows.
+  __syncwarp();  // every lane has read the last tile's row_factor
+  if (half == 0) row_factor[row] = row_sum > 0.0f ? 1.0f / row_sum : 0.0f;
+  __syncwarp();
+  SEQTRAIN_UNROLL
+  for (int t = 0; t < kD / kMmaTile; ++t) scale_rows(o[t], row_of, row_factor);
+  __syncwarp();  // every lane has read row_factor before the rows overwrite it
+  const int warp_query0 = query0 + warp * kMmaTile;
+  write_warp_rows<kD>(o, warp_scratch, args.context + head.context + warp_query0 * head.hidden,
+                      head.hidden, rows_in_tile(kMmaTile, T - warp_query0), 1.0f);
+  if (i < T && half == 0)
+    args.log_sum_exp[head.bh * T + i] = row_sum > 0.0f ? row_max + logf(row_sum) : -INFINITY;
 }
 
 // ---- backward: dQ ------------------------------------------------------------------
