@@ -4,6 +4,9 @@
 // scaled_dot_product_attention on the same shapes, masks and threads.
 //   seqtrain/cpu      the tiled, online-softmax kernels (backends/cpu/attention.cc)
 //   seqtrain/serial   the scalar oracle, at batch 2 (the affinity baseline)
+//   seqtrain/cuda     the fp32 kernels (kernels/attention.cu); CudaBf16: with
+//                     training.precision bf16, the tensor-core kernels
+//                     (kernels/attention_tensor_core.cu), f32 activations
 // Arguments: T, padded (1: key lengths fall evenly from T to about T/2 over
 // the batch, b -> T - b T / (2 B); 0: every key valid), dropout in percent.
 // Counters: tokens/s (B * T per iteration, padding included) and GFLOP/s
@@ -109,6 +112,15 @@ void BM_Attention_SeqtrainCuda(benchmark::State& state) {
     run_attention(state, *backend, 16);
 }
 
+// The same under training.precision bf16: f32 activations, products on tensor
+// cores (kernels/attention_tensor_core.cu, bf16 operands, fp32 accumulation).
+void BM_Attention_SeqtrainCudaBf16(benchmark::State& state) {
+  if (std::unique_ptr<Backend> backend = cuda_backend_or_skip(state)) {
+    backend->set_gemm_precision(Precision::bf16);
+    run_attention(state, *backend, 16);
+  }
+}
+
 void BM_Attention_SeqtrainSerialBatch2(benchmark::State& state) {
   auto backend = make_serial_backend();
   run_attention(state, *backend, 2);
@@ -147,6 +159,14 @@ BENCHMARK(seqtrain::BM_Attention_SeqtrainCpuBatch2)
     ->UseRealTime()
     ->MinTime(1.0);
 BENCHMARK(seqtrain::BM_Attention_SeqtrainCuda)
+    ->ArgNames({"T", "padded", "dropout_pct"})
+    ->Args({128, 0, 0})
+    ->Args({512, 0, 0})
+    ->Args({2048, 0, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1.0);
+BENCHMARK(seqtrain::BM_Attention_SeqtrainCudaBf16)
     ->ArgNames({"T", "padded", "dropout_pct"})
     ->Args({128, 0, 0})
     ->Args({512, 0, 0})

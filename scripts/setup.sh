@@ -31,6 +31,21 @@ if ! python3 -c "import matplotlib, tensorboard, tokenizers, transformers" 2>/de
     transformers
 fi
 
+# cuobjdump and nvdisasm for the SASS check (scripts/sass_check.sh, ctest
+# kernels.sass_tensor_cores) where a CUDA toolkit is installed: ours ships
+# without them, PyPI's nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm carry
+# both (into the site-packages of the python3 on PATH), matched to nvcc's
+# major version.
+nvcc="$(command -v nvcc || true)"
+if [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ]; then nvcc=/usr/local/cuda/bin/nvcc; fi
+if [ -n "$nvcc" ] && command -v python3 > /dev/null; then
+  cuda_major="$("$nvcc" --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')"
+  for package in nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm; do
+    python3 -m pip show "$package" > /dev/null 2>&1 ||
+      python3 -m pip install -q --disable-pip-version-check "$package==${cuda_major}.*"
+  done
+fi
+
 # The default char-LM corpus: the English fortune databases as one UTF-8 text
 # file, fortunes separated by blank lines instead of '%' lines.
 scripts/make_corpus.sh data/fortunes.txt

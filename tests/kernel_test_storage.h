@@ -1,5 +1,5 @@
-// Storage conversions for the emulated kernel tests: kernels keep float or
-// __nv_bfloat16 in plain host vectors (the emulation runs on host memory), the
+// Storage conversions for the emulated kernel tests: kernels keep float,
+// __nv_bfloat16 or __half in plain host vectors (the emulation runs on host memory), the
 // serial backend takes fp32 Tensors. A test rounds its random inputs to the
 // storage type first (storage_values), so the serial backend sees exactly what
 // the kernel sees, and compares the kernel's output widened back to fp32.
@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <cstdint>
 #include <type_traits>
@@ -25,11 +26,16 @@ inline float storage_to_float(float value) {
 inline float storage_to_float(__nv_bfloat16 value) {
   return __bfloat162float(value);
 }
+inline float storage_to_float(__half value) {
+  return __half2float(value);
+}
 
 template <class Storage>
 Storage storage_from_float(float value) {
   if constexpr (std::is_same_v<Storage, float>)
     return value;
+  else if constexpr (std::is_same_v<Storage, __half>)
+    return __float2half(value);
   else
     return __float2bfloat16(value);
 }

@@ -7,6 +7,8 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "backends/cpu/cpu_backend.h"
@@ -221,6 +223,54 @@ TEST(CudaBackendOps, AttentionMatchesSerial) {
     EXPECT_TRUE(tensors_close(to_host(cuda, context_device), context, 1e-5, 1e-4)) << probability;
     EXPECT_TRUE(tensors_close(to_host(cuda, lse_device), lse, 1e-5, 1e-4)) << probability;
     EXPECT_TRUE(tensors_close(to_host(cuda, dqkv_device), dqkv, 1e-5, 1e-4)) << probability;
+  }
+}
+
+// training.precision bf16 runs attention with bf16 products on tensor cores
+// (kernels/attention_tensor_core.cu) where a head size has a kernel (64, 128):
+// within the bf16 tolerance of serial's fp32 attention (operands rounded to
+// bf16 on the way in: tests/kernels_attention_tensor_core_test.cc) and not
+// the fp32 kernels' result. At d 32 the fp32 kernels run, bit for bit.
+TEST(CudaBackendOps, Bf16PrecisionAttentionTakesTensorCoresWhereTheHeadSizeHasThem) {
+  SerialBackend serial;
+  const std::int64_t B = 2, T = 19, heads = 1;
+  const AttentionDropout dropout{0.1f, 3, 11, 5};
+  for (const std::int64_t d : {32, 64}) {
+    const Tensor qkv = random_tensor({B, T, 3, heads, d}, 66);
+    const Tensor key_lengths = Tensor::from_vector(std::vector<std::int32_t>{19, 11}, {B});
+    const Tensor dcontext = random_tensor({B, T, heads * d}, 67);
+    Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
+    Tensor dqkv = Tensor::zeros(qkv.shape());
+    serial.attention_forward(qkv, key_lengths, dropout, context, lse);
+    serial.attention_backward(qkv, key_lengths, context, lse, dcontext, dropout, dqkv);
+    struct Outputs {
+      Tensor context, lse, dqkv;
+    };
+    const auto run = [&](Precision precision) {
+      CudaBackend cuda(0);
+      cuda.set_gemm_precision(precision);
+      const Tensor qkv_device = to_device(cuda, qkv), lengths_device = to_device(cuda, key_lengths);
+      Tensor context_device = cuda.allocate(context.shape(), DType::f32);
+      Tensor lse_device = cuda.allocate(lse.shape(), DType::f32);
+      Tensor dqkv_device = cuda.allocate(qkv.shape(), DType::f32);
+      cuda.attention_forward(qkv_device, lengths_device, dropout, context_device, lse_device);
+      cuda.attention_backward(qkv_device, lengths_device, context_device, lse_device,
+                              to_device(cuda, dcontext), dropout, dqkv_device);
+      return Outputs{to_host(cuda, context_device), to_host(cuda, lse_device),
+                     to_host(cuda, dqkv_device)};
+    };
+    const Outputs fp32 = run(Precision::fp32), bf16 = run(Precision::bf16);
+    EXPECT_TRUE(tensors_close(bf16.context, context, 2e-2, 2e-2)) << d;
+    EXPECT_TRUE(tensors_close(bf16.lse, lse, 2e-2, 2e-2)) << d;
+    EXPECT_TRUE(tensors_close(bf16.dqkv, dqkv, 2e-2, 2e-2)) << d;
+    const std::vector<float> a = fp32.context.to_vector(), b = bf16.context.to_vector();
+    float largest_difference = 0.0f;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      largest_difference = std::max(largest_difference, std::abs(a[i] - b[i]));
+    if (d == 32)
+      EXPECT_EQ(largest_difference, 0.0f) << "d 32 has no tensor-core kernel: fp32 kernels";
+    else
+      EXPECT_GT(largest_difference, 1e-5f) << "d 64 under bf16 should round its products";
   }
 }
 
@@ -450,6 +500,14 @@ TEST(CudaBackendTraining, TwentyBf16BertStepsStayNearFp32AndKeepLearning) {
   CudaBackend cuda(0);
   expect_bf16_tracks_fp32(bert_losses(cuda, Precision::bf16, 20),
                           bert_losses(cuda, Precision::fp32, 20));
+}
+
+// One head of 64: bf16 attention runs on the tensor-core kernels
+// (kernels/attention_tensor_core.cu) in training, forward and backward.
+TEST(CudaBackendTraining, TenBf16BertStepsWithTensorCoreAttentionStayNearFp32) {
+  CudaBackend cuda(0);
+  expect_bf16_tracks_fp32(bert_losses(cuda, Precision::bf16, 10, 1),
+                          bert_losses(cuda, Precision::fp32, 10, 1));
 }
 
 }  // namespace

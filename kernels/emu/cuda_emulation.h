@@ -21,8 +21,10 @@
 //                                            with tolerances
 //   __half, __nv_bfloat16                    the toolkit's own host-side types
 // Not here: __activemask and partial masks (warp divergence is not modelled),
-// __syncthreads_count/_and/_or, cooperative groups, clock64, tensor-core
-// instructions, texture and surface memory.
+// __syncthreads_count/_and/_or, cooperative groups, clock64, texture and
+// surface memory, and tensor cores other than through WMMA (nvcuda::wmma's
+// m16n16k16 bf16/fp16 fragments are in wmma_emulation.h; no raw mma.sync,
+// ldmatrix or wgmma).
 #pragma once
 
 #if defined(__CUDACC__)

@@ -70,6 +70,7 @@ class EmulatedBlock {
   std::string wait_until_done(std::chrono::milliseconds watchdog, const std::string& block_name);
 
   void* dynamic_shared() { return dynamic_shared_.data(); }
+  std::size_t dynamic_shared_bytes() const { return dynamic_shared_.size(); }
 
  private:
   enum class ThreadState : std::uint8_t { running, waiting, exited };

@@ -95,5 +95,7 @@ const std::uint64_t* warp_exchange(unsigned mask, std::uint64_t value, const cha
 // The running block's dynamic shared memory (launch's dynamic_shared_bytes,
 // 16-byte aligned, every byte 0xFF at block start: NaN as float, bf16 or half).
 void* dynamic_shared_memory();
+// Its size in bytes (the launch's dynamic_shared_bytes).
+std::size_t dynamic_shared_memory_bytes();
 
 }  // namespace seqtrain::emu

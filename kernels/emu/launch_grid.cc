@@ -185,4 +185,8 @@ void* dynamic_shared_memory() {
   return running_block("dynamic shared memory").dynamic_shared();
 }
 
+std::size_t dynamic_shared_memory_bytes() {
+  return running_block("dynamic shared memory").dynamic_shared_bytes();
+}
+
 }  // namespace seqtrain::emu

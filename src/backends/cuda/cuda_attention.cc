@@ -1,5 +1,8 @@
 // The cuda backend's multi-head self-attention (kernels/attention.cu: fused
 // QKV, online softmax, FlashAttention-2 backward from the saved log-sum-exp).
+// Under training.precision bf16 (set_gemm_precision) and head sizes 64 and
+// 128 the same algorithm runs with its products on tensor cores
+// (kernels/attention_tensor_core.cu: bf16 operands, fp32 softmax and sums).
 // A key length outside [0, T] is clamped by the kernels and raised as the CPU
 // backends' DataError at the next host wait (defer_index_check); head sizes
 // the kernel was not built for are a DeviceError.
@@ -8,6 +11,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/storage_dispatch.h"
 #include "kernels/attention.h"
+#include "kernels/attention_tensor_core.h"
 #include "kernels/bad_index.h"
 
 namespace seqtrain {
@@ -36,6 +40,13 @@ AttentionShape attention_shape(const Tensor& qkv) {
   return shape;
 }
 
+// bf16 products on tensor cores where precision asks for bf16 and a kernel
+// exists for the head size; the fp32 kernels otherwise.
+bool use_tensor_cores(Precision precision, const AttentionShape& shape) {
+  return precision == Precision::bf16 &&
+         kernels::attention_tensor_core_supports_head_dim(shape.head_dim);
+}
+
 kernels::AttentionDropoutParams dropout_params(const AttentionDropout& dropout) {
   return {dropout.probability, dropout.seed, dropout.stream, dropout.step, dropout.first_index};
 }
@@ -55,12 +66,16 @@ void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths
                                     Tensor& log_sum_exp) {
   const AttentionShape s = attention_shape(qkv);
   unsigned long long* bad_length = defer_index_check(bad_key_length(s.steps));
+  const bool tensor_cores = use_tensor_cores(gemm_precision_, s);
   with_storage(context, "attention_forward", [&]<class S>(S) {
-    kernels::attention_forward({s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
-                                device_data<std::int32_t>(key_lengths), dropout_params(dropout),
-                                device_data<S>(context), device_data<float>(log_sum_exp),
-                                bad_length},
-                               stream_);
+    const kernels::AttentionForwardArgs<S> args{
+        s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
+        device_data<std::int32_t>(key_lengths), dropout_params(dropout), device_data<S>(context),
+        device_data<float>(log_sum_exp), bad_length};
+    if (tensor_cores)
+      kernels::attention_tensor_core_forward(args, /*causal=*/false, stream_);
+    else
+      kernels::attention_forward(args, stream_);
   });
 }
 
@@ -72,13 +87,17 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_length
   unsigned long long* bad_length = defer_index_check(bad_key_length(s.steps));
   std::shared_ptr<void> workspace =
       scratch(kernels::attention_workspace_bytes(s.batch, s.steps, s.heads));
+  const bool tensor_cores = use_tensor_cores(gemm_precision_, s);
   with_storage(dqkv, "attention_backward", [&]<class S>(S) {
-    kernels::attention_backward({s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
-                                 device_data<std::int32_t>(key_lengths), device_data<S>(context),
-                                 device_data<float>(log_sum_exp), device_data<S>(dcontext),
-                                 dropout_params(dropout), device_data<S>(dqkv), workspace.get(),
-                                 bad_length},
-                                stream_);
+    const kernels::AttentionBackwardArgs<S> args{
+        s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
+        device_data<std::int32_t>(key_lengths), device_data<S>(context),
+        device_data<float>(log_sum_exp), device_data<S>(dcontext), dropout_params(dropout),
+        device_data<S>(dqkv), workspace.get(), bad_length};
+    if (tensor_cores)
+      kernels::attention_tensor_core_backward(args, /*causal=*/false, stream_);
+    else
+      kernels::attention_backward(args, stream_);
   });
 }
 
