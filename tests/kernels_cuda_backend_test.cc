@@ -8,6 +8,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstring>
+#include <utility>
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cuda/cuda_backend.h"
@@ -176,15 +177,15 @@ TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrorsAtTheNextWait) {
   const Tensor bad_lengths = Tensor::from_vector(std::vector<std::int32_t>{7, 9, -1}, {B});
   Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
   const std::string expected = error_message<DataError>(
-      [&] { serial.attention_forward(qkv, bad_lengths, {}, context, lse); });
+      [&] { serial.attention_forward(qkv, bad_lengths, false, {}, context, lse); });
   EXPECT_EQ(expected, "attention: key length 9 of sequence 1 is outside [0, 7]");
   const Tensor qkv_d = to_device(cuda, qkv), lengths_d = to_device(cuda, bad_lengths);
   Tensor context_d = cuda.allocate(context.shape(), DType::f32);
   Tensor lse_d = cuda.allocate(lse.shape(), DType::f32);
   Tensor dqkv_d = cuda.allocate(qkv.shape(), DType::f32);
-  cuda.attention_forward(qkv_d, lengths_d, {}, context_d, lse_d);
+  cuda.attention_forward(qkv_d, lengths_d, false, {}, context_d, lse_d);
   EXPECT_EQ(error_message<DataError>([&] { cuda.synchronize(); }), expected);
-  cuda.attention_backward(qkv_d, lengths_d, context_d, lse_d, context_d, {}, dqkv_d);
+  cuda.attention_backward(qkv_d, lengths_d, false, context_d, lse_d, context_d, {}, dqkv_d);
   cuda.embedding_forward(table, ids, out);
   EXPECT_EQ(error_message<DataError>([&] { cuda.synchronize(); }), expected);
   EXPECT_NO_THROW(cuda.synchronize());
@@ -197,7 +198,7 @@ TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrorsAtTheNextWait) {
 }
 
 // Attention on a head size the kernel is built for (the op cases use odd ones,
-// which the backend refuses), with uneven key lengths and dropout.
+// which the backend refuses), with uneven key lengths, dropout and causal masking.
 TEST(CudaBackendOps, AttentionMatchesSerial) {
   CudaBackend cuda(0);
   SerialBackend serial;
@@ -205,18 +206,22 @@ TEST(CudaBackendOps, AttentionMatchesSerial) {
   const Tensor qkv = random_tensor({B, T, 3, heads, d}, 64);
   const Tensor key_lengths = Tensor::from_vector(std::vector<std::int32_t>{7, 4}, {B});
   const Tensor dcontext = random_tensor({B, T, heads * d}, 65);
-  for (float probability : {0.0f, 0.2f}) {
+  for (const auto& [probability, causal] :
+       {std::pair{0.0f, false}, std::pair{0.2f, false}, std::pair{0.0f, true},
+        std::pair{0.2f, true}}) {
+    SCOPED_TRACE(causal ? "causal" : "bidirectional");
     const AttentionDropout dropout{probability, 3, 11, 5};
     Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
     Tensor dqkv = Tensor::zeros(qkv.shape());
-    serial.attention_forward(qkv, key_lengths, dropout, context, lse);
-    serial.attention_backward(qkv, key_lengths, context, lse, dcontext, dropout, dqkv);
+    serial.attention_forward(qkv, key_lengths, causal, dropout, context, lse);
+    serial.attention_backward(qkv, key_lengths, causal, context, lse, dcontext, dropout, dqkv);
     const Tensor qkv_device = to_device(cuda, qkv), lengths_device = to_device(cuda, key_lengths);
     Tensor context_device = cuda.allocate(context.shape(), DType::f32);
     Tensor lse_device = cuda.allocate(lse.shape(), DType::f32);
     Tensor dqkv_device = cuda.allocate(qkv.shape(), DType::f32);
-    cuda.attention_forward(qkv_device, lengths_device, dropout, context_device, lse_device);
-    cuda.attention_backward(qkv_device, lengths_device, context_device, lse_device,
+    cuda.attention_forward(qkv_device, lengths_device, causal, dropout, context_device,
+                           lse_device);
+    cuda.attention_backward(qkv_device, lengths_device, causal, context_device, lse_device,
                             to_device(cuda, dcontext), dropout, dqkv_device);
     EXPECT_TRUE(tensors_close(to_host(cuda, context_device), context, 1e-5, 1e-4)) << probability;
     EXPECT_TRUE(tensors_close(to_host(cuda, lse_device), lse, 1e-5, 1e-4)) << probability;

@@ -83,6 +83,7 @@ struct Attributes {
   std::int64_t split = 0;             // split_last: width of the first part
   std::uint64_t stream = 0;           // dropout, attention: random stream of this node
   std::int64_t heads = 0;             // attention: number of heads
+  bool causal = false;                // attention: query i sees keys j <= i only
 };
 
 struct Value {

@@ -50,7 +50,7 @@ auto bad_key_length(std::int64_t steps) {
 
 }  // namespace
 
-void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
                                     const AttentionDropout& dropout, Tensor& context,
                                     Tensor& log_sum_exp) {
   const AttentionShape s = attention_shape(qkv);
@@ -59,12 +59,12 @@ void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths
     kernels::attention_forward({s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
                                 device_data<std::int32_t>(key_lengths), dropout_params(dropout),
                                 device_data<S>(context), device_data<float>(log_sum_exp),
-                                bad_length},
+                                bad_length, causal},
                                stream_);
   });
 }
 
-void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths,
+void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
                                      const Tensor& context, const Tensor& log_sum_exp,
                                      const Tensor& dcontext, const AttentionDropout& dropout,
                                      Tensor& dqkv) {
@@ -77,7 +77,7 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_length
                                  device_data<std::int32_t>(key_lengths), device_data<S>(context),
                                  device_data<float>(log_sum_exp), device_data<S>(dcontext),
                                  dropout_params(dropout), device_data<S>(dqkv), workspace.get(),
-                                 bad_length},
+                                 bad_length, causal},
                                 stream_);
   });
 }
