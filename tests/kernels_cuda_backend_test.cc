@@ -451,6 +451,60 @@ TEST(CudaBackendTraining, TransformerAddingStepsMatchTheCpuBackend) {
   EXPECT_NE(expected.front(), expected.back());
 }
 
+// A causal Transformer char-LM (one layer, one head of 32, T 12, dropout 0.1,
+// uneven lengths) trained four AdamW steps on two fixed batches in turn.
+std::vector<double> transformer_charlm_losses(Backend& backend, int steps) {
+  constexpr std::int64_t kSteps = 12, kBatch = 4, kVocabulary = 13;
+  ParameterStore parameters(backend);
+  SequenceModelSpec spec;
+  spec.task = Task::charlm;
+  spec.type = ModelType::transformer;
+  spec.hidden_size = 32;
+  spec.heads = 1;
+  spec.intermediate_size = 64;
+  spec.max_positions = kSteps;
+  spec.dropout = 0.1f;
+  spec.vocabulary_size = static_cast<int>(kVocabulary);
+  spec.output_size = static_cast<int>(kVocabulary);
+  std::unique_ptr<SequenceModel> model = make_sequence_model(spec, parameters, 19);
+  AdamWOptimizer optimizer(parameters, AdamWOptimizerOptions{});
+  SequenceRunner runner(*model, backend, parameters, false);
+  std::vector<SequenceBatch> batches(2);
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    SequenceBatch& batch = batches[i];
+    batch.tokens = random_ids({kSteps, kBatch}, kVocabulary, 70 + i);
+    batch.targets = random_ids({kSteps, kBatch}, kVocabulary, 80 + i);
+    batch.lengths = Tensor::from_vector(std::vector<std::int32_t>{12, 9, 12, 5}, {kBatch});
+    for (std::int64_t t = 0; t < kSteps; ++t)
+      for (std::int64_t b = 0; b < kBatch; ++b)
+        if (t >= batch.lengths.data<std::int32_t>()[b])
+          batch.targets.data<std::int32_t>()[t * kBatch + b] = kIgnoreTarget;
+  }
+  std::vector<double> losses;
+  for (int step = 1; step <= steps; ++step) {
+    parameters.zero_grads();
+    const RunContext context{19, static_cast<std::uint64_t>(step - 1), true};
+    losses.push_back(
+        runner.train_batch(batches[static_cast<std::size_t>(step - 1) % 2], context).mean_loss());
+    EXPECT_TRUE(clip_gradients_by_global_norm(parameters, 1.0).finite);
+    optimizer.step(1e-2f);
+  }
+  return losses;
+}
+
+// The causal attention kernels inside a whole model: the device's steps match
+// the cpu backend's (same dropout masks, same causal masking).
+TEST(CudaBackendTraining, TransformerCharLmStepsMatchTheCpuBackend) {
+  CpuBackend cpu(2);
+  CudaBackend cuda(0);
+  const std::vector<double> expected = transformer_charlm_losses(cpu, 4);
+  const std::vector<double> actual = transformer_charlm_losses(cuda, 4);
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t step = 0; step < expected.size(); ++step)
+    EXPECT_NEAR(actual[step], expected[step], 1e-5 + 1e-4 * expected[step]) << "step " << step + 1;
+  EXPECT_NE(expected.front(), expected.back());
+}
+
 TEST(CudaBackendTraining, TwentyBf16BertStepsStayNearFp32AndKeepLearning) {
   CudaBackend cuda(0);
   expect_bf16_tracks_fp32(bert_losses(cuda, Precision::bf16, 20),
