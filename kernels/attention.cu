@@ -288,12 +288,14 @@ __global__ void __launch_bounds__(kAttentionThreads)
     // Online softmax: every lane of a row group ends with the same max and sum.
     SEQTRAIN_UNROLL
     for (int r = 0; r < kRows; ++r) {
-      const int i = query0 + row_lane + kRowLanes * r;
+      // Columns c < visible of the tile are keys the row's query sees
+      // (causal: key0 + c <= i as well).
+      const int causal_visible = query0 + row_lane + kRowLanes * r + 1 - key0;
+      const int visible = args.causal && causal_visible < keys ? causal_visible : keys;
       float tile_max = -INFINITY;
       SEQTRAIN_UNROLL
       for (int c = 0; c < kKeyColumns; ++c) {
-        const int j = key0 + key_column0 + c;
-        if (key_column0 + c >= keys || (args.causal && j > i)) s[r][c] = -INFINITY;
+        if (key_column0 + c >= visible) s[r][c] = -INFINITY;
         tile_max = fmaxf(tile_max, s[r][c]);
       }
       // Finite: key0 < L, so the row's first column is a real key (causal: the
@@ -397,8 +399,7 @@ __device__ __forceinline__ void score_tiles(const float* q_tile, const float* do
 template <class Tiles>
 __device__ __forceinline__ void score_gradients(
     const AttentionDropoutParams& dropout, bool causal, const AttentionHead& head, int query0,
-    int key0,
-    int row_lane, int key_column0, const float (&lse)[Tiles::kQueryRows],
+    int key0, int row_lane, int key_column0, const float (&lse)[Tiles::kQueryRows],
     const float (&delta)[Tiles::kQueryRows], float (&s)[Tiles::kQueryRows][Tiles::kKeyColumns],
     float (&dp)[Tiles::kQueryRows][Tiles::kKeyColumns]) {
   constexpr int kRows = Tiles::kQueryRows, kKeyColumns = Tiles::kKeyColumns;
@@ -414,10 +415,11 @@ __device__ __forceinline__ void score_gradients(
       SEQTRAIN_UNROLL
       for (int c = 0; c < kKeyColumns; ++c) z[c] = 1.0f;
     }
+    // Keys j < visible are unmasked for query i (causal: j <= i as well).
+    const int visible = causal && i + 1 < head.length ? i + 1 : head.length;
     SEQTRAIN_UNROLL
     for (int c = 0; c < kKeyColumns; ++c) {
-      const int j = key0 + key_column0 + c;
-      const bool valid = i < T && j < head.length && (!causal || j <= i);
+      const bool valid = i < T && key0 + key_column0 + c < visible;
       const float p = valid ? __expf(s[r][c] - lse[r]) : 0.0f;
       s[r][c] = p * (z[c] * dp[r][c] - delta[r]);  // ds
       dp[r][c] = p * z[c];                         // p z
@@ -492,8 +494,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
     __syncthreads();
     float s[kRows][kKeyColumns], dp[kRows][kKeyColumns];
     score_tiles<Tiles>(q_tile, do_tile, k_tile, v_tile, row_lane, key_column0, s, dp);
-    score_gradients<Tiles>(args.dropout, args.causal, head, query0, key0, row_lane, key_column0, row_lse,
-                           row_delta, s, dp);
+    score_gradients<Tiles>(args.dropout, args.causal, head, query0, key0, row_lane, key_column0,
+                           row_lse, row_delta, s, dp);
     SEQTRAIN_UNROLL
     for (int r = 0; r < kRows; ++r) {
       SEQTRAIN_UNROLL
@@ -583,8 +585,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
       }
       float s[kRows][kKeyColumns], dp[kRows][kKeyColumns];
       score_tiles<Tiles>(q_tile, do_tile, k_tile, v_tile, row_lane, key_column0, s, dp);
-      score_gradients<Tiles>(args.dropout, args.causal, head, query0, key0, row_lane, key_column0, row_lse,
-                             row_delta, s, dp);
+      score_gradients<Tiles>(args.dropout, args.causal, head, query0, key0, row_lane,
+                             key_column0, row_lse, row_delta, s, dp);
       SEQTRAIN_UNROLL
       for (int r = 0; r < kRows; ++r) {
         SEQTRAIN_UNROLL

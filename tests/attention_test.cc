@@ -334,8 +334,8 @@ TEST(Attention, CpuBackwardRecomputesForwardDropoutMask) {
   Tensor dqkv_other = Tensor::empty(p.qkv_shape());
   AttentionDropout other_dropout = p.dropout_args();
   other_dropout.step += 1;
-  cpu.attention_backward(qkv, problem_lengths(p), p.causal, result.context, result.log_sum_exp, dcontext,
-                         other_dropout, dqkv_other);
+  cpu.attention_backward(qkv, problem_lengths(p), p.causal, result.context, result.log_sum_exp,
+                         dcontext, other_dropout, dqkv_other);
   double other_analytic = 0.0;
   for (std::int64_t i = 0; i < qkv.numel(); ++i)
     other_analytic += static_cast<double>(dqkv_other.data<float>()[i]) * direction.data<float>()[i];
@@ -390,7 +390,8 @@ TEST(Attention, CausalOutputsIgnoreLaterTokens) {
   const std::int64_t changed = 97, T = p.steps, hidden = p.hidden();
   const Tensor qkv = problem_qkv(p);
   Tensor other = qkv.clone();
-  for (std::int64_t c = 0; c < 3 * hidden; ++c) other.data<float>()[changed * 3 * hidden + c] += 0.5f;
+  for (std::int64_t c = 0; c < 3 * hidden; ++c)
+    other.data<float>()[changed * 3 * hidden + c] += 0.5f;
   for (Backend* backend : {static_cast<Backend*>(&serial), static_cast<Backend*>(&cpu)}) {
     SCOPED_TRACE(backend->name());
     const AttentionResult before = run_backend(*backend, p, qkv);

@@ -117,10 +117,10 @@ void check_across_keys(const ConfigValues& values, const RunConfig& config) {
   const bool transformer = config.model.type == ModelType::transformer;
   if (config.task == Task::mlm ? config.model.type != ModelType::bert
                                : !recurrent && !transformer)
-    values.fail_at("model.type",
-                   fmt::format("{} cannot serve task {}: use {}", model_type_name(config.model.type),
-                               task,
-                               config.task == Task::mlm ? "bert" : "lstm, gru, rnn or transformer"));
+    values.fail_at(
+        "model.type",
+        fmt::format("{} cannot serve task {}: use {}", model_type_name(config.model.type), task,
+                    config.task == Task::mlm ? "bert" : "lstm, gru, rnn or transformer"));
   if (transformer) {
     const std::int64_t heads = config.model.heads, hidden = config.model.hidden_size;
     if (hidden % heads != 0 || !is_attention_head_dim(static_cast<int>(hidden / heads)))

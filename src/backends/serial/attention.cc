@@ -103,8 +103,8 @@ void SerialBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengt
   }
 }
 
-void SerialBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths,
-                                       bool causal, const Tensor& context, const Tensor& log_sum_exp,
+void SerialBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
+                                       const Tensor& context, const Tensor& log_sum_exp,
                                        const Tensor& dcontext, const AttentionDropout& dropout,
                                        Tensor& dqkv) {
   const AttentionShape shape = attention_shape(qkv);
