@@ -300,6 +300,33 @@ TEST(Attention, AnIsaVariantTheMachineLacksIsAConfigError) {
   }
 }
 
+// sum_i a_i b_i in double: a gradient along a direction.
+double dot(const Tensor& a, const Tensor& b) {
+  double total = 0.0;
+  for (std::int64_t i = 0; i < a.numel(); ++i)
+    total += static_cast<double>(a.data<float>()[i]) * b.data<float>()[i];
+  return total;
+}
+
+// d/dh of L(qkv + h direction) at h = 0 by central differences (h = 1e-2),
+// L = sum(problem_dcontext * context) of the backend's forward.
+double numeric_directional_derivative(Backend& backend, const AttentionProblem& p,
+                                      const Tensor& qkv, const Tensor& direction) {
+  const Tensor dcontext = problem_dcontext(p);
+  auto objective = [&](float step) {
+    Tensor shifted = qkv.clone();
+    for (std::int64_t i = 0; i < qkv.numel(); ++i)
+      shifted.data<float>()[i] += step * direction.data<float>()[i];
+    Tensor context = Tensor::empty(p.context_shape());
+    Tensor lse = Tensor::empty({p.batch, p.heads, p.steps});
+    backend.attention_forward(shifted, problem_lengths(p), p.causal, p.dropout_args(), context,
+                              lse);
+    return dot(context, dcontext);
+  };
+  const float step = 1e-2f;
+  return (objective(step) - objective(-step)) / (2.0 * step);
+}
+
 // Backward must recompute exactly the forward's dropout mask: the analytic
 // derivative of L = sum(dcontext * context) along a random direction matches
 // central differences of the forward pass. A different mask in backward would
@@ -311,23 +338,8 @@ TEST(Attention, CpuBackwardRecomputesForwardDropoutMask) {
   const Tensor dcontext = problem_dcontext(p);
   const Tensor direction = random_tensor(p.qkv_shape(), 43, 1.0f);
   const AttentionResult result = run_backend(cpu, p, qkv);
-  double analytic = 0.0;
-  for (std::int64_t i = 0; i < qkv.numel(); ++i)
-    analytic += static_cast<double>(result.dqkv.data<float>()[i]) * direction.data<float>()[i];
-  auto objective = [&](float step) {
-    Tensor shifted = qkv.clone();
-    for (std::int64_t i = 0; i < qkv.numel(); ++i)
-      shifted.data<float>()[i] += step * direction.data<float>()[i];
-    Tensor context = Tensor::empty(p.context_shape());
-    Tensor lse = Tensor::empty({p.batch, p.heads, p.steps});
-    cpu.attention_forward(shifted, problem_lengths(p), p.causal, p.dropout_args(), context, lse);
-    double total = 0.0;
-    for (std::int64_t i = 0; i < context.numel(); ++i)
-      total += static_cast<double>(context.data<float>()[i]) * dcontext.data<float>()[i];
-    return total;
-  };
-  const float step = 1e-2f;
-  const double numeric = (objective(step) - objective(-step)) / (2.0 * step);
+  const double analytic = dot(result.dqkv, direction);
+  const double numeric = numeric_directional_derivative(cpu, p, qkv, direction);
   EXPECT_NEAR(analytic, numeric, 1e-3 * std::abs(numeric) + 1e-2)
       << "analytic " << analytic << " vs numeric " << numeric;
   // The same derivative with the mask of another step differs: the check has teeth.
@@ -336,9 +348,7 @@ TEST(Attention, CpuBackwardRecomputesForwardDropoutMask) {
   other_dropout.step += 1;
   cpu.attention_backward(qkv, problem_lengths(p), p.causal, result.context, result.log_sum_exp,
                          dcontext, other_dropout, dqkv_other);
-  double other_analytic = 0.0;
-  for (std::int64_t i = 0; i < qkv.numel(); ++i)
-    other_analytic += static_cast<double>(dqkv_other.data<float>()[i]) * direction.data<float>()[i];
+  const double other_analytic = dot(dqkv_other, direction);
   EXPECT_GT(std::abs(other_analytic - numeric), 10 * (1e-3 * std::abs(numeric) + 1e-2));
 }
 
@@ -350,30 +360,13 @@ TEST(Attention, CausalGradientsMatchFiniteDifferences) {
   CpuBackend cpu(2);
   const AttentionProblem p{2, 37, 2, 16, {37, 21}, 0.2f, true};
   const Tensor qkv = problem_qkv(p);
-  const Tensor dcontext = problem_dcontext(p);
   for (Backend* backend : {static_cast<Backend*>(&serial), static_cast<Backend*>(&cpu)}) {
     SCOPED_TRACE(backend->name());
     const AttentionResult result = run_backend(*backend, p, qkv);
     for (std::uint64_t seed : {51, 52, 53}) {
       const Tensor direction = random_tensor(p.qkv_shape(), seed, 1.0f);
-      double analytic = 0.0;
-      for (std::int64_t i = 0; i < qkv.numel(); ++i)
-        analytic += static_cast<double>(result.dqkv.data<float>()[i]) * direction.data<float>()[i];
-      auto objective = [&](float step) {
-        Tensor shifted = qkv.clone();
-        for (std::int64_t i = 0; i < qkv.numel(); ++i)
-          shifted.data<float>()[i] += step * direction.data<float>()[i];
-        Tensor context = Tensor::empty(p.context_shape());
-        Tensor lse = Tensor::empty({p.batch, p.heads, p.steps});
-        backend->attention_forward(shifted, problem_lengths(p), true, p.dropout_args(), context,
-                                   lse);
-        double total = 0.0;
-        for (std::int64_t i = 0; i < context.numel(); ++i)
-          total += static_cast<double>(context.data<float>()[i]) * dcontext.data<float>()[i];
-        return total;
-      };
-      const float step = 1e-2f;
-      const double numeric = (objective(step) - objective(-step)) / (2.0 * step);
+      const double analytic = dot(result.dqkv, direction);
+      const double numeric = numeric_directional_derivative(*backend, p, qkv, direction);
       EXPECT_NEAR(analytic, numeric, 1e-3 * std::abs(numeric) + 1e-2)
           << "direction " << seed << ": analytic " << analytic << " vs numeric " << numeric;
     }
