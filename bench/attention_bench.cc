@@ -13,10 +13,16 @@
 // counting 14 T L d per (sequence, head) for L valid keys (forward: QK^T and
 // PV, 4 T L d; backward: QK^T, dO V^T, dV, dK, dQ, 10 T L d), the same count
 // as the PyTorch script, so the ratio of either counter is the ratio of times.
+// BM_AttentionCausal_SeqtrainCpu: the same with causal masking (query i sees
+// keys j <= i), counting 14 d per visible (query, key) pair, T (T + 1) / 2 of
+// them per head: its time against the unmasked row's is the work the skipped
+// tiles save (docs/kernels.md, attention.cu, Causal).
 //
 // Run: OMP_NUM_THREADS=2 build/release/bench/attention_bench
 #include <benchmark/benchmark.h>
 #include <omp.h>
+
+#include <algorithm>
 
 #include "bench_backends.h"
 
@@ -42,7 +48,7 @@ std::vector<std::int32_t> key_lengths(std::int64_t batch, std::int64_t steps, bo
 enum class Passes { kBoth, kForward, kBackward };
 
 void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch,
-                   Passes passes = Passes::kBoth) {
+                   Passes passes = Passes::kBoth, bool causal = false) {
   const std::int64_t steps = state.range(0);
   const bool padded = state.range(1) != 0;
   const float dropout_probability = static_cast<float>(state.range(2)) / 100.0f;
@@ -62,11 +68,13 @@ void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch
   Tensor lse = backend.allocate({batch, kHeads, steps}, DType::f32);
   Tensor dqkv = backend.allocate(qkv_shape, DType::f32);
   AttentionDropout dropout{dropout_probability, 5, 3, 0};
-  if (passes == Passes::kBackward) backend.attention_forward(qkv, lengths, dropout, context, lse);
+  if (passes == Passes::kBackward)
+    backend.attention_forward(qkv, lengths, causal, dropout, context, lse);
   for (auto _ : state) {
-    if (passes != Passes::kBackward) backend.attention_forward(qkv, lengths, dropout, context, lse);
+    if (passes != Passes::kBackward)
+      backend.attention_forward(qkv, lengths, causal, dropout, context, lse);
     if (passes != Passes::kForward)
-      backend.attention_backward(qkv, lengths, context, lse, dcontext, dropout, dqkv);
+      backend.attention_backward(qkv, lengths, causal, context, lse, dcontext, dropout, dqkv);
     benchmark::DoNotOptimize(dqkv.raw());
     benchmark::DoNotOptimize(context.raw());
     if (passes == Passes::kBoth) ++dropout.step;
@@ -75,8 +83,15 @@ void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch
   const double flops_per_tld =
       passes == Passes::kBoth ? 14.0 : passes == Passes::kForward ? 4.0 : 10.0;
   double flops = 0.0;
-  for (std::int32_t length : lengths_vector)
-    flops += flops_per_tld * static_cast<double>(kHeads * steps * length * kHeadDim);
+  for (std::int32_t length : lengths_vector) {
+    double pairs = static_cast<double>(steps) * length;  // (query, visible key)
+    if (causal) {
+      pairs = 0.0;
+      for (std::int64_t i = 0; i < steps; ++i)
+        pairs += static_cast<double>(std::min<std::int64_t>(length, i + 1));
+    }
+    flops += flops_per_tld * static_cast<double>(kHeads * kHeadDim) * pairs;
+  }
   const double iterations = static_cast<double>(state.iterations());
   state.counters["tokens_per_s"] = benchmark::Counter(
       iterations * static_cast<double>(batch * steps), benchmark::Counter::kIsRate);
@@ -88,6 +103,11 @@ void run_attention(benchmark::State& state, Backend& backend, std::int64_t batch
 void BM_Attention_SeqtrainCpu(benchmark::State& state) {
   auto backend = make_cpu_backend(omp_get_max_threads());
   run_attention(state, *backend, 16);
+}
+
+void BM_AttentionCausal_SeqtrainCpu(benchmark::State& state) {
+  auto backend = make_cpu_backend(omp_get_max_threads());
+  run_attention(state, *backend, 16, Passes::kBoth, true);
 }
 
 void BM_AttentionForward_SeqtrainCpu(benchmark::State& state) {
@@ -137,6 +157,13 @@ BENCHMARK(seqtrain::BM_Attention_SeqtrainCpu)
     ->Args({512, 0, 0})
     ->Args({128, 1, 10})
     ->Args({512, 1, 10})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+BENCHMARK(seqtrain::BM_AttentionCausal_SeqtrainCpu)
+    ->ArgNames({"T", "padded", "dropout_pct"})
+    ->Args({128, 0, 0})
+    ->Args({512, 0, 0})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);

@@ -379,17 +379,20 @@ class TimingBackend final : public Backend {
   void rnn_backward(const RnnBackwardArgs& args) override {
     timed("rnn_backward", [&] { inner_->rnn_backward(args); });
   }
-  void attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+  void attention_forward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
                          const AttentionDropout& dropout, Tensor& context,
                          Tensor& log_sum_exp) override {
-    timed("attention_forward",
-          [&] { inner_->attention_forward(qkv, key_lengths, dropout, context, log_sum_exp); });
+    timed("attention_forward", [&] {
+      inner_->attention_forward(qkv, key_lengths, causal, dropout, context, log_sum_exp);
+    });
   }
-  void attention_backward(const Tensor& qkv, const Tensor& key_lengths, const Tensor& context,
-                          const Tensor& log_sum_exp, const Tensor& dcontext,
-                          const AttentionDropout& dropout, Tensor& dqkv) override {
+  void attention_backward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
+                          const Tensor& context, const Tensor& log_sum_exp,
+                          const Tensor& dcontext, const AttentionDropout& dropout,
+                          Tensor& dqkv) override {
     timed("attention_backward", [&] {
-      inner_->attention_backward(qkv, key_lengths, context, log_sum_exp, dcontext, dropout, dqkv);
+      inner_->attention_backward(qkv, key_lengths, causal, context, log_sum_exp, dcontext, dropout,
+                                 dqkv);
     });
   }
   double sum_of_squares(const Tensor& x) override {

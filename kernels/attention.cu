@@ -37,6 +37,12 @@
 //            stay; per Q/dO tile: S, dP, P z and dS into shared, then
 //            dV += (P z)^T dO, dK += dS^T (scale Q) in registers. Key tiles at
 //            or past L write zeros without looping. Three barriers per tile.
+// causal     query i sees keys j <= i only (j < min(L, i + 1)). forward and dq
+//            end their key loop at the tile's last query (key tiles wholly
+//            above the diagonal are never loaded or computed) and dk_dv starts
+//            its query loop at the tile holding query key0; only the diagonal
+//            tiles mask elements (s = -inf, p = 0). At T >> tile size this does
+//            (T / Bq + 1) / (2 T / Bq) of the tiles, about half.
 // Computing dQ in its own pass (instead of atomics from dk_dv) recomputes S
 // and dP once more but makes every gradient a fixed-order sum: bit-identical
 // across runs.
@@ -253,8 +259,10 @@ __global__ void __launch_bounds__(kAttentionThreads)
     for (int k = 0; k < kColumns; ++k) o[r][k] = 0.0f;
   }
 
-  for (int key0 = 0; key0 < L; key0 += kBk) {
-    const int keys = rows_in_tile(kBk, L - key0);
+  // Causal: the tile's last query, query0 + Bq - 1, sees no key past itself.
+  const int key_end = args.causal && query0 + kBq < L ? query0 + kBq : L;
+  for (int key0 = 0; key0 < key_end; key0 += kBk) {
+    const int keys = rows_in_tile(kBk, key_end - key0);
     __syncthreads();  // the previous tile's readers of kv_tile (V) and p_tile are done
     load_tile<kBk, kD>(kv_tile, qkv + head.hidden + key0 * head.token_stride, head.token_stride,
                        keys, 1.0f);
@@ -281,13 +289,19 @@ __global__ void __launch_bounds__(kAttentionThreads)
     // Online softmax: every lane of a row group ends with the same max and sum.
     SEQTRAIN_UNROLL
     for (int r = 0; r < kRows; ++r) {
+      // Columns c < visible of the tile are keys the row's query sees
+      // (causal: key0 + c <= i as well).
+      const int causal_visible = query0 + row_lane + kRowLanes * r + 1 - key0;
+      const int visible = args.causal && causal_visible < keys ? causal_visible : keys;
       float tile_max = -INFINITY;
       SEQTRAIN_UNROLL
       for (int c = 0; c < kKeyColumns; ++c) {
-        if (key_column0 + c >= keys) s[r][c] = -INFINITY;
+        if (key_column0 + c >= visible) s[r][c] = -INFINITY;
         tile_max = fmaxf(tile_max, s[r][c]);
       }
-      // Finite: key0 < L, so the row's first column is a real key.
+      // Finite: key0 < L, so the row's first column is a real key (causal: the
+      // first tile holds key 0, which every query sees, so row_max is finite
+      // before a tile can mask a whole row).
       const float new_max = fmaxf(row_max[r], row_lanes_max(tile_max));
       const float correction = __expf(row_max[r] - new_max);  // 0 at the first tile
       float tile_sum = 0.0f;
@@ -382,11 +396,11 @@ __device__ __forceinline__ void score_tiles(const float* q_tile, const float* do
 }
 
 // ds_ij = p_ij (z_ij dp_ij - D_i) and pz_ij = p_ij z_ij in place of s and dp,
-// p_ij = exp(s_ij - lse_i), zero outside i < T, j < L.
+// p_ij = exp(s_ij - lse_i), zero outside i < T, j < L (and j <= i when causal).
 template <class Tiles>
 __device__ __forceinline__ void score_gradients(
-    const AttentionDropoutParams& dropout, const AttentionHead& head, int query0, int key0,
-    int row_lane, int key_column0, const float (&lse)[Tiles::kQueryRows],
+    const AttentionDropoutParams& dropout, bool causal, const AttentionHead& head, int query0,
+    int key0, int row_lane, int key_column0, const float (&lse)[Tiles::kQueryRows],
     const float (&delta)[Tiles::kQueryRows], float (&s)[Tiles::kQueryRows][Tiles::kKeyColumns],
     float (&dp)[Tiles::kQueryRows][Tiles::kKeyColumns]) {
   constexpr int kRows = Tiles::kQueryRows, kKeyColumns = Tiles::kKeyColumns;
@@ -402,9 +416,11 @@ __device__ __forceinline__ void score_gradients(
       SEQTRAIN_UNROLL
       for (int c = 0; c < kKeyColumns; ++c) z[c] = 1.0f;
     }
+    // Keys j < visible are unmasked for query i (causal: j <= i as well).
+    const int visible = causal && i + 1 < head.length ? i + 1 : head.length;
     SEQTRAIN_UNROLL
     for (int c = 0; c < kKeyColumns; ++c) {
-      const bool valid = i < T && key0 + key_column0 + c < head.length;
+      const bool valid = i < T && key0 + key_column0 + c < visible;
       const float p = valid ? __expf(s[r][c] - lse[r]) : 0.0f;
       s[r][c] = p * (z[c] * dp[r][c] - delta[r]);  // ds
       dp[r][c] = p * z[c];                         // p z
@@ -468,8 +484,9 @@ __global__ void __launch_bounds__(kAttentionThreads)
     for (int k = 0; k < kColumns; ++k) dq[r][k] = 0.0f;
   }
 
-  for (int key0 = 0; key0 < L; key0 += kBk) {
-    const int keys = rows_in_tile(kBk, L - key0);
+  const int key_end = args.causal && query0 + kBq < L ? query0 + kBq : L;  // as in forward
+  for (int key0 = 0; key0 < key_end; key0 += kBk) {
+    const int keys = rows_in_tile(kBk, key_end - key0);
     __syncthreads();  // the previous tile's readers of k_tile and ds_tile are done
     load_tile<kBk, kD>(k_tile, qkv + head.hidden + key0 * head.token_stride, head.token_stride,
                        keys, 1.0f);
@@ -478,8 +495,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
     __syncthreads();
     float s[kRows][kKeyColumns], dp[kRows][kKeyColumns];
     score_tiles<Tiles>(q_tile, do_tile, k_tile, v_tile, row_lane, key_column0, s, dp);
-    score_gradients<Tiles>(args.dropout, head, query0, key0, row_lane, key_column0, row_lse,
-                           row_delta, s, dp);
+    score_gradients<Tiles>(args.dropout, args.causal, head, query0, key0, row_lane, key_column0,
+                           row_lse, row_delta, s, dp);
     SEQTRAIN_UNROLL
     for (int r = 0; r < kRows; ++r) {
       SEQTRAIN_UNROLL
@@ -550,7 +567,9 @@ __global__ void __launch_bounds__(kAttentionThreads)
                        keys, 1.0f);
     load_tile<kBk, kD>(v_tile, qkv + 2 * head.hidden + key0 * head.token_stride, head.token_stride,
                        keys, 1.0f);
-    for (int query0 = 0; query0 < T; query0 += kBq) {
+    // Causal: queries before key0 see none of the block's keys.
+    const int first_query0 = args.causal ? key0 / kBq * kBq : 0;
+    for (int query0 = first_query0; query0 < T; query0 += kBq) {
       const int queries = rows_in_tile(kBq, T - query0);
       __syncthreads();  // the previous tile's readers of q_tile, do_tile, pz_tile, ds_tile are done
       load_tile<kBq, kD>(q_tile, qkv + query0 * head.token_stride, head.token_stride, queries,
@@ -567,8 +586,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
       }
       float s[kRows][kKeyColumns], dp[kRows][kKeyColumns];
       score_tiles<Tiles>(q_tile, do_tile, k_tile, v_tile, row_lane, key_column0, s, dp);
-      score_gradients<Tiles>(args.dropout, head, query0, key0, row_lane, key_column0, row_lse,
-                             row_delta, s, dp);
+      score_gradients<Tiles>(args.dropout, args.causal, head, query0, key0, row_lane,
+                             key_column0, row_lse, row_delta, s, dp);
       SEQTRAIN_UNROLL
       for (int r = 0; r < kRows; ++r) {
         SEQTRAIN_UNROLL

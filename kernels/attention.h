@@ -4,6 +4,7 @@
 // (include/seqtrain/backend.h):
 //   qkv [B, T, 3, heads, d]  one fused QKV projection, q | k | v per token
 //   key_lengths [B] int32    keys j >= key_lengths[b] are masked out
+//   causal                   keys j > i are masked out for query i as well
 //   context [B, T, heads*d]  o_i = sum_j p_ij z_ij v_j, heads concatenated
 //   log_sum_exp [B, heads, T] fp32, lse_i = log sum_j exp(s_ij); -inf for length 0
 //   dqkv [B, T, 3, heads, d] overwritten, masked keys get zero dk and dv
@@ -50,6 +51,7 @@ struct AttentionForwardArgs {
   Storage* context = nullptr;    // [B, T, heads * d]
   float* log_sum_exp = nullptr;  // [B, heads, T]
   unsigned long long* bad_length = nullptr;  // optional flag (kernels/bad_index.h)
+  bool causal = false;  // query i sees keys j <= i only; tiles above the diagonal are skipped
 };
 
 template <class Storage>
@@ -69,6 +71,7 @@ struct AttentionBackwardArgs {
   // initialisation needed: D_i = dO_i . o_i per (b, h, i), in fp32.
   void* workspace = nullptr;
   unsigned long long* bad_length = nullptr;  // optional flag (kernels/bad_index.h)
+  bool causal = false;  // the forward's
 };
 
 // Device memory attention_backward needs in AttentionBackwardArgs::workspace.

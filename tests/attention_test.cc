@@ -4,8 +4,11 @@
 // definition, and the textbook softmax backward), the cpu gradient against a
 // directional finite difference of the cpu forward (so backward recomputes the
 // forward's dropout mask), results that do not depend on the thread count, and
-// fully padded key tails that stay finite. The cpu backend runs with scratch
+// fully padded key tails that stay finite; causal masking (query i sees keys
+// j <= i) in all of these, against finite differences, and as the property
+// that earlier outputs ignore later tokens. The cpu backend runs with scratch
 // guard zones on: its per-thread slices stay inside the scratch it reserved.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +28,7 @@ struct AttentionProblem {
   std::int64_t batch, steps, heads, head_dim;
   std::vector<std::int32_t> key_lengths;
   float dropout = 0.0f;
+  bool causal = false;
 
   std::int64_t hidden() const { return heads * head_dim; }
   Shape qkv_shape() const { return {batch, steps, 3, heads, head_dim}; }
@@ -50,14 +54,15 @@ AttentionResult run_backend(Backend& backend, const AttentionProblem& p, const T
   AttentionResult r{Tensor::empty(p.context_shape()), Tensor::empty({p.batch, p.heads, p.steps}),
                     Tensor::empty(p.qkv_shape())};
   const Tensor lengths = problem_lengths(p);
-  backend.attention_forward(qkv, lengths, p.dropout_args(), r.context, r.log_sum_exp);
-  backend.attention_backward(qkv, lengths, r.context, r.log_sum_exp, problem_dcontext(p),
+  backend.attention_forward(qkv, lengths, p.causal, p.dropout_args(), r.context, r.log_sum_exp);
+  backend.attention_backward(qkv, lengths, p.causal, r.context, r.log_sum_exp, problem_dcontext(p),
                              p.dropout_args(), r.dqkv);
   return r;
 }
 
 // Full-matrix reference in double, per (b, h):
-//   S = Q K^T / sqrt(d) + M (M = -inf at keys j >= L), P = softmax_rows(S),
+//   S = Q K^T / sqrt(d) + M (M = -inf at keys j >= L, and at j > i when causal),
+//   P = softmax_rows(S),
 //   Z_ij = 1 / (1 - p) if philox_uniform(seed, stream, step, ((b H + h) T + i) T + j) >= p else 0
 //   O = (P * Z) V
 //   dV = (P * Z)^T dO, dP = (dO V^T) * Z, dS = P * (dP - rowsum(P * dP)),
@@ -83,12 +88,14 @@ AttentionResult naive_reference(const AttentionProblem& p, const Tensor& qkv_ten
         for (std::int64_t j = 0; j < T; ++j) {
           double dot = 0.0;
           for (std::int64_t c = 0; c < d; ++c) dot += at(b, i, 0, h, c) * at(b, j, 1, h, c);
-          s[j] = j < length ? dot * scale : -std::numeric_limits<double>::infinity();
+          const bool visible = j < length && (!p.causal || j <= i);
+          s[j] = visible ? dot * scale : -std::numeric_limits<double>::infinity();
           max_s = std::max(max_s, s[j]);
         }
         double total = 0.0;
         for (std::int64_t j = 0; j < length; ++j) total += std::exp(s[j] - max_s);
         for (std::int64_t j = 0; j < length; ++j) P[i * T + j] = std::exp(s[j] - max_s) / total;
+        // (exp(-inf) = 0: the causally masked keys add nothing and get P = 0.)
         r.log_sum_exp.data<float>()[(b * H + h) * T + i] =
             length > 0 ? static_cast<float>(max_s + std::log(total))
                        : -std::numeric_limits<float>::infinity();
@@ -177,12 +184,17 @@ std::vector<AttentionProblem> larger_problems() {
           {2, 67, 4, 32, {50, 67}, 0.1f},
           {2, 130, 4, 64, {97, 130}, 0.1f},
           // More keys than the forward's 512-key tile: its online rescaling.
-          {2, 530, 1, 32, {530, 515}, 0.1f}};
+          {2, 530, 1, 32, {530, 515}, 0.1f},
+          // Causal: diagonal tiles of both passes, padding cutting across the
+          // diagonal, and (T 530) forward key tiles a whole query tile skips.
+          {2, 130, 4, 64, {130, 71}, 0.0f, true},
+          {2, 67, 4, 32, {50, 67}, 0.1f, true},
+          {2, 530, 1, 32, {530, 515}, 0.1f, true}};
 }
 
 std::string problem_name(const AttentionProblem& p) {
   return "T" + std::to_string(p.steps) + "_d" + std::to_string(p.head_dim) +
-         (p.dropout > 0.0f ? "_dropout" : "");
+         (p.dropout > 0.0f ? "_dropout" : "") + (p.causal ? "_causal" : "");
 }
 
 TEST(Attention, CpuMatchesSerialOnLargerShapes) {
@@ -201,7 +213,9 @@ TEST(Attention, BackendsMatchNaiveReference) {
   CpuBackend cpu(2, cpu::ScratchGuards::on);
   const std::vector<AttentionProblem> problems = {{2, 67, 4, 32, {67, 40}, 0.0f},
                                                   {2, 67, 4, 32, {50, 67}, 0.1f},
-                                                  {3, 70, 2, 20, {70, 5, 0}, 0.2f}};
+                                                  {3, 70, 2, 20, {70, 5, 0}, 0.2f},
+                                                  {3, 70, 2, 20, {70, 5, 0}, 0.2f, true},
+                                                  {1, 130, 2, 32, {130}, 0.0f, true}};
   for (const AttentionProblem& p : problems) {
     SCOPED_TRACE(problem_name(p));
     const Tensor qkv = problem_qkv(p);
@@ -286,6 +300,33 @@ TEST(Attention, AnIsaVariantTheMachineLacksIsAConfigError) {
   }
 }
 
+// sum_i a_i b_i in double: a gradient along a direction.
+double dot(const Tensor& a, const Tensor& b) {
+  double total = 0.0;
+  for (std::int64_t i = 0; i < a.numel(); ++i)
+    total += static_cast<double>(a.data<float>()[i]) * b.data<float>()[i];
+  return total;
+}
+
+// d/dh of L(qkv + h direction) at h = 0 by central differences (h = 1e-2),
+// L = sum(problem_dcontext * context) of the backend's forward.
+double numeric_directional_derivative(Backend& backend, const AttentionProblem& p,
+                                      const Tensor& qkv, const Tensor& direction) {
+  const Tensor dcontext = problem_dcontext(p);
+  auto objective = [&](float step) {
+    Tensor shifted = qkv.clone();
+    for (std::int64_t i = 0; i < qkv.numel(); ++i)
+      shifted.data<float>()[i] += step * direction.data<float>()[i];
+    Tensor context = Tensor::empty(p.context_shape());
+    Tensor lse = Tensor::empty({p.batch, p.heads, p.steps});
+    backend.attention_forward(shifted, problem_lengths(p), p.causal, p.dropout_args(), context,
+                              lse);
+    return dot(context, dcontext);
+  };
+  const float step = 1e-2f;
+  return (objective(step) - objective(-step)) / (2.0 * step);
+}
+
 // Backward must recompute exactly the forward's dropout mask: the analytic
 // derivative of L = sum(dcontext * context) along a random direction matches
 // central differences of the forward pass. A different mask in backward would
@@ -297,35 +338,69 @@ TEST(Attention, CpuBackwardRecomputesForwardDropoutMask) {
   const Tensor dcontext = problem_dcontext(p);
   const Tensor direction = random_tensor(p.qkv_shape(), 43, 1.0f);
   const AttentionResult result = run_backend(cpu, p, qkv);
-  double analytic = 0.0;
-  for (std::int64_t i = 0; i < qkv.numel(); ++i)
-    analytic += static_cast<double>(result.dqkv.data<float>()[i]) * direction.data<float>()[i];
-  auto objective = [&](float step) {
-    Tensor shifted = qkv.clone();
-    for (std::int64_t i = 0; i < qkv.numel(); ++i)
-      shifted.data<float>()[i] += step * direction.data<float>()[i];
-    Tensor context = Tensor::empty(p.context_shape());
-    Tensor lse = Tensor::empty({p.batch, p.heads, p.steps});
-    cpu.attention_forward(shifted, problem_lengths(p), p.dropout_args(), context, lse);
-    double total = 0.0;
-    for (std::int64_t i = 0; i < context.numel(); ++i)
-      total += static_cast<double>(context.data<float>()[i]) * dcontext.data<float>()[i];
-    return total;
-  };
-  const float step = 1e-2f;
-  const double numeric = (objective(step) - objective(-step)) / (2.0 * step);
+  const double analytic = dot(result.dqkv, direction);
+  const double numeric = numeric_directional_derivative(cpu, p, qkv, direction);
   EXPECT_NEAR(analytic, numeric, 1e-3 * std::abs(numeric) + 1e-2)
       << "analytic " << analytic << " vs numeric " << numeric;
   // The same derivative with the mask of another step differs: the check has teeth.
   Tensor dqkv_other = Tensor::empty(p.qkv_shape());
   AttentionDropout other_dropout = p.dropout_args();
   other_dropout.step += 1;
-  cpu.attention_backward(qkv, problem_lengths(p), result.context, result.log_sum_exp, dcontext,
-                         other_dropout, dqkv_other);
-  double other_analytic = 0.0;
-  for (std::int64_t i = 0; i < qkv.numel(); ++i)
-    other_analytic += static_cast<double>(dqkv_other.data<float>()[i]) * direction.data<float>()[i];
+  cpu.attention_backward(qkv, problem_lengths(p), p.causal, result.context, result.log_sum_exp,
+                         dcontext, other_dropout, dqkv_other);
+  const double other_analytic = dot(dqkv_other, direction);
   EXPECT_GT(std::abs(other_analytic - numeric), 10 * (1e-3 * std::abs(numeric) + 1e-2));
+}
+
+// Causal attention's gradient against central differences of the same
+// backend's forward, along random directions of qkv (each direction moves
+// queries, keys and values of every token), with padding and dropout on.
+TEST(Attention, CausalGradientsMatchFiniteDifferences) {
+  SerialBackend serial;
+  CpuBackend cpu(2);
+  const AttentionProblem p{2, 37, 2, 16, {37, 21}, 0.2f, true};
+  const Tensor qkv = problem_qkv(p);
+  for (Backend* backend : {static_cast<Backend*>(&serial), static_cast<Backend*>(&cpu)}) {
+    SCOPED_TRACE(backend->name());
+    const AttentionResult result = run_backend(*backend, p, qkv);
+    for (std::uint64_t seed : {51, 52, 53}) {
+      const Tensor direction = random_tensor(p.qkv_shape(), seed, 1.0f);
+      const double analytic = dot(result.dqkv, direction);
+      const double numeric = numeric_directional_derivative(*backend, p, qkv, direction);
+      EXPECT_NEAR(analytic, numeric, 1e-3 * std::abs(numeric) + 1e-2)
+          << "direction " << seed << ": analytic " << analytic << " vs numeric " << numeric;
+    }
+  }
+}
+
+// What causal means: changing token t (its query, key and value) leaves the
+// context and log-sum-exp of every earlier position bit for bit as they were;
+// later positions do change (the check has teeth).
+TEST(Attention, CausalOutputsIgnoreLaterTokens) {
+  SerialBackend serial;
+  CpuBackend cpu(2);
+  const AttentionProblem p{1, 140, 2, 32, {140}, 0.1f, true};
+  const std::int64_t changed = 97, T = p.steps, hidden = p.hidden();
+  const Tensor qkv = problem_qkv(p);
+  Tensor other = qkv.clone();
+  for (std::int64_t c = 0; c < 3 * hidden; ++c)
+    other.data<float>()[changed * 3 * hidden + c] += 0.5f;
+  for (Backend* backend : {static_cast<Backend*>(&serial), static_cast<Backend*>(&cpu)}) {
+    SCOPED_TRACE(backend->name());
+    const AttentionResult before = run_backend(*backend, p, qkv);
+    const AttentionResult after = run_backend(*backend, p, other);
+    const std::int64_t earlier = changed * hidden;
+    EXPECT_EQ(std::memcmp(before.context.raw(), after.context.raw(), earlier * sizeof(float)), 0);
+    for (std::int64_t h = 0; h < p.heads; ++h)
+      EXPECT_EQ(std::memcmp(before.log_sum_exp.data<float>() + h * T,
+                            after.log_sum_exp.data<float>() + h * T, changed * sizeof(float)),
+                0);
+    float later_change = 0.0f;
+    for (std::int64_t i = earlier; i < T * hidden; ++i)
+      later_change = std::max(later_change, std::abs(before.context.data<float>()[i] -
+                                                     after.context.data<float>()[i]));
+    EXPECT_GT(later_change, 1e-3f);
+  }
 }
 
 // One thread runs a (batch, head) per task; two threads with a single head
@@ -333,7 +408,10 @@ TEST(Attention, CpuBackwardRecomputesForwardDropoutMask) {
 // arithmetic is the same, so the results are bit for bit the same.
 TEST(Attention, CpuResultsDoNotDependOnThreadCount) {
   for (const AttentionProblem& p : {AttentionProblem{1, 150, 1, 32, {131}, 0.1f},
-                                    AttentionProblem{2, 130, 4, 64, {97, 130}, 0.1f}}) {
+                                    AttentionProblem{2, 130, 4, 64, {97, 130}, 0.1f},
+                                    AttentionProblem{1, 150, 1, 32, {131}, 0.1f, true},
+                                    AttentionProblem{1, 600, 1, 32, {600}, 0.0f, true},
+                                    AttentionProblem{2, 130, 4, 64, {97, 130}, 0.1f, true}}) {
     SCOPED_TRACE(problem_name(p));
     const Tensor qkv = problem_qkv(p);
     AttentionResult one, two;
@@ -393,7 +471,8 @@ TEST(Attention, KeyLengthOutsideSequenceIsDataError) {
   for (Backend* backend : {static_cast<Backend*>(&serial), static_cast<Backend*>(&cpu)}) {
     Tensor context = Tensor::empty(p.context_shape());
     Tensor lse = Tensor::empty({p.batch, p.heads, p.steps});
-    EXPECT_THROW(backend->attention_forward(problem_qkv(p), problem_lengths(p), {}, context, lse),
+    EXPECT_THROW(backend->attention_forward(problem_qkv(p), problem_lengths(p), false, {}, context,
+                                            lse),
                  DataError)
         << backend->name();
   }

@@ -565,6 +565,53 @@ TEST_F(Cli, GenerateSeedsEachCallUnlessToldAndGreedyRepeats) {
   EXPECT_EQ(greedy.output.rfind("the", 0), 0u) << greedy.output;
 }
 
+// model.type transformer for charlm (causal attention): train, eval of the
+// final checkpoint reproducing the run's last validation (eval_batches covers
+// the whole validation split, as eval does), and generate with a
+// prompt longer than the model's window of sequence_length positions (each
+// step re-encodes the last 8 characters). training.carry_state true is a
+// one-line error before the run directory exists.
+TEST_F(Cli, ATransformerCharLmTrainsEvaluatesAndGenerates) {
+  std::string corpus;
+  for (int i = 0; i < 200; ++i) corpus += "the cat sat on the mat " + std::to_string(i % 7) + "\n";
+  write("corpus.txt", corpus);
+  const fs::path run = directory_ / "run";
+  const std::string text =
+      "task: charlm\nseed: 9\nthreads: 1\nrun_dir: " + run.string() +
+      "\nmodel: {type: transformer, hidden_size: 32, heads: 1, layers: 1, dropout: 0.1}\n"
+      "data: {path: " + (directory_ / "corpus.txt").string() +
+      ", sequence_length: 8, batch_size: 4}\n"
+      "training: {steps: 4, eval_every: 2, eval_batches: 100, log_every: 1,\n"
+      "  optimizer: {learning_rate: 0.01}, schedule: {warmup_steps: 1}}\n";
+  const fs::path config = write("charlm.yaml", text);
+  expect_user_error(run_seqtrain("train " + config.string() + " --set training.carry_state=true"),
+                    "training.carry_state=true: is for the recurrent types; a transformer carries "
+                    "no state");
+  EXPECT_FALSE(fs::exists(run));
+  const CommandResult trained = run_seqtrain("train " + config.string() + " --device cpu");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(read_file(run / "config.yaml").find("carry_state: false"), std::string::npos);
+  const CommandResult evaluated = run_seqtrain("eval " + run.string() + " --device cpu", false);
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  const std::string metrics = read_file(run / "metrics.jsonl");
+  const std::size_t at = metrics.rfind("\"bits_per_char\":");
+  ASSERT_NE(at, std::string::npos) << metrics;
+  const std::string bits = metrics.substr(at + 16, 8);
+  EXPECT_NE(evaluated.output.find(bits), std::string::npos) << evaluated.output << " vs " << bits;
+
+  const std::string prompt = "the cat sat on";  // 14 characters, window 8
+  const std::string generate =
+      "generate " + run.string() + " --device cpu --prompt '" + prompt + "' --length 20";
+  const CommandResult greedy = run_seqtrain(generate + " --greedy", false);
+  ASSERT_EQ(greedy.exit_code, 0) << greedy.output;
+  EXPECT_EQ(greedy.output.rfind(prompt, 0), 0u) << greedy.output;
+  EXPECT_GE(greedy.output.size(), prompt.size() + 20) << greedy.output;
+  EXPECT_EQ(greedy.output, run_seqtrain(generate + " --greedy", false).output);
+  const CommandResult sampled = run_seqtrain(generate + " --seed 4", false);
+  ASSERT_EQ(sampled.exit_code, 0) << sampled.output;
+  EXPECT_EQ(sampled.output, run_seqtrain(generate + " --seed 4", false).output);
+}
+
 // A trainer_state.json whose carried_state has a negative or a wrong shape
 // ended with exit 70 ("This is a bug in seqtrain"): it is bad input.
 TEST_F(Cli, BadCarriedStateInACheckpointIsAOneLineError) {

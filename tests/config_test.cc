@@ -214,7 +214,8 @@ TEST(RunConfig, ModelTypeAndItsOlderNameCell) {
             "--set model.cell=lstm: is the older name of model.type, which says gru; give one of "
             "the two");
   EXPECT_EQ(config_error(kCharlm, {"model.type=bert"}),
-            "--set model.type=bert: bert cannot serve task charlm: use lstm, gru or rnn");
+            "--set model.type=bert: bert cannot serve task charlm: use lstm, gru, rnn or "
+            "transformer");
   // A resolved config (every key written) reads back to the same model.
   EXPECT_EQ(load(resolved_yaml(by_type)).model, by_type.model);
   EXPECT_EQ(load(kMlm).model.type, ModelType::bert);
@@ -223,7 +224,8 @@ TEST(RunConfig, ModelTypeAndItsOlderNameCell) {
 }
 
 // model.type transformer: its keys apply to it alone, its head size is one
-// the attention op has, and charlm is refused until attention can be causal.
+// the attention op has; for charlm training.carry_state is false unless given,
+// and true is an error (a transformer carries no state between batches).
 TEST(RunConfig, TransformerKeysAndTheTasksItServes) {
   const RunConfig adding = load_text("task: adding\nmodel: {type: transformer, hidden_size: 64, "
                                      "heads: 2, intermediate_size: 100}\n");
@@ -235,10 +237,15 @@ TEST(RunConfig, TransformerKeysAndTheTasksItServes) {
             "the attention op has (32, 64 or 128)");
   EXPECT_NE(config_error("task: adding\nmodel: {type: lstm, heads: 2}\n").find("model.heads"),
             std::string::npos);
-  EXPECT_EQ(config_error(kCharlm, {"model.type=transformer"}),
-            "--set model.type=transformer: transformer cannot serve task charlm yet: a language "
-            "model needs causal attention, which the attention op does not have; use lstm, gru "
-            "or rnn");
+  const RunConfig charlm = load_text(kCharlm, {"model.type=transformer", "model.hidden_size=64",
+                                              "model.heads=2"});
+  EXPECT_EQ(charlm.model.type, ModelType::transformer);
+  EXPECT_FALSE(charlm.training.carry_state);
+  EXPECT_EQ(config_error(kCharlm, {"model.type=transformer", "model.hidden_size=64",
+                                   "model.heads=2", "training.carry_state=true"}),
+            "--set training.carry_state=true: is for the recurrent types; a transformer carries "
+            "no state from one batch to the next (it re-reads its whole window); remove it or "
+            "set false");
   EXPECT_EQ(config_error("task: adding\nmodel: {type: bert}\n"),
             "x.yaml: model.type = 'bert': bert cannot serve task adding: use lstm, gru, rnn or "
             "transformer");

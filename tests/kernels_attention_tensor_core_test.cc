@@ -1,9 +1,9 @@
 // The tensor-core attention kernels (kernels/attention_tensor_core.cu) on the
 // CUDA emulation, whose WMMA fragments compute the products on the host
-// (kernels/emu/wmma_emulation.h). Without the causal mask they are held
-// against the serial backend's attention_forward/backward; with it, against
-// the plain double-precision attention below (serial has no causal mask yet),
-// which is itself held against serial without the mask. Context, log-sum-exp
+// (kernels/emu/wmma_emulation.h), held against the serial backend's
+// attention_forward/backward, causal mask included; the plain
+// double-precision attention below is a second reference, itself held against
+// serial. Context, log-sum-exp
 // and dqkv; bf16, fp16 and float storage; head dims 64 and 128; lengths that
 // are not multiples of the tiles, padded keys (one sequence with none),
 // dropout (the kernels must draw serial's very mask) and the causal mask.
@@ -191,25 +191,19 @@ Inputs make_inputs(const AttentionCase& c, std::uint64_t seed) {
           rounded_to_storage<Storage>(random_tensor(c.context_shape(), seed + 1))};
 }
 
-// The expected values: serial without the causal mask, PlainAttention with it.
+// The expected values: the serial backend (with the causal mask when the case has it).
 template <class Storage>
 AttentionResult expected_attention(const AttentionCase& c, const Inputs& in) {
   AttentionResult r;
   r.context = Tensor::empty(c.context_shape());
   r.log_sum_exp = Tensor::empty(c.log_sum_exp_shape());
   r.dqkv = Tensor::empty(c.qkv_shape());
-  if (!c.causal) {
-    auto serial = make_serial_backend();
-    serial->attention_forward(in.qkv, in.lengths, c.dropout_args(), r.context, r.log_sum_exp);
-    r.saved_context = rounded_to_storage<Storage>(r.context);
-    serial->attention_backward(in.qkv, in.lengths, r.saved_context, r.log_sum_exp, in.dcontext,
-                               c.dropout_args(), r.dqkv);
-  } else {
-    const PlainAttention plain(c, in.qkv);
-    plain.forward(r.context, r.log_sum_exp);
-    r.saved_context = rounded_to_storage<Storage>(r.context);
-    r.dqkv = plain.backward(r.saved_context, in.dcontext);
-  }
+  auto serial = make_serial_backend();
+  serial->attention_forward(in.qkv, in.lengths, c.causal, c.dropout_args(), r.context,
+                            r.log_sum_exp);
+  r.saved_context = rounded_to_storage<Storage>(r.context);
+  serial->attention_backward(in.qkv, in.lengths, c.causal, r.saved_context, r.log_sum_exp,
+                             in.dcontext, c.dropout_args(), r.dqkv);
   return r;
 }
 

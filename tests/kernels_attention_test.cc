@@ -2,7 +2,8 @@
 // against the serial backend's attention_forward/backward: context,
 // log-sum-exp and dqkv, for fp32 and bf16 storage, head dims 32, 64 and 128,
 // lengths that are not multiples of the tiles, padded keys (one sequence with
-// no keys at all) and dropout (the kernels must draw serial's very mask).
+// no keys at all), dropout (the kernels must draw serial's very mask) and
+// causal masking (against serial and against a PyTorch fixture).
 //
 // bf16 cases round qkv and dcontext to bf16 before either side sees them, and
 // give both backwards the serial context rounded to bf16 (what a bf16 forward
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "kernel_test_storage.h"
 #include "kernels/attention.h"
 #include "test_support.h"
@@ -36,6 +38,7 @@ struct AttentionCase {
   std::int64_t batch = 2, steps = 0, heads = 2, head_dim = 0;
   std::vector<std::int32_t> key_lengths;
   float dropout = 0.0f;
+  bool causal = false;
 
   Shape qkv_shape() const { return {batch, steps, 3, heads, head_dim}; }
   Shape context_shape() const { return {batch, steps, heads * head_dim}; }
@@ -71,9 +74,10 @@ SerialAttention run_serial(const AttentionCase& c, std::uint64_t seed) {
   s.log_sum_exp = Tensor::empty(c.log_sum_exp_shape());
   s.dqkv = Tensor::empty(c.qkv_shape());
   auto serial = make_serial_backend();
-  serial->attention_forward(s.qkv, s.lengths, c.dropout_args(), s.context, s.log_sum_exp);
+  serial->attention_forward(s.qkv, s.lengths, c.causal, c.dropout_args(), s.context,
+                            s.log_sum_exp);
   s.saved_context = rounded_to_storage<Storage>(s.context);
-  serial->attention_backward(s.qkv, s.lengths, s.saved_context, s.log_sum_exp, s.dcontext,
+  serial->attention_backward(s.qkv, s.lengths, c.causal, s.saved_context, s.log_sum_exp, s.dcontext,
                              c.dropout_args(), s.dqkv);
   return s;
 }
@@ -114,6 +118,7 @@ KernelAttention<Storage> run_kernels(const AttentionCase& c, const SerialAttenti
   forward.dropout = kernel_dropout(c.dropout_args());
   forward.context = k.context.data();
   forward.log_sum_exp = k.log_sum_exp.data();
+  forward.causal = c.causal;
   kernels::attention_forward(forward, nullptr);
 
   std::vector<float> workspace = nan_filled<float>(static_cast<std::int64_t>(
@@ -132,6 +137,7 @@ KernelAttention<Storage> run_kernels(const AttentionCase& c, const SerialAttenti
   backward.dropout = forward.dropout;
   backward.dqkv = k.dqkv.data();
   backward.workspace = workspace.data();
+  backward.causal = c.causal;
   kernels::attention_backward(backward, nullptr);
   return k;
 }
@@ -222,6 +228,67 @@ TEST(AttentionKernels, Bf16StorageWithFp32MathMatchesSerial) {
 
 TEST(AttentionKernels, Bf16HeadDim128) {
   expect_kernels_match_serial<__nv_bfloat16>({1, 18, 2, 128, {18}}, kBf16Tolerance);
+}
+
+// Causal: forward and dq stop at the query tile's diagonal key tile, dk_dv
+// starts at the key tile's diagonal query tile; inside those tiles j > i is
+// masked. Uneven lengths make the padding mask cut across the diagonal.
+TEST(AttentionKernels, CausalHeadDim32SkipsTilesAboveTheDiagonal) {
+  // T 67: forward tiles 64 x 64 (the second query tile, 3 rows, sees both key
+  // tiles); backward 64 x 32: key tile 64..66 is seen only by query tile 64..66.
+  expect_kernels_match_serial<float>({2, 67, 2, 32, {67, 40}, 0.0f, true}, kFloatTolerance);
+}
+
+TEST(AttentionKernels, CausalHeadDim64WithDropoutAndEmptySequence) {
+  expect_kernels_match_serial<float>({2, 45, 1, 64, {45, 0}, 0.2f, true}, kFloatTolerance, 29);
+  expect_kernels_match_serial<float>({2, 17, 2, 64, {17, 9}, 0.0f, true}, kFloatTolerance);
+}
+
+TEST(AttentionKernels, CausalHeadDim128AndBf16) {
+  // d 128: 32 x 32 forward, 16 x 16 backward tiles; T 37 has three partial
+  // diagonal steps.
+  expect_kernels_match_serial<float>({1, 37, 1, 128, {37}, 0.1f, true}, kFloatTolerance);
+  expect_kernels_match_serial<__nv_bfloat16>({2, 33, 1, 64, {33, 20}, 0.1f, true},
+                                             kBf16Tolerance);
+}
+
+// The kernels against PyTorch: scaled_dot_product_attention with is_causal
+// (and with the causal mask and key padding together) in float64, written by
+// scripts/make_attention_reference.py (attention_reference_test.cc holds the
+// serial and cpu backends to the same file). Backward reads PyTorch's context
+// and log-sum-exp.
+TEST(AttentionKernels, CausalMatchesPyTorchReference) {
+  const SafetensorsContents fixture = read_safetensors(
+      std::string(SEQTRAIN_FIXTURES) + "/attention_reference_causal.safetensors");
+  auto tensor = [&](const std::string& name) { return fixture.tensors.at(name); };
+  const Tensor qkv = tensor("qkv");
+  for (const std::string case_name : {"causal", "causal_padded"}) {
+    SCOPED_TRACE(case_name);
+    AttentionCase c;
+    c.batch = qkv.dim(0);
+    c.steps = qkv.dim(1);
+    c.heads = qkv.dim(3);
+    c.head_dim = qkv.dim(4);
+    const Tensor lengths = tensor(case_name + ".lengths");
+    c.key_lengths.assign(lengths.span<std::int32_t>().begin(), lengths.span<std::int32_t>().end());
+    c.causal = true;
+    SerialAttention reference;
+    reference.qkv = qkv;
+    reference.lengths = tensor(case_name + ".lengths");
+    reference.dcontext = tensor("dcontext");
+    reference.context = reference.saved_context = tensor(case_name + ".context");
+    reference.log_sum_exp = tensor(case_name + ".log_sum_exp");
+    reference.dqkv = tensor(case_name + ".dqkv");
+    const KernelAttention<float> k = run_kernels<float>(c, reference);
+    EXPECT_TRUE(tensors_close(storage_tensor(k.context, c.context_shape()), reference.context,
+                              kFloatTolerance.atol, kFloatTolerance.rtol))
+        << "context";
+    EXPECT_TRUE(log_sum_exp_close(k.log_sum_exp, reference.log_sum_exp, kFloatTolerance))
+        << "log_sum_exp";
+    EXPECT_TRUE(tensors_close(storage_tensor(k.dqkv, c.qkv_shape()), reference.dqkv,
+                              kFloatTolerance.atol, kFloatTolerance.rtol))
+        << "dqkv";
+  }
 }
 
 TEST(AttentionKernels, UnsupportedHeadDimIsRejected) {

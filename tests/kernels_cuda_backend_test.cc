@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cuda/cuda_backend.h"
@@ -178,15 +179,15 @@ TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrorsAtTheNextWait) {
   const Tensor bad_lengths = Tensor::from_vector(std::vector<std::int32_t>{7, 9, -1}, {B});
   Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
   const std::string expected = error_message<DataError>(
-      [&] { serial.attention_forward(qkv, bad_lengths, {}, context, lse); });
+      [&] { serial.attention_forward(qkv, bad_lengths, false, {}, context, lse); });
   EXPECT_EQ(expected, "attention: key length 9 of sequence 1 is outside [0, 7]");
   const Tensor qkv_d = to_device(cuda, qkv), lengths_d = to_device(cuda, bad_lengths);
   Tensor context_d = cuda.allocate(context.shape(), DType::f32);
   Tensor lse_d = cuda.allocate(lse.shape(), DType::f32);
   Tensor dqkv_d = cuda.allocate(qkv.shape(), DType::f32);
-  cuda.attention_forward(qkv_d, lengths_d, {}, context_d, lse_d);
+  cuda.attention_forward(qkv_d, lengths_d, false, {}, context_d, lse_d);
   EXPECT_EQ(error_message<DataError>([&] { cuda.synchronize(); }), expected);
-  cuda.attention_backward(qkv_d, lengths_d, context_d, lse_d, context_d, {}, dqkv_d);
+  cuda.attention_backward(qkv_d, lengths_d, false, context_d, lse_d, context_d, {}, dqkv_d);
   cuda.embedding_forward(table, ids, out);
   EXPECT_EQ(error_message<DataError>([&] { cuda.synchronize(); }), expected);
   EXPECT_NO_THROW(cuda.synchronize());
@@ -199,7 +200,7 @@ TEST(CudaBackendOps, BadIdsAndLengthsAreDataErrorsAtTheNextWait) {
 }
 
 // Attention on a head size the kernel is built for (the op cases use odd ones,
-// which the backend refuses), with uneven key lengths and dropout.
+// which the backend refuses), with uneven key lengths, dropout and causal masking.
 TEST(CudaBackendOps, AttentionMatchesSerial) {
   CudaBackend cuda(0);
   SerialBackend serial;
@@ -207,18 +208,22 @@ TEST(CudaBackendOps, AttentionMatchesSerial) {
   const Tensor qkv = random_tensor({B, T, 3, heads, d}, 64);
   const Tensor key_lengths = Tensor::from_vector(std::vector<std::int32_t>{7, 4}, {B});
   const Tensor dcontext = random_tensor({B, T, heads * d}, 65);
-  for (float probability : {0.0f, 0.2f}) {
+  for (const auto& [probability, causal] :
+       {std::pair{0.0f, false}, std::pair{0.2f, false}, std::pair{0.0f, true},
+        std::pair{0.2f, true}}) {
+    SCOPED_TRACE(causal ? "causal" : "bidirectional");
     const AttentionDropout dropout{probability, 3, 11, 5};
     Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
     Tensor dqkv = Tensor::zeros(qkv.shape());
-    serial.attention_forward(qkv, key_lengths, dropout, context, lse);
-    serial.attention_backward(qkv, key_lengths, context, lse, dcontext, dropout, dqkv);
+    serial.attention_forward(qkv, key_lengths, causal, dropout, context, lse);
+    serial.attention_backward(qkv, key_lengths, causal, context, lse, dcontext, dropout, dqkv);
     const Tensor qkv_device = to_device(cuda, qkv), lengths_device = to_device(cuda, key_lengths);
     Tensor context_device = cuda.allocate(context.shape(), DType::f32);
     Tensor lse_device = cuda.allocate(lse.shape(), DType::f32);
     Tensor dqkv_device = cuda.allocate(qkv.shape(), DType::f32);
-    cuda.attention_forward(qkv_device, lengths_device, dropout, context_device, lse_device);
-    cuda.attention_backward(qkv_device, lengths_device, context_device, lse_device,
+    cuda.attention_forward(qkv_device, lengths_device, causal, dropout, context_device,
+                           lse_device);
+    cuda.attention_backward(qkv_device, lengths_device, causal, context_device, lse_device,
                             to_device(cuda, dcontext), dropout, dqkv_device);
     EXPECT_TRUE(tensors_close(to_host(cuda, context_device), context, 1e-5, 1e-4)) << probability;
     EXPECT_TRUE(tensors_close(to_host(cuda, lse_device), lse, 1e-5, 1e-4)) << probability;
@@ -241,8 +246,8 @@ TEST(CudaBackendOps, Bf16PrecisionAttentionTakesTensorCoresWhereTheHeadSizeHasTh
     const Tensor dcontext = random_tensor({B, T, heads * d}, 67);
     Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
     Tensor dqkv = Tensor::zeros(qkv.shape());
-    serial.attention_forward(qkv, key_lengths, dropout, context, lse);
-    serial.attention_backward(qkv, key_lengths, context, lse, dcontext, dropout, dqkv);
+    serial.attention_forward(qkv, key_lengths, false, dropout, context, lse);
+    serial.attention_backward(qkv, key_lengths, false, context, lse, dcontext, dropout, dqkv);
     struct Outputs {
       Tensor context, lse, dqkv;
     };
@@ -253,8 +258,9 @@ TEST(CudaBackendOps, Bf16PrecisionAttentionTakesTensorCoresWhereTheHeadSizeHasTh
       Tensor context_device = cuda.allocate(context.shape(), DType::f32);
       Tensor lse_device = cuda.allocate(lse.shape(), DType::f32);
       Tensor dqkv_device = cuda.allocate(qkv.shape(), DType::f32);
-      cuda.attention_forward(qkv_device, lengths_device, dropout, context_device, lse_device);
-      cuda.attention_backward(qkv_device, lengths_device, context_device, lse_device,
+      cuda.attention_forward(qkv_device, lengths_device, false, dropout, context_device,
+                             lse_device);
+      cuda.attention_backward(qkv_device, lengths_device, false, context_device, lse_device,
                               to_device(cuda, dcontext), dropout, dqkv_device);
       return Outputs{to_host(cuda, context_device), to_host(cuda, lse_device),
                      to_host(cuda, dqkv_device)};
@@ -490,6 +496,60 @@ TEST(CudaBackendTraining, TransformerAddingStepsMatchTheCpuBackend) {
   CudaBackend cuda(0);
   const std::vector<double> expected = adding_losses(cpu, Precision::fp32, 4, ModelType::transformer);
   const std::vector<double> actual = adding_losses(cuda, Precision::fp32, 4, ModelType::transformer);
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t step = 0; step < expected.size(); ++step)
+    EXPECT_NEAR(actual[step], expected[step], 1e-5 + 1e-4 * expected[step]) << "step " << step + 1;
+  EXPECT_NE(expected.front(), expected.back());
+}
+
+// A causal Transformer char-LM (one layer, one head of 32, T 12, dropout 0.1,
+// uneven lengths) trained four AdamW steps on two fixed batches in turn.
+std::vector<double> transformer_charlm_losses(Backend& backend, int steps) {
+  constexpr std::int64_t kSteps = 12, kBatch = 4, kVocabulary = 13;
+  ParameterStore parameters(backend);
+  SequenceModelSpec spec;
+  spec.task = Task::charlm;
+  spec.type = ModelType::transformer;
+  spec.hidden_size = 32;
+  spec.heads = 1;
+  spec.intermediate_size = 64;
+  spec.max_positions = kSteps;
+  spec.dropout = 0.1f;
+  spec.vocabulary_size = static_cast<int>(kVocabulary);
+  spec.output_size = static_cast<int>(kVocabulary);
+  std::unique_ptr<SequenceModel> model = make_sequence_model(spec, parameters, 19);
+  AdamWOptimizer optimizer(parameters, AdamWOptimizerOptions{});
+  SequenceRunner runner(*model, backend, parameters, false);
+  std::vector<SequenceBatch> batches(2);
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    SequenceBatch& batch = batches[i];
+    batch.tokens = random_ids({kSteps, kBatch}, kVocabulary, 70 + i);
+    batch.targets = random_ids({kSteps, kBatch}, kVocabulary, 80 + i);
+    batch.lengths = Tensor::from_vector(std::vector<std::int32_t>{12, 9, 12, 5}, {kBatch});
+    for (std::int64_t t = 0; t < kSteps; ++t)
+      for (std::int64_t b = 0; b < kBatch; ++b)
+        if (t >= batch.lengths.data<std::int32_t>()[b])
+          batch.targets.data<std::int32_t>()[t * kBatch + b] = kIgnoreTarget;
+  }
+  std::vector<double> losses;
+  for (int step = 1; step <= steps; ++step) {
+    parameters.zero_grads();
+    const RunContext context{19, static_cast<std::uint64_t>(step - 1), true};
+    losses.push_back(
+        runner.train_batch(batches[static_cast<std::size_t>(step - 1) % 2], context).mean_loss());
+    EXPECT_TRUE(clip_gradients_by_global_norm(parameters, 1.0).finite);
+    optimizer.step(1e-2f);
+  }
+  return losses;
+}
+
+// The causal attention kernels inside a whole model: the device's steps match
+// the cpu backend's (same dropout masks, same causal masking).
+TEST(CudaBackendTraining, TransformerCharLmStepsMatchTheCpuBackend) {
+  CpuBackend cpu(2);
+  CudaBackend cuda(0);
+  const std::vector<double> expected = transformer_charlm_losses(cpu, 4);
+  const std::vector<double> actual = transformer_charlm_losses(cuda, 4);
   ASSERT_EQ(actual.size(), expected.size());
   for (std::size_t step = 0; step < expected.size(); ++step)
     EXPECT_NEAR(actual[step], expected[step], 1e-5 + 1e-4 * expected[step]) << "step " << step + 1;

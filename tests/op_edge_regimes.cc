@@ -565,13 +565,13 @@ void check_attention_edge_regimes(Backend& backend) {
   const Tensor lengths_device = on_backend(backend, Tensor::from_vector(lengths, {batch}));
   Tensor context_device = backend.allocate({batch, time, heads * d}, DType::f32);
   Tensor lse_device = backend.allocate({batch, heads, time}, DType::f32);
-  backend.attention_forward(qkv_device, lengths_device, {}, context_device, lse_device);
+  backend.attention_forward(qkv_device, lengths_device, false, {}, context_device, lse_device);
   expect_close("attention context", to_floats(backend, context_device), context, context_atol,
                1e-4L);
   expect_close("attention log_sum_exp", to_floats(backend, lse_device), lse, 1e-4L, 1e-6L);
 
   Tensor dqkv_device = backend.allocate({batch, time, 3, heads, d}, DType::f32);
-  backend.attention_backward(qkv_device, lengths_device,
+  backend.attention_backward(qkv_device, lengths_device, false,
                              floats_on(backend, rounded(context), {batch, time, heads * d}),
                              floats_on(backend, rounded(lse), {batch, heads, time}),
                              floats_on(backend, dcontext, {batch, time, heads * d}), {},

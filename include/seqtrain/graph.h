@@ -87,6 +87,7 @@ struct Attributes {
   // [B, ...] and [B * T, ...], 1 for time-major [T, B, ...]), so a
   // data-parallel rank draws its rows' masks of the global batch.
   int batch_axis = 0;
+  bool causal = false;                // attention: query i sees keys j <= i only
 };
 
 struct Value {

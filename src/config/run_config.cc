@@ -23,6 +23,9 @@ RunConfig run_config_from_values(const ConfigValues& values) {
   RunConfig config;
   for (const FieldBinding& binding : run_config_table().bindings()) binding.read(values, config);
   resolve_model_type_alias(values, config);
+  // A transformer has no state to carry (run_config_keys.cc, training.carry_state).
+  if (config.model.type == ModelType::transformer && !values.is_given("training.carry_state"))
+    config.training.carry_state = false;
   if (config.run_dir.empty()) config.run_dir = fmt::format("runs/{}", task_name(config.task));
   if (config.task == Task::mlm && !values.is_given("training.schedule.warmup_steps"))
     config.training.schedule.warmup_steps = config.training.steps / 100;

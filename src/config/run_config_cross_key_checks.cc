@@ -115,22 +115,15 @@ void check_across_keys(const ConfigValues& values, const RunConfig& config) {
   const std::string_view task = task_name(config.task);
   // A task takes the models that yield its head: today BERT's masked-LM head
   // for mlm, the recurrent stacks' heads for the sequence tasks, and the
-  // Transformer encoder's for adding and classification (charlm needs causal
-  // attention, which the attention op does not have yet).
+  // Transformer encoder's (causal for charlm).
   const bool recurrent = recurrent_cell_of(config.model.type).has_value();
   const bool transformer = config.model.type == ModelType::transformer;
-  if (transformer && config.task == Task::charlm)
-    values.fail_at("model.type",
-                   "transformer cannot serve task charlm yet: a language model needs causal "
-                   "attention, which the attention op does not have; use lstm, gru or rnn");
-  else if (config.task == Task::mlm ? config.model.type != ModelType::bert
-                                    : !recurrent && !transformer)
-    values.fail_at("model.type",
-                   fmt::format("{} cannot serve task {}: use {}", model_type_name(config.model.type),
-                               task,
-                               config.task == Task::mlm      ? "bert"
-                               : config.task == Task::charlm ? "lstm, gru or rnn"
-                                                             : "lstm, gru, rnn or transformer"));
+  if (config.task == Task::mlm ? config.model.type != ModelType::bert
+                               : !recurrent && !transformer)
+    values.fail_at(
+        "model.type",
+        fmt::format("{} cannot serve task {}: use {}", model_type_name(config.model.type), task,
+                    config.task == Task::mlm ? "bert" : "lstm, gru, rnn or transformer"));
   if (transformer) {
     const std::int64_t heads = config.model.heads, hidden = config.model.hidden_size;
     if (hidden % heads != 0 || !is_attention_head_dim(static_cast<int>(hidden / heads)))
@@ -145,6 +138,10 @@ void check_across_keys(const ConfigValues& values, const RunConfig& config) {
     if (config.model.impl == RnnImpl::cudnn)
       values.fail_at("model.impl", "is for the recurrent types; a transformer has no recurrent "
                                    "layers");
+    if (config.training.carry_state)
+      values.fail_at("training.carry_state",
+                     "is for the recurrent types; a transformer carries no state from one batch "
+                     "to the next (it re-reads its whole window); remove it or set false");
   }
   if (config.task == Task::charlm) {
     if (!config.data.path)

@@ -52,9 +52,9 @@ RunConfigTable build_table() {
   table
       .choice(RUN_CONFIG_KEY(model.type), kModelTypeNames,
               "The model: a recurrent stack of LSTM, GRU or tanh-RNN cells (charlm, adding, "
-              "classification), a Transformer encoder (adding, classification; charlm needs "
-              "causal attention, not built yet), or BERT (mlm). Chosen apart from the task; a "
-              "task takes any model that yields its head.")
+              "classification), a Transformer encoder (the same tasks; causal attention for "
+              "charlm), or BERT (mlm). Chosen apart from the task; a task takes any model that "
+              "yields its head.")
       .with_default(std::string("lstm"))
       .with_default_when("task", "mlm", std::string("bert"));
   table
@@ -393,7 +393,9 @@ RunConfigTable build_table() {
   table
       .boolean(RUN_CONFIG_KEY(training.carry_state),
                "charlm: carry the recurrent state from one batch to the next (truncated BPTT) "
-               "instead of starting each from zero.")
+               "instead of starting each from zero. A transformer carries no state (each batch "
+               "re-reads its whole window through attention): false by default for it, and "
+               "true is an error.")
       .with_default(true)
       .only_when("task", kSequenceTasks);
   table

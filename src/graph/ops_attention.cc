@@ -7,8 +7,9 @@
 //                     outputs dqkv [B, T, 3, heads, d]
 // log_sum_exp is the saved activation: with it backward recomputes the
 // probabilities tile by tile, so no T x T matrix lives between the passes.
-// Attributes: heads (checked against qkv), probability and stream (attention
-// dropout, applied only when the run is training).
+// Attributes: heads (checked against qkv), causal (query i sees keys j <= i
+// only), probability and stream (attention dropout, applied only when the run
+// is training).
 #include "graph/op_definition.h"
 
 namespace seqtrain {
@@ -43,7 +44,7 @@ std::vector<ValueSpec> infer_attention(const Graph& graph, const Node& node) {
 
 void run_attention(Backend& backend, const Node& node, const NodeTensors& t,
                    const RunContext& context) {
-  backend.attention_forward(*t.inputs[0], *t.inputs[1],
+  backend.attention_forward(*t.inputs[0], *t.inputs[1], node.attributes.causal,
                             attention_dropout(node, context, *t.inputs[0]), *t.outputs[0],
                             *t.outputs[1]);
 }
@@ -73,8 +74,9 @@ std::vector<ValueSpec> infer_attention_backward(const Graph& graph, const Node& 
 
 void run_attention_backward(Backend& backend, const Node& node, const NodeTensors& t,
                             const RunContext& context) {
-  backend.attention_backward(*t.inputs[0], *t.inputs[1], *t.inputs[2], *t.inputs[3], *t.inputs[4],
-                             attention_dropout(node, context, *t.inputs[0]), *t.outputs[0]);
+  backend.attention_backward(*t.inputs[0], *t.inputs[1], node.attributes.causal, *t.inputs[2],
+                             *t.inputs[3], *t.inputs[4], attention_dropout(node, context, *t.inputs[0]),
+                             *t.outputs[0]);
 }
 
 }  // namespace

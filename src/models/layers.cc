@@ -61,6 +61,7 @@ ValueId add_self_attention(Graph& graph, ValueId x, ValueId lengths, const SelfA
                     name + "qkv.heads");
   Attributes attributes;
   attributes.heads = heads;
+  attributes.causal = shape.causal;
   attributes.probability = shape.attention_dropout;
   attributes.stream = stream;
   ValueId context = graph.add(OpKind::attention, {qkv, lengths}, attributes, name + "attention");

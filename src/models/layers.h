@@ -42,11 +42,12 @@ ValueId add_reshape(Graph& graph, ValueId x, Shape shape, const std::string& nam
 // one fused QKV projection <prefix>.self.qkv, masked softmax(QK^T / sqrt d) V
 // (the attention op, dropout on its probabilities from stream), the output
 // projection <prefix>.output.dense, then dropout from stream + 1. Returns
-// [B * T, hidden].
+// [B * T, hidden]. causal: step i attends to steps j <= i only (a language model).
 struct SelfAttentionShape {
   std::int64_t batch = 0, length = 0, hidden = 0, heads = 0;
   float attention_dropout = 0.0f;  // on the probabilities
   float output_dropout = 0.0f;     // on the block's output
+  bool causal = false;
 };
 ValueId add_self_attention(Graph& graph, ValueId x, ValueId lengths, const SelfAttentionShape& shape,
                            const std::string& prefix, std::uint64_t stream,

@@ -53,6 +53,11 @@ struct SequenceModelSpec {
 class SequenceModel : public Model {
  public:
   virtual const SequenceModelSpec& spec() const = 0;
+  // How a charlm of this model is sampled (tasks/sampling.h): 0 for a model
+  // that carries its state from step to step (a graph of one step with
+  // with_state); otherwise it carries nothing and re-encodes the last
+  // sampling_window() tokens of the prefix every step (a causal Transformer).
+  virtual std::int64_t sampling_window() const { return 0; }
 };
 
 // The model spec.type names; its parameters are added to the store and

@@ -26,10 +26,6 @@ bool uses_tokens(Task task) { return task != Task::adding; }
 std::string layer_prefix(int layer) { return fmt::format("encoder.layer.{}.", layer); }
 
 void check_spec(const SequenceModelSpec& spec) {
-  if (spec.task == Task::charlm)
-    throw ConfigError(
-        "model.type transformer cannot serve task charlm yet: a language model needs causal "
-        "attention, which the attention op does not have; use lstm, gru or rnn");
   if (spec.heads < 1 || spec.hidden_size % spec.heads != 0 ||
       !is_attention_head_dim(spec.hidden_size / spec.heads))
     throw ConfigError(fmt::format(
@@ -130,7 +126,9 @@ ModelGraph TransformerSequenceModel::build_graph(const GraphShape& shape) const 
     const std::string prefix = layer_prefix(layer);
     const std::string name = fmt::format("layer{}.", layer);
     const std::uint64_t streams = kDropoutStreamBase + 1 + 3 * static_cast<std::uint64_t>(layer);
-    const SelfAttentionShape attention{batch, steps, hidden, spec_.heads, dropout, dropout};
+    // A language model must not see the characters it predicts.
+    const SelfAttentionShape attention{batch,   steps,   hidden, spec_.heads,
+                                       dropout, dropout, spec_.task == Task::charlm};
     ValueId attended = add_self_attention(
         g, add_layernorm(g, x, prefix + "attention.LayerNorm", kLayerNormEpsilon, name + "ln1"),
         lengths, attention, prefix + "attention", streams, name);
@@ -142,18 +140,22 @@ ModelGraph TransformerSequenceModel::build_graph(const GraphShape& shape) const 
     x = g.add(OpKind::add, {x, transformed}, {}, name + "ffn.residual");
   }
   x = add_layernorm(g, x, "encoder.final_layernorm", kLayerNormEpsilon, "final_layernorm");
-  // Each sequence's state at its last step: [B, T, H] -> [T, B, H] -> [B, H].
   x = add_reshape(g, x, {batch, steps, hidden}, "batch_major.steps");
-  x = g.add(OpKind::transpose01, {x}, {}, "time_major");
-  ValueId last = g.add(OpKind::sequence_last, {x, lengths}, {}, "last_step");
-  result.output = add_linear(g, last, "head", spec_.output_size, hidden, "head");
+  x = g.add(OpKind::transpose01, {x}, {}, "time_major");  // [T, B, H]
+  ValueId features;
+  if (spec_.task == Task::charlm)  // every step predicts the next token, rows t * B + b
+    features = add_reshape(g, x, {steps * batch, hidden}, "head.input");
+  else  // each sequence's state at its last step [B, H]
+    features = g.add(OpKind::sequence_last, {x, lengths}, {}, "last_step");
+  result.output = add_linear(g, features, "head", spec_.output_size, hidden, "head");
   g.mark_output(result.output);
   if (shape.with_targets) {
     if (spec_.task == Task::adding) {
       ValueId targets = g.add_input(model_io::kTargets, {batch, 1});
       result.loss = g.add(OpKind::mse, {result.output, targets}, {}, "loss");
     } else {
-      ValueId targets = g.add_input(model_io::kTargets, {batch}, DType::i32);
+      const std::int64_t rows = g.value(result.output).shape[0];  // charlm T * B, else B
+      ValueId targets = g.add_input(model_io::kTargets, {rows}, DType::i32);
       result.loss = g.add_node(OpKind::cross_entropy, {result.output, targets}, {}, "loss")[0];
     }
     g.set_loss(result.loss);

@@ -6,11 +6,14 @@
 //             plus a learned position embedding [max_positions, H] of step t
 //   N layers  x = x + drop(attn(LN(x)));  x = x + drop(ffn(LN(x)))   (GELU FFN)
 //             attention over the steps < the sequence's length (key padding)
-//   final LN, then the state at each sequence's last step -> the task's head
-//   adding          a linear layer -> one number (MSE)
-//   classification  a linear layer -> class logits
-// charlm needs causal attention, which the attention op does not have yet: a
-// ConfigError says so. No carried state (every batch stands alone).
+//   final LN, then the task's head:
+//   charlm          causal attention (step i sees steps j <= i); a linear
+//                   decoder on every step -> next-token logits
+//   adding          the state at each sequence's last step, a linear layer -> one number (MSE)
+//   classification  the same state, a linear layer -> class logits
+// No carried state: every batch stands alone (training.carry_state must be
+// false, run_config_cross_key_checks.cc), and sampling re-encodes the last
+// max_positions tokens of the prefix every step (sampling_window).
 // Parameters: embedding.weight or input.{weight,bias}; position_embedding.weight;
 // encoder.layer.N.attention.self.qkv.{weight,bias} (rows q, k, v),
 // encoder.layer.N.attention.output.dense.*, encoder.layer.N.attention.LayerNorm.*,
@@ -35,6 +38,8 @@ class TransformerSequenceModel final : public SequenceModel {
   // The batch's inputs and the position ids (step t at [t, b]).
   void bind_inputs(Executor& executor, const ModelInputs& inputs) const override;
   const SequenceModelSpec& spec() const override { return spec_; }
+  // charlm: the position embeddings bound the prefix one step re-encodes.
+  std::int64_t sampling_window() const override { return spec_.max_positions; }
 
  private:
   SequenceModelSpec spec_;

@@ -1,6 +1,8 @@
 // Sampling text from a character language model: feed the prompt, then draw
 // one symbol at a time from softmax(logits / temperature), optionally among the
-// top k, carrying the recurrent state.
+// top k, carrying the recurrent state (or, for a model without state, a
+// causal Transformer, re-encoding the last SequenceModel::sampling_window()
+// symbols of the text so far every step).
 #pragma once
 
 #include <cstdint>

@@ -10,7 +10,7 @@ namespace seqtrain {
 namespace {
 
 cpu::AttentionProblem attention_problem(const Tensor& qkv, const Tensor& key_lengths,
-                                        const AttentionDropout& dropout) {
+                                        bool causal, const AttentionDropout& dropout) {
   // Checked before any parallel loop (an exception cannot leave one).
   const std::int64_t steps = qkv.dim(1);
   for (std::int64_t b = 0; b < key_lengths.numel(); ++b) {
@@ -20,7 +20,7 @@ cpu::AttentionProblem attention_problem(const Tensor& qkv, const Tensor& key_len
                                   length, b, steps));
   }
   return {qkv.dim(0),         qkv.dim(1), qkv.dim(3), qkv.dim(4), qkv.data<float>(),
-          key_lengths.data<std::int32_t>(), dropout};
+          key_lengths.data<std::int32_t>(), causal, dropout};
 }
 
 }  // namespace
@@ -30,20 +30,20 @@ float* CpuBackend::attention_scratch(std::int64_t count, const std::source_locat
   return attention_scratch_.reserve<float>(count, user);
 }
 
-void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
                                    const AttentionDropout& dropout, Tensor& context,
                                    Tensor& log_sum_exp) {
-  const cpu::AttentionProblem problem = attention_problem(qkv, key_lengths, dropout);
+  const cpu::AttentionProblem problem = attention_problem(qkv, key_lengths, causal, dropout);
   float* scratch = attention_scratch(attention_kernels_->scratch_floats_per_thread(problem) * threads_);
   attention_kernels_->forward(problem, threads_, scratch, context.data<float>(),
                               log_sum_exp.data<float>());
 }
 
-void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths,
+void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
                                     const Tensor& context, const Tensor& log_sum_exp,
                                     const Tensor& dcontext, const AttentionDropout& dropout,
                                     Tensor& dqkv) {
-  const cpu::AttentionProblem problem = attention_problem(qkv, key_lengths, dropout);
+  const cpu::AttentionProblem problem = attention_problem(qkv, key_lengths, causal, dropout);
   float* scratch = attention_scratch(attention_kernels_->scratch_floats_per_thread(problem) * threads_);
   attention_kernels_->backward(problem, threads_, scratch, context.data<float>(),
                                log_sum_exp.data<float>(), dcontext.data<float>(), dqkv.data<float>());

@@ -24,6 +24,11 @@
 // dK and dV of the head accumulate in scratch over the query tiles; dQ of a
 // query tile is complete after its key loop. Nothing is T x T.
 //
+// Causal (query i sees keys j <= i): a query tile [first, first + rows) stops
+// its key loop at key first + rows, so the tiles above the diagonal are never
+// computed (forward and backward do about half the work at large T); inside
+// the diagonal tile the entries j > i get P = 0 and dS = 0.
+//
 // The products are register-blocked micro-kernels (6 rows x 2 vectors of
 // accumulators, operand A broadcast element by element with any strides, so
 // P^T and dS^T need no transposed copies). Tails: any number of rows (kernels
@@ -405,8 +410,8 @@ struct ForwardTask {
 };
 
 void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
-                  const std::int32_t* key_lengths, const AttentionDropout& dropout, HeadScratch& s,
-                  float* context, float* log_sum_exp) {
+                  const std::int32_t* key_lengths, bool causal, const AttentionDropout& dropout,
+                  HeadScratch& s, float* context, float* log_sum_exp) {
   const std::int64_t b = task.b, h = task.h, d = g.head_dim, dp = g.padded_dim;
   const std::int64_t ps = g.packed_stride;
   const std::int64_t length = key_lengths[b];
@@ -436,23 +441,34 @@ void forward_task(const ForwardTask& task, const Geometry& g, const float* qkv,
       row_max[r] = -std::numeric_limits<float>::infinity();
       row_sum[r] = 0.0f;
     }
-    for (std::int64_t key = 0; key < length; key += kForwardKeyTile) {
-      const std::int64_t keys = std::min(kForwardKeyTile, length - key);
+    // Causal: no query of the tile sees a key at or past first + rows, so the
+    // key tiles from there on are never computed (half the work at large T).
+    const std::int64_t key_end = causal ? std::min(length, first + rows) : length;
+    for (std::int64_t key = 0; key < key_end; key += kForwardKeyTile) {
+      const std::int64_t keys = std::min(kForwardKeyTile, key_end - key);
       const std::int64_t padded_keys = round_up(keys, kKernelColumns);
       float* scores = s.scores;
       multiply_tiles(rows, padded_keys, d, s.query, ps, 1, s.key_t + key * d, kKernelColumns, panel,
                      scores, kForwardScoreStride, false);
       for (std::int64_t r = 0; r < rows; ++r) {
         float* row = scores + r * kForwardScoreStride;
-        const float new_max = std::max(row_max[r], cpu::maximum_of(row, keys));
+        // Causal: query first + r sees the tile's keys j < visible; the rest
+        // get probability 0. The first tile holds key 0, so visible >= 1 there
+        // and row_max is finite from then on.
+        const std::int64_t visible =
+            causal ? std::clamp<std::int64_t>(first + r + 1 - key, 0, keys) : keys;
+        const float tile_max =
+            visible > 0 ? cpu::maximum_of(row, visible) : -std::numeric_limits<float>::infinity();
+        const float new_max = std::max(row_max[r], tile_max);
         // exp(-inf) on the first tile: fast_exp clamps and returns 0.
         const float correction = cpu::fast_exp(row_max[r] - new_max);
         float tile_sum = 0.0f;
 #pragma omp simd reduction(+ : tile_sum)
-        for (std::int64_t j = 0; j < keys; ++j) {
+        for (std::int64_t j = 0; j < visible; ++j) {
           row[j] = cpu::fast_exp(row[j] - new_max);
           tile_sum += row[j];
         }
+        for (std::int64_t j = visible; j < keys; ++j) row[j] = 0.0f;
         row_sum[r] = row_sum[r] * correction + tile_sum;
         row_max[r] = new_max;
         if (key > 0 && correction != 1.0f) {  // the first tile writes O, below
@@ -505,7 +521,7 @@ struct BackwardTensors {
 };
 
 void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTensors& t,
-                   const AttentionDropout& dropout, HeadScratch& s) {
+                   bool causal, const AttentionDropout& dropout, HeadScratch& s) {
   const std::int64_t b = task.b, h = task.h, d = g.head_dim, dp = g.padded_dim;
   const std::int64_t ps = g.packed_stride;
   const std::int64_t length = t.key_lengths[b];
@@ -519,14 +535,28 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
     pack_transposed(t.qkv, g, b, h, 2, length, padded_length, s.value_t);
     if (task.query_grads) pack_rows(t.qkv, g, b, h, 1, 0, length, 1.0f, s.key);
   }
+  // Causal: a key tile's first visitor is not the task's first query tile
+  // (queries before the key never see it), so dK and dV start at zero and
+  // every query tile accumulates.
+  if (causal && task.key_grads && first_key < length) {
+    const std::size_t bytes =
+        static_cast<std::size_t>((std::min(end_key, length) - first_key) * ps) * sizeof(float);
+    std::memset(s.dkey + first_key * ps, 0, bytes);
+    std::memset(s.dvalue + first_key * ps, 0, bytes);
+  }
   for (std::int64_t tile = task.first_query_tile; tile < task.last_query_tile; ++tile) {
     const std::int64_t first = tile * kQueryTile;
     const std::int64_t rows = std::min(kQueryTile, g.steps - first);
+    // Causal: the tile's queries see none of the task's keys (only a task
+    // without dQ, whose key tiles start past 0, gets here).
+    if (causal && first + rows <= first_key) continue;
     // The first key tile writes dQ and the first query tile dK, dV, so they
     // start without zeroing; a sequence without keys has zero gradients.
     if (task.query_grads && length == 0)
       std::memset(s.accumulator, 0, static_cast<std::size_t>(rows * ps) * sizeof(float));
-    const bool first_query_tile = tile == task.first_query_tile;
+    const bool accumulate_key_grads = causal || tile != task.first_query_tile;
+    // Causal: key tiles at or past the tile's last query + 1 are skipped.
+    const std::int64_t key_end = causal ? std::min(length, first + rows) : length;
     if (length > 0) {
       pack_rows(t.qkv, g, b, h, 0, first, rows, g.scale, s.query);
       pack_tile(t.dcontext, g, b, h, first, rows, s.dout);
@@ -546,8 +576,8 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
     }
     for (std::int64_t tile_key = task.first_key_tile; tile_key < task.last_key_tile; ++tile_key) {
       const std::int64_t key = tile_key * kKeyTile;
-      if (key >= length) break;
-      const std::int64_t keys = std::min(kKeyTile, length - key);
+      if (key >= key_end) break;
+      const std::int64_t keys = std::min(kKeyTile, key_end - key);
       const std::int64_t padded_keys = round_up(keys, kKernelColumns);
       float* p = s.probabilities;
       float* ds = s.dprobabilities;
@@ -577,13 +607,19 @@ void backward_task(const BackwardTask& task, const Geometry& g, const BackwardTe
             ds_row[j] = probability * (ds_row[j] - delta);
           }
         }
+        const std::int64_t visible =
+            causal ? std::clamp<std::int64_t>(first + r + 1 - key, 0, keys) : keys;
+        for (std::int64_t j = visible; j < keys; ++j) {
+          p_dropped[r * kScoreStride + j] = 0.0f;
+          ds_row[j] = 0.0f;
+        }
       }
       if (task.key_grads) {
         // dV[key + j] += sum_r (P Z)[r, j] dO[r];  dK[key + j] += sum_r dS[r, j] (scale q_r)
         multiply_tiles(keys, dp, rows, p_dropped, 1, kScoreStride, s.dout, ps, kKernelColumns,
-                       s.dvalue + key * ps, ps, !first_query_tile);
+                       s.dvalue + key * ps, ps, accumulate_key_grads);
         multiply_tiles(keys, dp, rows, ds, 1, kScoreStride, s.query, ps, kKernelColumns,
-                       s.dkey + key * ps, ps, !first_query_tile);
+                       s.dkey + key * ps, ps, accumulate_key_grads);
       }
       if (task.query_grads)  // dQ / scale += dS K
         multiply_tiles(rows, dp, keys, ds, kScoreStride, 1, s.key + key * ps, ps, kKernelColumns,
@@ -663,8 +699,8 @@ void forward(const AttentionProblem& problem, int threads, float* scratch, float
         tasks.push_back({b, h, tile, std::min(tile + tiles_per_chunk, g.forward_query_tiles())});
   const std::int64_t slice = scratch_floats_per_thread(problem);
   run_tasks(threads, tasks, scratch, slice, g, [&](const ForwardTask& task, HeadScratch& s) {
-    forward_task(task, g, problem.qkv, problem.key_lengths, problem.dropout, s, context,
-                 log_sum_exp);
+    forward_task(task, g, problem.qkv, problem.key_lengths, problem.causal, problem.dropout, s,
+                 context, log_sum_exp);
   });
 }
 
@@ -675,7 +711,7 @@ void backward(const AttentionProblem& problem, int threads, float* scratch, cons
                                 log_sum_exp, dcontext,            dqkv};
   const std::int64_t slice = scratch_floats_per_thread(problem);
   auto run = [&](const BackwardTask& task, HeadScratch& s) {
-    backward_task(task, g, tensors, problem.dropout, s);
+    backward_task(task, g, tensors, problem.causal, problem.dropout, s);
   };
   const std::int64_t query_tiles = g.query_tiles(), key_tiles = g.key_tiles();
   std::vector<BackwardTask> tasks;

@@ -15,6 +15,7 @@ struct AttentionProblem {
   std::int64_t batch, steps, heads, head_dim;
   const float* qkv;
   const std::int32_t* key_lengths;
+  bool causal;  // query i sees keys j <= i only
   AttentionDropout dropout;
 };
 

@@ -61,7 +61,7 @@ auto bad_key_length(std::int64_t steps) {
 
 }  // namespace
 
-void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
                                     const AttentionDropout& dropout, Tensor& context,
                                     Tensor& log_sum_exp) {
   const AttentionShape s = attention_shape(qkv);
@@ -71,15 +71,15 @@ void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths
     const kernels::AttentionForwardArgs<S> args{
         s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
         device_data<std::int32_t>(key_lengths), dropout_params(dropout), device_data<S>(context),
-        device_data<float>(log_sum_exp), bad_length};
+        device_data<float>(log_sum_exp), bad_length, causal};
     if (tensor_cores)
-      kernels::attention_tensor_core_forward(args, /*causal=*/false, stream_);
+      kernels::attention_tensor_core_forward(args, causal, stream_);
     else
       kernels::attention_forward(args, stream_);
   });
 }
 
-void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths,
+void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
                                      const Tensor& context, const Tensor& log_sum_exp,
                                      const Tensor& dcontext, const AttentionDropout& dropout,
                                      Tensor& dqkv) {
@@ -93,9 +93,9 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_length
         s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
         device_data<std::int32_t>(key_lengths), device_data<S>(context),
         device_data<float>(log_sum_exp), device_data<S>(dcontext), dropout_params(dropout),
-        device_data<S>(dqkv), workspace.get(), bad_length};
+        device_data<S>(dqkv), workspace.get(), bad_length, causal};
     if (tensor_cores)
-      kernels::attention_tensor_core_backward(args, /*causal=*/false, stream_);
+      kernels::attention_tensor_core_backward(args, causal, stream_);
     else
       kernels::attention_backward(args, stream_);
   });

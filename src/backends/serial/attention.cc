@@ -30,6 +30,11 @@ std::int64_t key_length(const Tensor& key_lengths, std::int64_t b, std::int64_t 
   return length;
 }
 
+// Keys query i attends to: j < visible_keys (causal: j <= i as well).
+std::int64_t visible_keys(std::int64_t length, bool causal, std::int64_t i) {
+  return causal ? std::min(length, i + 1) : length;
+}
+
 float dropout_factor(const AttentionDropout& dropout, std::uint64_t index) {
   if (dropout.probability == 0.0f) return 1.0f;
   const bool keep =
@@ -57,7 +62,7 @@ void head_scores(const float* qkv, const AttentionShape& shape, std::int64_t b, 
 
 }  // namespace
 
-void SerialBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths,
+void SerialBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
                                       const AttentionDropout& dropout, Tensor& context,
                                       Tensor& log_sum_exp) {
   const AttentionShape shape = attention_shape(qkv);
@@ -78,15 +83,16 @@ void SerialBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengt
           continue;
         }
         const double* row = scores.data() + i * length;
+        const std::int64_t visible = visible_keys(length, causal, i);
         double max_score = row[0];
-        for (std::int64_t j = 1; j < length; ++j) max_score = std::max(max_score, row[j]);
+        for (std::int64_t j = 1; j < visible; ++j) max_score = std::max(max_score, row[j]);
         double total = 0.0;
-        for (std::int64_t j = 0; j < length; ++j) total += std::exp(row[j] - max_score);
+        for (std::int64_t j = 0; j < visible; ++j) total += std::exp(row[j] - max_score);
         const double row_lse = max_score + std::log(total);
         lse = static_cast<float>(row_lse);
         const std::uint64_t first = static_cast<std::uint64_t>(((b * shape.heads + h) * T + i) * T);
         std::fill(sum.begin(), sum.end(), 0.0);
-        for (std::int64_t j = 0; j < length; ++j) {
+        for (std::int64_t j = 0; j < visible; ++j) {
           const double weight = std::exp(row[j] - row_lse) *
                                 dropout_factor(dropout, first + static_cast<std::uint64_t>(j));
           const float* v = qkv_data + (b * T + j) * shape.row_stride() + 2 * hidden + h * d;
@@ -98,7 +104,7 @@ void SerialBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengt
   }
 }
 
-void SerialBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths,
+void SerialBackend::attention_backward(const Tensor& qkv, const Tensor& key_lengths, bool causal,
                                        const Tensor& context, const Tensor& log_sum_exp,
                                        const Tensor& dcontext, const AttentionDropout& dropout,
                                        Tensor& dqkv) {
@@ -128,7 +134,7 @@ void SerialBackend::attention_backward(const Tensor& qkv, const Tensor& key_leng
         double delta = 0.0;  // D_i
         for (std::int64_t c = 0; c < d; ++c) delta += static_cast<double>(dout[c]) * o[c];
         const std::uint64_t first = static_cast<std::uint64_t>(((b * shape.heads + h) * T + i) * T);
-        for (std::int64_t j = 0; j < length; ++j) {
+        for (std::int64_t j = 0; j < visible_keys(length, causal, i); ++j) {
           const float* k = qkv_data + (b * T + j) * row_stride + hidden + h * d;
           const float* v = qkv_data + (b * T + j) * row_stride + 2 * hidden + h * d;
           const double p = std::exp(scores[i * length + j] - lse);
