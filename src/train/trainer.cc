@@ -115,15 +115,21 @@ std::string summarize(const nlohmann::json& metrics) {
   return text;
 }
 
-void set_up_logging(const fs::path& run_dir) {
+// The run's log: the default logger writes to the console and train.log; the
+// returned one to train.log alone (progress lines the console is spared).
+std::shared_ptr<spdlog::logger> set_up_logging(const fs::path& run_dir) {
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir / "train.log").string());
   auto logger =
       std::make_shared<spdlog::logger>("seqtrain", spdlog::sinks_init_list{console, file});
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S] %v");
-  // Every line reaches train.log as it is logged, so a killed run keeps its log.
-  logger->flush_on(spdlog::level::info);
+  auto file_only = std::make_shared<spdlog::logger>("seqtrain.file", file);
+  for (const auto& each : {logger, file_only}) {
+    each->set_pattern("[%Y-%m-%d %H:%M:%S] %v");
+    // Every line reaches train.log as it is logged, so a killed run keeps its log.
+    each->flush_on(spdlog::level::info);
+  }
   spdlog::set_default_logger(logger);
+  return file_only;
 }
 
 // Plans the run's memory before its first batch and graph are allocated,
@@ -223,8 +229,9 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
   }
   communicator->barrier();
   FreshRunDirectoryGuard fresh_run_guard(run_dir, created, resuming);
+  std::shared_ptr<spdlog::logger> file_log;  // train.log alone
   if (writer)
-    set_up_logging(run_dir);
+    file_log = set_up_logging(run_dir);
   else
     spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the run
 
@@ -337,6 +344,7 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
   // On a terminal, a live line between the log lines (at most ten updates a second).
   ProgressLine progress = ProgressLine::for_stderr();
   auto last_live_update = std::chrono::steady_clock::time_point{};
+  auto last_console_line = std::chrono::steady_clock::time_point{};
   std::int64_t last_saved_step = -1;
   auto save = [&](std::int64_t at_step) {
     nlohmann::json trainer_state;
@@ -433,10 +441,21 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
       stamp(record);
       if (writer) report(record);
       progress.clear();
-      spdlog::info("step {}/{} loss {:.4f} lr {:.2e} grad norm {:.3g} {:.0f} tok/s elapsed {} eta {}",
-                   step, config.training.steps, window.mean_loss(), learning_rate, clip.norm,
-                   record["tokens_per_second"].get<double>(),
-                   format_duration(clock.elapsed_seconds()), eta(step));
+      // Every one in train.log; on the console at most one a second (and the
+      // last): thousands of lines a second help nobody, and under mpirun they
+      // flood its forwarding so much that a SIGTERM was never passed on.
+      const std::string line = fmt::format(
+          "step {}/{} loss {:.4f} lr {:.2e} grad norm {:.3g} {:.0f} tok/s elapsed {} eta {}", step,
+          config.training.steps, window.mean_loss(), learning_rate, clip.norm,
+          record["tokens_per_second"].get<double>(), format_duration(clock.elapsed_seconds()),
+          eta(step));
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_console_line >= std::chrono::seconds(1) || step == config.training.steps) {
+        spdlog::info("{}", line);
+        last_console_line = now;
+      } else if (file_log) {
+        file_log->info("{}", line);
+      }
       spdlog::debug("step {} {}", step, summarize(record));
       window = {};
       window_communication_seconds = 0.0;
