@@ -70,6 +70,7 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/attention_device.h"
 #include "kernels/bad_index.h"
 #include "kernels/device_api.h"
 #include "kernels/launch.h"
@@ -125,40 +126,6 @@ struct AttentionBackwardTiles<128> : AttentionTiles<128, 16, 16> {};
 
 namespace {
 
-// Where block (., bh) finds its head: q of token i at qkv + q + i * token_stride,
-// k and v `hidden` and 2 `hidden` further; context row i at i * hidden.
-struct AttentionHead {
-  std::int64_t bh;            // b * heads + h
-  std::int64_t q;             // offset of q_0 of (b, h) in qkv and dqkv
-  std::int64_t context;       // offset of o_0 of (b, h) in context and dcontext
-  std::int64_t hidden;        // heads * d
-  std::int64_t token_stride;  // 3 * heads * d
-  int steps;                  // T
-  int length;                 // L, clamped to [0, T]
-};
-
-// A key length outside [0, T] is clamped, and reported once per sequence
-// through bad_length (kernels/bad_index.h: position b, value the length) when
-// the caller gave a flag.
-__device__ __forceinline__ AttentionHead attention_head(int steps, int heads, int head_dim,
-                                                        const std::int32_t* key_lengths,
-                                                        unsigned long long* bad_length) {
-  AttentionHead head;
-  head.bh = blockIdx.y;
-  const std::int64_t b = head.bh / heads, h = head.bh % heads;
-  head.hidden = static_cast<std::int64_t>(heads) * head_dim;
-  head.token_stride = 3 * head.hidden;
-  head.q = b * steps * head.token_stride + h * head_dim;
-  head.context = b * steps * head.hidden + h * head_dim;
-  head.steps = steps;
-  const int length = key_lengths[b];
-  head.length = length < 0 ? 0 : length > steps ? steps : length;
-  if (head.length != length && bad_length != nullptr && h == 0 && blockIdx.x == 0 &&
-      threadIdx.x == 0)
-    atomicMax(bad_length, encode_bad_index(b, length));
-  return head;
-}
-
 // min(tile, remaining): the rows of a tile that exist.
 __device__ __forceinline__ int rows_in_tile(int tile, int remaining) {
   return remaining < tile ? remaining : tile;
@@ -191,39 +158,6 @@ __device__ __forceinline__ float row_lanes_sum(float value) {
   return value;
 }
 
-// factor[c] = z for the dropout elements first, first + 1, ..., first + kCount - 1
-// (philox_uniform's numbering: element n is word n % 4 of Philox block n / 4).
-// The run touches at most (kCount + 2) / 4 + 1 blocks; words are picked with
-// compile-time indices (c + offset, offset = first % 4) so they stay in registers.
-template <int kCount>
-__device__ __forceinline__ void dropout_factors(const AttentionDropoutParams& dropout,
-                                                std::uint64_t first, float (&factor)[kCount]) {
-  constexpr int kBlocks = (kCount + 3) / 4 + 1;
-  first += dropout.first_index;  // a data-parallel rank's rows of the global batch
-  const std::uint64_t first_block = first >> 2;
-  const std::uint64_t last_block = (first + kCount - 1) >> 2;
-  const unsigned offset = static_cast<unsigned>(first & 3);
-  std::uint32_t words[4 * kBlocks];
-  SEQTRAIN_UNROLL
-  for (int block = 0; block < kBlocks; ++block) {
-    PhiloxWords drawn{{0, 0, 0, 0}};
-    if (first_block + block <= last_block)
-      drawn = philox4x32_words(dropout.seed, dropout.stream,
-                               (dropout.step << 40) | (first_block + block));
-    SEQTRAIN_UNROLL
-    for (int word = 0; word < 4; ++word) words[4 * block + word] = drawn.word[word];
-  }
-  const float keep_scale = 1.0f / (1.0f - dropout.probability);
-  SEQTRAIN_UNROLL
-  for (int c = 0; c < kCount; ++c) {
-    const std::uint32_t bits = offset == 0   ? words[c]
-                               : offset == 1 ? words[c + 1]
-                               : offset == 2 ? words[c + 2]
-                                             : words[c + 3];
-    factor[c] = bits_to_uniform(bits) >= dropout.probability ? keep_scale : 0.0f;
-  }
-}
-
 }  // namespace
 
 template <class Storage, class Tiles>
@@ -238,8 +172,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
   float* kv_tile = q_tile + kBq * kPitch;  // [Bk, d]: k_j, then v_j
   float* p_tile = kv_tile + kBk * kPitch;  // [Bq, Bk]: p_ij z_ij (unnormalised)
 
-  const AttentionHead head =
-      attention_head(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
+  const AttentionHeadView head =
+      attention_head_view(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
   const int T = head.steps, L = head.length;
   const int query0 = blockIdx.x * kBq;
   const int row_lane = threadIdx.x / kColumnLanes, column_lane = threadIdx.x % kColumnLanes;
@@ -317,7 +251,7 @@ __global__ void __launch_bounds__(kAttentionThreads)
       const int row = row_lane + kRowLanes * r;
       if (args.dropout.probability > 0.0f) {
         float z[kKeyColumns];
-        dropout_factors<kKeyColumns>(
+        attention_dropout_factors<kKeyColumns>(
             args.dropout,
             static_cast<std::uint64_t>((head.bh * T + query0 + row) * T + key0 + key_column0), z);
         SEQTRAIN_UNROLL
@@ -399,7 +333,7 @@ __device__ __forceinline__ void score_tiles(const float* q_tile, const float* do
 // p_ij = exp(s_ij - lse_i), zero outside i < T, j < L (and j <= i when causal).
 template <class Tiles>
 __device__ __forceinline__ void score_gradients(
-    const AttentionDropoutParams& dropout, bool causal, const AttentionHead& head, int query0,
+    const AttentionDropoutParams& dropout, bool causal, const AttentionHeadView& head, int query0,
     int key0, int row_lane, int key_column0, const float (&lse)[Tiles::kQueryRows],
     const float (&delta)[Tiles::kQueryRows], float (&s)[Tiles::kQueryRows][Tiles::kKeyColumns],
     float (&dp)[Tiles::kQueryRows][Tiles::kKeyColumns]) {
@@ -410,7 +344,7 @@ __device__ __forceinline__ void score_gradients(
     const int i = query0 + row_lane + kRowLanes * r;
     float z[kKeyColumns];
     if (dropout.probability > 0.0f) {
-      dropout_factors<kKeyColumns>(
+      attention_dropout_factors<kKeyColumns>(
           dropout, static_cast<std::uint64_t>((head.bh * T + i) * T + key0 + key_column0), z);
     } else {
       SEQTRAIN_UNROLL
@@ -444,8 +378,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
   float* v_tile = k_tile + kBk * kPitch;   // [Bk, d]
   float* ds_tile = v_tile + kBk * kPitch;  // [Bq, Bk]
 
-  const AttentionHead head =
-      attention_head(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
+  const AttentionHeadView head =
+      attention_head_view(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
   const int T = head.steps, L = head.length;
   const int query0 = blockIdx.x * kBq;
   const int row_lane = threadIdx.x / kColumnLanes, column_lane = threadIdx.x % kColumnLanes;
@@ -545,8 +479,8 @@ __global__ void __launch_bounds__(kAttentionThreads)
   float* pz_tile = do_tile + kBq * kPitch;       // [Bq, Bk]: p_ij z_ij
   float* ds_tile = pz_tile + kBq * kScorePitch;  // [Bq, Bk]
 
-  const AttentionHead head =
-      attention_head(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
+  const AttentionHeadView head =
+      attention_head_view(args.steps, args.heads, kD, args.key_lengths, args.bad_length);
   const int T = head.steps, L = head.length;
   const int key0 = blockIdx.x * kBk;
   const int row_lane = threadIdx.x / kColumnLanes, column_lane = threadIdx.x % kColumnLanes;

@@ -1,11 +1,10 @@
-// Device helpers of the tensor-core attention kernels
-// (kernels/attention_tensor_core.cu): where a block's (batch, head) lies in
-// qkv and context, with its clamped key length, and the dropout factors of a
-// run of adjacent key columns. kernels/attention.cu has its own copies of both
-// (attention_head, dropout_factors), to be replaced by this header once the
-// concurrent edits of attention.cu have landed. Dropout numbering is Backend's
-// AttentionDropout: element n is word n % 4 of Philox block n / 4, kept when
-// its uniform is >= probability, then scaled by 1 / (1 - probability).
+// Device helpers of both attention kernel families (kernels/attention.cu,
+// fp32 FMA; kernels/attention_tensor_core.cu, WMMA): where a block's (batch,
+// head) lies in qkv and context, with its clamped key length, and the dropout
+// factors of a run of adjacent key columns. Dropout numbering is Backend's
+// AttentionDropout: element n (plus first_index, a data-parallel rank's
+// offset into the global batch) is word n % 4 of Philox block n / 4, kept
+// when its uniform is >= probability, then scaled by 1 / (1 - probability).
 #pragma once
 
 #include <cstdint>
@@ -60,6 +59,7 @@ __device__ __forceinline__ void attention_dropout_factors(const AttentionDropout
                                                           std::uint64_t first,
                                                           float (&factor)[kCount]) {
   constexpr int kBlocks = (kCount + 3) / 4 + 1;
+  first += dropout.first_index;  // a data-parallel rank's rows of the global batch
   const std::uint64_t first_block = first >> 2;
   const std::uint64_t last_block = (first + kCount - 1) >> 2;
   const unsigned offset = static_cast<unsigned>(first & 3);

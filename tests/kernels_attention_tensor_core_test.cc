@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "attention_test_case.h"
 #include "kernel_test_storage.h"
 #include "kernels/attention_tensor_core.h"
 #include "kernels/bad_index.h"
@@ -38,17 +39,6 @@ namespace {
 using kernels::AttentionBackwardArgs;
 using kernels::AttentionForwardArgs;
 
-struct AttentionCase {
-  std::int64_t batch = 2, steps = 0, heads = 2, head_dim = 0;
-  std::vector<std::int32_t> key_lengths;
-  float dropout = 0.0f;
-  bool causal = false;
-
-  Shape qkv_shape() const { return {batch, steps, 3, heads, head_dim}; }
-  Shape context_shape() const { return {batch, steps, heads * head_dim}; }
-  Shape log_sum_exp_shape() const { return {batch, heads, steps}; }
-  AttentionDropout dropout_args() const { return {dropout, 1234, 5, 6}; }
-};
 
 struct Tolerance {
   double atol, rtol;
@@ -170,7 +160,7 @@ class PlainAttention {
     const AttentionDropout d = c_.dropout_args();
     const auto element =
         static_cast<std::uint64_t>(((b * c_.heads + h) * c_.steps + i) * c_.steps + j);
-    return philox_uniform(d.seed, d.stream, d.step, element) >= d.probability
+    return philox_uniform(d.seed, d.stream, d.step, element + d.first_index) >= d.probability
                ? 1.0 / (1.0 - static_cast<double>(d.probability))
                : 0.0;
   }
@@ -242,7 +232,7 @@ AttentionResult run_kernels(const AttentionCase& c, const Inputs& in,
   forward.head_dim = static_cast<std::int32_t>(c.head_dim);
   forward.qkv = qkv.data();
   forward.key_lengths = lengths.data();
-  forward.dropout = {dropout.probability, dropout.seed, dropout.stream, dropout.step};
+  forward.dropout = kernel_dropout(dropout);
   forward.context = context.data();
   forward.log_sum_exp = log_sum_exp.data();
   forward.bad_length = bad_length;
@@ -359,6 +349,11 @@ TEST(AttentionTensorCoreKernels, DropoutRecomputesSerialsMask) {
   // context by ~0.1, far outside the tolerance.
   expect_kernels_match<__nv_bfloat16>({2, 45, 1, 64, {45, 30}, 0.2f}, kBf16Tolerance);
   expect_kernels_match<__nv_bfloat16>({1, 23, 2, 128, {21}, 0.1f}, kBf16Tolerance, 29);
+  // A data-parallel rank's rows start at an offset into the global batch's
+  // numbering (an odd one, across Philox blocks of four): its masks are serial's there.
+  AttentionCase offset{2, 45, 1, 64, {45, 30}, 0.2f};
+  offset.first_index = 2 * 45 * 45 + 7;
+  expect_kernels_match<__nv_bfloat16>(offset, kBf16Tolerance);
 }
 
 TEST(AttentionTensorCoreKernels, CausalWithPaddingMatchesPlainAttention) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "io/safetensors.h"
+#include "attention_test_case.h"
 #include "kernel_test_storage.h"
 #include "kernels/attention.h"
 #include "test_support.h"
@@ -34,17 +35,6 @@ namespace {
 using kernels::AttentionBackwardArgs;
 using kernels::AttentionForwardArgs;
 
-struct AttentionCase {
-  std::int64_t batch = 2, steps = 0, heads = 2, head_dim = 0;
-  std::vector<std::int32_t> key_lengths;
-  float dropout = 0.0f;
-  bool causal = false;
-
-  Shape qkv_shape() const { return {batch, steps, 3, heads, head_dim}; }
-  Shape context_shape() const { return {batch, steps, heads * head_dim}; }
-  Shape log_sum_exp_shape() const { return {batch, heads, steps}; }
-  AttentionDropout dropout_args() const { return {dropout, 1234, 5, 6}; }
-};
 
 struct Tolerance {
   double atol, rtol;
@@ -82,9 +72,6 @@ SerialAttention run_serial(const AttentionCase& c, std::uint64_t seed) {
   return s;
 }
 
-kernels::AttentionDropoutParams kernel_dropout(const AttentionDropout& dropout) {
-  return {dropout.probability, dropout.seed, dropout.stream, dropout.step};
-}
 
 template <class Storage>
 struct KernelAttention {
@@ -219,6 +206,11 @@ TEST(AttentionKernels, DropoutRecomputesSerialsMaskForwardAndBackward) {
   // key-tile starts put the Philox blocks (4 elements each) across run edges.
   expect_kernels_match_serial<float>({2, 67, 1, 64, {67, 45}, 0.2f}, kFloatTolerance);
   expect_kernels_match_serial<float>({2, 17, 2, 32, {13, 17}, 0.2f}, kFloatTolerance, 23);
+  // A data-parallel rank's rows start at an odd offset into the global batch's
+  // numbering (across Philox blocks of four): its masks are serial's there.
+  AttentionCase offset{2, 17, 2, 32, {13, 17}, 0.2f};
+  offset.first_index = 4 * 17 * 17 + 5;
+  expect_kernels_match_serial<float>(offset, kFloatTolerance);
 }
 
 TEST(AttentionKernels, Bf16StorageWithFp32MathMatchesSerial) {
