@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_test_support.h"
+#include "io/read_file.h"
 
 namespace seqtrain {
 namespace {
@@ -50,6 +51,8 @@ TEST_F(CliPredict, ClassificationScoresAFileAsEvalScoresItsValidationData) {
                     "training: {steps: 30, eval_every: 0, log_every: 10, "
                     "optimizer: {learning_rate: 0.01}, schedule: {warmup_steps: 1}}\n");
   ASSERT_EQ(run_seqtrain("train " + config.string()).exit_code, 0);
+  // The training run's own validation records stay short.
+  EXPECT_EQ(read_file(run / "metrics.jsonl").find("confusion_matrix"), std::string::npos);
 
   const CommandResult eval = run_seqtrain("eval " + run.string(), false);
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
@@ -63,6 +66,10 @@ TEST_F(CliPredict, ClassificationScoresAFileAsEvalScoresItsValidationData) {
   EXPECT_DOUBLE_EQ(got["accuracy"].get<double>(), expected["accuracy"].get<double>());
   EXPECT_NEAR(got["loss"].get<double>(), expected["loss"].get<double>(),
               1e-5 * expected["loss"].get<double>());
+  // eval counts its confusion matrix from the validation batches, eval --data
+  // from the file's predictions: the same counts and per-class figures.
+  EXPECT_EQ(got["confusion_matrix"], expected["confusion_matrix"]);
+  EXPECT_EQ(got["per_class"], expected["per_class"]);
   // The confusion matrix (rows expected, columns predicted) accounts for every example.
   const auto counts = got["confusion_matrix"]["counts"];
   const auto labels = got["confusion_matrix"]["labels"];

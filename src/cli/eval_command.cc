@@ -55,7 +55,8 @@ void register_eval_command(CLI::App& app, CommandRegistry& commands) {
     if (!options->data.empty()) return evaluate_file(*options);
     TrainedTask run = load_trained_task(options->run_dir, options->checkpoint, options->device);
     nlohmann::json result =
-        run.task->evaluate(options->batches > 0 ? options->batches : kAllValidationBatches);
+        run.task->evaluate_in_detail(options->batches > 0 ? options->batches
+                                                          : kAllValidationBatches);
     result["checkpoint"] = run.checkpoint.string();
     std::cout << result.dump() << "\n";
     return 0;

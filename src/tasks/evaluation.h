@@ -11,8 +11,11 @@
 
 namespace seqtrain {
 
-// Over the first config.training.eval_batches validation batches.
+// Over the first config.training.eval_batches validation batches. With
+// class_names (classification), also the per-class precision, recall, F1 and
+// the confusion matrix (tasks/confusion_matrix.h).
 nlohmann::json evaluate_sequence_task(SequenceRunner& runner, const SequenceDataset& dataset,
-                                      const RunConfig& config);
+                                      const RunConfig& config,
+                                      const std::vector<std::string>* class_names = nullptr);
 
 }  // namespace seqtrain

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "data/sequence_batch.h"
+#include "tasks/confusion_matrix.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {
@@ -179,31 +180,7 @@ std::int64_t argmax(const std::vector<double>& values) {
 struct Scores {
   double loss_sum = 0.0;
   std::int64_t rows = 0, correct = 0;
-  std::vector<std::vector<std::int64_t>> confusion;  // [expected][predicted]
 };
-
-nlohmann::json classification_metrics(const Scores& scores, const std::vector<std::string>& names) {
-  nlohmann::json per_class = nlohmann::json::object();
-  for (std::size_t k = 0; k < names.size(); ++k) {
-    std::int64_t true_positive = scores.confusion[k][k], predicted = 0, actual = 0;
-    for (std::size_t j = 0; j < names.size(); ++j) {
-      predicted += scores.confusion[j][k];
-      actual += scores.confusion[k][j];
-    }
-    const double precision = predicted == 0 ? 0.0 : static_cast<double>(true_positive) / predicted;
-    const double recall = actual == 0 ? 0.0 : static_cast<double>(true_positive) / actual;
-    per_class[names[k]] = {
-        {"precision", precision},
-        {"recall", recall},
-        {"f1", precision + recall == 0.0 ? 0.0 : 2 * precision * recall / (precision + recall)},
-        {"support", actual}};
-  }
-  return {{"examples", scores.rows},
-          {"loss", scores.loss_sum / static_cast<double>(scores.rows)},
-          {"accuracy", static_cast<double>(scores.correct) / static_cast<double>(scores.rows)},
-          {"per_class", per_class},
-          {"confusion_matrix", {{"labels", names}, {"counts", scores.confusion}}}};
-}
 
 }  // namespace
 
@@ -224,7 +201,7 @@ Predictions predict_lines(SequenceRunner& runner, const PredictionInputs& inputs
 
   Scores scores;
   const std::size_t classes = task == Task::classification ? inputs.class_names->size() : 0;
-  scores.confusion.assign(classes, std::vector<std::int64_t>(classes, 0));
+  ConfusionMatrix confusion(classes > 0 ? *inputs.class_names : std::vector<std::string>{});
   const std::int64_t rows = config.data.batch_size, steps = config.data.sequence_length;
   for (std::size_t first = 0; first < examples.size(); first += static_cast<std::size_t>(rows)) {
     const std::size_t count = std::min(examples.size() - first, static_cast<std::size_t>(rows));
@@ -255,7 +232,7 @@ Predictions predict_lines(SequenceRunner& runner, const PredictionInputs& inputs
           record["expected"] = (*inputs.class_names)[*example.label];
           scores.loss_sum -= log_p[*example.label];
           scores.correct += best == *example.label;
-          ++scores.confusion[*example.label][best];
+          confusion.add(*example.label, best);
           ++scores.rows;
         }
       } else {
@@ -298,7 +275,11 @@ Predictions predict_lines(SequenceRunner& runner, const PredictionInputs& inputs
     const double mean = scores.loss_sum / static_cast<double>(scores.rows);
     switch (task) {
       case Task::classification:
-        result.metrics = classification_metrics(scores, *inputs.class_names);
+        result.metrics = {{"examples", scores.rows},
+                          {"loss", mean},
+                          {"accuracy", static_cast<double>(scores.correct) /
+                                           static_cast<double>(scores.rows)}};
+        result.metrics.update(confusion.to_json());
         break;
       case Task::charlm:
         result.metrics = {{"characters", scores.rows},

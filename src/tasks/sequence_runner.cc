@@ -77,7 +77,8 @@ ModelInputs sequence_inputs(const SequenceBatch& batch) {
 }
 
 TaskMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
-                                const RunContext& context, std::vector<Tensor>& state) {
+                                const RunContext& context, std::vector<Tensor>& state,
+                                Tensor* output_out) {
   const int steps = static_cast<int>(batch.steps());
   const int rows = static_cast<int>(batch.batch_size());
   CachedGraph& cached = graph_for(steps, rows, training);
@@ -118,10 +119,11 @@ TaskMetrics SequenceRunner::run(const SequenceBatch& batch, bool training,
   std::int64_t tokens = 0;
   for (std::int32_t length : batch.lengths.span<std::int32_t>()) tokens += length;
   if (!std::isfinite(loss)) return {static_cast<double>(loss), 1, 0, tokens};
-  Tensor output = model_->spec().task == Task::adding
+  Tensor output = model_->spec().task == Task::adding && output_out == nullptr
                       ? Tensor()
                       : executor.value_to_host(cached.ids.output);
   TaskMetrics metrics = score(model_->spec().task, output, batch, loss);
+  if (output_out != nullptr) *output_out = std::move(output);
   metrics.tokens = tokens;
   return metrics;
 }
@@ -130,10 +132,10 @@ TaskMetrics SequenceRunner::train_batch(const SequenceBatch& batch, const RunCon
   return run(batch, true, context, training_state_);
 }
 
-TaskMetrics SequenceRunner::evaluate_batch(const SequenceBatch& batch) {
+TaskMetrics SequenceRunner::evaluate_batch(const SequenceBatch& batch, Tensor* output) {
   RunContext context;
   context.training = false;
-  return run(batch, false, context, evaluation_state_);
+  return run(batch, false, context, evaluation_state_, output);
 }
 
 Tensor SequenceRunner::predict_batch(const SequenceBatch& batch) {

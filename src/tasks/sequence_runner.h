@@ -29,7 +29,9 @@ class SequenceRunner {
   // metrics' tokens are the batch's valid steps (the sum of its lengths).
   TaskMetrics train_batch(const SequenceBatch& batch, const RunContext& context);
   // Forward only, with the evaluation state stream (reset by reset_evaluation_state).
-  TaskMetrics evaluate_batch(const SequenceBatch& batch);
+  // output, when given, receives the model's output on the host (logits or
+  // predictions; undefined when the loss is not finite).
+  TaskMetrics evaluate_batch(const SequenceBatch& batch, Tensor* output = nullptr);
   void reset_evaluation_state() { evaluation_state_.clear(); }
   // Forward only on one batch, every row from a zero state: the model's
   // output on the host (logits [rows, classes]; adding: predictions [B, 1]).
@@ -54,7 +56,7 @@ class SequenceRunner {
   GraphShape graph_shape(int steps, int batch) const;
   CachedGraph& graph_for(int steps, int batch, bool training);
   TaskMetrics run(const SequenceBatch& batch, bool training, const RunContext& context,
-                  std::vector<Tensor>& state);
+                  std::vector<Tensor>& state, Tensor* output_out = nullptr);
 
   const SequenceModel* model_;
   Backend* backend_;

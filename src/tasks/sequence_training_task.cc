@@ -103,6 +103,12 @@ class SequenceTrainingTask final : public TrainingTask {
     return evaluate_sequence_task(runner_, *data_.dataset, config);
   }
 
+  nlohmann::json evaluate_in_detail(std::int64_t max_batches) override {
+    RunConfig config = config_;
+    config.training.eval_batches = max_batches;
+    return evaluate_sequence_task(runner_, *data_.dataset, config, &data_.class_names);
+  }
+
   void save_state(nlohmann::json& trainer_state, std::vector<NamedTensor>& tensors) const override {
     trainer_state["data_position"] = data_.dataset->position_json();
     const std::vector<Tensor>& carried = runner_.training_state();

@@ -50,6 +50,11 @@ class TrainingTask {
   virtual void describe_training(const TaskMetrics& window, nlohmann::json& record) const = 0;
   // Validation metrics over the first max_batches validation batches.
   virtual nlohmann::json evaluate(std::int64_t max_batches) = 0;
+  // The same with what `seqtrain eval` adds for a person (classification:
+  // per-class precision and recall and the confusion matrix).
+  virtual nlohmann::json evaluate_in_detail(std::int64_t max_batches) {
+    return evaluate(max_batches);
+  }
 
   // The task's part of a checkpoint's trainer state: JSON (the data position)
   // written into the trainer_state object, and tensors (carried state) added
