@@ -94,6 +94,14 @@ TEST_F(CliMlm, TrainWritesHuggingFaceCheckpointsAndEvalReproducesValidation) {
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   EXPECT_NE(trained.output.find("masked-LM data prepared into"), std::string::npos)
       << trained.output;
+  // Set-up says what it does while SentencePiece trains silently.
+  EXPECT_NE(trained.output.find("data preparation: training a " +
+                                std::to_string(testing::kSmallVocabSize) +
+                                "-piece SentencePiece tokenizer on"),
+            std::string::npos)
+      << trained.output;
+  EXPECT_NE(trained.output.find("data preparation: tokenizer trained in"), std::string::npos)
+      << trained.output;
 
   const fs::path last = run / "checkpoints" / "step_8";
   for (const char* file : {"model.safetensors", "optimizer.safetensors", "trainer_state.json",

@@ -39,8 +39,12 @@ void register_data_command(CLI::App& app, CommandRegistry& commands) {
       ->capture_default_str();
   commands.add(prepare, [options] {
     const SentencePieceTokenizer tokenizer = SentencePieceTokenizer::load(options->tokenizer);
+    TokenShardsOptions shard_options = options->shards;
+    shard_options.progress = [](const std::string& message) {
+      std::fprintf(stderr, "data prepare: %s\n", message.c_str());
+    };
     const TokenShards shards =
-        TokenShards::prepare(options->input, tokenizer, options->output, options->shards);
+        TokenShards::prepare(options->input, tokenizer, options->output, shard_options);
     fmt::print(
         "prepared: {} (train: {} documents, {} tokens; validation: {} documents, {} "
         "tokens; {} ids)\n",

@@ -1,5 +1,6 @@
 #include "data/mlm_corpus_preparation.h"
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -82,8 +83,20 @@ PreparedMlmCorpus prepare_mlm_corpus(const MlmCorpusOptions& options) {
                                 options.cache_directory.string(), error.message()));
   // No record while the cache changes: an interrupted rebuild is redone.
   std::filesystem::remove(options.cache_directory / kRecordFileName, error);
+  // SentencePiece says nothing while it trains: say what it is doing, and how
+  // long it took.
+  const auto started = std::chrono::steady_clock::now();
+  if (options.shards.progress)
+    options.shards.progress(fmt::format(
+        "training a {}-piece SentencePiece tokenizer on {:.1f} MB of text (no progress until it "
+        "ends)",
+        options.tokenizer.vocab_size, static_cast<double>(corpus.size()) / 1e6));
   SentencePieceTokenizer tokenizer = SentencePieceTokenizer::train(
       options.corpus, options.cache_directory / "tokenizer", options.tokenizer);
+  if (options.shards.progress)
+    options.shards.progress(fmt::format(
+        "tokenizer trained in {:.1f} s; tokenising the corpus into shards",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
   auto shards = std::make_shared<const TokenShards>(TokenShards::prepare(
       options.corpus, tokenizer, options.cache_directory / "shards", options.shards));
   request["tokenizer_checksum"] = tokenizer.checksum();

@@ -30,7 +30,7 @@ struct MlmCorpusOptions {
   // moved); without one, the missing corpus is the error as usual.
   bool reuse_without_corpus = false;
   TokenizerTrainingOptions tokenizer = {};
-  TokenShardsOptions shards = {};
+  TokenShardsOptions shards = {};  // its progress also hears of the tokenizer's training
 };
 
 struct PreparedMlmCorpus {

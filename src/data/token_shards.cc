@@ -1,6 +1,7 @@
 #include "data/token_shards.h"
 
 #include <algorithm>
+#include <chrono>
 #include <bit>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -248,9 +249,19 @@ TokenShards TokenShards::prepare(const std::filesystem::path& corpus,
                                   options.max_tokens_per_shard));
   const std::string text = read_text_file(corpus, "corpus");
   EncodedDocuments all;
-  for (const std::string& document : split_corpus_documents(text)) {
+  const std::vector<std::string> documents = split_corpus_documents(text);
+  double bytes_total = 0.0, bytes_done = 0.0;
+  for (const std::string& document : documents) bytes_total += static_cast<double>(document.size());
+  auto last_report = std::chrono::steady_clock::now();
+  for (const std::string& document : documents) {
     const std::vector<std::int32_t> ids = tokenizer.encode(document);
     if (!ids.empty()) all.add(ids);
+    bytes_done += static_cast<double>(document.size());
+    if (options.progress && std::chrono::steady_clock::now() - last_report > std::chrono::seconds(5)) {
+      last_report = std::chrono::steady_clock::now();
+      options.progress(fmt::format("tokenised {:.1f} of {:.1f} MB ({:.0f}%)", bytes_done / 1e6,
+                                   bytes_total / 1e6, 100.0 * bytes_done / bytes_total));
+    }
   }
   const std::int64_t document_count = all.count();
   if (document_count == 0)

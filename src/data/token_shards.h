@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -52,6 +53,9 @@ struct TokenShardsOptions {
   // A shard closes at the first document boundary at or past this many tokens
   // (a longer document makes a shard of its own).
   std::int64_t max_tokens_per_shard = std::int64_t{1} << 26;
+  // Told how tokenising goes ("tokenised 120.0 of 480.0 MB (25%)"), about
+  // every few seconds, when set; not part of what the shards depend on.
+  std::function<void(const std::string&)> progress = nullptr;
 };
 
 // The blank-line-separated documents of a corpus: each a run of lines with

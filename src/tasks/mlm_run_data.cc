@@ -24,6 +24,8 @@ TokenShardsOptions shard_options(const RunConfig& config) {
   TokenShardsOptions options;
   options.validation_fraction = config.data.validation_fraction;
   options.split_seed = kSplitSeed;
+  // Long preparations (tokenizer training, tokenising a large corpus) say how they go.
+  options.progress = [](const std::string& message) { spdlog::info("data preparation: {}", message); };
   return options;
 }
 
