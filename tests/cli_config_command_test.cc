@@ -101,6 +101,15 @@ TEST_F(CliConfig, AResumeThatChangesTheModelNamesTheKeyAndBothValues) {
   expect_user_error(
       run_seqtrain("train --resume " + run.string() + " --set data.sequence_length=9"),
       "data.sequence_length would be 9, but the run has 6");
+  // A bad --set during a resume is reported against the --set, not against
+  // the run's config.yaml it is applied to.
+  const CommandResult bad_value =
+      run_seqtrain("train --resume " + run.string() + " --set training.steps=-5");
+  expect_user_error(bad_value, "--set training.steps=-5: must be >= 1");
+  EXPECT_EQ(bad_value.output.find("config.yaml"), std::string::npos) << bad_value.output;
+  expect_user_error(run_seqtrain("train --resume " + run.string() + " --set training.stepz=5"),
+                    "--set training.stepz=5: unknown key 'training.stepz' (did you mean "
+                    "'training.steps'?)");
   // Keys outside task, model and data may change.
   EXPECT_EQ(run_seqtrain("train --resume " + run.string() + " --set training.steps=3").exit_code, 0);
 }
