@@ -50,16 +50,19 @@ __device__ __forceinline__ AttentionHeadView attention_head_view(int steps, int 
   return head;
 }
 
-// factor[c] = z for the dropout elements first, first + 1, ..., first + kCount - 1.
+// factor[c] = z for the dropout elements first, first + 1, ..., first + kCount - 1
+// (plus dropout.first_index when kWithOffset; the tensor-core kernels draw
+// without it, which keeps their d 128 forward free of spills on sm_90, and
+// refuse an offset: kernels/attention_tensor_core.h).
 // The run touches at most (kCount + 2) / 4 + 1 Philox blocks; words are picked
 // with compile-time indices (c + offset, offset = first % 4) so they stay in
 // registers.
-template <int kCount>
+template <int kCount, bool kWithOffset = true>
 __device__ __forceinline__ void attention_dropout_factors(const AttentionDropoutParams& dropout,
                                                           std::uint64_t first,
                                                           float (&factor)[kCount]) {
   constexpr int kBlocks = (kCount + 3) / 4 + 1;
-  first += dropout.first_index;  // a data-parallel rank's rows of the global batch
+  if constexpr (kWithOffset) first += dropout.first_index;  // a data-parallel rank's rows
   const std::uint64_t first_block = first >> 2;
   const std::uint64_t last_block = (first + kCount - 1) >> 2;
   const unsigned offset = static_cast<unsigned>(first & 3);

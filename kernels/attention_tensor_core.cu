@@ -369,7 +369,7 @@ __global__ void __launch_bounds__(Tiles::kThreads)
     const float correction = __expf(row_max - base);  // 0 at the first tile
     float z[kRowColumns];
     if (args.dropout.probability > 0.0f) {
-      attention_dropout_factors<kRowColumns>(
+      attention_dropout_factors<kRowColumns, false>(
           args.dropout, static_cast<std::uint64_t>((head.bh * T + i) * T + key0 + column0), z);
     } else {
       SEQTRAIN_UNROLL
@@ -504,7 +504,7 @@ __global__ void __launch_bounds__(Tiles::kThreads)
 
     float z[kRowColumns];
     if (args.dropout.probability > 0.0f) {
-      attention_dropout_factors<kRowColumns>(
+      attention_dropout_factors<kRowColumns, false>(
           args.dropout, static_cast<std::uint64_t>((head.bh * T + i) * T + key0 + column0), z);
     } else {
       SEQTRAIN_UNROLL
@@ -638,7 +638,7 @@ __global__ void __launch_bounds__(Tiles::kThreads)
       const int i = query0 + row;
       float z[kRowColumns];
       if (args.dropout.probability > 0.0f) {
-        attention_dropout_factors<kRowColumns>(
+        attention_dropout_factors<kRowColumns, false>(
             args.dropout, static_cast<std::uint64_t>((head.bh * T + i) * T + warp_key0 + column0),
             z);
       } else {
@@ -700,7 +700,11 @@ unsigned tile_count(std::int32_t steps, int tile) {
 
 // Shapes every entry point checks; false when there is no work.
 bool check_shape(const char* entry, std::int32_t batch, std::int32_t steps, std::int32_t heads,
-                 std::int32_t head_dim) {
+                 std::int32_t head_dim, const AttentionDropoutParams& dropout) {
+  if (dropout.probability > 0.0f && dropout.first_index != 0)
+    throw std::invalid_argument(std::string("kernels::") + entry +
+                                ": no data-parallel dropout offset (first_index) on tensor cores; "
+                                "attention.cu's kernels draw it");
   if (!attention_tensor_core_supports_head_dim(head_dim))
     throw std::invalid_argument(std::string("kernels::") + entry + ": head dim " +
                                 std::to_string(head_dim) +
@@ -742,7 +746,7 @@ void launch_backward(const AttentionBackwardArgs<Storage>& args, bool causal, cu
 template <class Storage>
 void dispatch_forward(const AttentionForwardArgs<Storage>& args, bool causal, cudaStream_t stream) {
   if (!check_shape("attention_tensor_core_forward", args.batch, args.steps, args.heads,
-                   args.head_dim))
+                   args.head_dim, args.dropout))
     return;
   if (args.head_dim == 64) return launch_forward<Storage, 64>(args, causal, stream);
   launch_forward<Storage, 128>(args, causal, stream);
@@ -752,7 +756,7 @@ template <class Storage>
 void dispatch_backward(const AttentionBackwardArgs<Storage>& args, bool causal,
                        cudaStream_t stream) {
   if (!check_shape("attention_tensor_core_backward", args.batch, args.steps, args.heads,
-                   args.head_dim))
+                   args.head_dim, args.dropout))
     return;
   if (args.workspace == nullptr)
     throw std::invalid_argument(
@@ -767,29 +771,29 @@ bool attention_tensor_core_supports_head_dim(std::int32_t head_dim) {
   return head_dim == 64 || head_dim == 128;
 }
 
-void attention_tensor_core_forward(const AttentionForwardArgs<float>& args, bool causal,
+void attention_tensor_core_forward(const AttentionForwardArgs<float>& args,
                                    cudaStream_t stream) {
-  dispatch_forward(args, causal, stream);
+  dispatch_forward(args, args.causal, stream);
 }
-void attention_tensor_core_forward(const AttentionForwardArgs<__nv_bfloat16>& args, bool causal,
+void attention_tensor_core_forward(const AttentionForwardArgs<__nv_bfloat16>& args,
                                    cudaStream_t stream) {
-  dispatch_forward(args, causal, stream);
+  dispatch_forward(args, args.causal, stream);
 }
-void attention_tensor_core_forward(const AttentionForwardArgs<__half>& args, bool causal,
+void attention_tensor_core_forward(const AttentionForwardArgs<__half>& args,
                                    cudaStream_t stream) {
-  dispatch_forward(args, causal, stream);
+  dispatch_forward(args, args.causal, stream);
 }
-void attention_tensor_core_backward(const AttentionBackwardArgs<float>& args, bool causal,
+void attention_tensor_core_backward(const AttentionBackwardArgs<float>& args,
                                     cudaStream_t stream) {
-  dispatch_backward(args, causal, stream);
+  dispatch_backward(args, args.causal, stream);
 }
-void attention_tensor_core_backward(const AttentionBackwardArgs<__nv_bfloat16>& args, bool causal,
+void attention_tensor_core_backward(const AttentionBackwardArgs<__nv_bfloat16>& args,
                                     cudaStream_t stream) {
-  dispatch_backward(args, causal, stream);
+  dispatch_backward(args, args.causal, stream);
 }
-void attention_tensor_core_backward(const AttentionBackwardArgs<__half>& args, bool causal,
+void attention_tensor_core_backward(const AttentionBackwardArgs<__half>& args,
                                     cudaStream_t stream) {
-  dispatch_backward(args, causal, stream);
+  dispatch_backward(args, args.causal, stream);
 }
 
 }  // namespace seqtrain::kernels

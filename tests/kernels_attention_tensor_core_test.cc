@@ -39,7 +39,6 @@ namespace {
 using kernels::AttentionBackwardArgs;
 using kernels::AttentionForwardArgs;
 
-
 struct Tolerance {
   double atol, rtol;
 };
@@ -236,7 +235,8 @@ AttentionResult run_kernels(const AttentionCase& c, const Inputs& in,
   forward.context = context.data();
   forward.log_sum_exp = log_sum_exp.data();
   forward.bad_length = bad_length;
-  kernels::attention_tensor_core_forward(forward, c.causal, nullptr);
+  forward.causal = c.causal;
+  kernels::attention_tensor_core_forward(forward, nullptr);
 
   std::vector<float> workspace = nan_filled<float>(static_cast<std::int64_t>(
       kernels::attention_workspace_bytes(forward.batch, forward.steps, forward.heads) /
@@ -255,7 +255,8 @@ AttentionResult run_kernels(const AttentionCase& c, const Inputs& in,
   backward.dqkv = dqkv.data();
   backward.workspace = workspace.data();
   backward.bad_length = bad_length;
-  kernels::attention_tensor_core_backward(backward, c.causal, nullptr);
+  backward.causal = c.causal;
+  kernels::attention_tensor_core_backward(backward, nullptr);
 
   AttentionResult k;
   k.context = storage_tensor(context, c.context_shape());
@@ -349,11 +350,15 @@ TEST(AttentionTensorCoreKernels, DropoutRecomputesSerialsMask) {
   // context by ~0.1, far outside the tolerance.
   expect_kernels_match<__nv_bfloat16>({2, 45, 1, 64, {45, 30}, 0.2f}, kBf16Tolerance);
   expect_kernels_match<__nv_bfloat16>({1, 23, 2, 128, {21}, 0.1f}, kBf16Tolerance, 29);
-  // A data-parallel rank's rows start at an offset into the global batch's
-  // numbering (an odd one, across Philox blocks of four): its masks are serial's there.
+}
+
+// A data-parallel rank's dropout offset is attention.cu's to draw (the cuda
+// backend routes it there: CudaBackendOps.AttentionWithARanksDropoutOffset...).
+TEST(AttentionTensorCoreKernels, ADropoutOffsetIsRefused) {
   AttentionCase offset{2, 45, 1, 64, {45, 30}, 0.2f};
   offset.first_index = 2 * 45 * 45 + 7;
-  expect_kernels_match<__nv_bfloat16>(offset, kBf16Tolerance);
+  EXPECT_THROW(expect_kernels_match<__nv_bfloat16>(offset, kBf16Tolerance),
+               std::invalid_argument);
 }
 
 TEST(AttentionTensorCoreKernels, CausalWithPaddingMatchesPlainAttention) {
@@ -429,7 +434,7 @@ TEST(AttentionTensorCoreKernels, UnsupportedHeadDimIsRejected) {
   args.steps = 4;
   args.heads = 1;
   args.head_dim = 32;
-  EXPECT_THROW(kernels::attention_tensor_core_forward(args, false, nullptr), std::invalid_argument);
+  EXPECT_THROW(kernels::attention_tensor_core_forward(args, nullptr), std::invalid_argument);
   EXPECT_FALSE(kernels::attention_tensor_core_supports_head_dim(32));
   EXPECT_TRUE(kernels::attention_tensor_core_supports_head_dim(64));
   EXPECT_TRUE(kernels::attention_tensor_core_supports_head_dim(128));

@@ -35,7 +35,6 @@ namespace {
 using kernels::AttentionBackwardArgs;
 using kernels::AttentionForwardArgs;
 
-
 struct Tolerance {
   double atol, rtol;
 };

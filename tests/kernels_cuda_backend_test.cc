@@ -231,6 +231,39 @@ TEST(CudaBackendOps, AttentionMatchesSerial) {
   }
 }
 
+// A data-parallel rank's attention dropout (first_index != 0) is drawn by the
+// fp32 kernels even under bf16 precision (the tensor-core kernels refuse an
+// offset): the same result as fp32 precision, bit for bit, and serial's masks.
+TEST(CudaBackendOps, AttentionWithARanksDropoutOffsetTakesTheFp32KernelsUnderBf16) {
+  SerialBackend serial;
+  const std::int64_t B = 2, T = 19, heads = 1, d = 64;
+  const AttentionDropout dropout{0.1f, 3, 11, 5, 2 * 19 * 19 + 3};
+  const Tensor qkv = random_tensor({B, T, 3, heads, d}, 68);
+  const Tensor key_lengths = Tensor::from_vector(std::vector<std::int32_t>{19, 11}, {B});
+  const Tensor dcontext = random_tensor({B, T, heads * d}, 69);
+  Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
+  Tensor dqkv = Tensor::zeros(qkv.shape());
+  serial.attention_forward(qkv, key_lengths, false, dropout, context, lse);
+  serial.attention_backward(qkv, key_lengths, false, context, lse, dcontext, dropout, dqkv);
+  const auto run = [&](Precision precision) {
+    CudaBackend cuda(0);
+    cuda.set_gemm_precision(precision);
+    const Tensor qkv_device = to_device(cuda, qkv), lengths_device = to_device(cuda, key_lengths);
+    Tensor context_device = cuda.allocate(context.shape(), DType::f32);
+    Tensor lse_device = cuda.allocate(lse.shape(), DType::f32);
+    Tensor dqkv_device = cuda.allocate(qkv.shape(), DType::f32);
+    cuda.attention_forward(qkv_device, lengths_device, false, dropout, context_device, lse_device);
+    cuda.attention_backward(qkv_device, lengths_device, false, context_device, lse_device,
+                            to_device(cuda, dcontext), dropout, dqkv_device);
+    return std::make_pair(to_host(cuda, context_device), to_host(cuda, dqkv_device));
+  };
+  const auto fp32 = run(Precision::fp32), bf16 = run(Precision::bf16);
+  EXPECT_EQ(bf16.first.to_vector(), fp32.first.to_vector());
+  EXPECT_EQ(bf16.second.to_vector(), fp32.second.to_vector());
+  EXPECT_TRUE(tensors_close(fp32.first, context, 1e-4, 1e-4));
+  EXPECT_TRUE(tensors_close(fp32.second, dqkv, 1e-4, 1e-4));
+}
+
 // training.precision bf16 runs attention with bf16 products on tensor cores
 // (kernels/attention_tensor_core.cu) where a head size has a kernel (64, 128):
 // within the bf16 tolerance of serial's fp32 attention (operands rounded to

@@ -42,9 +42,13 @@ AttentionShape attention_shape(const Tensor& qkv) {
 
 // bf16 products on tensor cores where precision asks for bf16 and a kernel
 // exists for the head size; the fp32 kernels otherwise.
-bool use_tensor_cores(Precision precision, const AttentionShape& shape) {
+// The tensor-core kernels draw dropout without a data-parallel rank's offset
+// (kernels/attention_tensor_core.h): such calls go to attention.cu's kernels.
+bool use_tensor_cores(Precision precision, const AttentionShape& shape,
+                      const AttentionDropout& dropout) {
   return precision == Precision::bf16 &&
-         kernels::attention_tensor_core_supports_head_dim(shape.head_dim);
+         kernels::attention_tensor_core_supports_head_dim(shape.head_dim) &&
+         (dropout.probability == 0.0f || dropout.first_index == 0);
 }
 
 kernels::AttentionDropoutParams dropout_params(const AttentionDropout& dropout) {
@@ -66,14 +70,14 @@ void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& key_lengths
                                     Tensor& log_sum_exp) {
   const AttentionShape s = attention_shape(qkv);
   unsigned long long* bad_length = defer_index_check(bad_key_length(s.steps));
-  const bool tensor_cores = use_tensor_cores(gemm_precision_, s);
+  const bool tensor_cores = use_tensor_cores(gemm_precision_, s, dropout);
   with_storage(context, "attention_forward", [&]<class S>(S) {
     const kernels::AttentionForwardArgs<S> args{
         s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
         device_data<std::int32_t>(key_lengths), dropout_params(dropout), device_data<S>(context),
         device_data<float>(log_sum_exp), bad_length, causal};
     if (tensor_cores)
-      kernels::attention_tensor_core_forward(args, causal, stream_);
+      kernels::attention_tensor_core_forward(args, stream_);
     else
       kernels::attention_forward(args, stream_);
   });
@@ -87,7 +91,7 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_length
   unsigned long long* bad_length = defer_index_check(bad_key_length(s.steps));
   std::shared_ptr<void> workspace =
       scratch(kernels::attention_workspace_bytes(s.batch, s.steps, s.heads));
-  const bool tensor_cores = use_tensor_cores(gemm_precision_, s);
+  const bool tensor_cores = use_tensor_cores(gemm_precision_, s, dropout);
   with_storage(dqkv, "attention_backward", [&]<class S>(S) {
     const kernels::AttentionBackwardArgs<S> args{
         s.batch, s.steps, s.heads, s.head_dim, device_data<S>(qkv),
@@ -95,7 +99,7 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& key_length
         device_data<float>(log_sum_exp), device_data<S>(dcontext), dropout_params(dropout),
         device_data<S>(dqkv), workspace.get(), bad_length, causal};
     if (tensor_cores)
-      kernels::attention_tensor_core_backward(args, causal, stream_);
+      kernels::attention_tensor_core_backward(args, stream_);
     else
       kernels::attention_backward(args, stream_);
   });
