@@ -31,4 +31,48 @@ inline kernels::AttentionDropoutParams kernel_dropout(const AttentionDropout& dr
   return {dropout.probability, dropout.seed, dropout.stream, dropout.step, dropout.first_index};
 }
 
+// The kernels' arguments for case c on host buffers (device memory under the
+// emulation): the forward's, and the backward's that read its saved outputs.
+template <class Storage>
+kernels::AttentionForwardArgs<Storage> forward_args(const AttentionCase& c, const Storage* qkv,
+                                                    const std::int32_t* key_lengths,
+                                                    Storage* context, float* log_sum_exp,
+                                                    unsigned long long* bad_length = nullptr) {
+  kernels::AttentionForwardArgs<Storage> args;
+  args.batch = static_cast<std::int32_t>(c.batch);
+  args.steps = static_cast<std::int32_t>(c.steps);
+  args.heads = static_cast<std::int32_t>(c.heads);
+  args.head_dim = static_cast<std::int32_t>(c.head_dim);
+  args.qkv = qkv;
+  args.key_lengths = key_lengths;
+  args.dropout = kernel_dropout(c.dropout_args());
+  args.context = context;
+  args.log_sum_exp = log_sum_exp;
+  args.bad_length = bad_length;
+  args.causal = c.causal;
+  return args;
+}
+
+template <class Storage>
+kernels::AttentionBackwardArgs<Storage> backward_args(
+    const kernels::AttentionForwardArgs<Storage>& forward, const Storage* saved_context,
+    const float* saved_log_sum_exp, const Storage* dcontext, Storage* dqkv, void* workspace) {
+  kernels::AttentionBackwardArgs<Storage> args;
+  args.batch = forward.batch;
+  args.steps = forward.steps;
+  args.heads = forward.heads;
+  args.head_dim = forward.head_dim;
+  args.qkv = forward.qkv;
+  args.key_lengths = forward.key_lengths;
+  args.context = saved_context;
+  args.log_sum_exp = saved_log_sum_exp;
+  args.dcontext = dcontext;
+  args.dropout = forward.dropout;
+  args.dqkv = dqkv;
+  args.workspace = workspace;
+  args.bad_length = forward.bad_length;
+  args.causal = forward.causal;
+  return args;
+}
+
 }  // namespace seqtrain::testing

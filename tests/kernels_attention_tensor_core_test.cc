@@ -218,44 +218,21 @@ AttentionResult run_kernels(const AttentionCase& c, const Inputs& in,
   const std::vector<float> saved_lse = expected.log_sum_exp.to_vector();
   const std::vector<std::int32_t>& lengths =
       kernel_lengths != nullptr ? *kernel_lengths : c.key_lengths;
-  const AttentionDropout dropout = c.dropout_args();
 
   std::vector<Storage> context = nan_filled<Storage>(shape_numel(c.context_shape()));
   std::vector<float> log_sum_exp = nan_filled<float>(shape_numel(c.log_sum_exp_shape()));
   std::vector<Storage> dqkv = nan_filled<Storage>(shape_numel(c.qkv_shape()));
 
-  AttentionForwardArgs<Storage> forward;
-  forward.batch = static_cast<std::int32_t>(c.batch);
-  forward.steps = static_cast<std::int32_t>(c.steps);
-  forward.heads = static_cast<std::int32_t>(c.heads);
-  forward.head_dim = static_cast<std::int32_t>(c.head_dim);
-  forward.qkv = qkv.data();
-  forward.key_lengths = lengths.data();
-  forward.dropout = kernel_dropout(dropout);
-  forward.context = context.data();
-  forward.log_sum_exp = log_sum_exp.data();
-  forward.bad_length = bad_length;
-  forward.causal = c.causal;
+  const AttentionForwardArgs<Storage> forward = forward_args(
+      c, qkv.data(), lengths.data(), context.data(), log_sum_exp.data(), bad_length);
   kernels::attention_tensor_core_forward(forward, nullptr);
 
   std::vector<float> workspace = nan_filled<float>(static_cast<std::int64_t>(
       kernels::attention_workspace_bytes(forward.batch, forward.steps, forward.heads) /
       sizeof(float)));
-  AttentionBackwardArgs<Storage> backward;
-  backward.batch = forward.batch;
-  backward.steps = forward.steps;
-  backward.heads = forward.heads;
-  backward.head_dim = forward.head_dim;
-  backward.qkv = qkv.data();
-  backward.key_lengths = lengths.data();
-  backward.context = saved_context.data();
-  backward.log_sum_exp = saved_lse.data();
-  backward.dcontext = dcontext.data();
-  backward.dropout = forward.dropout;
-  backward.dqkv = dqkv.data();
-  backward.workspace = workspace.data();
-  backward.bad_length = bad_length;
-  backward.causal = c.causal;
+  const AttentionBackwardArgs<Storage> backward =
+      backward_args(forward, saved_context.data(), saved_lse.data(), dcontext.data(),
+                    dqkv.data(), workspace.data());
   kernels::attention_tensor_core_backward(backward, nullptr);
 
   AttentionResult k;

@@ -94,36 +94,16 @@ KernelAttention<Storage> run_kernels(const AttentionCase& c, const SerialAttenti
   k.log_sum_exp = nan_filled<float>(s.log_sum_exp.numel());
   k.dqkv = nan_filled<Storage>(s.qkv.numel());
 
-  AttentionForwardArgs<Storage> forward;
-  forward.batch = static_cast<std::int32_t>(c.batch);
-  forward.steps = static_cast<std::int32_t>(c.steps);
-  forward.heads = static_cast<std::int32_t>(c.heads);
-  forward.head_dim = static_cast<std::int32_t>(c.head_dim);
-  forward.qkv = qkv.data();
-  forward.key_lengths = lengths;
-  forward.dropout = kernel_dropout(c.dropout_args());
-  forward.context = k.context.data();
-  forward.log_sum_exp = k.log_sum_exp.data();
-  forward.causal = c.causal;
+  const AttentionForwardArgs<Storage> forward =
+      forward_args(c, qkv.data(), lengths, k.context.data(), k.log_sum_exp.data());
   kernels::attention_forward(forward, nullptr);
 
   std::vector<float> workspace = nan_filled<float>(static_cast<std::int64_t>(
       kernels::attention_workspace_bytes(forward.batch, forward.steps, forward.heads) /
       sizeof(float)));
-  AttentionBackwardArgs<Storage> backward;
-  backward.batch = forward.batch;
-  backward.steps = forward.steps;
-  backward.heads = forward.heads;
-  backward.head_dim = forward.head_dim;
-  backward.qkv = qkv.data();
-  backward.key_lengths = lengths;
-  backward.context = saved_context.data();
-  backward.log_sum_exp = saved_lse.data();
-  backward.dcontext = dcontext.data();
-  backward.dropout = forward.dropout;
-  backward.dqkv = k.dqkv.data();
-  backward.workspace = workspace.data();
-  backward.causal = c.causal;
+  const AttentionBackwardArgs<Storage> backward =
+      backward_args(forward, saved_context.data(), saved_lse.data(), dcontext.data(),
+                    k.dqkv.data(), workspace.data());
   kernels::attention_backward(backward, nullptr);
   return k;
 }

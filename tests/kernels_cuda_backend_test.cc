@@ -231,37 +231,57 @@ TEST(CudaBackendOps, AttentionMatchesSerial) {
   }
 }
 
+// Attention forward and backward of one case on the serial backend and on
+// the CUDA backend at each precision (host tensors out).
+struct AttentionOutputs {
+  Tensor context, lse, dqkv;
+};
+struct AttentionOnBackends {
+  Tensor qkv, key_lengths, dcontext;
+  AttentionDropout dropout;
+
+  AttentionOnBackends(std::int64_t d, const AttentionDropout& dropout, std::uint64_t seed)
+      : qkv(random_tensor({2, 19, 3, 1, d}, seed)),
+        key_lengths(Tensor::from_vector(std::vector<std::int32_t>{19, 11}, {2})),
+        dcontext(random_tensor({2, 19, d}, seed + 1)),
+        dropout(dropout) {}
+
+  AttentionOutputs serial() const {
+    SerialBackend backend;
+    AttentionOutputs out{Tensor::zeros(dcontext.shape()), Tensor::zeros({2, 1, 19}),
+                         Tensor::zeros(qkv.shape())};
+    backend.attention_forward(qkv, key_lengths, false, dropout, out.context, out.lse);
+    backend.attention_backward(qkv, key_lengths, false, out.context, out.lse, dcontext, dropout,
+                               out.dqkv);
+    return out;
+  }
+  AttentionOutputs cuda(Precision precision) const {
+    CudaBackend backend(0);
+    backend.set_gemm_precision(precision);
+    const Tensor qkv_device = to_device(backend, qkv);
+    const Tensor lengths_device = to_device(backend, key_lengths);
+    Tensor context = backend.allocate(dcontext.shape(), DType::f32);
+    Tensor lse = backend.allocate({2, 1, 19}, DType::f32);
+    Tensor dqkv = backend.allocate(qkv.shape(), DType::f32);
+    backend.attention_forward(qkv_device, lengths_device, false, dropout, context, lse);
+    backend.attention_backward(qkv_device, lengths_device, false, context, lse,
+                               to_device(backend, dcontext), dropout, dqkv);
+    return {to_host(backend, context), to_host(backend, lse), to_host(backend, dqkv)};
+  }
+};
+
 // A data-parallel rank's attention dropout (first_index != 0) is drawn by the
 // fp32 kernels even under bf16 precision (the tensor-core kernels refuse an
 // offset): the same result as fp32 precision, bit for bit, and serial's masks.
 TEST(CudaBackendOps, AttentionWithARanksDropoutOffsetTakesTheFp32KernelsUnderBf16) {
-  SerialBackend serial;
-  const std::int64_t B = 2, T = 19, heads = 1, d = 64;
-  const AttentionDropout dropout{0.1f, 3, 11, 5, 2 * 19 * 19 + 3};
-  const Tensor qkv = random_tensor({B, T, 3, heads, d}, 68);
-  const Tensor key_lengths = Tensor::from_vector(std::vector<std::int32_t>{19, 11}, {B});
-  const Tensor dcontext = random_tensor({B, T, heads * d}, 69);
-  Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
-  Tensor dqkv = Tensor::zeros(qkv.shape());
-  serial.attention_forward(qkv, key_lengths, false, dropout, context, lse);
-  serial.attention_backward(qkv, key_lengths, false, context, lse, dcontext, dropout, dqkv);
-  const auto run = [&](Precision precision) {
-    CudaBackend cuda(0);
-    cuda.set_gemm_precision(precision);
-    const Tensor qkv_device = to_device(cuda, qkv), lengths_device = to_device(cuda, key_lengths);
-    Tensor context_device = cuda.allocate(context.shape(), DType::f32);
-    Tensor lse_device = cuda.allocate(lse.shape(), DType::f32);
-    Tensor dqkv_device = cuda.allocate(qkv.shape(), DType::f32);
-    cuda.attention_forward(qkv_device, lengths_device, false, dropout, context_device, lse_device);
-    cuda.attention_backward(qkv_device, lengths_device, false, context_device, lse_device,
-                            to_device(cuda, dcontext), dropout, dqkv_device);
-    return std::make_pair(to_host(cuda, context_device), to_host(cuda, dqkv_device));
-  };
-  const auto fp32 = run(Precision::fp32), bf16 = run(Precision::bf16);
-  EXPECT_EQ(bf16.first.to_vector(), fp32.first.to_vector());
-  EXPECT_EQ(bf16.second.to_vector(), fp32.second.to_vector());
-  EXPECT_TRUE(tensors_close(fp32.first, context, 1e-4, 1e-4));
-  EXPECT_TRUE(tensors_close(fp32.second, dqkv, 1e-4, 1e-4));
+  const AttentionOnBackends attention(64, {0.1f, 3, 11, 5, 2 * 19 * 19 + 3}, 68);
+  const AttentionOutputs expected = attention.serial();
+  const AttentionOutputs fp32 = attention.cuda(Precision::fp32);
+  const AttentionOutputs bf16 = attention.cuda(Precision::bf16);
+  EXPECT_EQ(bf16.context.to_vector(), fp32.context.to_vector());
+  EXPECT_EQ(bf16.dqkv.to_vector(), fp32.dqkv.to_vector());
+  EXPECT_TRUE(tensors_close(fp32.context, expected.context, 1e-4, 1e-4));
+  EXPECT_TRUE(tensors_close(fp32.dqkv, expected.dqkv, 1e-4, 1e-4));
 }
 
 // training.precision bf16 runs attention with bf16 products on tensor cores
@@ -270,38 +290,14 @@ TEST(CudaBackendOps, AttentionWithARanksDropoutOffsetTakesTheFp32KernelsUnderBf1
 // bf16 on the way in: tests/kernels_attention_tensor_core_test.cc) and not
 // the fp32 kernels' result. At d 32 the fp32 kernels run, bit for bit.
 TEST(CudaBackendOps, Bf16PrecisionAttentionTakesTensorCoresWhereTheHeadSizeHasThem) {
-  SerialBackend serial;
-  const std::int64_t B = 2, T = 19, heads = 1;
-  const AttentionDropout dropout{0.1f, 3, 11, 5};
   for (const std::int64_t d : {32, 64}) {
-    const Tensor qkv = random_tensor({B, T, 3, heads, d}, 66);
-    const Tensor key_lengths = Tensor::from_vector(std::vector<std::int32_t>{19, 11}, {B});
-    const Tensor dcontext = random_tensor({B, T, heads * d}, 67);
-    Tensor context = Tensor::zeros({B, T, heads * d}), lse = Tensor::zeros({B, heads, T});
-    Tensor dqkv = Tensor::zeros(qkv.shape());
-    serial.attention_forward(qkv, key_lengths, false, dropout, context, lse);
-    serial.attention_backward(qkv, key_lengths, false, context, lse, dcontext, dropout, dqkv);
-    struct Outputs {
-      Tensor context, lse, dqkv;
-    };
-    const auto run = [&](Precision precision) {
-      CudaBackend cuda(0);
-      cuda.set_gemm_precision(precision);
-      const Tensor qkv_device = to_device(cuda, qkv), lengths_device = to_device(cuda, key_lengths);
-      Tensor context_device = cuda.allocate(context.shape(), DType::f32);
-      Tensor lse_device = cuda.allocate(lse.shape(), DType::f32);
-      Tensor dqkv_device = cuda.allocate(qkv.shape(), DType::f32);
-      cuda.attention_forward(qkv_device, lengths_device, false, dropout, context_device,
-                             lse_device);
-      cuda.attention_backward(qkv_device, lengths_device, false, context_device, lse_device,
-                              to_device(cuda, dcontext), dropout, dqkv_device);
-      return Outputs{to_host(cuda, context_device), to_host(cuda, lse_device),
-                     to_host(cuda, dqkv_device)};
-    };
-    const Outputs fp32 = run(Precision::fp32), bf16 = run(Precision::bf16);
-    EXPECT_TRUE(tensors_close(bf16.context, context, 2e-2, 2e-2)) << d;
-    EXPECT_TRUE(tensors_close(bf16.lse, lse, 2e-2, 2e-2)) << d;
-    EXPECT_TRUE(tensors_close(bf16.dqkv, dqkv, 2e-2, 2e-2)) << d;
+    const AttentionOnBackends attention(d, {0.1f, 3, 11, 5}, 66);
+    const AttentionOutputs expected = attention.serial();
+    const AttentionOutputs fp32 = attention.cuda(Precision::fp32);
+    const AttentionOutputs bf16 = attention.cuda(Precision::bf16);
+    EXPECT_TRUE(tensors_close(bf16.context, expected.context, 2e-2, 2e-2)) << d;
+    EXPECT_TRUE(tensors_close(bf16.lse, expected.lse, 2e-2, 2e-2)) << d;
+    EXPECT_TRUE(tensors_close(bf16.dqkv, expected.dqkv, 2e-2, 2e-2)) << d;
     const std::vector<float> a = fp32.context.to_vector(), b = bf16.context.to_vector();
     float largest_difference = 0.0f;
     for (std::size_t i = 0; i < a.size(); ++i)

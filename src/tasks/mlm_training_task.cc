@@ -62,7 +62,13 @@ class MlmTrainingTask final : public TrainingTask {
         dataset_(data_.shards, dataset_phases(config), dataset_options(config),
                  config.training.gradient_accumulation),
         runner_(model_, backend, parameters),
-        tokenizer_bytes_(read_file(data_.tokenizer.model_path())) {}
+        tokenizer_bytes_(read_file(data_.tokenizer.model_path())),
+        // tokenizer.json and its companions for AutoTokenizer.from_pretrained,
+        // built once: every post-LN checkpoint carries them.
+        hf_tokenizer_files_(model_.spec().pre_layernorm
+                                ? std::vector<std::pair<std::string, std::string>>{}
+                                : hugging_face_tokenizer_files(tokenizer_bytes_,
+                                                               model_.spec().max_positions)) {}
 
   void warn_about_plan(std::int64_t total_steps) const override {
     std::int64_t start = 0;
@@ -229,9 +235,8 @@ class MlmTrainingTask final : public TrainingTask {
     };
     format.extra_files = {{kHfConfigFileName, bert_hf_config_json(spec)},
                           {kTokenizerFileName, tokenizer_bytes_}};
-    // tokenizer.json and its companions, for AutoTokenizer.from_pretrained.
-    for (auto& file : hugging_face_tokenizer_files(tokenizer_bytes_, spec.max_positions))
-      format.extra_files.push_back(std::move(file));
+    format.extra_files.insert(format.extra_files.end(), hf_tokenizer_files_.begin(),
+                              hf_tokenizer_files_.end());
     return format;
   }
 
@@ -357,6 +362,7 @@ class MlmTrainingTask final : public TrainingTask {
   MlmPhasedDataset dataset_;
   MlmRunner runner_;
   std::string tokenizer_bytes_;
+  std::vector<std::pair<std::string, std::string>> hf_tokenizer_files_;
   std::map<std::int64_t, std::vector<MlmBatch>> validation_;  // by phase
 };
 
