@@ -7,6 +7,7 @@
 // input is one line and exit code 2.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "cli_test_support.h"
 #include "data/sentencepiece_tokenizer.h"
 #include "data_mlm_test_support.h"
+#include "data_test_support.h"
 #include "io/safetensors.h"
 
 namespace seqtrain {
@@ -470,6 +472,84 @@ TEST_F(CliMlm, AnExistingRunOutlivesItsCorpus) {
   expect_user_error(run_seqtrain("train " + fresh.string()), "corpus.txt");
   fs::remove_all(run / "data");
   expect_user_error(run_seqtrain("eval " + run.string()), "corpus.txt");
+}
+
+// `seqtrain data prepare` of a corpus in two files (a glob) gives a directory
+// that a run trains on as data.shards: the same model, bit for bit, as a run
+// that prepares the two files joined with the same tokenizer.
+TEST_F(CliMlm, PreparedShardsTrainLikeTheRunsOwnPreparation) {
+  const std::string text = testing::generated_corpus(200);
+  const std::size_t middle = text.find("\n\n", text.size() / 2);
+  ASSERT_NE(middle, std::string::npos);
+  fs::create_directories(directory_ / "parts");
+  std::ofstream(directory_ / "parts" / "1.txt") << text.substr(0, middle + 1);
+  std::ofstream(directory_ / "parts" / "2.txt") << text.substr(middle + 2);
+  const fs::path prepared = directory_ / "prepared";
+  const CommandResult prepare = run_seqtrain(
+      "data prepare --input '" + (directory_ / "parts" / "*.txt").string() + "' --output " +
+      prepared.string() + " --vocab-size " + std::to_string(testing::kSmallVocabSize) +
+      " --validation-fraction 0.1");
+  ASSERT_EQ(prepare.exit_code, 0) << prepare.output;
+  EXPECT_TRUE(fs::exists(prepared / "tokenizer" / "tokenizer.json"));
+
+  const fs::path config = write_config("shards.yaml", directory_ / "from_shards");
+  std::string yaml = testing::read_bytes(config);
+  const std::string path_line = "  path: " + corpus_.string() + "\n  validation_fraction: 0.1\n";
+  ASSERT_NE(yaml.find(path_line), std::string::npos);
+  yaml.replace(yaml.find(path_line), path_line.size(), "  shards: " + prepared.string() + "\n");
+  const std::string tokenizer_line =
+      "  tokenizer: {vocab_size: " + std::to_string(testing::kSmallVocabSize) + "}\n";
+  yaml.replace(yaml.find(tokenizer_line), tokenizer_line.size(), "");
+  std::ofstream(config) << yaml;
+  const CommandResult from_shards = run_seqtrain("train " + config.string() + " --set training.steps=4");
+  ASSERT_EQ(from_shards.exit_code, 0) << from_shards.output;
+  EXPECT_NE(from_shards.output.find("(seqtrain data prepare)"), std::string::npos)
+      << from_shards.output;
+
+  std::ofstream(corpus_, std::ios::trunc) << text;  // the two parts joined
+  const CommandResult own = run_seqtrain(
+      "train " +
+      write_config("own.yaml", directory_ / "own",
+                   "{path: " + (prepared / "tokenizer").string() + "}")
+          .string() +
+      " --set training.steps=4");
+  ASSERT_EQ(own.exit_code, 0) << own.output;
+  for (const char* file : {"model.safetensors", "tokenizer.model"})
+    expect_same_file(directory_ / "from_shards" / "checkpoints" / "step_4" / file,
+                     directory_ / "own" / "checkpoints" / "step_4" / file);
+  // It resumes from the same directory.
+  const CommandResult resumed =
+      run_seqtrain("train --resume " + (directory_ / "from_shards").string() +
+                   " --set training.steps=6");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(fs::exists(directory_ / "from_shards" / "checkpoints" / "step_6"));
+}
+
+// An existing run (resume, eval) whose corpus files keep their recorded sizes
+// and times uses its prepared data without reading them again: bytes changed
+// behind an unchanged size and time go unnoticed there, where a new run
+// reads the corpus and prepares it again.
+TEST_F(CliMlm, AnExistingRunDoesNotReadItsCorpusAgain) {
+  const fs::path run = directory_ / "run";
+  const fs::path config = write_config("c.yaml", run);
+  ASSERT_EQ(run_seqtrain("train " + config.string() + " --set training.steps=2").exit_code, 0);
+  const auto modified = fs::last_write_time(corpus_);
+  std::string text = testing::read_bytes(corpus_);
+  std::replace(text.begin(), text.end(), 'a', 'o');  // other bytes, the same size
+  std::ofstream(corpus_, std::ios::trunc) << text;
+  fs::last_write_time(corpus_, modified);
+  const CommandResult resumed =
+      run_seqtrain("train --resume " + run.string() + " --set training.steps=4");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("masked-LM data reused from"), std::string::npos)
+      << resumed.output;
+  EXPECT_NE(run_seqtrain("eval " + run.string()).output.find("masked-LM data reused from"),
+            std::string::npos);
+  const CommandResult fresh = run_seqtrain(
+      "train " + config.string() + " --set training.steps=1 --set data.cache_dir=" +
+      (run / "data").string() + " --set run_dir=" + (directory_ / "fresh").string());
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.output;
+  EXPECT_NE(fresh.output.find("masked-LM data prepared into"), std::string::npos) << fresh.output;
 }
 
 }  // namespace

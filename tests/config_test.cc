@@ -567,7 +567,21 @@ TEST(MlmConfig, KeysOfAnotherTaskAreErrors) {
 TEST(MlmConfig, CrossFieldChecksNameTheKey) {
   EXPECT_EQ(config_error("task: mlm\n"),
             "x.yaml: missing key 'data.path': required when task is mlm (the corpus to pretrain "
-            "on, e.g. data/fortunes.txt)");
+            "on, e.g. data/fortunes.txt), unless data.shards names data made by `seqtrain data "
+            "prepare`");
+  EXPECT_EQ(config_error(kMlm + "  shards: prepared\n"),
+            "x.yaml: data.shards = 'prepared': names prepared data, but data.path names a corpus "
+            "to prepare; remove one of the two");
+  EXPECT_EQ(config_error("task: mlm\ndata:\n  shards: prepared\n  validation_fraction: 0.2\n"),
+            "x.yaml: data.validation_fraction = 0.2: shapes the data a run prepares, but "
+            "data.shards names data already prepared (with `seqtrain data prepare`); remove it");
+  EXPECT_EQ(config_error("task: mlm\ndata:\n  shards: prepared\n  tokenizer: {sample_mb: 5}\n"),
+            "x.yaml: data.tokenizer.sample_mb = 5: shapes the data a run prepares, but "
+            "data.shards names data already prepared (with `seqtrain data prepare`); remove it");
+  EXPECT_EQ(config_error("task: mlm\ndata:\n  shards: prepared\n  cache_dir: c\n"),
+            "x.yaml: data.cache_dir = 'c': is where a run prepares its data, but data.shards "
+            "names data already prepared; remove it");
+  EXPECT_EQ(load_text("task: mlm\ndata:\n  shards: prepared\n").data.shards, "prepared");
   EXPECT_EQ(config_error(kMlm + "model:\n  bert: {hidden_size: 100, heads: 3}\n"),
             "x.yaml: model.bert.heads = 3: must divide model.bert.hidden_size (100) into equal "
             "heads");
@@ -594,6 +608,7 @@ TEST(MlmConfig, CrossFieldChecksNameTheKey) {
 TEST(MlmConfig, ResolvedYamlLoadsBackToTheSameConfig) {
   const std::vector<RunConfig> configs{
       load_text(kMlm),
+      load_text("task: mlm\ndata:\n  shards: prepared\n"),
       load_text(kMlm + "  cache_dir: cache\n  tokenizer: {path: tok}\n"
                        "  phases:\n    - {steps: 9, sequence_length: 128, batch_size: 32}\n"
                        "    - {steps: 1, sequence_length: 512, batch_size: 8}\n"

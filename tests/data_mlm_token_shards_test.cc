@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -289,6 +290,95 @@ TEST_F(TokenShardsTest, PrepareRefusesCorporaWithoutEnoughDocuments) {
                              {.validation_fraction = 1.0});
       },
       {"validation fraction"});
+}
+
+// Every file of a prepared directory, by name.
+std::map<std::string, std::string> directory_files(const std::filesystem::path& directory) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(directory))
+    files[entry.path().filename().string()] = testing::read_bytes(entry.path());
+  return files;
+}
+
+// Several files (a glob) give the documents of their concatenation with a
+// blank line between files, split the same way.
+TEST_F(TokenShardsTest, SeveralFilesAreOneCorpus) {
+  const std::string first = generated_corpus(70, 11), second = generated_corpus(50, 12);
+  const std::filesystem::path parts = directory_.root() / "parts";
+  std::filesystem::create_directories(parts);
+  directory_.write("parts/a.txt", first);
+  directory_.write("parts/b.txt", second);
+  const std::filesystem::path joined = directory_.write("joined.txt", first + "\n\n" + second);
+  const TokenShards from_parts = TokenShards::prepare(
+      resolve_corpus_files({(parts / "*.txt").string()}, "corpus"), *tokenizer_,
+      directory_.root() / "from_parts", {.validation_fraction = 0.2, .max_tokens_per_shard = 700});
+  const TokenShards from_joined =
+      TokenShards::prepare(joined, *tokenizer_, directory_.root() / "from_joined",
+                           {.validation_fraction = 0.2, .max_tokens_per_shard = 700});
+  for (const auto split : {&TokenShards::training, &TokenShards::validation}) {
+    const TokenSplit& a = (from_parts.*split)();
+    const TokenSplit& b = (from_joined.*split)();
+    ASSERT_EQ(a.document_count(), b.document_count());
+    for (std::int64_t d = 0; d < a.document_count(); ++d)
+      EXPECT_EQ(a.document_tokens(d), b.document_tokens(d));
+  }
+  EXPECT_EQ(from_parts.validation().document_count(), 24);  // round(120 x 0.2)
+  EXPECT_EQ(read_manifest(directory_.root() / "from_parts")["source"].size(), 2u);
+}
+
+// A prepare stopped after a few shards, run again, writes exactly the files
+// an uninterrupted prepare writes, and starts where it stopped.
+TEST_F(TokenShardsTest, AnInterruptedPrepareCarriesOnToTheSameFiles) {
+  TokenShardsOptions options{.validation_fraction = 0.25, .max_tokens_per_shard = 300};
+  int uninterrupted_calls = 0;
+  options.after_shard = [&] { ++uninterrupted_calls; };
+  TokenShards::prepare(corpus_, *tokenizer_, directory_.root() / "whole", options);
+  options.after_shard = nullptr;
+  const std::map<std::string, std::string> expected = directory_files(directory_.root() / "whole");
+  ASSERT_GT(expected.size(), 8u);
+
+  for (const int stop_after : {1, 3, 6}) {
+    const std::filesystem::path out = directory_.root() / fmt::format("stopped{}", stop_after);
+    TokenShardsOptions stopping = options;
+    int shards = 0;
+    stopping.after_shard = [&] {
+      if (++shards == stop_after) throw std::runtime_error("interrupted");
+    };
+    EXPECT_THROW(TokenShards::prepare(corpus_, *tokenizer_, out, stopping), std::runtime_error);
+    EXPECT_FALSE(std::filesystem::exists(out / TokenShards::kManifestFileName));
+    EXPECT_TRUE(std::filesystem::exists(out / TokenShards::kProgressFileName));
+    std::vector<std::string> messages;
+    TokenShardsOptions resuming = options;
+    resuming.progress = [&](const std::string& message) { messages.push_back(message); };
+    int written_again = 0;
+    resuming.after_shard = [&] { ++written_again; };
+    TokenShards::prepare(corpus_, *tokenizer_, out, resuming);
+    EXPECT_EQ(directory_files(out), expected) << "stopped after " << stop_after;
+    ASSERT_FALSE(messages.empty());
+    EXPECT_NE(messages.front().find("resuming an interrupted preparation"), std::string::npos);
+    // Shards written before the stop are not written again.
+    EXPECT_EQ(written_again, uninterrupted_calls - stop_after) << "stopped after " << stop_after;
+  }
+}
+
+// A progress record of another corpus (or options) is not carried on from.
+TEST_F(TokenShardsTest, ADifferentRequestStartsAfresh) {
+  const std::filesystem::path out = directory_.root() / "out";
+  TokenShardsOptions stopping{.validation_fraction = 0.25, .max_tokens_per_shard = 300};
+  stopping.after_shard = [] { throw std::runtime_error("interrupted"); };
+  EXPECT_THROW(TokenShards::prepare(corpus_, *tokenizer_, out, stopping), std::runtime_error);
+  directory_.write("corpus.txt", generated_corpus(120, 5));  // other bytes, other size
+  std::vector<std::string> messages;
+  const TokenShards shards = TokenShards::prepare(
+      corpus_, *tokenizer_, out,
+      {.validation_fraction = 0.25,
+       .max_tokens_per_shard = 300,
+       .progress = [&](const std::string& message) { messages.push_back(message); }});
+  for (const std::string& message : messages)
+    EXPECT_EQ(message.find("resuming"), std::string::npos) << message;
+  TokenShards::prepare(corpus_, *tokenizer_, directory_.root() / "fresh",
+                       {.validation_fraction = 0.25, .max_tokens_per_shard = 300});
+  EXPECT_EQ(directory_files(out), directory_files(directory_.root() / "fresh"));
 }
 
 }  // namespace

@@ -163,5 +163,34 @@ TEST(SentencePieceTokenizer, ChecksumIsFnv1a64) {
   EXPECT_EQ(fnv1a64_checksum("foobar"), "fnv1a64:85944171f73967e8");
 }
 
+// A corpus larger than sample_bytes trains on a sample of lines drawn from
+// all of it (not its first bytes), the same sample every time.
+TEST(SentencePieceTokenizer, ALargeCorpusTrainsOnAReproducibleSampleOfAllOfIt) {
+  DataTestDirectory directory;
+  std::string text;
+  for (int line = 0; line < 2000; ++line) text += "abcde fghij klm abc de fgh\n";
+  for (int line = 0; line < 2000; ++line) text += "nopqr stuvw xyz nop qr stu\n";
+  const std::filesystem::path corpus = directory.write("corpus.txt", text);
+  const TokenizerTrainingOptions sampled{
+      .vocab_size = 60, .character_coverage = 1.0, .sample_bytes = 20000};
+  const SentencePieceTokenizer first =
+      SentencePieceTokenizer::train(corpus, directory.root() / "first", sampled);
+  const SentencePieceTokenizer second =
+      SentencePieceTokenizer::train(corpus, directory.root() / "second", sampled);
+  EXPECT_EQ(first.checksum(), second.checksum());
+  for (const char* word : {"abcde", "xyz"}) {
+    const std::vector<std::int32_t> ids = first.encode(word);
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), kUnknownTokenId), 0) << word;
+  }
+  const SentencePieceTokenizer whole = SentencePieceTokenizer::train(
+      corpus, directory.root() / "whole", {.vocab_size = 60, .character_coverage = 1.0});
+  EXPECT_NE(whole.checksum(), first.checksum());
+  // A sample at least the corpus's size is all of it.
+  const SentencePieceTokenizer unsampled = SentencePieceTokenizer::train(
+      corpus, directory.root() / "unsampled",
+      {.vocab_size = 60, .character_coverage = 1.0, .sample_bytes = 1 << 20});
+  EXPECT_EQ(unsampled.checksum(), whole.checksum());
+}
+
 }  // namespace
 }  // namespace seqtrain

@@ -1,7 +1,9 @@
-// seqtrain tokenizer train --input FILE --vocab-size N --output DIR: trains the
-// masked-LM SentencePiece tokenizer on a text corpus (src/data/sentencepiece_tokenizer.h)
-// and writes DIR/tokenizer.model and DIR/tokenizer.vocab, and the Hugging Face
-// files beside them (data/hf_tokenizer_files.h).
+// seqtrain tokenizer train --input FILE... --vocab-size N --output DIR: trains
+// the masked-LM SentencePiece tokenizer on a text corpus (one or more files or
+// glob patterns, sampled when larger than --sample-mb;
+// src/data/sentencepiece_tokenizer.h) and writes DIR/tokenizer.model and
+// DIR/tokenizer.vocab, and the Hugging Face files beside them
+// (cli/tokenizer_directory.h).
 // seqtrain tokenizer encode --tokenizer DIR --input FILE: each line's token
 // ids as a JSON array ([MASK] and the other special tokens spelled out become
 // their ids).
@@ -13,17 +15,17 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "data/hf_tokenizer_files.h"
+#include "cli/tokenizer_directory.h"
 #include "data/sentencepiece_tokenizer.h"
-#include "io/atomic_write.h"
 #include "io/read_file.h"
 
 namespace seqtrain {
 
 void register_tokenizer_command(CLI::App& app, CommandRegistry& commands) {
   struct Options {
-    std::string input, output;
-    TokenizerTrainingOptions training;
+    std::vector<std::string> inputs;
+    std::string output;
+    TokenizerTrainingFlags training;
   };
   auto options = std::make_shared<Options>();
   CLI::App* tokenizer = app.add_subcommand("tokenizer", "Train a SentencePiece tokenizer for BERT");
@@ -32,26 +34,18 @@ void register_tokenizer_command(CLI::App& app, CommandRegistry& commands) {
       "train",
       "Train a BPE tokenizer on a text corpus ([PAD] [UNK] [CLS] [SEP] [MASK] at ids 0-4)");
   train
-      ->add_option("--input", options->input,
-                   "The corpus: UTF-8 text, one sentence or more per line")
+      ->add_option("--input", options->inputs,
+                   "The corpus: UTF-8 text, one sentence or more per line; one or more files or "
+                   "glob patterns ('corpus/*.txt')")
       ->required();
   train
       ->add_option("--output", options->output, "Directory for tokenizer.model and tokenizer.vocab")
       ->required();
-  train
-      ->add_option("--vocab-size", options->training.vocab_size,
-                   "Pieces in the vocabulary, the 5 special tokens included")
-      ->capture_default_str();
-  train
-      ->add_option("--character-coverage", options->training.character_coverage,
-                   "Share of the corpus's characters the model covers; rarer ones become [UNK]")
-      ->capture_default_str();
+  add_tokenizer_training_flags(*train, options->training);
   commands.add(train, [options] {
-    const SentencePieceTokenizer trained =
-        SentencePieceTokenizer::train(options->input, options->output, options->training);
-    for (const auto& [name, text] :
-         hugging_face_tokenizer_files(read_file(trained.model_path()), kHfDefaultMaxLength))
-      write_file_atomically(std::filesystem::path(options->output) / name, text);
+    const SentencePieceTokenizer trained = train_tokenizer_directory(
+        resolve_corpus_files(options->inputs, "tokenizer training corpus"), options->output,
+        options->training.resolved());
     fmt::print("tokenizer: {} ({} pieces, {}); tokenizer.json for Hugging Face beside it\n",
                trained.model_path().string(), trained.vocab_size(), trained.checksum());
     return 0;

@@ -79,6 +79,7 @@ struct TokenizerConfig {
   std::optional<std::string> path;
   std::int64_t vocab_size = 0;
   double character_coverage = 0;
+  double sample_mb = 0;  // a larger corpus trains the tokenizer on a sample of about this size
 
   bool operator==(const TokenizerConfig&) const = default;
 };
@@ -93,7 +94,7 @@ struct MaskingConfig {
 };
 
 struct DataConfig {
-  std::optional<std::string> path;  // charlm: the text file (always set for charlm)
+  std::optional<std::string> path;  // charlm: the text file (always set); mlm: a file or glob
   Vocabulary vocabulary = Vocabulary::byte;
   double validation_fraction = 0;
   std::optional<std::string> train_path;       // classification (always set there)
@@ -102,6 +103,7 @@ struct DataConfig {
   std::int64_t batch_size = 0;
   std::int64_t validation_size = 0;
   std::optional<std::string> cache_dir;  // mlm; unset: <run_dir>/data
+  std::optional<std::string> shards;     // mlm: prepared by `seqtrain data prepare`, not data.path
   TokenizerConfig tokenizer;             // mlm
   MaskingConfig masking;                 // mlm
   std::vector<MlmPhaseConfig> phases;    // mlm; empty: one phase (see mlm_phases)

@@ -31,10 +31,26 @@ bool given_unlike_default(const ConfigValues& values, std::string_view path) {
 void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
   const DataConfig& data = config.data;
   const BertModelConfig& bert = config.model.bert;
-  if (!data.path)
+  if (!data.path && !data.shards)
     values.fail(
         "missing key 'data.path': required when task is mlm (the corpus to pretrain on, e.g. "
-        "data/fortunes.txt)");
+        "data/fortunes.txt), unless data.shards names data made by `seqtrain data prepare`");
+  if (data.path && data.shards)
+    values.fail_at("data.shards",
+                   "names prepared data, but data.path names a corpus to prepare; remove one of "
+                   "the two");
+  if (data.shards) {
+    for (const char* path : {"data.tokenizer.vocab_size", "data.tokenizer.character_coverage",
+                             "data.tokenizer.sample_mb", "data.validation_fraction"})
+      if (given_unlike_default(values, path))
+        values.fail_at(path,
+                       "shapes the data a run prepares, but data.shards names data already "
+                       "prepared (with `seqtrain data prepare`); remove it");
+    if (values.is_given("data.cache_dir"))
+      values.fail_at("data.cache_dir",
+                     "is where a run prepares its data, but data.shards names data already "
+                     "prepared; remove it");
+  }
   if (bert.hidden_size % bert.heads != 0)
     values.fail_at(
         "model.bert.heads",
@@ -53,7 +69,8 @@ void check_mlm_keys(const ConfigValues& values, const RunConfig& config) {
                                bert.hidden_size, bert.heads, head_dim, fix));
   }
   if (data.tokenizer.path)
-    for (const char* path : {"data.tokenizer.vocab_size", "data.tokenizer.character_coverage"})
+    for (const char* path : {"data.tokenizer.vocab_size", "data.tokenizer.character_coverage",
+                             "data.tokenizer.sample_mb"})
       if (given_unlike_default(values, path))
         values.fail_at(path,
                        "trains a tokenizer, but data.tokenizer.path names one to use; remove "

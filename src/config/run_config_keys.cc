@@ -164,8 +164,10 @@ RunConfigTable build_table() {
       .only_when("task", kMlmTask);
 
   table.string(RUN_CONFIG_KEY(data.path),
-               "charlm: the text file to train on; mlm: the corpus, UTF-8 text whose "
-               "blank-line-separated blocks are documents (required for both).");
+               "charlm: the text file to train on (required); mlm: the corpus, UTF-8 text whose "
+               "blank-line-separated blocks are documents: a file, or a glob pattern such as "
+               "'corpus/*.txt' for several, streamed in bounded memory (mlm needs this or "
+               "data.shards).");
   table
       .choice(RUN_CONFIG_KEY(data.vocabulary), kVocabularyNames,
               "charlm: tokens are bytes (256 symbols) or the Unicode characters of the training "
@@ -212,6 +214,12 @@ RunConfigTable build_table() {
       .with_derived_default("<run_dir>/data")
       .only_when("task", kMlmTask);
   table
+      .string(RUN_CONFIG_KEY(data.shards),
+              "A directory made by `seqtrain data prepare` (token shards and their tokenizer) to "
+              "train on instead of preparing data.path; its validation split is the one it was "
+              "prepared with.")
+      .only_when("task", kMlmTask);
+  table
       .string(RUN_CONFIG_KEY(data.tokenizer.path),
               "A tokenizer directory (seqtrain tokenizer train, or a checkpoint directory, which "
               "holds the run's tokenizer.model) to use instead of training one on data.path.")
@@ -230,6 +238,15 @@ RunConfigTable build_table() {
       .with_default(0.9995)
       .greater_than(0)
       .at_most(1)
+      .only_when("task", kMlmTask);
+  table
+      .number(RUN_CONFIG_KEY(data.tokenizer.sample_mb),
+              "A corpus larger than this many MB trains its tokenizer on a reproducible sample "
+              "of its lines of about this size (SentencePiece holds what it learns from in "
+              "memory); a smaller one on all of it.")
+      .with_default(64.0)
+      .greater_than(0)
+      .at_most(1e6)
       .only_when("task", kMlmTask);
   table
       .number(RUN_CONFIG_KEY(data.masking.mask_rate),

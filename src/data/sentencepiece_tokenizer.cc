@@ -3,16 +3,21 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 #include <unordered_map>
 
 #include "io/atomic_write.h"
 #include "io/read_text_file.h"
+#include "seqtrain/rng.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {
 namespace {
+
+// Philox stream of the lines a tokenizer learns from when it samples a corpus.
+constexpr std::uint64_t kTokenizerSampleStream = 0x544F4B53414D5000ull;
 
 constexpr std::array<std::string_view, kFirstRegularTokenId> kSpecialPieces = {
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
@@ -48,6 +53,26 @@ class CorpusLines final : public sentencepiece::SentenceIterator {
   bool done_ = false;
 };
 
+// The lines SentencePiece learns from, in corpus order: all of them when the
+// corpus has at most sample_bytes, else each line with probability
+// sample_bytes / corpus bytes, drawn from Philox at the line's index (so the
+// same corpus gives the same sample), read as a stream.
+std::string training_sample(const std::vector<CorpusFile>& corpus, std::int64_t sample_bytes) {
+  const double total = static_cast<double>(corpus_bytes(corpus));
+  const double keep = std::min(1.0, static_cast<double>(sample_bytes) / total);
+  const Rng draws(0, kTokenizerSampleStream);
+  CorpusReader reader(corpus, "tokenizer training corpus");
+  std::string sample;
+  std::string_view line;
+  while (reader.next_line(line)) {
+    if (keep < 1.0 && draws.uniform_at(static_cast<std::uint64_t>(reader.position().lines)) >= keep)
+      continue;
+    sample += line;
+    sample += '\n';
+  }
+  return sample;
+}
+
 bool has_non_blank_line(std::string_view text) {
   return text.find_first_not_of(" \t\f\v\r\n") != std::string_view::npos;
 }
@@ -61,15 +86,6 @@ std::string vocabulary_listing(const sentencepiece::SentencePieceProcessor& proc
 }
 
 }  // namespace
-
-std::string fnv1a64_checksum(std::string_view bytes) {
-  std::uint64_t hash = 0xcbf29ce484222325ull;
-  for (char byte : bytes) {
-    hash ^= static_cast<unsigned char>(byte);
-    hash *= 0x100000001b3ull;
-  }
-  return fmt::format("fnv1a64:{:016x}", hash);
-}
 
 SentencePieceTokenizer::SentencePieceTokenizer(
     std::shared_ptr<const sentencepiece::SentencePieceProcessor> processor, std::string checksum,
@@ -102,6 +118,13 @@ SentencePieceTokenizer SentencePieceTokenizer::from_model_bytes(
 SentencePieceTokenizer SentencePieceTokenizer::train(const std::filesystem::path& corpus,
                                                      const std::filesystem::path& output_directory,
                                                      const TokenizerTrainingOptions& options) {
+  return train(std::vector<CorpusFile>{corpus_file(corpus, "tokenizer training corpus")},
+               output_directory, options);
+}
+
+SentencePieceTokenizer SentencePieceTokenizer::train(const std::vector<CorpusFile>& corpus,
+                                                     const std::filesystem::path& output_directory,
+                                                     const TokenizerTrainingOptions& options) {
   if (options.vocab_size <= kFirstRegularTokenId || options.vocab_size > (1ll << 30))
     throw ConfigError(fmt::format(
         "tokenizer vocabulary size must be in [{}, 2^30] (the {} special tokens and at least one "
@@ -113,11 +136,14 @@ SentencePieceTokenizer SentencePieceTokenizer::train(const std::filesystem::path
   if (options.max_line_bytes < 1)
     throw ConfigError(
         fmt::format("tokenizer max line bytes must be at least 1, got {}", options.max_line_bytes));
-  const std::string text = read_text_file(corpus, "tokenizer training corpus");
+  if (options.sample_bytes < 1)
+    throw ConfigError(
+        fmt::format("tokenizer sample bytes must be at least 1, got {}", options.sample_bytes));
+  const std::string text = training_sample(corpus, options.sample_bytes);
   if (!has_non_blank_line(text))
     throw DataError(fmt::format(
-        "tokenizer training corpus '{}' holds only blank lines: it must hold text to learn from",
-        corpus.string()));
+        "tokenizer training corpus {} holds only blank lines: it must hold text to learn from",
+        corpus_name(corpus)));
 
   const std::unordered_map<std::string, std::string> arguments = {
       {"model_type", "bpe"},
@@ -133,7 +159,8 @@ SentencePieceTokenizer SentencePieceTokenizer::train(const std::filesystem::path
       {"eos_id", "3"},
       {"eos_piece", "[SEP]"},
       {"control_symbols", "[MASK]"},
-      // Every line, in file order, one thread: the same model bytes every time.
+      // Every line of the sample, in file order, one thread: the same model
+      // bytes every time.
       {"input_sentence_size", "0"},
       {"shuffle_input_sentence", "false"},
       {"num_threads", "1"},
@@ -147,9 +174,9 @@ SentencePieceTokenizer SentencePieceTokenizer::train(const std::filesystem::path
       sentencepiece::SentencePieceTrainer::Train(arguments, &lines, &model_bytes);
   if (!status.ok())
     throw DataError(fmt::format(
-        "SentencePiece cannot train a {}-piece tokenizer on '{}': {} (a vocabulary size must fit "
+        "SentencePiece cannot train a {}-piece tokenizer on {}: {} (a vocabulary size must fit "
         "the corpus: more pieces than its distinct characters, fewer than it can fill)",
-        options.vocab_size, corpus.string(), status.ToString()));
+        options.vocab_size, corpus_name(corpus), status.ToString()));
 
   std::error_code directory_error;
   std::filesystem::create_directories(output_directory, directory_error);

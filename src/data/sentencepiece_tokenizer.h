@@ -16,14 +16,18 @@
 //
 // Training is deterministic: the same corpus bytes and options give the same
 // model file, byte for byte. SentencePiece would otherwise sample and shuffle
-// its input sentences (input_sentence_size, shuffle_input_sentence); every
-// line is used, in file order, and the trainer runs one thread (the thread
-// count is recorded inside the model file, and BPE gains nothing from more).
+// its input sentences (input_sentence_size, shuffle_input_sentence); we draw
+// the sample of a large corpus ourselves from Philox (sample_bytes), every
+// sampled line is used in file order, and the trainer runs one thread (the
+// thread count is recorded inside the model file, and BPE gains nothing from
+// more).
 //
-// Text: each non-blank line of the corpus is one training sentence (a trailing
-// "\r" dropped). Encoding applies SentencePiece's nmt_nfkc normalisation (NFKC,
-// control characters removed, runs of whitespace and newlines collapsed to one
-// space), so decode(encode(text)) is the normalised text.
+// Text: the corpus is one or more files read as a stream
+// (data/corpus_files.h); each non-blank line of it (or of its sample) is one
+// training sentence (a trailing "\r" dropped). Encoding applies
+// SentencePiece's nmt_nfkc normalisation (NFKC, control characters removed,
+// runs of whitespace and newlines collapsed to one space), so
+// decode(encode(text)) is the normalised text.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +37,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "data/corpus_files.h"
+#include "io/fnv1a64.h"
 
 namespace sentencepiece {
 class SentencePieceProcessor;
@@ -59,6 +66,11 @@ struct TokenizerTrainingOptions {
   // Lines longer than this many bytes are left out of training (not of
   // encoding): SentencePiece's max_sentence_length.
   std::int64_t max_line_bytes = 65536;
+  // A corpus larger than this is sampled: each line kept with probability
+  // sample_bytes / corpus bytes (deterministically), so training holds about
+  // this much text whatever the corpus's size (SentencePiece's own
+  // input_sentence_size, drawn by us so that the sample is reproducible).
+  std::int64_t sample_bytes = std::int64_t{64} << 20;
 };
 
 class SentencePieceTokenizer {
@@ -72,6 +84,9 @@ class SentencePieceTokenizer {
   // DataError naming the corpus when it is missing, unreadable, empty or holds
   // only blank lines, or when SentencePiece refuses it (vocabulary size out of
   // reach for this corpus); ConfigError for options out of range.
+  static SentencePieceTokenizer train(const std::vector<CorpusFile>& corpus,
+                                      const std::filesystem::path& output_directory,
+                                      const TokenizerTrainingOptions& options);
   static SentencePieceTokenizer train(const std::filesystem::path& corpus,
                                       const std::filesystem::path& output_directory,
                                       const TokenizerTrainingOptions& options);
@@ -109,9 +124,5 @@ class SentencePieceTokenizer {
   std::string checksum_;
   std::filesystem::path model_path_;
 };
-
-// FNV-1a 64 of bytes as "fnv1a64:<16 lowercase hex digits>": a fingerprint
-// for telling files apart, not a cryptographic hash.
-std::string fnv1a64_checksum(std::string_view bytes);
 
 }  // namespace seqtrain

@@ -17,97 +17,12 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "token shards are little-endian and read in place");
 
-constexpr std::string_view kFormatName = "seqtrain.token_shards";
-// Philox stream of the permutation that picks the validation documents.
-constexpr std::uint64_t kValidationSplitStream = 0x544B530000000000ull;
 constexpr std::int64_t kMaxVocabSize = std::int64_t{1} << 30;
 // Bounds a manifest's counts so that byte sizes computed from them cannot overflow.
 constexpr std::int64_t kMaxShardCount = std::int64_t{1} << 40;
 
-std::size_t token_width(TokenDType dtype) {
-  return dtype == TokenDType::uint16 ? sizeof(std::uint16_t) : sizeof(std::int32_t);
-}
-
-// "<train|validation>-NNNNN.<tokens|documents>": the files prepare writes.
-bool is_shard_file_name(std::string_view name) {
-  for (std::string_view split : {"train-", "validation-"}) {
-    if (!name.starts_with(split)) continue;
-    std::string_view rest = name.substr(split.size());
-    if (rest.size() < 6 || rest.find_first_not_of("0123456789") != 5) return false;
-    rest.remove_prefix(5);
-    return rest == ".tokens" || rest == ".documents";
-  }
-  return false;
-}
-
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\f\v\r") == std::string_view::npos;
-}
-
-// One split's documents, token ids and document offsets, while preparing.
-struct EncodedDocuments {
-  std::vector<std::int32_t> tokens;
-  std::vector<std::int64_t> offsets{0};  // document i is [offsets[i], offsets[i+1])
-
-  std::int64_t count() const { return static_cast<std::int64_t>(offsets.size()) - 1; }
-  std::span<const std::int32_t> document(std::int64_t index) const {
-    return std::span(tokens).subspan(static_cast<std::size_t>(offsets[index]),
-                                     static_cast<std::size_t>(offsets[index + 1] - offsets[index]));
-  }
-  void add(std::span<const std::int32_t> document) {
-    tokens.insert(tokens.end(), document.begin(), document.end());
-    offsets.push_back(static_cast<std::int64_t>(tokens.size()));
-  }
-};
-
-template <class T>
-std::span<const std::byte> bytes_of(const std::vector<T>& values) {
-  return std::as_bytes(std::span(values));
-}
-
-// Writes one shard of documents [first, last) and returns its manifest entry.
-nlohmann::json write_shard(const std::filesystem::path& directory, const std::string& split_name,
-                           std::int64_t shard_index, const EncodedDocuments& documents,
-                           std::int64_t first, std::int64_t last, TokenDType dtype) {
-  const std::string stem = fmt::format("{}-{:05d}", split_name, shard_index);
-  const std::int64_t begin = documents.offsets[first];
-  const std::int64_t end = documents.offsets[last];
-  std::vector<std::int64_t> offsets;
-  offsets.reserve(static_cast<std::size_t>(last - first + 1));
-  for (std::int64_t d = first; d <= last; ++d) offsets.push_back(documents.offsets[d] - begin);
-  const auto ids =
-      std::span(documents.tokens)
-          .subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin));
-  if (dtype == TokenDType::uint16) {
-    std::vector<std::uint16_t> narrow(ids.begin(), ids.end());
-    write_file_atomically(directory / (stem + ".tokens"), {bytes_of(narrow)});
-  } else {
-    write_file_atomically(directory / (stem + ".tokens"), {std::as_bytes(ids)});
-  }
-  write_file_atomically(directory / (stem + ".documents"), {bytes_of(offsets)});
-  return {{"tokens_file", stem + ".tokens"},
-          {"documents_file", stem + ".documents"},
-          {"token_count", end - begin},
-          {"document_count", last - first}};
-}
-
-nlohmann::json write_split(const std::filesystem::path& directory, const std::string& split_name,
-                           const EncodedDocuments& documents, TokenDType dtype,
-                           std::int64_t max_tokens_per_shard) {
-  nlohmann::json shards = nlohmann::json::array();
-  std::int64_t first = 0;
-  for (std::int64_t d = 0; d < documents.count(); ++d) {
-    const bool last_document = d + 1 == documents.count();
-    if (last_document ||
-        documents.offsets[d + 1] - documents.offsets[first] >= max_tokens_per_shard) {
-      shards.push_back(write_shard(directory, split_name, static_cast<std::int64_t>(shards.size()),
-                                   documents, first, d + 1, dtype));
-      first = d + 1;
-    }
-  }
-  return {{"document_count", documents.count()},
-          {"token_count", static_cast<std::int64_t>(documents.tokens.size())},
-          {"shards", std::move(shards)}};
 }
 
 // Reads manifest fields with errors that name the manifest.
@@ -176,6 +91,10 @@ void check_token_ids(const MappedFile& file, std::int64_t vocab_size) {
 
 }  // namespace
 
+std::size_t token_width(TokenDType dtype) {
+  return dtype == TokenDType::uint16 ? sizeof(std::uint16_t) : sizeof(std::int32_t);
+}
+
 const char* token_dtype_name(TokenDType dtype) {
   return dtype == TokenDType::uint16 ? "uint16" : "int32";
 }
@@ -237,100 +156,6 @@ std::vector<std::int32_t> TokenSplit::document_tokens(std::int64_t document) con
   return ids;
 }
 
-TokenShards TokenShards::prepare(const std::filesystem::path& corpus,
-                                 const SentencePieceTokenizer& tokenizer,
-                                 const std::filesystem::path& output_directory,
-                                 const TokenShardsOptions& options) {
-  if (!(options.validation_fraction >= 0.0 && options.validation_fraction < 1.0))
-    throw ConfigError(
-        fmt::format("validation fraction must be in [0, 1), got {}", options.validation_fraction));
-  if (options.max_tokens_per_shard < 1)
-    throw ConfigError(fmt::format("max tokens per shard must be at least 1, got {}",
-                                  options.max_tokens_per_shard));
-  const std::string text = read_text_file(corpus, "corpus");
-  EncodedDocuments all;
-  const std::vector<std::string> documents = split_corpus_documents(text);
-  double bytes_total = 0.0, bytes_done = 0.0;
-  for (const std::string& document : documents) bytes_total += static_cast<double>(document.size());
-  auto last_report = std::chrono::steady_clock::now();
-  for (const std::string& document : documents) {
-    const std::vector<std::int32_t> ids = tokenizer.encode(document);
-    if (!ids.empty()) all.add(ids);
-    bytes_done += static_cast<double>(document.size());
-    if (options.progress && std::chrono::steady_clock::now() - last_report > std::chrono::seconds(5)) {
-      last_report = std::chrono::steady_clock::now();
-      options.progress(fmt::format("tokenised {:.1f} of {:.1f} MB ({:.0f}%)", bytes_done / 1e6,
-                                   bytes_total / 1e6, 100.0 * bytes_done / bytes_total));
-    }
-  }
-  const std::int64_t document_count = all.count();
-  if (document_count == 0)
-    throw DataError(fmt::format("corpus '{}' holds no text that the tokenizer '{}' encodes",
-                                corpus.string(), tokenizer.model_path().string()));
-
-  // Held-out documents: the first validation_count of a seeded permutation.
-  std::int64_t validation_count = 0;
-  if (options.validation_fraction > 0.0) {
-    if (document_count < 2)
-      throw DataError(fmt::format(
-          "corpus '{}' holds {} document (blank-line-separated block), too few to hold out a "
-          "validation split: add documents (blocks separated by blank lines), or with seqtrain data "
-          "prepare pass --validation-fraction 0",
-          corpus.string(), document_count));
-    validation_count = std::clamp<std::int64_t>(
-        std::llround(static_cast<double>(document_count) * options.validation_fraction), 1,
-        document_count - 1);
-  }
-  std::vector<std::int64_t> order(static_cast<std::size_t>(document_count));
-  for (std::int64_t d = 0; d < document_count; ++d) order[static_cast<std::size_t>(d)] = d;
-  Rng rng(options.split_seed, kValidationSplitStream);
-  for (std::int64_t i = document_count - 1; i > 0; --i)
-    std::swap(order[static_cast<std::size_t>(i)],
-              order[rng.next_below(static_cast<std::uint64_t>(i + 1))]);
-  std::vector<bool> held_out(static_cast<std::size_t>(document_count), false);
-  for (std::int64_t i = 0; i < validation_count; ++i)
-    held_out[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] = true;
-  EncodedDocuments training;
-  EncodedDocuments validation;
-  for (std::int64_t d = 0; d < document_count; ++d)
-    (held_out[static_cast<std::size_t>(d)] ? validation : training).add(all.document(d));
-  all = {};
-
-  std::error_code directory_error;
-  std::filesystem::create_directories(output_directory, directory_error);
-  if (directory_error)
-    throw DataError(fmt::format("cannot create the prepared data directory '{}': {}",
-                                output_directory.string(), directory_error.message()));
-  // No manifest while shards change: a half-written directory never opens.
-  // Shards of an earlier prepare go too, so none outlives its manifest.
-  std::filesystem::remove(output_directory / kManifestFileName, directory_error);
-  if (directory_error)
-    throw DataError(fmt::format("cannot remove the old manifest in '{}': {}",
-                                output_directory.string(), directory_error.message()));
-  for (const std::filesystem::directory_entry& entry :
-       std::filesystem::directory_iterator(output_directory)) {
-    if (is_shard_file_name(entry.path().filename().string()))
-      std::filesystem::remove(entry.path(), directory_error);
-  }
-  const TokenDType dtype = token_dtype_for_vocab_size(tokenizer.vocab_size());
-  nlohmann::json manifest = {
-      {"format", kFormatName},
-      {"version", kFormatVersion},
-      {"vocab_size", tokenizer.vocab_size()},
-      {"token_dtype", token_dtype_name(dtype)},
-      {"tokenizer_checksum", tokenizer.checksum()},
-      {"source", corpus.string()},
-      {"validation_fraction", options.validation_fraction},
-      {"split_seed", options.split_seed},
-      {"splits",
-       {{"train",
-         write_split(output_directory, "train", training, dtype, options.max_tokens_per_shard)},
-        {"validation", write_split(output_directory, "validation", validation, dtype,
-                                   options.max_tokens_per_shard)}}}};
-  write_file_atomically(output_directory / kManifestFileName, manifest.dump(2) + "\n");
-  return open(output_directory);
-}
-
 TokenShards TokenShards::open(const std::filesystem::path& directory) {
   std::error_code status_error;
   if (!std::filesystem::is_directory(directory, status_error))
@@ -350,7 +175,7 @@ TokenShards TokenShards::open(const std::filesystem::path& directory) {
   } catch (const nlohmann::json::exception& error) {
     reader.fail(fmt::format("is not valid JSON ({})", error.what()));
   }
-  if (!manifest.is_object() || manifest.value("format", "") != kFormatName)
+  if (!manifest.is_object() || manifest.value("format", "") != std::string_view(kFormatName))
     reader.fail(fmt::format("is not a {} manifest", kFormatName));
   const std::int64_t version = reader.count(manifest, "version", "");
   if (version != kFormatVersion)

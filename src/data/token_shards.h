@@ -3,10 +3,11 @@
 // ("Prepared token shards") gives the format in full.
 //
 // Documents are the corpus's blank-line-separated blocks of lines (a fortune,
-// a paragraph, an article); each is encoded whole, its newlines as spaces, and
-// one that encodes to no tokens is dropped. A fraction of the documents,
-// chosen by a seeded permutation and kept in corpus order, is the validation
-// split. Each split is stored as shards of whole documents:
+// a paragraph, an article; a file's end ends one too); each is encoded whole,
+// its newlines as spaces, and one that encodes to no tokens is dropped. A
+// fraction of the documents, chosen by seeded selection sampling (exactly
+// round(count x fraction) of them) and kept in corpus order, is the
+// validation split. Each split is stored as shards of whole documents:
 //   <split>-NNNNN.tokens     the token ids, little-endian uint16 when the
 //                            vocabulary has at most 65536 ids, else int32
 //   <split>-NNNNN.documents  int64 little-endian offsets into the shard's
@@ -19,6 +20,14 @@
 // last, after the old one is removed: a directory with a manifest is complete,
 // and files are replaced, never rewritten in place, so a reader's mapping stays
 // valid while a new prepare runs.
+//
+// Preparing streams the corpus (data/corpus_files.h) in bounded memory: one
+// pass counts its documents, a second encodes them in batches on every
+// OpenMP thread and writes each shard as it fills. After every shard,
+// preparation_progress.json records what is written and where the corpus
+// stands; a prepare of the same corpus files (same sizes and times), the same
+// tokenizer and options that finds it carries on from there and writes the
+// same files an uninterrupted prepare writes.
 //
 // Opening maps every shard and checks it against the manifest before anything
 // is read: file sizes, document offsets (from 0, increasing, ending at the
@@ -34,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "data/corpus_files.h"
 #include "data/sentencepiece_tokenizer.h"
 #include "io/mapped_file.h"
 
@@ -56,7 +66,12 @@ struct TokenShardsOptions {
   // Told how tokenising goes ("tokenised 120.0 of 480.0 MB (25%)"), about
   // every few seconds, when set; not part of what the shards depend on.
   std::function<void(const std::string&)> progress = nullptr;
+  // Called after each shard and the progress record are written (tests stop a
+  // prepare there to resume it).
+  std::function<void()> after_shard = nullptr;
 };
+
+std::size_t token_width(TokenDType dtype);
 
 // The blank-line-separated documents of a corpus: each a run of lines with
 // non-whitespace text, joined by "\n" ("\r" before a newline dropped).
@@ -91,12 +106,20 @@ class TokenSplit {
 class TokenShards {
  public:
   static constexpr const char* kManifestFileName = "manifest.json";
+  static constexpr const char* kProgressFileName = "preparation_progress.json";
+  static constexpr const char* kFormatName = "seqtrain.token_shards";
   static constexpr int kFormatVersion = 1;
 
   // Tokenises the corpus with `tokenizer` and writes the shards and manifest
-  // into output_directory (created). Throws DataError for a missing, empty or
-  // blank corpus and for a corpus with too few documents to hold out a
-  // validation split; ConfigError for options out of range.
+  // into output_directory (created), resuming an interrupted prepare of the
+  // same request. Throws DataError for a blank corpus and for a corpus with
+  // too few documents to hold out a validation split (IoError for files that
+  // cannot be read); ConfigError for options out of range.
+  static TokenShards prepare(const std::vector<CorpusFile>& corpus,
+                             const SentencePieceTokenizer& tokenizer,
+                             const std::filesystem::path& output_directory,
+                             const TokenShardsOptions& options);
+  // The same for one corpus file.
   static TokenShards prepare(const std::filesystem::path& corpus,
                              const SentencePieceTokenizer& tokenizer,
                              const std::filesystem::path& output_directory,

@@ -11,7 +11,8 @@
 
 namespace seqtrain {
 
-OpenedFile open_regular_file(const std::filesystem::path& path, std::string_view what) {
+OpenedFile open_regular_file(const std::filesystem::path& path, std::string_view what,
+                             FileReading reading) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
   const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (descriptor < 0)
@@ -35,7 +36,7 @@ OpenedFile open_regular_file(const std::filesystem::path& path, std::string_view
   const auto size = static_cast<std::uintmax_t>(status.st_size);
   const auto memory = static_cast<std::uintmax_t>(::sysconf(_SC_PHYS_PAGES)) *
                       static_cast<std::uintmax_t>(::sysconf(_SC_PAGESIZE));
-  if (size > memory) {
+  if (reading == FileReading::whole && size > memory) {
     ::close(descriptor);
     throw IoError(path, fmt::format("{} '{}' is {:.1f} GiB, more than this machine's {:.1f} GiB of "
                                     "memory, and is read whole: give a smaller file",

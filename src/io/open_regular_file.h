@@ -15,9 +15,14 @@ struct OpenedFile {
   std::uintmax_t size = 0;  // bytes
 };
 
+// How the file will be read: whole into memory (so no larger than this
+// machine's memory), or streamed in blocks (a corpus, any size).
+enum class FileReading { whole, streamed };
+
 // Opens `path` for reading without blocking on a FIFO, and checks that it is
-// a regular file no larger than this machine's memory. IoErrors name the file
-// as `what` '<path>' and say what to give instead.
-OpenedFile open_regular_file(const std::filesystem::path& path, std::string_view what);
+// a regular file (read whole: no larger than this machine's memory). IoErrors
+// name the file as `what` '<path>' and say what to give instead.
+OpenedFile open_regular_file(const std::filesystem::path& path, std::string_view what,
+                             FileReading reading = FileReading::whole);
 
 }  // namespace seqtrain

@@ -9,7 +9,6 @@
 #include "data/mlm_corpus_preparation.h"
 #include "io/atomic_write.h"
 #include "io/read_file.h"
-#include "io/read_text_file.h"
 #include "seqtrain/error.h"
 
 namespace seqtrain {
@@ -30,30 +29,26 @@ TokenShardsOptions shard_options(const RunConfig& config) {
 }
 
 // Shards of the corpus for a given tokenizer, reused when the record matches
-// (any corpus checksum when the corpus is gone and reuse_without_corpus).
+// (see CorpusState for how an existing run's corpus is matched).
 std::shared_ptr<const TokenShards> shards_for_tokenizer(const RunConfig& config,
                                                         const SentencePieceTokenizer& tokenizer,
                                                         const fs::path& directory,
-                                                        bool reuse_without_corpus, bool& reused,
-                                                        bool& corpus_missing) {
-  const fs::path corpus = *config.data.path;
+                                                        const CorpusState& corpus, bool& reused) {
   const TokenShardsOptions options = shard_options(config);
-  std::error_code ignored;
-  corpus_missing = reuse_without_corpus && !fs::exists(corpus, ignored);
-  nlohmann::json request{{"format", "seqtrain.mlm_shards_preparation"},
-                         {"version", 1},
-                         {"corpus", corpus.string()},
-                         {"tokenizer_checksum", tokenizer.checksum()},
-                         {"validation_fraction", options.validation_fraction},
-                         {"split_seed", options.split_seed},
-                         {"max_tokens_per_shard", options.max_tokens_per_shard}};
-  if (!corpus_missing)
-    request["corpus_checksum"] = fnv1a64_checksum(read_text_file(corpus, "masked-LM corpus"));
+  const nlohmann::json request{{"format", "seqtrain.mlm_shards_preparation"},
+                               {"version", 2},
+                               {"corpus", corpus.input()},
+                               {"tokenizer_checksum", tokenizer.checksum()},
+                               {"validation_fraction", options.validation_fraction},
+                               {"split_seed", options.split_seed},
+                               {"max_tokens_per_shard", options.max_tokens_per_shard}};
   const fs::path record_path = directory / kShardsRecordFileName;
   const fs::path shards_path = directory / "shards";
+  std::error_code ignored;
   if (fs::exists(record_path, ignored)) {
     try {
-      if (preparation_record_matches(nlohmann::json::parse(read_file(record_path)), request)) {
+      if (preparation_record_matches(nlohmann::json::parse(read_file(record_path)), request,
+                                     corpus)) {
         auto shards = std::make_shared<const TokenShards>(TokenShards::open(shards_path));
         shards->require_tokenizer(tokenizer);
         reused = true;
@@ -63,8 +58,8 @@ std::shared_ptr<const TokenShards> shards_for_tokenizer(const RunConfig& config,
     } catch (const nlohmann::json::exception&) {
     }
   }
-  // Nothing to reuse: preparing needs the corpus (this read throws the error naming it).
-  if (corpus_missing) read_text_file(corpus, "masked-LM corpus");
+  // Nothing to reuse: preparing needs the corpus (files() throws the error naming it).
+  const std::vector<CorpusFile>& files = corpus.files();
   std::error_code error;
   fs::create_directories(directory, error);
   if (error)
@@ -72,10 +67,24 @@ std::shared_ptr<const TokenShards> shards_for_tokenizer(const RunConfig& config,
                                 error.message()));
   fs::remove(record_path, ignored);
   auto shards = std::make_shared<const TokenShards>(
-      TokenShards::prepare(corpus, tokenizer, shards_path, options));
-  write_file_atomically(record_path, request.dump(2) + "\n");
+      TokenShards::prepare(files, tokenizer, shards_path, options));
+  nlohmann::json record = request;
+  record.update(corpus.record());
+  write_file_atomically(record_path, record.dump(2) + "\n");
   reused = false;
   return shards;
+}
+
+// Data made by `seqtrain data prepare`: its shards, and its tokenizer (or
+// data.tokenizer.path's, which must be the one the shards were made with).
+MlmRunData prepared_shards(const RunConfig& config) {
+  const fs::path directory = *config.data.shards;
+  auto shards = std::make_shared<const TokenShards>(TokenShards::open(directory));
+  const fs::path tokenizer_path =
+      config.data.tokenizer.path ? fs::path(*config.data.tokenizer.path) : directory / "tokenizer";
+  SentencePieceTokenizer tokenizer = SentencePieceTokenizer::load(tokenizer_path);
+  shards->require_tokenizer(tokenizer);
+  return MlmRunData{std::move(tokenizer), std::move(shards)};
 }
 
 }  // namespace
@@ -85,17 +94,30 @@ fs::path mlm_data_directory(const RunConfig& config, const fs::path& run_dir) {
 }
 
 MlmRunData prepare_mlm_run_data(const RunConfig& config, const fs::path& run_dir,
-                                bool reuse_without_corpus) {
-  SEQTRAIN_CHECK(config.task == Task::mlm && config.data.path, "masked-LM data of a {} run",
-                 task_name(config.task));
-  const fs::path directory = mlm_data_directory(config, run_dir);
+                                bool existing_run) {
+  SEQTRAIN_CHECK(config.task == Task::mlm && (config.data.path || config.data.shards),
+                 "masked-LM data of a {} run", task_name(config.task));
   const auto start = std::chrono::steady_clock::now();
+  if (config.data.shards) {
+    MlmRunData data = prepared_shards(config);
+    spdlog::info(
+        "masked-LM data from {} (seqtrain data prepare) in {:.1f} s: tokenizer {} ({} pieces); "
+        "train {} documents, {} tokens; validation {} documents, {} tokens",
+        *config.data.shards,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+        data.tokenizer.model_path().string(), data.tokenizer.vocab_size(),
+        data.shards->training().document_count(), data.shards->training().token_count(),
+        data.shards->validation().document_count(), data.shards->validation().token_count());
+    return data;
+  }
+  const fs::path directory = mlm_data_directory(config, run_dir);
   std::optional<MlmRunData> data;
   bool reused = false, corpus_missing = false;
   if (config.data.tokenizer.path) {
     SentencePieceTokenizer tokenizer = SentencePieceTokenizer::load(*config.data.tokenizer.path);
-    auto shards = shards_for_tokenizer(config, tokenizer, directory, reuse_without_corpus, reused,
-                                       corpus_missing);
+    const CorpusState corpus(*config.data.path, existing_run);
+    auto shards = shards_for_tokenizer(config, tokenizer, directory, corpus, reused);
+    corpus_missing = corpus.missing();
     data.emplace(MlmRunData{std::move(tokenizer), std::move(shards)});
   } else {
     MlmCorpusOptions options;
@@ -103,8 +125,9 @@ MlmRunData prepare_mlm_run_data(const RunConfig& config, const fs::path& run_dir
     options.cache_directory = directory;
     options.tokenizer.vocab_size = config.data.tokenizer.vocab_size;
     options.tokenizer.character_coverage = config.data.tokenizer.character_coverage;
+    options.tokenizer.sample_bytes = static_cast<std::int64_t>(config.data.tokenizer.sample_mb * 1e6);
     options.shards = shard_options(config);
-    options.reuse_without_corpus = reuse_without_corpus;
+    options.existing_run = existing_run;
     PreparedMlmCorpus prepared = prepare_mlm_corpus(options);
     reused = prepared.reused;
     corpus_missing = prepared.corpus_missing;
