@@ -7,7 +7,8 @@
 // (time-major) and in a Transformer (batch-major, and on the attention
 // probabilities): each rank draws the masks of its rows of the global batch.
 // Gradient buckets change nothing; a 2-rank checkpoint resumes in one
-// process; what cannot run data-parallel says so in one line.
+// process; a char-LM carrying its state gathers it into checkpoints; what
+// cannot run data-parallel says so in one line.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -151,6 +152,64 @@ TEST_F(DataParallel, BucketSizeChangesNothingButTheBucketCount) {
   EXPECT_EQ(log.find("gradient buckets: 1 of"), std::string::npos) << log;
   EXPECT_NE(log.find("gradient buckets: "), std::string::npos) << log;
   expect_same_weights(many / "checkpoints" / "step_20", one / "checkpoints" / "step_20", 0.0, 0.0);
+}
+
+// A char-LM that carries its recurrent state across batches (truncated
+// BPTT): each rank carries the state of its rows, the checkpoint holds every
+// rank's rows gathered in order (what one process keeps), and a checkpoint
+// resumes on another number of ranks with each taking its rows.
+TEST_F(DataParallel, ACharLmCarryingItsStateTrainsAndResumesOnAnyRankCount) {
+  std::string text;
+  for (int line = 0; line < 200; ++line)
+    text += "the quick brown fox " + std::to_string(line * 7919 % 1000) + " jumps over\n";
+  const fs::path corpus = directory_.root() / "corpus.txt";
+  std::ofstream(corpus) << text;
+  const fs::path config = directory_.root() / "charlm.yaml";
+  std::ofstream(config) << "task: charlm\nseed: 5\nthreads: 1\n"
+                           "model: {cell: lstm, hidden_size: 16, layers: 2, dropout: 0.1}\n"
+                           "data: {path: "
+                        << corpus.string()
+                        << ", sequence_length: 12, batch_size: 8}\n"
+                           "training: {steps: 20, carry_state: true, eval_every: 10, log_every: 1, "
+                           "checkpoint_every: 10, optimizer: {learning_rate: 0.01}, "
+                           "schedule: {warmup_steps: 2}}\n";
+  const fs::path one = directory_.root() / "charlm" / "one";
+  const fs::path two = directory_.root() / "charlm" / "two";
+  const CommandResult alone =
+      run_seqtrain("train " + config.string() + " --device cpu --set run_dir=" + one.string());
+  ASSERT_EQ(alone.exit_code, 0) << alone.output;
+  const CommandResult ranks = seqtrain_with_ranks(
+      2, "train " + config.string() + " --device cpu --set run_dir=" + two.string());
+  ASSERT_EQ(ranks.exit_code, 0) << ranks.output;
+  auto carried = [](const fs::path& checkpoint) {
+    return read_safetensors(checkpoint / "trainer_state.safetensors").tensors;
+  };
+  for (const char* step : {"step_10", "step_20"}) {
+    SCOPED_TRACE(step);
+    expect_same_weights(one / "checkpoints" / step, two / "checkpoints" / step, kAtol, kRtol);
+    const auto state_one = carried(one / "checkpoints" / step);
+    const auto state_two = carried(two / "checkpoints" / step);
+    ASSERT_EQ(state_one.size(), 4u);  // h and c of 2 layers
+    ASSERT_EQ(state_two.size(), state_one.size());
+    for (const auto& [name, value] : state_one) {
+      EXPECT_EQ(value.shape(), (Shape{8, 16})) << name;
+      EXPECT_TRUE(tensors_close(state_two.at(name), value, kAtol, kRtol)) << name;
+    }
+  }
+  // Step 10 of each, resumed on the other rank count, reaches step 20's weights.
+  for (const auto& [from, resume_ranks] : {std::pair{one, 2}, std::pair{two, 1}}) {
+    const fs::path resumed =
+        directory_.root() / "charlm" / ("resumed_on_" + std::to_string(resume_ranks));
+    fs::copy(from, resumed, fs::copy_options::recursive);
+    fs::remove_all(resumed / "checkpoints" / "step_20");
+    fs::remove(resumed / "checkpoints" / "latest");
+    const std::string arguments = "train --resume " + resumed.string() + " --device cpu";
+    const CommandResult result =
+        resume_ranks == 1 ? run_seqtrain(arguments) : seqtrain_with_ranks(2, arguments);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    expect_same_weights(one / "checkpoints" / "step_20", resumed / "checkpoints" / "step_20",
+                        kAtol, kRtol);
+  }
 }
 
 TEST_F(DataParallel, WhatCannotSplitSaysSoInOneLine) {

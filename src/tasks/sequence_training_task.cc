@@ -109,9 +109,24 @@ class SequenceTrainingTask final : public TrainingTask {
     return evaluate_sequence_task(runner_, *data_.dataset, config, &data_.class_names);
   }
 
+  void gather_state(Communicator& communicator) override {
+    gathered_state_.clear();
+    if (communicator.world_size() == 1) return;
+    // Each state tensor is [rows, hidden] per rank, rank r holding rows
+    // [r B / N, (r + 1) B / N): gathered in rank order, they are the global
+    // batch's rows in order.
+    for (const Tensor& mine : runner_.training_state()) {
+      Tensor all = Tensor::empty({mine.shape()[0] * communicator.world_size(), mine.shape()[1]},
+                                 DType::f32);
+      communicator.all_gather(mine.span<float>(), all.span<float>());
+      gathered_state_.push_back(std::move(all));
+    }
+  }
+
   void save_state(nlohmann::json& trainer_state, std::vector<NamedTensor>& tensors) const override {
     trainer_state["data_position"] = data_.dataset->position_json();
-    const std::vector<Tensor>& carried = runner_.training_state();
+    const std::vector<Tensor>& carried =
+        rank_rows_.world_size == 1 ? runner_.training_state() : gathered_state_;
     trainer_state[kCarriedStateCount] = carried.size();
     for (std::size_t index = 0; index < carried.size(); ++index)
       tensors.push_back({carried_state_name(index), carried[index]});
@@ -120,9 +135,12 @@ class SequenceTrainingTask final : public TrainingTask {
   void restore_state(const nlohmann::json& trainer_state,
                      const std::map<std::string, Tensor>& tensors) override {
     data_.dataset->restore_position_json(trainer_state.at("data_position"));
-    runner_.set_training_state(trainer_state.contains("carried_state")
-                                   ? carried_state_from_json(trainer_state.at("carried_state"))
-                                   : carried_state_from_tensors(trainer_state, tensors));
+    std::vector<Tensor> carried = trainer_state.contains("carried_state")
+                                      ? carried_state_from_json(trainer_state.at("carried_state"))
+                                      : carried_state_from_tensors(trainer_state, tensors);
+    if (rank_rows_.world_size > 1)
+      for (Tensor& state : carried) state = this_ranks_rows(state);
+    runner_.set_training_state(std::move(carried));
   }
 
   ModelCheckpointFormat checkpoint_format() override {
@@ -154,7 +172,24 @@ class SequenceTrainingTask final : public TrainingTask {
 
  private:
   RunConfig config_;
+  // Rows [first, first + rows) of a carried state tensor of the global batch.
+  Tensor this_ranks_rows(const Tensor& state) const {
+    const std::int64_t global_rows = config_.data.batch_size;
+    if (state.rank() != 2 || state.shape()[0] != global_rows)
+      throw CheckpointError(fmt::format(
+          "trainer_state.safetensors: a carried state tensor of shape {} does not hold the {} "
+          "rows of data.batch_size: the checkpoint belongs to another batch size",
+          shape_string(state.shape()), global_rows));
+    const std::int64_t first = rank_rows_.first_row(global_rows), rows = rank_rows_.rows(global_rows);
+    const std::int64_t width = state.shape()[1];
+    Tensor mine = Tensor::empty({rows, width}, DType::f32);
+    std::copy_n(state.span<float>().begin() + first * width, rows * width,
+                mine.span<float>().begin());
+    return mine;
+  }
+
   RankRows rank_rows_;  // data parallel: this rank's slice of each batch
+  std::vector<Tensor> gathered_state_;  // data parallel: the carried state of every rank's rows
   ParameterStore* parameters_;
   SequenceTaskData data_;
   std::unique_ptr<SequenceModel> model_;

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "config/run_config.h"
+#include "dist/communicator.h"
 #include "seqtrain/backend.h"
 #include "seqtrain/parameters.h"
 #include "train/checkpoint.h"
@@ -83,6 +84,11 @@ class TrainingTask {
   // by N). Validation stays whole. By default only one rank is accepted: a
   // ConfigError for tasks that cannot split their batches yet.
   virtual void train_on_rank_slice(int rank, int world_size);
+  // Data parallel: every rank calls this before rank 0 saves a checkpoint, so
+  // that state split over the ranks by rows (a charlm run's carried recurrent
+  // state) is gathered whole for save_state, as one process would keep it;
+  // restore_state then takes this rank's rows. Nothing by default.
+  virtual void gather_state(Communicator& /*communicator*/) {}
 
   // Bytes planned for activations across the cached graphs, and what one
   // buffer per tensor would take.

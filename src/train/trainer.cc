@@ -211,11 +211,6 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
           "data parallel on the {} backend needs NCCL, not built yet (docs/distributed.md); use "
           "--device cpu, or one process",
           backend->name()));
-    if (config.task == Task::charlm && config.training.carry_state)
-      throw ConfigError(
-          "training.carry_state: a charlm run that carries its recurrent state does not train "
-          "data-parallel yet (checkpoints keep one rank's state); set training.carry_state: "
-          "false, or run one process");
   }
   // Before anything in the run directory changes: an incomplete newest
   // checkpoint is refused, since training on would write over it.
@@ -345,8 +340,8 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
   ProgressLine progress = ProgressLine::for_stderr();
   auto last_live_update = std::chrono::steady_clock::time_point{};
   auto last_console_line = std::chrono::steady_clock::time_point{};
-  std::int64_t last_saved_step = -1;
-  auto save = [&](std::int64_t at_step) {
+  std::int64_t last_saved_step = -1;  // known to every rank
+  auto write_checkpoint = [&](std::int64_t at_step) {  // rank 0
     nlohmann::json trainer_state;
     trainer_state["step"] = at_step;
     trainer_state["seed"] = config.seed;
@@ -359,13 +354,18 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
     fs::path saved =
         save_checkpoint(run_dir, at_step, task->checkpoint_format(), *optimizer, trainer_state,
                         state_tensors);
-    last_saved_step = at_step;
     spdlog::info("checkpoint: {}", saved.string());
     if (config.training.keep_checkpoints > 0)
       for (const fs::path& removed : prune_checkpoints(run_dir, config.training.keep_checkpoints,
                                                        best ? best->best_step() : std::nullopt))
         spdlog::info("removed {} (training.keep_checkpoints: {})", removed.filename().string(),
                      config.training.keep_checkpoints);
+  };
+  // Every rank calls it: state split over the ranks is gathered for rank 0.
+  auto save = [&](std::int64_t at_step) {
+    if (world_size > 1) task->gather_state(*communicator);
+    if (writer) write_checkpoint(at_step);
+    last_saved_step = at_step;
   };
 
   const std::int64_t accumulation = config.training.gradient_accumulation;
@@ -492,9 +492,17 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
       stamp(record);
       report(record);
     }
-    if (writer && last_saved_step != step &&
+    const bool save_now =
+        last_saved_step != step &&
         ((config.training.checkpoint_every > 0 && step % config.training.checkpoint_every == 0) ||
-         last || new_best || stop_early)) {
+         last || new_best || stop_early);
+    // Every rank stops at the same step when any of them was signalled, or
+    // when rank 0's validations say to stop early; and saves when rank 0's
+    // validations (the best, early stopping) say to.
+    std::array<double, 3> stop{static_cast<double>(signals.received()), stop_early ? 1.0 : 0.0,
+                               save_now ? 1.0 : 0.0};
+    if (world_size > 1) communicator->all_reduce_sum(std::span<double>(stop));
+    if (stop[2] != 0) {
       progress.clear();
       save(step);
     }
@@ -504,10 +512,6 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
                    best->best_value(), step);
     }
     window_start += std::chrono::steady_clock::now() - pause_start;
-    // Every rank stops at the same step when any of them was signalled, or
-    // when rank 0's validations say to stop early.
-    std::array<double, 2> stop{static_cast<double>(signals.received()), stop_early ? 1.0 : 0.0};
-    if (world_size > 1) communicator->all_reduce_sum(std::span<double>(stop));
     if (stop[1] != 0 && !last) {
       progress.clear();
       if (writer)
@@ -532,7 +536,7 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
         spdlog::info("{} at step {}", why, step);
       else  // said by every rank, so a job's output shows they agreed
         spdlog::warn("rank {} of {}: {} at step {}", communicator->rank(), world_size, why, step);
-      if (writer && last_saved_step != step) save(step);
+      if (last_saved_step != step) save(step);
       spdlog::info("resume with: seqtrain train --resume {}", run_dir.string());
       return 130;
     }
