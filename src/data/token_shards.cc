@@ -1,15 +1,11 @@
 #include "data/token_shards.h"
 
 #include <algorithm>
-#include <chrono>
 #include <bit>
-#include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "io/atomic_write.h"
 #include "io/read_text_file.h"
 #include "seqtrain/error.h"
-#include "seqtrain/rng.h"
 
 namespace seqtrain {
 namespace {
@@ -20,6 +16,10 @@ static_assert(std::endian::native == std::endian::little,
 constexpr std::int64_t kMaxVocabSize = std::int64_t{1} << 30;
 // Bounds a manifest's counts so that byte sizes computed from them cannot overflow.
 constexpr std::int64_t kMaxShardCount = std::int64_t{1} << 40;
+
+std::size_t token_width(TokenDType dtype) {
+  return dtype == TokenDType::uint16 ? sizeof(std::uint16_t) : sizeof(std::int32_t);
+}
 
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\f\v\r") == std::string_view::npos;
@@ -90,10 +90,6 @@ void check_token_ids(const MappedFile& file, std::int64_t vocab_size) {
 }
 
 }  // namespace
-
-std::size_t token_width(TokenDType dtype) {
-  return dtype == TokenDType::uint16 ? sizeof(std::uint16_t) : sizeof(std::int32_t);
-}
 
 const char* token_dtype_name(TokenDType dtype) {
   return dtype == TokenDType::uint16 ? "uint16" : "int32";

@@ -71,8 +71,6 @@ struct TokenShardsOptions {
   std::function<void()> after_shard = nullptr;
 };
 
-std::size_t token_width(TokenDType dtype);
-
 // The blank-line-separated documents of a corpus: each a run of lines with
 // non-whitespace text, joined by "\n" ("\r" before a newline dropped).
 std::vector<std::string> split_corpus_documents(std::string_view text);
