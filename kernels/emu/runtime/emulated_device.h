@@ -43,8 +43,12 @@
 //             accumulation, as plain loops. Every matrix element a GEMM reads
 //             or writes must lie in a live device allocation (DeviceFault
 //             otherwise), so a wrong leading dimension or stride fails loudly.
+//   events    created, recorded, queried, waited for: complete once recorded
+//             (work runs when issued), except behind a stalled collective.
+//   NCCL      the calls of the NCCL communicator, between the processes of an
+//             mpirun over MPI (emulated_nccl.cc says what is modelled).
 // What it does not: asynchrony (nothing overlaps; a missing synchronisation is
-// invisible), events and graphs, device-side pointer mode for alpha/beta,
+// invisible), graphs, device-side pointer mode for alpha/beta,
 // tensor-core rounding (products are exact fp32 here).
 #pragma once
 
@@ -84,6 +88,15 @@ bool is_device_pointer(const void* pointer);
 // true: the runtime answers like one without a driver (cudaGetDeviceCount
 // returns cudaErrorInsufficientDriver, cublasCreate CUBLAS_STATUS_NOT_INITIALIZED).
 void set_driver_missing(bool missing);
+
+// Faults of the emulated NCCL, for the next collective issued by any
+// communicator of this process: fail_next_nccl_collective(code) makes
+// ncclCommGetAsyncError report code (an ncclResult_t: ncclRemoteError is what
+// a peer's death gives) and the collective never finish, as stalled;
+// stall_next_nccl_collective makes it never finish (events recorded after it
+// on its stream stay pending) until its communicator is aborted.
+void fail_next_nccl_collective(int nccl_result);
+void stall_next_nccl_collective();
 
 // Restores the emulated device's memory capacity when a test scope ends.
 class ScopedDeviceMemoryCapacity {
