@@ -1,16 +1,29 @@
-// What the NCCL communicator's tests share (kernels_nccl_communicator_test.cc
-// on one rank, mpi_nccl_collectives_test.cc on two): device buffers of known
-// values and their values read back, on the emulated device.
+// What the NCCL communicator's tests share (kernels_nccl_*_test.cc on one
+// rank, mpi_nccl_collectives_test.cc on two): a one-rank communicator, device
+// buffers of known values and their values read back.
 #pragma once
 
 #include <cstring>
 #include <span>
 #include <vector>
 
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/nccl_communicator.h"
+#include "dist/communicator.h"
 #include "seqtrain/backend.h"
 #include "seqtrain/tensor.h"
 
 namespace seqtrain::testing {
+
+// The NCCL communicator of one process (a single-process host communicator)
+// on CUDA device 0.
+struct OneRank {
+  CudaBackend backend{0};
+  std::unique_ptr<Communicator> host = make_single_process_communicator();
+  std::unique_ptr<Communicator> nccl;
+  explicit OneRank(double timeout_seconds = 0.0)
+      : nccl(make_nccl_communicator(backend, *host, timeout_seconds)) {}
+};
 
 // A device tensor holding values.
 inline Tensor device_values(Backend& backend, const std::vector<float>& values) {
