@@ -17,6 +17,8 @@ void require_device_range(const void* pointer, std::size_t bytes, const std::str
 void require_host_range(const void* pointer, std::size_t bytes, const std::string& what);
 
 bool driver_is_missing();
+// 0 <= device < the emulated device count.
+bool device_exists(int device);
 bool stream_is_valid(cudaStream_t stream);
 
 // For the emulated NCCL: a collective issued on stream that never finishes

@@ -33,8 +33,9 @@
 //             once (synchronisation is a no-op).
 //   errors    the thread's sticky last error, names and strings for the codes
 //             returned here.
-//   devices   one device (sm_90, "seqtrain emulated device"), or none as on a
-//             machine without a driver (set_driver_missing).
+//   devices   one device (sm_90, "seqtrain emulated device"), several alike
+//             (set_device_count), or none as on a machine without a driver
+//             (set_driver_missing).
 //   cuBLAS    handles, streams, math mode, workspace; cublasGemmEx and
 //             cublasGemmStridedBatchedEx with cuBLAS's column-major semantics
 //             (transposes, lda/ldb/ldc, strides including 0, alpha and beta
@@ -84,6 +85,10 @@ void check_device_guard_zones();
 std::size_t device_memory_in_use();
 std::size_t device_allocation_count();
 bool is_device_pointer(const void* pointer);
+
+// How many devices cudaGetDeviceCount reports (default 1): alike, sharing one
+// memory, for device selection tests; cudaSetDevice/cudaGetDevice follow.
+void set_device_count(int count);
 
 // true: the runtime answers like one without a driver (cudaGetDeviceCount
 // returns cudaErrorInsufficientDriver, cublasCreate CUBLAS_STATUS_NOT_INITIALIZED).

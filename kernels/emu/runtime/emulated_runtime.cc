@@ -52,6 +52,7 @@ struct Device {
   std::set<cudaStream_t> streams;
   std::set<cudaEvent_t> events;
   bool driver_missing = false;
+  int device_count = 1;  // set_device_count: devices alike, one memory
   int current_device = 0;
 };
 
@@ -156,6 +157,12 @@ cudaError_t record(cudaError_t status) {
   return status;
 }
 
+bool device_exists(int ordinal) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  return ordinal >= 0 && ordinal < state.device_count;
+}
+
 void stall_stream(cudaStream_t stream) {
   Device& state = device();
   std::lock_guard lock(state.mutex);
@@ -226,6 +233,13 @@ bool is_device_pointer(const void* pointer) {
   Device& state = device();
   std::lock_guard lock(state.mutex);
   return containing(state, reinterpret_cast<std::uintptr_t>(pointer)) != state.allocations.end();
+}
+
+void set_device_count(int count) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  state.device_count = count;
+  state.current_device = 0;
 }
 
 void set_driver_missing(bool missing) {
@@ -335,14 +349,16 @@ cudaError_t cudaGetDeviceCount(int* count) {
     *count = 0;
     return record(cudaErrorInsufficientDriver);
   }
-  *count = 1;
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  *count = state.device_count;
   return cudaSuccess;
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (no_driver()) return record(cudaErrorInsufficientDriver);
   if (prop == nullptr) return record(cudaErrorInvalidValue);
-  if (device != 0) return record(cudaErrorInvalidDevice);
+  if (!emu::runtime::device_exists(device)) return record(cudaErrorInvalidDevice);
   *prop = cudaDeviceProp{};
   std::snprintf(prop->name, sizeof(prop->name), "seqtrain emulated device");
   prop->totalGlobalMem = emu::device_memory_capacity();
@@ -363,14 +379,19 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
 
 cudaError_t cudaSetDevice(int device) {
   if (no_driver()) return record(cudaErrorInsufficientDriver);
-  if (device != 0) return record(cudaErrorInvalidDevice);
+  if (!emu::runtime::device_exists(device)) return record(cudaErrorInvalidDevice);
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  state.current_device = device;
   return cudaSuccess;
 }
 
 cudaError_t cudaGetDevice(int* device) {
   if (no_driver()) return record(cudaErrorInsufficientDriver);
   if (device == nullptr) return record(cudaErrorInvalidValue);
-  *device = 0;
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  *device = state.current_device;
   return cudaSuccess;
 }
 
