@@ -82,6 +82,44 @@ TEST_F(DataParallelCuda, DropoutDrawsTheMasksOneProcessDraws) {
       "dropout", on_the_emulated_device());
 }
 
+// An NCCL collective of rank 1 that never finishes, or fails
+// asynchronously (the emulated NCCL's SEQTRAIN_EMULATED_NCCL_FAULT: rank 1's
+// third ncclAllReduce, inside step 1's bucket): after distributed.timeout_s,
+// or at once, rank 1 aborts NCCL and ends the job in one line naming the
+// collective and itself; rank 0, waiting for it inside the collective, is
+// ended with the job (MPI_Abort).
+TEST_F(DataParallelCuda, AnNcclCollectiveThatHangsOrFailsEndsTheJobInOneLine) {
+  const fs::path config = write_config("c.yaml", 1, "{cell: lstm, hidden_size: 16}");
+  const struct {
+    const char* fault;
+    const char* why;
+  } cases[] = {
+      {"stall",
+       "not finished after 2 s (distributed.timeout_s): another rank is hung, stopped or "
+       "gone; NCCL communicator aborted"},
+      {"fail",
+       "NCCL reported 6 (remote process exited or there was a network error); NCCL "
+       "communicator aborted"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.fault);
+    const CommandResult ended = seqtrain_with_ranks(
+        2,
+        "train " + config.string() + " --device cuda --set distributed.timeout_s=2 --set run_dir=" +
+            (directory_.root() / c.fault).string(),
+        emulated_device() + " SEQTRAIN_EMULATED_NCCL_FAULT=1:3:" + c.fault);
+    EXPECT_NE(ended.exit_code, 0) << ended.output;
+    EXPECT_NE(ended.output.find("seqtrain: error: rank 1 of 2: NCCL all-reduce of "),
+              std::string::npos)
+        << ended.output;
+    // The bucket: the LSTM's 6 parameters, 1297 floats.
+    EXPECT_NE(
+        ended.output.find("1297 floats in 6 buffers on rank 1 of 2: " + std::string(c.why) + "\n"),
+        std::string::npos)
+        << ended.output;
+  }
+}
+
 TEST_F(DataParallelCuda, InfoNamesNcclInThePlugIn) {
   const CommandResult info = run_seqtrain("info", true, emulated_device());
   ASSERT_EQ(info.exit_code, 0) << info.output;

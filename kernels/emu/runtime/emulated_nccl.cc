@@ -15,11 +15,14 @@
 // What it does not: other reductions and types, NCCL's ring and tree
 // algorithms (MPI's summation order instead), asynchrony, real failures.
 // Tests make failures with fail_next_nccl_collective and
-// stall_next_nccl_collective (emulated_device.h).
+// stall_next_nccl_collective (emulated_device.h), or, in a process they start,
+// with SEQTRAIN_EMULATED_NCCL_FAULT (planned_fault below).
 #include <nccl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -50,6 +53,39 @@ namespace {
 // Faults a test asked for (emulated_device.h), taken by the next collective.
 int next_failure = 0;
 bool next_stall = false;
+
+// SEQTRAIN_EMULATED_NCCL_FAULT=RANK:INDEX:stall|fail: the INDEX-th collective
+// (1-based) that rank RANK issues stalls or fails (ncclRemoteError), for
+// tests that run seqtrain itself under mpirun. Read once.
+struct PlannedFault {
+  int rank = -1;
+  long index = 0;
+  bool stall = false;
+};
+
+PlannedFault planned_fault() {
+  PlannedFault fault;
+  const char* text = std::getenv("SEQTRAIN_EMULATED_NCCL_FAULT");
+  if (text == nullptr) return fault;
+  char kind[8] = {};
+  if (std::sscanf(text, "%d:%ld:%7s", &fault.rank, &fault.index, kind) != 3 ||
+      (std::strcmp(kind, "stall") != 0 && std::strcmp(kind, "fail") != 0)) {
+    std::fprintf(stderr, "SEQTRAIN_EMULATED_NCCL_FAULT=%s: expected RANK:INDEX:stall|fail\n", text);
+    std::abort();
+  }
+  fault.stall = std::strcmp(kind, "stall") == 0;
+  return fault;
+}
+
+void take_planned_fault(const ncclComm& comm) {
+  static const PlannedFault fault = planned_fault();
+  static long issued = 0;
+  if (fault.rank != comm.rank || ++issued != fault.index) return;
+  if (fault.stall)
+    next_stall = true;
+  else
+    next_failure = ncclRemoteError;
+}
 
 thread_local int group_depth = 0;
 thread_local std::vector<std::function<ncclResult_t()>> grouped;
@@ -87,7 +123,10 @@ ncclResult_t run_or_group(ncclComm_t comm, cudaStream_t stream,
                           std::function<ncclResult_t()> collective) {
   if (comm == nullptr) return ncclInvalidArgument;
   if (!seqtrain::emu::runtime::stream_is_valid(stream)) return ncclInvalidArgument;
-  if (comm->async_error != ncclSuccess) return comm->async_error;
+  take_planned_fault(*comm);
+  // A stream runs in order: behind a collective that never finishes (or
+  // failed), nothing more on this communicator runs.
+  if (!comm->stalled.empty() || comm->async_error != ncclSuccess) next_stall = true;
   if (next_failure != 0) {
     // Reported asynchronously, as a peer's failure is; the collective it was
     // in never finishes.

@@ -184,14 +184,20 @@ class NcclCommunicator final : public Communicator {
     CUDA_CHECK(cudaEventRecord(written, compute_stream_));
     CUDA_CHECK(cudaStreamWaitEvent(stream_, written, 0));
     CUDA_CHECK(cudaEventDestroy(written));  // released once the wait is enqueued
-    NCCL_CHECK(ncclGroupStart());
+    // An NCCL call that fails at once ends this communicator as an
+    // asynchronous error does, naming the collective.
     try {
-      enqueue();
-    } catch (...) {
-      static_cast<void>(ncclGroupEnd());
-      throw;
+      NCCL_CHECK(ncclGroupStart());
+      try {
+        enqueue();
+      } catch (...) {
+        static_cast<void>(ncclGroupEnd());
+        throw;
+      }
+      NCCL_CHECK(ncclGroupEnd());
+    } catch (const DeviceError& error) {
+      fail(collective, error.what());
     }
-    NCCL_CHECK(ncclGroupEnd());
     CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventRecord(done, stream_));
     return std::make_unique<NcclPending>(*this, done, std::move(collective));
