@@ -149,6 +149,7 @@ class NcclCommunicator final : public Communicator {
   // Returns when `done` has happened; NCCL's asynchronous error or the
   // timeout first aborts the communicator and throws (one line).
   void wait_for(cudaEvent_t done, const std::string& collective) {
+    if (comm_ == nullptr) throw_aborted(collective);
     const auto started = Clock::now();
     for (;;) {
       const cudaError_t status = cudaEventQuery(done);
@@ -176,9 +177,7 @@ class NcclCommunicator final : public Communicator {
   // communicator's stream after the backend's work so far.
   std::unique_ptr<PendingReduction> issue(std::string collective,
                                           const std::function<void()>& enqueue) {
-    if (comm_ == nullptr)
-      throw DeviceError(fmt::format("NCCL {} on rank {} of {}: the communicator was aborted",
-                                    collective, rank_, size_));
+    if (comm_ == nullptr) throw_aborted(collective);
     cudaEvent_t written = nullptr, done = nullptr;
     CUDA_CHECK(cudaEventCreateWithFlags(&written, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventRecord(written, compute_stream_));
@@ -201,6 +200,11 @@ class NcclCommunicator final : public Communicator {
     CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventRecord(done, stream_));
     return std::make_unique<NcclPending>(*this, done, std::move(collective));
+  }
+
+  [[noreturn]] void throw_aborted(const std::string& collective) const {
+    throw DeviceError(fmt::format("NCCL {} on rank {} of {}: the communicator was aborted",
+                                  collective, rank_, size_));
   }
 
   [[noreturn]] void fail(const std::string& collective, const std::string& why) {
