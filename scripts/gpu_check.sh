@@ -8,7 +8,9 @@
 # yet) are reported as skipped with the reason.
 #
 #   info         bin/seqtrain info (the plug-in, the CUDA libraries, the GPU)
-#   gpu_tests    bin/seqtrain_gpu_tests: the CUDA backend tests on the device
+#   gpu_tests    bin/seqtrain_gpu_tests: the CUDA backend tests on the device,
+#                and one rank of the NCCL communicator (one GPU cannot hold two
+#                NCCL ranks; docs/distributed.md)
 #   sanitizer    compute-sanitizer memcheck and racecheck on a short subset
 #   adding       20 steps of the adding task on cuda (fused and cuDNN layers)
 #                against the cpu backend: the losses agree

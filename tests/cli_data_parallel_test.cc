@@ -51,34 +51,13 @@ class DataParallel : public ::testing::Test {
     return path;
   }
 
-  // Trains config in one process and on 2 ranks (run directories one/ and
-  // two/ under name) and expects the same weights and losses.
   void expect_two_ranks_train_what_one_trains(const fs::path& config, const std::string& name,
                                               const std::vector<SkippedElements>& skipped = {}) {
-    const fs::path one = directory_.root() / name / "one";
-    const fs::path two = directory_.root() / name / "two";
-    const CommandResult alone =
-        run_seqtrain("train " + config.string() + " --device cpu --set run_dir=" + one.string());
-    ASSERT_EQ(alone.exit_code, 0) << alone.output;
-    const CommandResult ranks = seqtrain_with_ranks(
-        2, "train " + config.string() + " --device cpu --set run_dir=" + two.string());
-    ASSERT_EQ(ranks.exit_code, 0) << ranks.output;
-    expect_same_weights(one / "checkpoints" / "step_20", two / "checkpoints" / "step_20", kAtol,
-                        kRtol, skipped);
-    const auto losses_one = records_of(one, "train"), losses_two = records_of(two, "train");
-    ASSERT_EQ(losses_one.size(), losses_two.size());
-    for (std::size_t i = 0; i < losses_one.size(); ++i)
-      EXPECT_NEAR(losses_two[i].at("loss").get<double>(), losses_one[i].at("loss").get<double>(),
-                  1e-5 * std::abs(losses_one[i].at("loss").get<double>()))
-          << "step " << i + 1;
-    // Validation is rank 0's alone, on the whole set: the numbers one process gives.
-    const auto validation_one = records_of(one, "validation"),
-               validation_two = records_of(two, "validation");
-    ASSERT_EQ(validation_one.size(), validation_two.size());
-    for (std::size_t i = 0; i < validation_one.size(); ++i)
-      EXPECT_NEAR(validation_two[i].at("mse").get<double>(),
-                  validation_one[i].at("mse").get<double>(),
-                  1e-4 * std::abs(validation_one[i].at("mse").get<double>()));
+    RankComparison how;  // --device cpu, 20 steps
+    how.atol = kAtol;
+    how.rtol = kRtol;
+    how.skipped = skipped;
+    seqtrain::testing::expect_two_ranks_train_what_one_trains(directory_.root(), config, name, how);
   }
 
   TestDirectory directory_;

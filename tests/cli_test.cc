@@ -237,6 +237,11 @@ TEST_F(Cli, WithoutTheCudaPluginInfoSaysWhyAndAutoTrainsOnTheCpu) {
         << info.output;
   }
   EXPECT_NE(info.output.find("vector:    "), std::string::npos) << info.output;
+  // NCCL comes with the plug-in, so its line gives the same cause.
+  EXPECT_NE(
+      info.output.find("nccl:      unavailable: it comes with the CUDA plug-in, which is " + cause),
+      std::string::npos)
+      << info.output;
 
   fs::path config = write("c.yaml", adding_config((directory_ / "run").string(), 2));
   expect_user_error(run_seqtrain("train " + config.string() + " --device cuda", true, missing),

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -27,9 +28,12 @@ inline std::string mpirun_prefix(int ranks, int limit = 0) {
          std::string(SEQTRAIN_MPIRUN) + " --oversubscribe -np " + std::to_string(ranks) + " ";
 }
 
-// seqtrain <arguments> under mpirun with `ranks` processes, at most 120 s.
-inline CommandResult seqtrain_with_ranks(int ranks, const std::string& arguments) {
-  return run_command(mpirun_prefix(ranks, 120) + SEQTRAIN_BINARY + " " + arguments + " 2>&1");
+// seqtrain <arguments> under mpirun with `ranks` processes, at most 120 s,
+// with `environment` ("NAME=value ...") for every rank.
+inline CommandResult seqtrain_with_ranks(int ranks, const std::string& arguments,
+                                         const std::string& environment = "") {
+  return run_command(environment + " " + mpirun_prefix(ranks, 120) + SEQTRAIN_BINARY + " " +
+                     arguments + " 2>&1");
 }
 
 // Elements [first, first + count) of a flat tensor that a comparison leaves out.
@@ -70,6 +74,50 @@ inline std::vector<nlohmann::json> records_of(const std::filesystem::path& run,
   for (const nlohmann::json& record : read_metrics_records(run))
     if (record.at("split") == split) chosen.push_back(record);
   return chosen;
+}
+
+// How expect_ranks_train_what_one_trains runs and compares the two runs.
+struct RankComparison {
+  std::string device = "cpu";       // --device
+  std::string environment;          // for both runs ("NAME=value ...")
+  std::int64_t steps = 20;          // the checkpoint compared is step_<steps>
+  double atol = 1e-5, rtol = 1e-4;  // the weights'
+  std::vector<SkippedElements> skipped;
+};
+
+// Trains config in one process and on 2 ranks (run directories one/ and two/
+// under `root / name`) and expects the same weights (within the tolerance),
+// the same training losses (1e-5 relative) and the same validation mse (1e-4
+// relative: rank 0 alone validates, on the whole set).
+inline void expect_two_ranks_train_what_one_trains(const std::filesystem::path& root,
+                                                   const std::filesystem::path& config,
+                                                   const std::string& name,
+                                                   const RankComparison& how = {}) {
+  const std::filesystem::path one = root / name / "one";
+  const std::filesystem::path two = root / name / "two";
+  const std::string device = " --device " + how.device + " --set run_dir=";
+  const CommandResult alone =
+      run_seqtrain("train " + config.string() + device + one.string(), true, how.environment);
+  ASSERT_EQ(alone.exit_code, 0) << alone.output;
+  const CommandResult ranks =
+      seqtrain_with_ranks(2, "train " + config.string() + device + two.string(), how.environment);
+  ASSERT_EQ(ranks.exit_code, 0) << ranks.output;
+  const std::string checkpoint = "step_" + std::to_string(how.steps);
+  expect_same_weights(one / "checkpoints" / checkpoint, two / "checkpoints" / checkpoint, how.atol,
+                      how.rtol, how.skipped);
+  const auto losses_one = records_of(one, "train"), losses_two = records_of(two, "train");
+  ASSERT_EQ(losses_one.size(), losses_two.size());
+  for (std::size_t i = 0; i < losses_one.size(); ++i)
+    EXPECT_NEAR(losses_two[i].at("loss").get<double>(), losses_one[i].at("loss").get<double>(),
+                1e-5 * std::abs(losses_one[i].at("loss").get<double>()))
+        << "step " << i + 1;
+  const auto validation_one = records_of(one, "validation"),
+             validation_two = records_of(two, "validation");
+  ASSERT_EQ(validation_one.size(), validation_two.size());
+  for (std::size_t i = 0; i < validation_one.size(); ++i)
+    EXPECT_NEAR(validation_two[i].at("mse").get<double>(),
+                validation_one[i].at("mse").get<double>(),
+                1e-4 * std::abs(validation_one[i].at("mse").get<double>()));
 }
 
 }  // namespace seqtrain::testing

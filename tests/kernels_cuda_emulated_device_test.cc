@@ -89,6 +89,24 @@ TEST(CudaDeviceSelection, AutoPicksTheEmulatedDevice) {
   EXPECT_THROW(select_backend("cuda:x", 1), Error);
 }
 
+// Under mpirun, rank r of a node takes device local_rank % devices, with
+// --device cuda and auto; cuda:N stays N.
+TEST(CudaDeviceSelection, EachLocalRankTakesItsDeviceModuloTheDeviceCount) {
+  emu::set_device_count(3);
+  struct Restore {
+    ~Restore() { emu::set_device_count(1); }
+  } restore;
+  for (int local_rank : {0, 1, 2, 3, 5}) {
+    for (const char* device : {"cuda", "auto"}) {
+      auto backend = select_backend(device, 1, RnnImpl::fused, local_rank);
+      EXPECT_EQ(static_cast<CudaBackend&>(*backend).device_index(), local_rank % 3)
+          << device << ", local rank " << local_rank;
+    }
+  }
+  auto pinned = select_backend("cuda:1", 1, RnnImpl::fused, 2);
+  EXPECT_EQ(static_cast<CudaBackend&>(*pinned).device_index(), 1);
+}
+
 TEST(CudaDeviceSelection, WithoutADriverCudaIsAOneLineErrorAndAutoFallsBack) {
   emu::set_driver_missing(true);
   struct Restore {

@@ -18,9 +18,9 @@
 #include <memory>
 #include <string>
 
-#include "core/plugin_files.h"
-
 #include "backends/device_selection.h"
+#include "core/plugin_files.h"
+#include "dist/communicator.h"
 #include "seqtrain/backend.h"
 
 namespace seqtrain {
@@ -28,7 +28,7 @@ namespace seqtrain {
 // The plug-in's table of entry points. Plug-in and core come from one build
 // (one compiler, one C++ ABI): abi and seqtrain_version are checked on load,
 // so they stay the first two members whatever else changes (raise abi then).
-inline constexpr int kCudaPluginAbi = 1;
+inline constexpr int kCudaPluginAbi = 2;  // 2: NCCL
 struct CudaPluginApi {
   int abi;
   const char* seqtrain_version;
@@ -36,6 +36,12 @@ struct CudaPluginApi {
   std::string (*describe_build)();
   CudaDeviceQuery (*query_devices)();
   std::unique_ptr<Backend> (*make_backend)(int device_index, RnnImpl recurrent_impl);
+  // "NCCL 2.28.9", or why the plug-in has no NCCL (describe_nccl).
+  std::string (*describe_nccl)();
+  // The NCCL communicator over host's ranks on backend's device (a backend
+  // this plug-in made): backends/cuda/nccl_communicator.h.
+  std::unique_ptr<Communicator> (*make_nccl_communicator)(Backend& backend, Communicator& host,
+                                                          double timeout_seconds);
 };
 
 // The plug-in's file and the C symbol that returns its table

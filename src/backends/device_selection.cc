@@ -32,7 +32,7 @@ std::string describe_devices() {
 }
 
 std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
-                                        RnnImpl recurrent_impl) {
+                                        RnnImpl recurrent_impl, int local_rank) {
   if (device == "serial") return make_serial_backend();
   if (device == "cpu") return make_cpu_backend(threads);
   if (const int ordinal = cuda_ordinal(device); ordinal >= 0) {
@@ -48,6 +48,12 @@ std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
           fmt::format("--device {}: there is no CUDA device {} ({}); use cuda:0 "
                       "to cuda:{}",
                       device, ordinal, devices.description, devices.count - 1));
+    if (device == "cuda" && local_rank > 0) {
+      const int shared_out = local_rank % devices.count;
+      spdlog::debug("--device cuda: local rank {} takes CUDA device {} of {}", local_rank,
+                    shared_out, devices.count);
+      return make_cuda_backend(shared_out, recurrent_impl);
+    }
     return make_cuda_backend(ordinal, recurrent_impl);
   }
   if (device == "auto") {
@@ -64,8 +70,9 @@ std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
       spdlog::debug("device auto: CUDA: {}", devices.description);
       return make_cpu_backend(threads);
     }
-    spdlog::info("device auto: using CUDA device 0 (CUDA: {})", devices.description);
-    return make_cuda_backend(0, recurrent_impl);
+    const int shared_out = local_rank % devices.count;
+    spdlog::info("device auto: using CUDA device {} (CUDA: {})", shared_out, devices.description);
+    return make_cuda_backend(shared_out, recurrent_impl);
   }
   throw Error(
       fmt::format("--device '{}': expected one of auto, serial, cpu, cuda, cuda:N", device));

@@ -22,8 +22,13 @@ bool is_device_name(const std::string& device);
 // CPU backends (0 = one per core). recurrent_impl (the config's model.impl)
 // goes to a cuda backend; the others have fused layers only, so compare
 // Backend::recurrent_impl() with what was asked where it matters.
+// local_rank: this process's index among the data-parallel ranks on its node
+// (Communicator::local_rank): cuda and auto then take CUDA device
+// local_rank % device count, so the ranks of a node share its GPUs out;
+// cuda:N takes device N whatever the rank.
 std::unique_ptr<Backend> select_backend(const std::string& device, int threads,
-                                        RnnImpl recurrent_impl = RnnImpl::fused);
+                                        RnnImpl recurrent_impl = RnnImpl::fused,
+                                        int local_rank = 0);
 
 // ---- the CUDA backend, through its plug-in (backends/cuda_plugin.h) ----------
 // make_cuda_backend is declared in seqtrain/backend.h.

@@ -1,13 +1,14 @@
 // seqtrain info: version, build features, vector ISA, devices, BLAS and threads.
+#include <fmt/format.h>
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
-#include <fmt/format.h>
 
 #include "backends/cpu/cpu_isa.h"
 #include "backends/device_selection.h"
-#include "dist/communicator.h"
 #include "cli/commands.h"
+#include "dist/communicator.h"
+#include "dist/device_communicator.h"
 
 namespace seqtrain {
 
@@ -32,6 +33,7 @@ void register_info_command(CLI::App& app, CommandRegistry& commands) {
                omp_get_max_threads());
     fmt::print("devices:   {}\n", describe_devices());
     fmt::print("mpi:       {}\n", describe_mpi());
+    fmt::print("nccl:      {}\n", describe_nccl());
     return 0;
   });
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "core/plugin_files.h"
 #include "dist/mpi_plugin.h"
@@ -19,6 +20,19 @@ std::unique_ptr<PendingReduction> Communicator::start_all_reduce_sum(std::span<f
   };
   all_reduce_sum(values);
   return std::make_unique<Done>();
+}
+
+std::unique_ptr<PendingReduction> Communicator::start_all_reduce_sum_list(
+    std::span<const std::span<float>> buffers) {
+  struct Each final : PendingReduction {
+    std::vector<std::unique_ptr<PendingReduction>> started;
+    void wait() override {
+      for (auto& one : started) one->wait();
+    }
+  };
+  auto each = std::make_unique<Each>();
+  for (std::span<float> buffer : buffers) each->started.push_back(start_all_reduce_sum(buffer));
+  return each;
 }
 
 namespace {

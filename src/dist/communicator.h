@@ -6,15 +6,21 @@
 //   MPI             under mpirun (or srun --mpi=pmix): the MPI plug-in
 //                   (libseqtrain_mpi.so, mpi_plugin.h) on host memory, for the
 //                   serial and cpu backends
-// (NCCL on device memory for the cuda backend is the next step.) Collectives
-// are blocking (but start_all_reduce_sum) and every rank must call them in the
-// same order with the same sizes; buffers are host memory.
+//   NCCL            the cuda backend's gradients: NCCL on device memory, in
+//                   the CUDA plug-in (backends/cuda/nccl_communicator.h), its
+//                   ranks those of an MPI communicator (device_communicator.h)
+// Collectives are blocking (but start_all_reduce_sum) and every rank must call
+// them in the same order with the same sizes. Their buffers lie in memory():
+// host memory for single process and MPI, the device for NCCL, whose spans
+// then hold device pointers (never dereferenced on the host).
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
+
+#include "seqtrain/tensor.h"
 
 namespace seqtrain {
 
@@ -35,6 +41,9 @@ class Communicator {
   virtual int local_rank() const = 0;
   // "single process", or "MPI (Open MPI v4.1.4), 2 ranks".
   virtual std::string describe() const = 0;
+  // Where the buffers of the collectives lie: Device::cpu (host memory), or
+  // Device::cuda for NCCL (the spans hold device pointers of its backend).
+  virtual Device memory() const { return Device::cpu; }
 
   // Every rank's buffer becomes the elementwise sum over the ranks.
   virtual void all_reduce_sum(std::span<float> values) = 0;
@@ -43,6 +52,11 @@ class Communicator {
   // untouched until the returned reduction's wait(). Every rank starts the
   // same reductions in the same order. By default it is done at once.
   virtual std::unique_ptr<PendingReduction> start_all_reduce_sum(std::span<float> values);
+  // Every buffer of the list summed over the ranks, without waiting: for
+  // buffers that are not one block (a gradient bucket on a device, reduced in
+  // place, NCCL's group of all-reduces). By default each one is started alone.
+  virtual std::unique_ptr<PendingReduction> start_all_reduce_sum_list(
+      std::span<const std::span<float>> buffers);
   // Every rank's bytes become root's.
   virtual void broadcast(std::span<std::byte> bytes, int root) = 0;
   // all[r * mine.size() + i] = rank r's mine[i].

@@ -15,7 +15,7 @@
 
 namespace seqtrain {
 
-inline constexpr int kMpiPluginAbi = 2;  // 2: start_all_reduce_sum
+inline constexpr int kMpiPluginAbi = 3;  // 2: start_all_reduce_sum; 3: memory, _list
 struct MpiPluginApi {
   int abi;
   const char* seqtrain_version;

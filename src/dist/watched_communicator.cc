@@ -116,6 +116,7 @@ class WatchedCommunicator final : public Communicator {
   int world_size() const override { return inner_.world_size(); }
   int local_rank() const override { return inner_.local_rank(); }
   std::string describe() const override { return inner_.describe(); }
+  Device memory() const override { return inner_.memory(); }
 
   void all_reduce_sum(std::span<float> values) override {
     Watched watched(watchdog_, "an all-reduce");
@@ -128,6 +129,12 @@ class WatchedCommunicator final : public Communicator {
   std::unique_ptr<PendingReduction> start_all_reduce_sum(std::span<float> values) override {
     Watched watched(watchdog_, "starting an all-reduce");
     return std::make_unique<WatchedPendingReduction>(inner_.start_all_reduce_sum(values),
+                                                     watchdog_);
+  }
+  std::unique_ptr<PendingReduction> start_all_reduce_sum_list(
+      std::span<const std::span<float>> buffers) override {
+    Watched watched(watchdog_, "starting an all-reduce");
+    return std::make_unique<WatchedPendingReduction>(inner_.start_all_reduce_sum_list(buffers),
                                                      watchdog_);
   }
   void broadcast(std::span<std::byte> bytes, int root) override {

@@ -22,10 +22,10 @@ void reduce_over_ranks(Communicator& communicator, ParameterStore& parameters,
   metrics.correct = static_cast<std::int64_t>(totals[2]);
   metrics.tokens = static_cast<std::int64_t>(totals[3]);
   if (buckets != nullptr) {
-    buckets->all_reduce(communicator);
+    buckets->all_reduce();
   } else {
-    GradientBuckets one(parameters, std::numeric_limits<std::int64_t>::max());
-    one.all_reduce(communicator);
+    GradientBuckets one(parameters, std::numeric_limits<std::int64_t>::max(), communicator);
+    one.all_reduce();
   }
 }
 

@@ -19,7 +19,8 @@
 // rows as with accumulation, then summed over the ranks (with the metrics)
 // and divided by the global scored rows, before the norm, the clipping and
 // the update, which every rank then computes alike. Gradients go in buckets
-// (gradient_buckets.h) after the step's last backward.
+// (gradient_buckets.h) after the step's last backward; the metrics go through
+// `communicator` (host memory).
 #pragma once
 
 #include <cstdint>
@@ -44,7 +45,9 @@ struct OptimizerStepOptions {
   std::uint64_t seed = 0;
   Communicator* communicator = nullptr;  // null or 1 rank: this process alone
   // With more than one rank: the gradient buckets over `parameters`
-  // (train/gradient_buckets.h); null reduces them as one bucket per step.
+  // (train/gradient_buckets.h), with the communicator of the backend's memory
+  // (dist/device_communicator.h: NCCL for cuda); null reduces them as one
+  // bucket per step with `communicator` (host memory).
   GradientBuckets* buckets = nullptr;
 };
 

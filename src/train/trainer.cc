@@ -20,8 +20,10 @@
 #include "backends/device_selection.h"
 #include "config/resolve_run_config.h"
 #include "dist/communicator.h"
+#include "dist/device_communicator.h"
 #include "dist/watched_communicator.h"
 #include "io/tensorboard_events.h"
+#include "tasks/training_task.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_policy.h"
 #include "train/gradient_buckets.h"
@@ -31,7 +33,6 @@
 #include "train/optimizer.h"
 #include "train/optimizer_step.h"
 #include "train/run_directory.h"
-#include "tasks/training_task.h"
 
 namespace seqtrain {
 namespace {
@@ -191,8 +192,9 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
   }
   // Before the run directory exists: a device that is not there (--device cuda
   // without a GPU) must not leave a directory that refuses the retry.
-  auto backend =
-      select_backend(options.device, static_cast<int>(config.threads), config.model.impl);
+  // Under mpirun each rank takes GPU local_rank % devices (--device cuda or auto).
+  auto backend = select_backend(options.device, static_cast<int>(config.threads), config.model.impl,
+                                communicator->local_rank());
   // Training runs the layers the config names; eval and generate may run a
   // run's layers with another implementation of the same math.
   if (backend->recurrent_impl() != config.model.impl)
@@ -205,13 +207,6 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
   backend->set_gemm_precision(config.training.precision);
   const int world_size = communicator->world_size();
   const bool writer = communicator->rank() == 0;  // logs, metrics, checkpoints
-  if (world_size > 1) {
-    if (backend->device() != Device::cpu)
-      throw DeviceError(fmt::format(
-          "data parallel on the {} backend needs NCCL, not built yet (docs/distributed.md); use "
-          "--device cpu, or one process",
-          backend->name()));
-  }
   // Before anything in the run directory changes: an incomplete newest
   // checkpoint is refused, since training on would write over it.
   const std::optional<fs::path> checkpoint =
@@ -250,11 +245,18 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
     spdlog::info("data parallel: {} ({}); each rank trains on 1/{} of the rows of every global "
                  "batch",
                  communicator->describe(), describe_mpi(), world_size);
-  // Data parallel: the gradients' all-reduce buckets (train/gradient_buckets.h).
+  // Data parallel: the gradients' all-reduce buckets (train/gradient_buckets.h),
+  // summed where the backend keeps them (dist/device_communicator.h): host
+  // memory by the communicator above, a GPU's by NCCL.
+  const std::unique_ptr<Communicator> device_communicator =
+      make_device_communicator(*backend, *communicator, config.distributed.timeout_s);
+  Communicator& gradient_communicator = device_communicator ? *device_communicator : *communicator;
   std::optional<GradientBuckets> buckets;
   if (world_size > 1) {
-    buckets.emplace(parameters,
-                    static_cast<std::int64_t>(config.distributed.bucket_mb * 1048576.0));
+    if (device_communicator)
+      spdlog::info("gradients on the device: {}", device_communicator->describe());
+    buckets.emplace(parameters, static_cast<std::int64_t>(config.distributed.bucket_mb * 1048576.0),
+                    gradient_communicator);
     spdlog::info("gradient buckets: {} of at most {} MiB (distributed.bucket_mb), all-reduced "
                  "after each step's backward",
                  buckets->bucket_count(), config.distributed.bucket_mb);

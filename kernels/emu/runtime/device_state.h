@@ -17,7 +17,15 @@ void require_device_range(const void* pointer, std::size_t bytes, const std::str
 void require_host_range(const void* pointer, std::size_t bytes, const std::string& what);
 
 bool driver_is_missing();
+// 0 <= device < the emulated device count.
+bool device_exists(int device);
 bool stream_is_valid(cudaStream_t stream);
+
+// For the emulated NCCL: a collective issued on stream that never finishes
+// (stall) keeps the events recorded after it pending, until release (an
+// ncclCommAbort) lets them complete, as an abort ends a GPU's kernels.
+void stall_stream(cudaStream_t stream);
+void release_stream(cudaStream_t stream);
 
 // Records status as the calling thread's last error (unless it is success) and
 // returns it, as the runtime does for every failing call.

@@ -33,8 +33,9 @@
 //             once (synchronisation is a no-op).
 //   errors    the thread's sticky last error, names and strings for the codes
 //             returned here.
-//   devices   one device (sm_90, "seqtrain emulated device"), or none as on a
-//             machine without a driver (set_driver_missing).
+//   devices   one device (sm_90, "seqtrain emulated device"), several alike
+//             (set_device_count), or none as on a machine without a driver
+//             (set_driver_missing).
 //   cuBLAS    handles, streams, math mode, workspace; cublasGemmEx and
 //             cublasGemmStridedBatchedEx with cuBLAS's column-major semantics
 //             (transposes, lda/ldb/ldc, strides including 0, alpha and beta
@@ -43,8 +44,12 @@
 //             accumulation, as plain loops. Every matrix element a GEMM reads
 //             or writes must lie in a live device allocation (DeviceFault
 //             otherwise), so a wrong leading dimension or stride fails loudly.
+//   events    created, recorded, queried, waited for: complete once recorded
+//             (work runs when issued), except behind a stalled collective.
+//   NCCL      the calls of the NCCL communicator, between the processes of an
+//             mpirun over MPI (emulated_nccl.cc says what is modelled).
 // What it does not: asynchrony (nothing overlaps; a missing synchronisation is
-// invisible), events and graphs, device-side pointer mode for alpha/beta,
+// invisible), graphs, device-side pointer mode for alpha/beta,
 // tensor-core rounding (products are exact fp32 here).
 #pragma once
 
@@ -81,9 +86,22 @@ std::size_t device_memory_in_use();
 std::size_t device_allocation_count();
 bool is_device_pointer(const void* pointer);
 
+// How many devices cudaGetDeviceCount reports (default 1): alike, sharing one
+// memory, for device selection tests; cudaSetDevice/cudaGetDevice follow.
+void set_device_count(int count);
+
 // true: the runtime answers like one without a driver (cudaGetDeviceCount
 // returns cudaErrorInsufficientDriver, cublasCreate CUBLAS_STATUS_NOT_INITIALIZED).
 void set_driver_missing(bool missing);
+
+// Faults of the emulated NCCL, for the next collective issued by any
+// communicator of this process: fail_next_nccl_collective(code) makes
+// ncclCommGetAsyncError report code (an ncclResult_t: ncclRemoteError is what
+// a peer's death gives) and the collective never finish, as stalled;
+// stall_next_nccl_collective makes it never finish (events recorded after it
+// on its stream stay pending) until its communicator is aborted.
+void fail_next_nccl_collective(int nccl_result);
+void stall_next_nccl_collective();
 
 // Restores the emulated device's memory capacity when a test scope ends.
 class ScopedDeviceMemoryCapacity {

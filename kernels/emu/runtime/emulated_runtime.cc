@@ -24,6 +24,16 @@
 // The runtime's handle types are opaque; the emulation gives them a body.
 struct CUstream_st {
   unsigned flags = 0;
+  // An emulated NCCL collective that never finishes was issued on it
+  // (stall_stream): events recorded after it stay pending until it is
+  // released (an ncclCommAbort).
+  bool stalled = false;
+  unsigned releases = 0;  // how often a stall was released
+};
+struct CUevent_st {
+  cudaStream_t stream = nullptr;
+  bool pending = false;   // recorded behind a stall
+  unsigned releases = 0;  // the stream's releases when recorded
 };
 
 namespace seqtrain::emu {
@@ -40,7 +50,9 @@ struct Device {
   std::size_t capacity = std::size_t{8} << 30;
   std::size_t in_use = 0;
   std::set<cudaStream_t> streams;
+  std::set<cudaEvent_t> events;
   bool driver_missing = false;
+  int device_count = 1;  // set_device_count: devices alike, one memory
   int current_device = 0;
 };
 
@@ -145,6 +157,26 @@ cudaError_t record(cudaError_t status) {
   return status;
 }
 
+bool device_exists(int ordinal) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  return ordinal >= 0 && ordinal < state.device_count;
+}
+
+void stall_stream(cudaStream_t stream) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  if (state.streams.contains(stream)) stream->stalled = true;
+}
+
+void release_stream(cudaStream_t stream) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  if (!state.streams.contains(stream) || !stream->stalled) return;
+  stream->stalled = false;
+  ++stream->releases;
+}
+
 }  // namespace runtime
 
 void set_device_memory_capacity(std::size_t bytes) {
@@ -201,6 +233,13 @@ bool is_device_pointer(const void* pointer) {
   Device& state = device();
   std::lock_guard lock(state.mutex);
   return containing(state, reinterpret_cast<std::uintptr_t>(pointer)) != state.allocations.end();
+}
+
+void set_device_count(int count) {
+  Device& state = device();
+  std::lock_guard lock(state.mutex);
+  state.device_count = count;
+  state.current_device = 0;
 }
 
 void set_driver_missing(bool missing) {
@@ -310,14 +349,16 @@ cudaError_t cudaGetDeviceCount(int* count) {
     *count = 0;
     return record(cudaErrorInsufficientDriver);
   }
-  *count = 1;
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  *count = state.device_count;
   return cudaSuccess;
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (no_driver()) return record(cudaErrorInsufficientDriver);
   if (prop == nullptr) return record(cudaErrorInvalidValue);
-  if (device != 0) return record(cudaErrorInvalidDevice);
+  if (!emu::runtime::device_exists(device)) return record(cudaErrorInvalidDevice);
   *prop = cudaDeviceProp{};
   std::snprintf(prop->name, sizeof(prop->name), "seqtrain emulated device");
   prop->totalGlobalMem = emu::device_memory_capacity();
@@ -338,14 +379,19 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
 
 cudaError_t cudaSetDevice(int device) {
   if (no_driver()) return record(cudaErrorInsufficientDriver);
-  if (device != 0) return record(cudaErrorInvalidDevice);
+  if (!emu::runtime::device_exists(device)) return record(cudaErrorInvalidDevice);
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  state.current_device = device;
   return cudaSuccess;
 }
 
 cudaError_t cudaGetDevice(int* device) {
   if (no_driver()) return record(cudaErrorInsufficientDriver);
   if (device == nullptr) return record(cudaErrorInvalidValue);
-  *device = 0;
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  *device = state.current_device;
   return cudaSuccess;
 }
 
@@ -489,4 +535,66 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   // Work ran when it was issued: nothing to wait for.
   return emu::runtime::stream_is_valid(stream) ? cudaSuccess
                                                : record(cudaErrorInvalidResourceHandle);
+}
+
+// ---- events ------------------------------------------------------------------
+// Work runs when issued, so an event is complete once recorded, unless it was
+// recorded behind a stalled collective (stall_stream) that is still stalled.
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int) {
+  if (event == nullptr) return record(cudaErrorInvalidValue);
+  if (no_driver()) return record(cudaErrorInsufficientDriver);
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  *event = new CUevent_st{};
+  state.events.insert(*event);
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t* event) {
+  return cudaEventCreateWithFlags(event, cudaEventDefault);
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  if (event == nullptr || state.events.erase(event) == 0)
+    return record(cudaErrorInvalidResourceHandle);
+  delete event;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  if (!state.events.contains(event) || (stream != nullptr && !state.streams.contains(stream)))
+    return record(cudaErrorInvalidResourceHandle);
+  event->stream = stream;
+  event->pending = stream != nullptr && stream->stalled;
+  event->releases = stream != nullptr ? stream->releases : 0;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventQuery(cudaEvent_t event) {
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  if (!state.events.contains(event)) return record(cudaErrorInvalidResourceHandle);
+  const bool released = event->stream == nullptr || !state.streams.contains(event->stream) ||
+                        event->stream->releases != event->releases;
+  return event->pending && !released ? cudaErrorNotReady : cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  // A stalled event would never complete: the emulation says so instead of hanging.
+  const cudaError_t status = cudaEventQuery(event);
+  return status == cudaErrorNotReady ? record(cudaErrorLaunchTimeout) : status;
+}
+
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int) {
+  // In order and at once: the event's work has run (or, stalled, never will).
+  auto& state = emu::device();
+  std::lock_guard lock(state.mutex);
+  if (!state.events.contains(event) || (stream != nullptr && !state.streams.contains(stream)))
+    return record(cudaErrorInvalidResourceHandle);
+  return cudaSuccess;
 }

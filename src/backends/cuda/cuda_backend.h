@@ -48,6 +48,9 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device::cuda; }
   RnnImpl recurrent_impl() const override { return recurrent_impl_; }
   int device_index() const { return device_index_; }
+  // The stream every op of this backend runs on (collectives order themselves
+  // after it with events: backends/cuda/nccl_communicator.h).
+  cudaStream_t stream() const { return stream_; }
   // "NVIDIA H100 80GB HBM3 (device 0, sm_90, 79.1 GiB)"
   const std::string& description() const { return description_; }
   cuda::DeviceAllocatorStats allocator_stats() const { return allocator_->stats(); }

@@ -7,7 +7,9 @@
 
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_build_info.h"
+#include "backends/cuda/nccl_communicator.h"
 #include "backends/cuda_plugin.h"
+#include "seqtrain/error.h"
 
 namespace seqtrain {
 namespace {
@@ -31,8 +33,16 @@ std::unique_ptr<Backend> make_backend(int device_index, RnnImpl recurrent_impl) 
   return backend;
 }
 
-const CudaPluginApi kApi{kCudaPluginAbi, SEQTRAIN_VERSION, describe_build, query_devices,
-                         make_backend};
+std::unique_ptr<Communicator> make_communicator_on_device(Backend& backend, Communicator& host,
+                                                          double timeout_seconds) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  SEQTRAIN_CHECK(cuda != nullptr, "an NCCL communicator for the {} backend", backend.name());
+  return make_nccl_communicator(*cuda, host, timeout_seconds);
+}
+
+const CudaPluginApi kApi{
+    kCudaPluginAbi,        SEQTRAIN_VERSION,           describe_build, query_devices, make_backend,
+    describe_nccl_library, make_communicator_on_device};
 
 }  // namespace
 }  // namespace seqtrain
