@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "backends/device_selection.h"
 #include "bench/fma_peak.h"
 #include "seqtrain/error.h"
@@ -48,15 +50,17 @@ std::vector<BenchTarget> plan_targets(const std::vector<std::string>& devices,
                                       const std::vector<int>& threads) {
   std::vector<BenchTarget> targets;
   for (const std::string& device : devices) {
-    if (device == "serial") {
-      targets.push_back({"serial", 1, nullptr, "", 0, ""});
-    } else if (device == "cpu") {
-      for (int count : threads) targets.push_back({"cpu", count, nullptr, "", 0, ""});
-    } else {
-      SEQTRAIN_CHECK(is_bench_device(device), "bench device '{}'", device);
+    SEQTRAIN_CHECK(is_bench_device(device), "bench device '{}'", device);
+    if (device != "serial" && device != "cpu")
       targets.push_back({fmt::format("cuda:{}", cuda_ordinal(device)), 0, nullptr, "", 0, ""});
-    }
   }
+  if (std::find(devices.begin(), devices.end(), "cpu") != devices.end()) {
+    std::vector<int> counts = threads;
+    std::sort(counts.rbegin(), counts.rend());
+    for (int count : counts) targets.push_back({"cpu", count, nullptr, "", 0, ""});
+  }
+  if (std::find(devices.begin(), devices.end(), "serial") != devices.end())
+    targets.push_back({"serial", 1, nullptr, "", 0, ""});
   return targets;
 }
 

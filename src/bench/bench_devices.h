@@ -41,9 +41,11 @@ class CpuPeaks {
   std::map<int, double> peaks_;
 };
 
-// The targets for the requested devices: serial once, cpu at each thread
-// count, cuda once. Backends are opened here (the cpu pool takes the size
-// of the last one opened: open one target at a time with open_target).
+// The targets for the requested devices, fastest first so that the time a
+// fast target leaves unused passes to the slower ones: cuda, cpu at each
+// thread count (most threads first), serial last. Nothing is opened yet
+// (the cpu pool takes the size of the last cpu backend opened: open one
+// cpu target at a time with open_target).
 std::vector<BenchTarget> plan_targets(const std::vector<std::string>& devices,
                                       const std::vector<int>& threads);
 // Opens the target's backend (or records why it cannot) and its peak.

@@ -96,8 +96,9 @@ SweepResult run_device_sweep(const SweepSpec& spec) {
                            ? fmt::format(
                                  "skipped: predicted {} ({} steps, from {}) > {} left of this "
                                  "device's budget share",
-                                 format_seconds(prediction->point_seconds), 1 + kMinTimedSteps,
-                                 prediction->basis, format_seconds(std::max(left, 0.0)))
+                                 format_seconds(prediction->point_seconds),
+                                 minimum_point_steps(prediction->step_seconds), prediction->basis,
+                                 format_seconds(std::max(left, 0.0)))
                            : "skipped: this device's budget share is spent";
         } else {
           const StepTiming timing = spec.measure(*target.backend, series, length, share_end);
@@ -115,6 +116,17 @@ SweepResult run_device_sweep(const SweepSpec& spec) {
       }
     close_target(target);
   }
+  // Tables read serial, cpu by threads, then cuda, whatever order ran.
+  std::stable_sort(result.points.begin(), result.points.end(),
+                   [](const BenchPoint& a, const BenchPoint& b) {
+                     auto rank = [](const BenchPoint& point) {
+                       return std::pair{point.device == "serial" ? 0
+                                        : point.device == "cpu"  ? 1
+                                                                 : 2,
+                                        point.threads};
+                     };
+                     return rank(a) < rank(b);
+                   });
   result.fma_peaks = peaks.measured();
   result.elapsed_seconds = seconds_between(start, BenchClock::now());
   return result;

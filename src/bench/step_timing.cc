@@ -17,15 +17,22 @@ double seconds_since(BenchClock::time_point begin) {
 
 }  // namespace
 
+int minimum_point_steps(double step_seconds) {
+  return 1 + (step_seconds > kLongStepSeconds ? 1 : kMinTimedSteps);
+}
+
 StepTiming time_steps(const std::function<void()>& step, BenchClock::time_point deadline) {
   step();  // warm-up: first-touch of the arena, library plans, caches
   std::vector<double> seconds;
   double total = 0;
   while (static_cast<int>(seconds.size()) < kMaxTimedSteps) {
-    if (static_cast<int>(seconds.size()) >= kMinTimedSteps) {
+    if (!seconds.empty()) {
       const double typical = total / static_cast<double>(seconds.size());
-      if (total >= kMinTimedSeconds ||
-          BenchClock::now() + std::chrono::duration<double>(typical) > deadline)
+      // The warm-up and the timed steps so far against the minimum.
+      const bool minimum_done =
+          1 + static_cast<int>(seconds.size()) >= minimum_point_steps(typical);
+      if (minimum_done && (total >= kMinTimedSeconds ||
+                           BenchClock::now() + std::chrono::duration<double>(typical) > deadline))
         break;
     }
     const BenchClock::time_point begin = BenchClock::now();
@@ -51,7 +58,8 @@ std::optional<PointPrediction> SeriesPredictor::predict(double flop,
   }
   if (peak_gflop_per_s > 0) {
     const double step = flop / (peak_gflop_per_s * 1e9);
-    return PointPrediction{step, steps * step, "the device's peak (a lower bound)"};
+    return PointPrediction{step, minimum_point_steps(step) * step,
+                           "the device's peak (a lower bound)"};
   }
   return std::nullopt;
 }

@@ -22,19 +22,24 @@ struct StepTiming {
   int repeats = 0;  // timed steps (after one warm-up step)
 };
 
-// The smallest number of timed steps of a point (plus its warm-up step).
+// The timed steps of a point (after one warm-up step): at least
+// kMinTimedSteps, or only one when a step takes longer than
+// kLongStepSeconds (a point of a few long steps would spend the budget that
+// other points need); more while their total is under 0.25 s, at most 1000,
+// and while one more fits before the deadline.
 inline constexpr int kMinTimedSteps = 3;
+inline constexpr double kLongStepSeconds = 1.0;
+// The steps (warm-up included) a point of steps this long takes at least.
+int minimum_point_steps(double step_seconds);
 
 // step() must finish its work before returning (a GPU backend: synchronize).
-// Timed steps: at least kMinTimedSteps, then more while their total is under
-// 0.25 s, at most 1000, and while one more fits before the deadline.
 StepTiming time_steps(const std::function<void()>& step, BenchClock::time_point deadline);
 
 // The seconds a point would take (its warm-up and timed steps) and why.
 struct PointPrediction {
   double step_seconds = 0;
-  double point_seconds = 0;
-  std::string basis;  // "the measured T=64 step scaled by FLOPs", "the device's peak"
+  double point_seconds = 0;  // minimum_point_steps(step_seconds) steps
+  std::string basis;         // "the measured T=64 step scaled by FLOPs", "the device's peak"
 };
 
 // One series (a workload on a device): predicts its next point from the
