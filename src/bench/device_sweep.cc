@@ -110,7 +110,8 @@ SweepResult run_device_sweep(const SweepSpec& spec) {
         spdlog::info("{}: {} {} length {}: {}", spec.name, label,
                      spec.series[static_cast<std::size_t>(series)], length,
                      point.status == PointStatus::measured
-                         ? fmt::format("{:.3f} ms ({} steps)", point.seconds * 1e3, point.repeats)
+                         ? fmt::format("{:.3f} ms ({} timed step{})", point.seconds * 1e3,
+                                       point.repeats, point.repeats == 1 ? "" : "s")
                          : point.note);
         result.points.push_back(std::move(point));
       }

@@ -223,7 +223,7 @@ BenchTable latency_table(const LatencyReport& report) {
          latency_method_name(method_of(point.series)), std::to_string(point.length),
          std::to_string(options.batch), std::to_string(options.hidden),
          std::to_string(options.layers), point_status_name(point.status), figures.ms,
-         measured ? fmt::format("{:.0f}", static_cast<double>(options.batch) / point.seconds) : "",
+         measured ? fmt::format("{:.4g}", static_cast<double>(options.batch) / point.seconds) : "",
          fmt::format("{:.4g}", point.flop * 1e-9), figures.gflop_per_s, figures.peak_gflop_per_s,
          figures.fraction_of_peak, figures.speedup_over_serial, figures.parallel_efficiency,
          measured ? std::to_string(point.repeats) : "", point.note});
