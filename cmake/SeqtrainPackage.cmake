@@ -58,7 +58,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/seqtrain)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/gpu_check.sh ${PROJECT_SOURCE_DIR}/scripts/bench_pytorch.py
         ${PROJECT_SOURCE_DIR}/scripts/bench_pytorch_attention.py
         ${PROJECT_SOURCE_DIR}/scripts/bench_pytorch_bert.py
-        ${PROJECT_SOURCE_DIR}/scripts/plot_runs.py
+        ${PROJECT_SOURCE_DIR}/scripts/plot_runs.py ${PROJECT_SOURCE_DIR}/scripts/plot_affinity.py
         DESTINATION share/seqtrain/scripts)
 install(FILES ${PROJECT_SOURCE_DIR}/scripts/bench_timing.py DESTINATION share/seqtrain/scripts)
 # The fortune corpus (made by scripts/setup.sh) for the check's BERT runs, when

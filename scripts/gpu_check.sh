@@ -346,11 +346,23 @@ PY
 }
 
 part_affinity() {
-  "$bin/seqtrain" --help | grep -qE '^  bench ' ||
-    skip "seqtrain bench affinity does not exist yet (issue 14)"
   need_gpu
-  "$bin/seqtrain" bench affinity --devices cpu,cuda --out "$work/affinity" \
-    --budget-seconds 60 || exit 1
+  # The GPU rows beside serial and the cpu (a dry run: serial and cpu only),
+  # within the part's limit; the table goes into OUT_DIR as affinity.md.
+  local devices=serial,cpu,cuda
+  [ "$device" = cuda ] || devices=serial,cpu
+  "$bin/seqtrain" bench affinity --devices $devices --threads 1,$(nproc) \
+    --lengths 64,256,1024,4096 --out "$work/affinity" --budget-seconds 40 --no-plots || exit 1
+  cp "$work/affinity/results.md" "$out/affinity.md"
+  local measured
+  measured=$(grep -c ',measured,' "$work/affinity/results.csv")
+  note "$measured points measured (affinity.md)"
+  while IFS=, read -r dev _ workload length _ _ _ status ms _ _ gflops _ fraction speedup _; do
+    [ "$dev" != "${dev#cuda}" ] && [ "$status" = measured ] || continue
+    metric affinity "$workload T $length on $dev (fwd+bwd, H 256, B 8)" "$ms" "" ms \
+      "GFLOP/s $gflops, fraction of peak $fraction, speedup over serial ${speedup:-n/a}"
+  done <"$work/affinity/results.csv"
+  [ "$measured" -gt 0 ]
 }
 export -f part_info part_gpu_tests part_sanitizer part_adding part_bert_tiny part_bench_lstm \
   part_bench_attention part_bench_bert part_kernels part_affinity

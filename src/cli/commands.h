@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -20,6 +21,16 @@ CLI::Validator device_validator();
 // > 0 (nan and inf refused).
 CLI::Validator integer_at_least(std::int64_t minimum);
 CLI::Validator positive_finite_number();
+
+// Comma-separated flag values (list_options.cc; --devices serial,cpu,
+// --lengths 16,64,256): the entries, duplicates dropped (integers sorted
+// ascending). A ConfigError naming the flag, the bad entry and what is
+// accepted for an empty list or entry, or an entry not accepted.
+std::vector<std::string> parse_name_list(const std::string& flag, const std::string& text,
+                                         bool (*accepted)(const std::string&),
+                                         const std::string& accepted_words);
+std::vector<std::int64_t> parse_integer_list(const std::string& flag, const std::string& text,
+                                             std::int64_t minimum, std::int64_t maximum);
 
 class CommandRegistry {
  public:
@@ -45,5 +56,6 @@ void register_data_command(CLI::App& app, CommandRegistry& commands);
 void register_config_command(CLI::App& app, CommandRegistry& commands);
 void register_predict_command(CLI::App& app, CommandRegistry& commands);
 void register_plot_command(CLI::App& app, CommandRegistry& commands);
+void register_bench_command(CLI::App& app, CommandRegistry& commands);
 
 }  // namespace seqtrain

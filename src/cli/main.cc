@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   register_config_command(app, commands);
   register_predict_command(app, commands);
   register_plot_command(app, commands);
+  register_bench_command(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

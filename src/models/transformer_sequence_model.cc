@@ -19,11 +19,9 @@ constexpr std::uint64_t kInitStreamBase = 0x5452414e53000000ull;
 // probabilities, attention output and FFN output are kDropoutStreamBase + 1 + 3l + {0, 1, 2}.
 constexpr std::uint64_t kDropoutStreamBase = 0x5452414e44000000ull;
 constexpr float kInitializerRange = 0.02f;
-constexpr float kLayerNormEpsilon = 1e-5f;
+constexpr float kLayerNormEpsilon = kTransformerLayerNormEpsilon;
 
 bool uses_tokens(Task task) { return task != Task::adding; }
-
-std::string layer_prefix(int layer) { return fmt::format("encoder.layer.{}.", layer); }
 
 void check_spec(const SequenceModelSpec& spec) {
   if (spec.heads < 1 || spec.hidden_size % spec.heads != 0 ||
@@ -43,6 +41,8 @@ std::unique_ptr<SequenceModel> make_transformer(const SequenceModelSpec& spec,
 }
 
 }  // namespace
+
+std::string transformer_layer_prefix(int layer) { return fmt::format("encoder.layer.{}.", layer); }
 
 SEQTRAIN_REGISTER_SEQUENCE_MODEL(ModelType::transformer, make_transformer);
 
@@ -77,7 +77,7 @@ TransformerSequenceModel::TransformerSequenceModel(const SequenceModelSpec& spec
     linear("input", hidden, spec.feature_size);
   weight("position_embedding.weight", {spec.max_positions, hidden});
   for (int layer = 0; layer < spec.layers; ++layer) {
-    const std::string prefix = layer_prefix(layer);
+    const std::string prefix = transformer_layer_prefix(layer);
     layernorm(prefix + "attention.LayerNorm");
     linear(prefix + "attention.self.qkv", 3 * hidden, hidden);
     linear(prefix + "attention.output.dense", hidden, hidden);
@@ -123,7 +123,7 @@ ModelGraph TransformerSequenceModel::build_graph(const GraphShape& shape) const 
   x = add_reshape(g, x, {batch * steps, hidden}, "rows");
   x = add_dropout(g, x, dropout, kDropoutStreamBase, "input.dropout");
   for (int layer = 0; layer < spec_.layers; ++layer) {
-    const std::string prefix = layer_prefix(layer);
+    const std::string prefix = transformer_layer_prefix(layer);
     const std::string name = fmt::format("layer{}.", layer);
     const std::uint64_t streams = kDropoutStreamBase + 1 + 3 * static_cast<std::uint64_t>(layer);
     // A language model must not see the characters it predicts.

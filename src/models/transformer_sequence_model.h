@@ -23,9 +23,16 @@
 // biases, unit LayerNorm gains.
 #pragma once
 
+#include <string>
+
 #include "models/sequence_model.h"
 
 namespace seqtrain {
+
+// Shared with the key/value-cache decoding step (transformer_decode_step.h),
+// which reads the same parameters.
+inline constexpr float kTransformerLayerNormEpsilon = 1e-5f;
+std::string transformer_layer_prefix(int layer);  // "encoder.layer.N."
 
 class TransformerSequenceModel final : public SequenceModel {
  public:
