@@ -245,6 +245,10 @@ TokenShards TokenShards::open(const std::filesystem::path& directory) {
         split.documents_.push_back({static_cast<std::int32_t>(split.shard_tokens_.size()),
                                     offsets[d], offsets[d + 1] - offsets[d]});
       split.shard_tokens_.push_back(tokens);
+      // Read once for the checks: the pages go back until training reads
+      // them, so opening a corpus larger than memory does not fill it.
+      tokens.release_pages();
+      offsets_file.release_pages();
       split.token_count_ += token_count;
     }
     if (split.document_count() != document_total || split.token_count() != token_total)

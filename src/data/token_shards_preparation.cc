@@ -71,7 +71,17 @@ class SplitWriter {
       : directory_(std::move(directory)),
         name_(std::move(name)),
         dtype_(dtype),
-        max_tokens_(max_tokens) {}
+        max_tokens_(max_tokens) {
+    // A shard's size up front (address space only until written), so that
+    // the buffer does not double, copying itself, when a shard passes a
+    // power of two: that copy was the peak of a prepare's memory.
+    const auto reserved = static_cast<std::size_t>(
+        std::min<std::int64_t>(max_tokens, std::int64_t{1} << 27) + (std::int64_t{1} << 20));
+    if (dtype_ == TokenDType::uint16)
+      narrow_.reserve(reserved);
+    else
+      wide_.reserve(reserved);
+  }
 
   void add(std::span<const std::int32_t> ids) {
     if (dtype_ == TokenDType::uint16)

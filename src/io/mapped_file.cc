@@ -63,4 +63,9 @@ const std::filesystem::path& MappedFile::path() const {
   return mapping_ ? mapping_->path : kNoPath;
 }
 
+void MappedFile::release_pages() const {
+  if (mapping_ && mapping_->address != nullptr)
+    ::madvise(mapping_->address, mapping_->size, MADV_DONTNEED);
+}
+
 }  // namespace seqtrain

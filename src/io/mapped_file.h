@@ -23,6 +23,10 @@ class MappedFile {
 
   std::span<const std::byte> bytes() const;
   std::size_t size() const { return bytes().size(); }
+  // Lets the kernel take back the pages read so far (madvise DONTNEED): they
+  // stay in the page cache and are read again when touched, so a check that
+  // reads every mapped file once holds one file's pages at a time, not all.
+  void release_pages() const;
   const std::filesystem::path& path() const;
 
  private:
