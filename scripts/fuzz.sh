@@ -32,7 +32,9 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILE
   > "$build_dir.configure.log" 2>&1 || { cat "$build_dir.configure.log"; exit 1; }
 targets=()
 for name in "${fuzzers[@]}"; do targets+=("${name}_fuzzer"); done
+build_start=$SECONDS
 cmake --build "$build_dir" --parallel "$(nproc)" --target "${targets[@]}"
+echo "fuzz: built in $((SECONDS - build_start)) s"
 
 # Leaks are findings too; OpenMP's runtime keeps its thread pool until exit.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
