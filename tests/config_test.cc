@@ -182,6 +182,17 @@ TEST(RunConfigErrors, TextYamlCppWouldReadForeverIsInvalidYaml) {
   EXPECT_FALSE(load_text(kCharlm + "training: {init_from: null}\n").training.init_from);
 }
 
+// Found by fuzz/run_config_fuzzer: a path with a byte that is not UTF-8 was
+// accepted, but the run's config.yaml (YAML holds only UTF-8) read back as
+// another path, so a resumed run would have read other data.
+TEST(RunConfigErrors, StringValuesMustBeUtf8SoTheResolvedConfigReadsBackTheSame) {
+  EXPECT_EQ(config_error(kCharlm, {"run_dir=runs/x\xC6"}),
+            "--set run_dir=runs/x\xC6: expected a non-empty string in UTF-8 (the run's "
+            "config.yaml keeps only UTF-8 text)");
+  const RunConfig config = load_text(kCharlm, {"run_dir=runs/\xC3\xA9t\xC3\xA9"});
+  EXPECT_EQ(load_text(resolved_yaml(config)), config);
+}
+
 TEST(RunConfigErrors, MissingFileIsNamed) {
   const std::string path = ::testing::TempDir() + "/seqtrain_no_such_config.yaml";
   try {

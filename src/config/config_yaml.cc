@@ -15,6 +15,7 @@
 
 #include "config/nearest_name.h"
 #include "config/yaml_documents.h"
+#include "data/utf8.h"
 #include "io/read_file.h"
 #include "seqtrain/error.h"
 
@@ -323,6 +324,13 @@ class ConfigReader {
       }
       case ConfigType::string:
         if (text.empty()) reject(expected);
+        // The resolved config is written back as YAML, which holds only UTF-8:
+        // other bytes would come back as another value when a run resumes.
+        try {
+          decode_utf8(text, key.path);
+        } catch (const DataError&) {
+          reject(expected + " in UTF-8 (the run's config.yaml keeps only UTF-8 text)");
+        }
         values_.set(key.path, text, place);
         return;
       case ConfigType::choice: {
