@@ -10,6 +10,10 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev libopenmpi-dev openmpi-bin
   fortunes fortunes-min
+  # The libFuzzer harnesses (scripts/fuzz.sh): clang 19, its libFuzzer and
+  # sanitizer runtimes, and its OpenMP (clang 14, Debian's default, lacks the
+  # std::source_location that libstdc++ 12 needs).
+  clang-19 libclang-rt-19-dev libomp-19-dev
 )
 
 missing=()

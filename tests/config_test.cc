@@ -166,6 +166,33 @@ TEST(RunConfigErrors, InvalidYamlNamesLineAndColumn) {
             "x.yaml: holds 2 YAML documents; expected one");
 }
 
+// Found by fuzz/run_config_fuzzer: text that starts with ',' made yaml-cpp
+// 0.7 read empty documents at the same place forever (YAML::LoadAll never
+// returned and allocated until memory ran out), and as a --set value it read
+// as null, silently unsetting the key (src/config/yaml_documents.h).
+TEST(RunConfigErrors, TextYamlCppWouldReadForeverIsInvalidYaml) {
+  EXPECT_EQ(config_error(", a\n"),
+            "x.yaml: not valid YAML at line 1, column 1: no YAML value can start here");
+  EXPECT_EQ(config_error("# the fuzzer's input, shortened\n, schedule: {dec\n"),
+            "x.yaml: not valid YAML at line 2, column 1: no YAML value can start here");
+  EXPECT_EQ(config_error(kCharlm, {"run_dir=, runs/x"}),
+            "--set run_dir=, runs/x: the value is not valid YAML: no YAML value can start here");
+  // Neither check stops what is valid: empty documents, a null value.
+  EXPECT_EQ(config_error("---\n---\n"), "x.yaml: holds 2 YAML documents; expected one");
+  EXPECT_FALSE(load_text(kCharlm + "training: {init_from: null}\n").training.init_from);
+}
+
+// Found by fuzz/run_config_fuzzer: a path with a byte that is not UTF-8 was
+// accepted, but the run's config.yaml (YAML holds only UTF-8) read back as
+// another path, so a resumed run would have read other data.
+TEST(RunConfigErrors, StringValuesMustBeUtf8SoTheResolvedConfigReadsBackTheSame) {
+  EXPECT_EQ(config_error(kCharlm, {"run_dir=runs/x\xC6"}),
+            "--set run_dir=runs/x\xC6: expected a non-empty string in UTF-8 (the run's "
+            "config.yaml keeps only UTF-8 text)");
+  const RunConfig config = load_text(kCharlm, {"run_dir=runs/\xC3\xA9t\xC3\xA9"});
+  EXPECT_EQ(load_text(resolved_yaml(config)), config);
+}
+
 TEST(RunConfigErrors, MissingFileIsNamed) {
   const std::string path = ::testing::TempDir() + "/seqtrain_no_such_config.yaml";
   try {

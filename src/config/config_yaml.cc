@@ -14,6 +14,8 @@
 #include <sstream>
 
 #include "config/nearest_name.h"
+#include "config/yaml_documents.h"
+#include "data/utf8.h"
 #include "io/read_file.h"
 #include "seqtrain/error.h"
 
@@ -131,7 +133,7 @@ class ConfigReader {
     const Origin origin{.source = values_.source_name(), .is_override = false, .override_path = {}};
     std::vector<YAML::Node> documents;
     try {
-      documents = YAML::LoadAll(std::string(text));
+      documents = load_yaml_documents(std::string(text));
     } catch (const YAML::ParserException& error) {
       fail(origin, fmt::format("not valid YAML at line {}, column {}: {}", error.mark.line + 1,
                                error.mark.column + 1, error.msg));
@@ -164,7 +166,7 @@ class ConfigReader {
         .source = "--set " + assignment, .is_override = true, .override_path = path};
     YAML::Node node;
     try {
-      node = YAML::Load(assignment.substr(equals + 1));
+      node = load_yaml_document(assignment.substr(equals + 1));
     } catch (const YAML::Exception& error) {
       fail(origin, fmt::format("the value is not valid YAML: {}", error.msg));
     }
@@ -322,6 +324,13 @@ class ConfigReader {
       }
       case ConfigType::string:
         if (text.empty()) reject(expected);
+        // The resolved config is written back as YAML, which holds only UTF-8:
+        // other bytes would come back as another value when a run resumes.
+        try {
+          decode_utf8(text, key.path);
+        } catch (const DataError&) {
+          reject(expected + " in UTF-8 (the run's config.yaml keeps only UTF-8 text)");
+        }
         values_.set(key.path, text, place);
         return;
       case ConfigType::choice: {

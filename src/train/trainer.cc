@@ -32,6 +32,7 @@
 #include "train/metrics.h"
 #include "train/optimizer.h"
 #include "train/optimizer_step.h"
+#include "train/resume_from_checkpoint.h"
 #include "train/run_directory.h"
 
 namespace seqtrain {
@@ -159,21 +160,6 @@ std::vector<std::pair<std::string, double>> scalars_of(const nlohmann::json& rec
   return scalars;
 }
 
-// A resumed run continues its trackers when they follow the same metric; a
-// tracker new to the run, or switched to another metric, starts afresh.
-void restore_trackers(
-    const nlohmann::json& trainer_state,
-    std::initializer_list<std::pair<const char*, std::optional<MetricTracker>*>> trackers) {
-  for (const auto& [key, tracker] : trackers) {
-    if (!*tracker || !trainer_state.contains(key)) continue;
-    const nlohmann::json& saved = trainer_state.at(key);
-    if (saved.is_object() && saved.value("metric", "") == (*tracker)->metric())
-      (*tracker)->restore(saved);
-    else
-      spdlog::info("{}: starts following validation {} at this resume", key, (*tracker)->metric());
-  }
-}
-
 // The run on this process, one of communicator's ranks.
 int train_on_ranks(const TrainOptions& options, StopSignals& signals,
                    Communicator* communicator) {
@@ -280,29 +266,20 @@ int train_on_ranks(const TrainOptions& options, StopSignals& signals,
 
   std::int64_t step = 0;
   if (checkpoint) {
-    try {
-      LoadedCheckpoint loaded =
-          load_checkpoint(*checkpoint, task->checkpoint_format(), optimizer.get());
-      step = loaded.step;
-      task->restore_state(loaded.trainer_state, loaded.state_tensors);
-      restore_trackers(loaded.trainer_state, {{"keep_best", &best}, {"early_stopping", &early_stopping}});
-      spdlog::info("resumed {} at step {}", checkpoint->string(), step);
-      // Extending (or shortening) a decaying run: the decay keeps its shape
-      // over the new total, which moves the learning rate; said, not silent.
-      if (previous_training && previous_training->steps != config.training.steps &&
-          config.training.schedule.decay != LrDecay::constant && step >= 1) {
-        const float before = make_schedule(*previous_training).learning_rate(step);
-        const float now = schedule.learning_rate(step);
-        spdlog::warn(
-            "training.steps {} -> {}: the {} decay now runs to step {}, keeping its shape, so the "
-            "learning rate at step {} moves from {:.3e} to {:.3e}",
-            previous_training->steps, config.training.steps,
-            lr_decay_name(config.training.schedule.decay), config.training.steps, step, before,
-            now);
-      }
-    } catch (const nlohmann::json::exception& e) {
-      throw CheckpointError(fmt::format("{}: {} is malformed: {}", checkpoint->string(),
-                                        kTrainerStateFileName, e.what()));
+    step = resume_from_checkpoint(*checkpoint, *task, *optimizer, best, early_stopping);
+    spdlog::info("resumed {} at step {}", checkpoint->string(), step);
+    // Extending (or shortening) a decaying run: the decay keeps its shape
+    // over the new total, which moves the learning rate; said, not silent.
+    if (previous_training && previous_training->steps != config.training.steps &&
+        config.training.schedule.decay != LrDecay::constant && step >= 1) {
+      const float before = make_schedule(*previous_training).learning_rate(step);
+      const float now = schedule.learning_rate(step);
+      spdlog::warn(
+          "training.steps {} -> {}: the {} decay now runs to step {}, keeping its shape, so the "
+          "learning rate at step {} moves from {:.3e} to {:.3e}",
+          previous_training->steps, config.training.steps,
+          lr_decay_name(config.training.schedule.decay), config.training.steps, step, before,
+          now);
     }
   } else {
     if (resuming) spdlog::info("{} has no checkpoint yet: starting from step 0", run_dir.string());

@@ -21,12 +21,14 @@ constexpr CpuIsa kBaselineIsa =
     CpuIsa::sse2;
 #endif
 
+#if defined(SEQTRAIN_HAVE_AVX512_VARIANT)
 bool cpu_runs_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
          __builtin_cpu_supports("avx512cd");
 }
+#endif
 
 }  // namespace
 
