@@ -121,21 +121,31 @@ std::vector<std::string> split_corpus_documents(std::string_view text) {
   return documents;
 }
 
-std::int64_t TokenSplit::document_length(std::int64_t document) const {
+TokenSplit::Place TokenSplit::place(std::int64_t document) const {
   SEQTRAIN_CHECK(document >= 0 && document < document_count(), "document {} of {}", document,
                  document_count());
-  return documents_[static_cast<std::size_t>(document)].length;
+  // The last shard whose first document is at or before this one.
+  const auto after = std::upper_bound(
+      shards_.begin(), shards_.end(), document,
+      [](std::int64_t index, const Shard& shard) { return index < shard.first_document; });
+  const Shard& shard = *(after - 1);
+  const auto* offsets = reinterpret_cast<const std::int64_t*>(shard.offsets.bytes().data());
+  const std::int64_t local = document - shard.first_document;
+  return {&shard, offsets[local], offsets[local + 1]};
+}
+
+std::int64_t TokenSplit::document_length(std::int64_t document) const {
+  const Place where = place(document);
+  return where.end - where.begin;
 }
 
 void TokenSplit::copy_tokens(std::int64_t document, std::int64_t offset, std::int64_t count,
                              std::int32_t* out) const {
-  SEQTRAIN_CHECK(document >= 0 && document < document_count(), "document {} of {}", document,
-                 document_count());
-  const Document& where = documents_[static_cast<std::size_t>(document)];
-  SEQTRAIN_CHECK(offset >= 0 && count >= 0 && offset + count <= where.length,
+  const Place where = place(document);
+  SEQTRAIN_CHECK(offset >= 0 && count >= 0 && offset + count <= where.end - where.begin,
                  "tokens [{}, {}) of document {} ({} tokens)", offset, offset + count, document,
-                 where.length);
-  const std::byte* shard = shard_tokens_[static_cast<std::size_t>(where.shard)].bytes().data();
+                 where.end - where.begin);
+  const std::byte* shard = where.shard->tokens.bytes().data();
   const std::int64_t first = where.begin + offset;
   if (dtype_ == TokenDType::uint16) {
     const auto* ids = reinterpret_cast<const std::uint16_t*>(shard) + first;
@@ -241,14 +251,12 @@ TokenShards TokenShards::open(const std::filesystem::path& directory) {
         check_token_ids<std::uint16_t>(tokens, shards.vocab_size_);
       else
         check_token_ids<std::int32_t>(tokens, shards.vocab_size_);
-      for (std::int64_t d = 0; d < document_count; ++d)
-        split.documents_.push_back({static_cast<std::int32_t>(split.shard_tokens_.size()),
-                                    offsets[d], offsets[d + 1] - offsets[d]});
-      split.shard_tokens_.push_back(tokens);
       // Read once for the checks: the pages go back until training reads
       // them, so opening a corpus larger than memory does not fill it.
       tokens.release_pages();
       offsets_file.release_pages();
+      split.shards_.push_back({tokens, offsets_file, split.document_count_});
+      split.document_count_ += document_count;
       split.token_count_ += token_count;
     }
     if (split.document_count() != document_total || split.token_count() != token_total)

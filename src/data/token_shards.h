@@ -76,10 +76,12 @@ struct TokenShardsOptions {
 std::vector<std::string> split_corpus_documents(std::string_view text);
 
 // One split (training or validation) of the prepared corpus: its documents in
-// corpus order, over all its shards.
+// corpus order, over all its shards. It holds a few numbers per shard, not per
+// document: a document's place is read from its shard's mapped offsets, so a
+// corpus of many millions of documents costs no index in memory.
 class TokenSplit {
  public:
-  std::int64_t document_count() const { return static_cast<std::int64_t>(documents_.size()); }
+  std::int64_t document_count() const { return document_count_; }
   std::int64_t token_count() const { return token_count_; }
   std::int64_t document_length(std::int64_t document) const;
   // Copies tokens [offset, offset + count) of a document into out as int32.
@@ -90,14 +92,21 @@ class TokenSplit {
 
  private:
   friend class TokenShards;
-  struct Document {
-    std::int32_t shard;
-    std::int64_t begin;  // token offset inside the shard
-    std::int64_t length;
+  struct Shard {
+    MappedFile tokens;
+    MappedFile offsets;  // document_count + 1 int64, checked by TokenShards::open
+    std::int64_t first_document = 0;  // the split's index of its first document
   };
+  // The shard holding a document, and the document's offsets in it.
+  struct Place {
+    const Shard* shard;
+    std::int64_t begin, end;
+  };
+  Place place(std::int64_t document) const;
+
   TokenDType dtype_ = TokenDType::uint16;
-  std::vector<MappedFile> shard_tokens_;
-  std::vector<Document> documents_;
+  std::vector<Shard> shards_;
+  std::int64_t document_count_ = 0;
   std::int64_t token_count_ = 0;
 };
 
