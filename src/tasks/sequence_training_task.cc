@@ -29,10 +29,11 @@ void check_carried_shape(const Shape& shape, const char* file) {
 
 std::vector<Tensor> carried_state_from_tensors(const nlohmann::json& trainer_state,
                                                const std::map<std::string, Tensor>& tensors) {
-  const auto count = trainer_state.at(kCarriedStateCount).get<std::int64_t>();
+  const nlohmann::json& saved_count = trainer_state.at(kCarriedStateCount);
+  const auto count = saved_count.is_number_integer() ? saved_count.get<std::int64_t>() : -1;
   if (count < 0 || count > 1024)
     throw CheckpointError(fmt::format("trainer_state.json: {} = {} is not a tensor count",
-                                      kCarriedStateCount, count));
+                                      kCarriedStateCount, saved_count.dump()));
   std::vector<Tensor> state;
   for (std::size_t index = 0; index < static_cast<std::size_t>(count); ++index) {
     const auto found = tensors.find(carried_state_name(index));

@@ -71,9 +71,23 @@ void MetricTracker::restore(const nlohmann::json& saved) {
           "trainer_state.json follows validation metric '{}', this run '{}': resume with the "
           "run's own training.keep_best and training.early_stopping.metric",
           metric, metric_));
-    stale_ = saved.at("validations_without_improvement").get<std::int64_t>();
+    // Counts as integers: get<int64_t> of a float such as 1e300 would be
+    // undefined behaviour (found by fuzz/trainer_state_fuzzer).
+    auto count = [&](const char* key) {
+      const nlohmann::json& value = saved.at(key);
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 0)
+        throw CheckpointError(fmt::format(
+            "trainer_state.json: the '{}' tracker's {} is {}, not a non-negative integer",
+            metric_, key, value.dump()));
+      return value.get<std::int64_t>();
+    };
+    stale_ = count("validations_without_improvement");
     if (saved.contains("best_step")) {
-      best_step_ = saved.at("best_step").get<std::int64_t>();
+      best_step_ = count("best_step");
+      if (!saved.at("best_value").is_number())
+        throw CheckpointError(
+            fmt::format("trainer_state.json: the '{}' tracker's best_value is {}, not a number",
+                        metric_, saved.at("best_value").dump()));
       best_value_ = saved.at("best_value").get<double>();
     } else {
       best_step_.reset();
