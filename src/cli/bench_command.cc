@@ -78,8 +78,11 @@ std::string join_numbers(const std::vector<T>& numbers) {
   return text;
 }
 
-int run_affinity(const SweepFlags& flags, bool plots) {
-  AffinityOptions options;
+// The flags both sweeps take, checked (one-line errors naming the flag) and
+// copied into their options.
+template <class Options>
+Options sweep_options(const SweepFlags& flags) {
+  Options options;
   options.devices = parse_name_list("--devices", flags.devices, is_bench_device, kDeviceWords);
   options.threads = thread_counts(flags);
   options.lengths = parse_integer_list("--lengths", flags.lengths, 1, kMaxLength);
@@ -87,6 +90,11 @@ int run_affinity(const SweepFlags& flags, bool plots) {
   affinity_heads(options.hidden);  // a ConfigError naming --hidden
   options.batch = flags.batch;
   options.budget_seconds = flags.budget_seconds;
+  return options;
+}
+
+int run_affinity(const SweepFlags& flags, bool plots) {
+  const auto options = sweep_options<AffinityOptions>(flags);
   const std::string command_line = fmt::format(
       "seqtrain bench affinity --devices {} --threads {} --lengths {} --hidden {} --batch {} "
       "--budget-seconds {} --out {}",
@@ -102,15 +110,8 @@ int run_affinity(const SweepFlags& flags, bool plots) {
 }
 
 int run_latency(const SweepFlags& flags, int layers) {
-  LatencyOptions options;
-  options.devices = parse_name_list("--devices", flags.devices, is_bench_device, kDeviceWords);
-  options.threads = thread_counts(flags);
-  options.lengths = parse_integer_list("--lengths", flags.lengths, 1, kMaxLength);
-  options.hidden = flags.hidden;
-  affinity_heads(options.hidden);  // a ConfigError naming --hidden
-  options.batch = flags.batch;
+  auto options = sweep_options<LatencyOptions>(flags);
   options.layers = layers;
-  options.budget_seconds = flags.budget_seconds;
   const std::string command_line = fmt::format(
       "seqtrain bench latency --devices {} --threads {} --lengths {} --hidden {} --batch {} "
       "--layers {} --budget-seconds {} --out {}",

@@ -92,11 +92,13 @@ bool CorpusState::matches(const nlohmann::json& record) const {
 bool preparation_record_matches(nlohmann::json record, const nlohmann::json& request,
                                 const CorpusState& corpus,
                                 std::initializer_list<const char*> ignored_fields) {
-  if (!record.is_object() || !corpus.matches(record)) return false;
-  record.erase("corpus_files");
-  record.erase("corpus_checksum");
-  for (const char* field : ignored_fields) record.erase(field);
-  return record == request;
+  if (!record.is_object()) return false;
+  // The options first: the corpus's checksum may read it all.
+  nlohmann::json options = record;
+  options.erase("corpus_files");
+  options.erase("corpus_checksum");
+  for (const char* field : ignored_fields) options.erase(field);
+  return options == request && corpus.matches(record);
 }
 
 PreparedMlmCorpus prepare_mlm_corpus(const MlmCorpusOptions& options) {
